@@ -1,0 +1,216 @@
+/**
+ * The builder protocol: how one concrete node becomes a committed store.
+ *
+ *     record -> uid -> store exists?
+ *        no : create in tmp -> rename -> own -> run -> commit
+ *        yes: committed and valid?  -> reinitialize from artifacts, skip
+ *             committed, corrupt?   -> own -> quarantine -> build anew
+ *             otherwise             -> own -> reset -> run -> commit
+ *
+ * Reusing a committed store takes no lock (committed stores never change);
+ * everything that writes does so as the store's owner. When another live
+ * process owns the store, the builder waits for it and reuses its result.
+ */
+import { readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { JsonValue } from './canonical-json.js';
+import { RunGraphError } from './errors.js';
+import type { EventListener } from './events.js';
+import type { Uid } from './fingerprint.js';
+import { decodeNpy, type ArrayValue } from './npy.js';
+import { INPUT_KIND, qualifiedName, type ArtifactRef, type InputTree, type OperationOutputs, type RunInput } from './operations/operation.js';
+import { commitStore, publishStore, quarantineStore, resetStore, verifyStore, writeArtifacts, type VerifyMode } from './store/data-store.js';
+import { claimOwnership, type StoreLock } from './store/lock.js';
+import { STORE_FORMAT, isCommitted, readStoreMetadata, type CommittedMetadata, type StoreMetadata } from './store/metadata.js';
+import { OWNER_FILE, readOwner, sameOwner, type OwnerInfo } from './store/owner.js';
+import type { WorkdirLayout } from './store/workdir.js';
+import type { GraphNode, ResolvedRef } from './workflow/graph.js';
+
+/** What the builder needs from its WorkerContext. */
+export interface BuildEnvironment {
+  readonly layout: WorkdirLayout;
+  readonly owner: OwnerInfo;
+  readonly verify: VerifyMode;
+  readonly staleMs: number;
+  readonly emit: EventListener;
+  readonly signal: AbortSignal;
+  /** Stores known to exist when the run started (one readdir), so absent ones cost no stat. */
+  readonly existing: ReadonlySet<Uid>;
+  /** Committed metadata of finished nodes, by uid: where downstream nodes find their inputs. */
+  readonly finished: ReadonlyMap<Uid, CommittedMetadata>;
+}
+
+export type NodeOutcome = { kind: 'reused' | 'committed'; metadata: CommittedMetadata };
+
+const WAIT_MIN_MS = 50;
+const WAIT_MAX_MS = 1_000;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function interrupted(node: GraphNode): RunGraphError {
+  return new RunGraphError('E_INTERRUPTED', 'interrupted before the node finished', { node: node.label });
+}
+
+/** Build one node: reuse its committed store, or run it and commit. Throws RunGraphError on failure. */
+export async function buildNode(env: BuildEnvironment, node: GraphNode): Promise<NodeOutcome> {
+  const storeDir = env.layout.storeDir(node.uid);
+  if (env.existing.has(node.uid)) {
+    const metadata = await readStoreMetadata(storeDir);
+    if (isCommitted(metadata) && (await verifyStore(storeDir, metadata, env.verify)) === undefined) {
+      env.emit({ type: 'node-reused', label: node.label, uid: node.uid });
+      return { kind: 'reused', metadata };
+    }
+  }
+  let waitMs = WAIT_MIN_MS;
+  let reportedWait = false;
+  for (;;) {
+    if (env.signal.aborted) throw interrupted(node);
+    if ((await stat(storeDir).catch(() => undefined)) === undefined) {
+      await publishStore(env.layout, { uid: node.uid, record: node.record, operation: operationInfo(node) }, env.owner);
+    }
+    const claim = await claimOwnership(storeDir, env.owner, {
+      staleMs: env.staleMs,
+      onCompromised: (error) => env.emit({ type: 'lock-compromised', label: node.label, uid: node.uid, message: error.message }),
+    });
+    if (claim.kind === 'held') {
+      // Another process is building this node: wait for its commit, then reuse it.
+      const metadata = await readStoreMetadata(storeDir);
+      if (isCommitted(metadata) && (await verifyStore(storeDir, metadata, env.verify)) === undefined) {
+        env.emit({ type: 'node-reused', label: node.label, uid: node.uid });
+        return { kind: 'reused', metadata };
+      }
+      if (!reportedWait) {
+        env.emit({ type: 'lock-waiting', label: node.label, uid: node.uid, owner: claim.owner === undefined ? null : { pid: claim.owner.pid, host: claim.owner.host } });
+        reportedWait = true;
+      }
+      await sleep(waitMs, env.signal);
+      waitMs = Math.min(WAIT_MAX_MS, waitMs * 2);
+      continue;
+    }
+    const outcome = await buildOwnedNode(env, node, claim.lock);
+    if (outcome !== 'quarantined') return outcome;
+  }
+}
+
+function operationInfo(node: GraphNode): StoreMetadata['operation'] {
+  return { namespace: node.operation.namespace, name: node.operation.name, version: node.operation.version ?? null };
+}
+
+async function buildOwnedNode(env: BuildEnvironment, node: GraphNode, lock: StoreLock): Promise<NodeOutcome | 'quarantined'> {
+  const storeDir = env.layout.storeDir(node.uid);
+  let released = false;
+  try {
+    const metadata = await readStoreMetadata(storeDir);
+    if (isCommitted(metadata)) {
+      const problem = await verifyStore(storeDir, metadata, env.verify);
+      if (problem === undefined) {
+        env.emit({ type: 'node-reused', label: node.label, uid: node.uid });
+        return { kind: 'reused', metadata };
+      }
+      // Moved while we hold the lock, so no other process can be writing it; then released.
+      const path = await quarantineStore(env.layout, node.uid);
+      await lock.release();
+      released = true;
+      env.emit({ type: 'store-quarantined', label: node.label, uid: node.uid, reason: problem, path });
+      return 'quarantined';
+    }
+    const created: StoreMetadata = metadata ?? {
+      format: STORE_FORMAT,
+      uid: node.uid,
+      record: node.record,
+      operation: operationInfo(node),
+      createdAt: new Date().toISOString(),
+      state: 'created',
+    };
+    const removed = await resetStore(storeDir);
+    if (removed.length > 0) env.emit({ type: 'store-reset', label: node.label, uid: node.uid, removed });
+    if (env.signal.aborted) throw interrupted(node);
+    env.emit({ type: 'node-started', label: node.label, uid: node.uid, operation: qualifiedName(node.operation) });
+    const started = performance.now();
+    const outputs = await node.operation.run(runInput(env, node), { storeDir, signal: env.signal, label: node.label, uid: node.uid });
+    checkOutputs(node, outputs);
+    const artifacts = await writeArtifacts(storeDir, outputs);
+    await assertStillOwner(storeDir, env.owner, lock);
+    const committed = await commitStore(storeDir, created, artifacts, Math.round(performance.now() - started));
+    // A committed store is immutable and owned by no one; the lock goes with the release below.
+    await rm(join(storeDir, OWNER_FILE), { force: true });
+    env.emit({ type: 'node-committed', label: node.label, uid: node.uid, durationMs: committed.durationMs });
+    return { kind: 'committed', metadata: committed };
+  } finally {
+    if (!released) await lock.release();
+  }
+}
+
+/** A process whose lock was lost, or whose owner file names someone else, must not commit. */
+async function assertStillOwner(storeDir: string, owner: OwnerInfo, lock: StoreLock): Promise<void> {
+  lock.assertHeld();
+  if (!sameOwner(await readOwner(storeDir), owner)) {
+    throw new RunGraphError('E_LOCK_COMPROMISED', `another process took ownership of ${storeDir}; not committing`, {
+      hint: 'its result, not ours, will be committed',
+    });
+  }
+}
+
+function checkOutputs(node: GraphNode, outputs: OperationOutputs): void {
+  const declared = Object.keys(node.outputs);
+  const missing = declared.filter((name) => !(name in outputs));
+  const extra = Object.keys(outputs).filter((name) => !(name in node.outputs));
+  if (missing.length > 0 || extra.length > 0) {
+    throw new RunGraphError('E_NODE_FAILED', `operation ${qualifiedName(node.operation)} returned outputs that differ from its declaration (missing: ${missing.join(', ') || 'none'}; unexpected: ${extra.join(', ') || 'none'})`, {
+      node: node.label,
+    });
+  }
+}
+
+/** The run-time input of a node: every reference becomes the upstream artifact it names. */
+function runInput(env: BuildEnvironment, node: GraphNode): RunInput {
+  const convert = (value: InputTree<ResolvedRef>): InputTree<ArtifactRef> => {
+    if (Array.isArray(value)) return value.map(convert);
+    if (typeof value !== 'object' || value === null) return value;
+    const kind = (value as { [INPUT_KIND]?: string })[INPUT_KIND];
+    if (kind === 'ref') return artifactRef(env, node, value as ResolvedRef);
+    if (kind === 'file') return value as InputTree<ArtifactRef>;
+    const out: { [key: string]: InputTree<ArtifactRef> } = {};
+    for (const [key, child] of Object.entries(value as { [key: string]: InputTree<ResolvedRef> })) out[key] = convert(child);
+    return out;
+  };
+  const out: RunInput = {};
+  for (const [field, value] of Object.entries(node.input)) out[field] = convert(value);
+  return out;
+}
+
+function artifactRef(env: BuildEnvironment, node: GraphNode, ref: ResolvedRef): ArtifactRef {
+  const metadata = env.finished.get(ref.uid);
+  const artifact = metadata?.artifacts[ref.output];
+  if (artifact === undefined) {
+    throw new RunGraphError('E_CORRUPT_STORE', `upstream store ${ref.uid} has no artifact for output '${ref.output}'`, { node: node.label, value: ref.uid });
+  }
+  const path = join(env.layout.storeDir(ref.uid), artifact.path);
+  const what = `'${ref.label}.${ref.output}'`;
+  return {
+    [INPUT_KIND]: 'ref',
+    label: ref.label,
+    output: ref.output,
+    type: ref.type,
+    uid: ref.uid,
+    path,
+    async array(): Promise<ArrayValue> {
+      if (artifact.kind === 'json') throw new RunGraphError('E_INPUT_TYPE', `${what} is JSON, not an array`, { node: node.label });
+      return decodeNpy(await readFile(path), path);
+    },
+    async json(): Promise<JsonValue> {
+      if (artifact.kind !== 'json') throw new RunGraphError('E_INPUT_TYPE', `${what} is a ${artifact.kind}, not JSON`, { node: node.label });
+      return JSON.parse(await readFile(path, 'utf8')) as JsonValue;
+    },
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * `run-graph run`: load and check the workflow (nothing is written if it is
+ * wrong), open the working directory, run, report. The first SIGINT or
+ * SIGTERM stops new nodes from starting and lets running ones stop at a safe
+ * point, releasing their locks; a second one exits at once. Either way the
+ * same command resumes.
+ */
+import { WorkerContext } from '../../context.js';
+import { loadGraph } from '../../workflow/load-graph.js';
+import { EXIT } from '../exit-codes.js';
+import { createReporter, type ReporterKind } from '../reporter.js';
+import { chosenWorkdir } from '../workdir-option.js';
+
+export interface RunCommandOptions {
+  workdir?: string;
+  jobs?: number;
+  json?: boolean;
+  verify?: boolean;
+  stale: number;
+}
+
+function reporterKind(options: RunCommandOptions): ReporterKind {
+  if (options.json === true) return 'json';
+  return process.stderr.isTTY && process.env['CI'] === undefined ? 'tty' : 'plain';
+}
+
+export async function runCommand(workflow: string, options: RunCommandOptions): Promise<number> {
+  const graph = await loadGraph(workflow);
+  const reporter = createReporter(reporterKind(options), { out: process.stdout, err: process.stderr, columns: process.stderr.columns });
+  const workdir = chosenWorkdir(workflow, options.workdir);
+  const context = await WorkerContext.open({
+    workdir,
+    ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
+    verify: options.verify === true ? 'checksum' : 'size',
+    staleMs: options.stale * 1000,
+    onEvent: (event) => reporter.onEvent(event),
+  });
+
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      controller.abort();
+      return;
+    }
+    reporter.close();
+    process.stderr.write(`run-graph: ${signal} again, exiting at once; run the same command to resume\n`);
+    process.exit(EXIT.interrupted);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const summary = await context.run(graph, { signal: controller.signal });
+    reporter.close();
+    if (summary.interrupted) {
+      reporter.notice(`interrupted: run \`run-graph run ${workflow}${options.workdir === undefined ? '' : ` --workdir ${options.workdir}`}\` again to resume`);
+      return EXIT.interrupted;
+    }
+    if (!summary.ok) {
+      if (options.json !== true) {
+        for (const failure of summary.failures) reporter.notice(`  ${failure.label}: ${failure.error.message}`);
+      }
+      return EXIT.nodeFailed;
+    }
+    return EXIT.ok;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

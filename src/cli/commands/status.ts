@@ -1,0 +1,42 @@
+/** `run-graph status`: per node, label, short uid and state, then the counts. Reads only. */
+import { shortUid } from '../../fingerprint.js';
+import { readStatus, type NodeStatus } from '../../status.js';
+import { loadGraph } from '../../workflow/load-graph.js';
+import { EXIT } from '../exit-codes.js';
+import { chosenWorkdir } from '../workdir-option.js';
+
+export interface StatusCommandOptions {
+  workdir?: string;
+  json?: boolean;
+}
+
+function stateText(node: NodeStatus): string {
+  switch (node.state) {
+    case 'committed':
+      return 'committed';
+    case 'not-started':
+      return 'not started';
+    case 'incomplete':
+      return 'incomplete';
+    case 'running':
+      return `running (pid ${node.owner.pid} on ${node.owner.host})`;
+  }
+}
+
+export async function statusCommand(workflow: string, options: StatusCommandOptions): Promise<number> {
+  const graph = await loadGraph(workflow);
+  const workdir = chosenWorkdir(workflow, options.workdir);
+  const report = await readStatus(graph, workdir);
+  if (options.json === true) {
+    process.stdout.write(`${JSON.stringify({ workdir, ...report }, null, 2)}\n`);
+    return EXIT.ok;
+  }
+  const width = Math.max(5, ...report.nodes.map((n) => n.label.length));
+  process.stdout.write(`${'LABEL'.padEnd(width)}  UID           STATE\n`);
+  for (const node of report.nodes) {
+    process.stdout.write(`${node.label.padEnd(width)}  ${shortUid(node.uid)}  ${stateText(node)}\n`);
+  }
+  const c = report.counts;
+  process.stdout.write(`\n${c.total} nodes: ${c.committed} committed, ${c['not-started']} not started, ${c.incomplete} incomplete, ${c.running} running\n`);
+  return EXIT.ok;
+}

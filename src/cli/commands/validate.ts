@@ -1,0 +1,23 @@
+/** `run-graph validate`: every check `run` makes before it writes anything, and nothing else. */
+import { shortUid } from '../../fingerprint.js';
+import { describeOutputs } from '../../workflow/graph.js';
+import { loadGraph } from '../../workflow/load-graph.js';
+import { EXIT } from '../exit-codes.js';
+
+export interface ValidateCommandOptions {
+  json?: boolean;
+}
+
+export async function validateCommand(workflow: string, options: ValidateCommandOptions): Promise<number> {
+  const graph = await loadGraph(workflow);
+  if (options.json === true) {
+    const nodes = graph.nodes.map((n) => ({ label: n.label, uid: n.uid, operation: n.record.operation, outputs: n.outputs }));
+    process.stdout.write(`${JSON.stringify({ valid: true, file: workflow, nodes }, null, 2)}\n`);
+    return EXIT.ok;
+  }
+  process.stdout.write(`${workflow}: valid, ${graph.nodes.length} nodes\n`);
+  for (const node of graph.nodes) {
+    process.stdout.write(`  ${node.label} (${shortUid(node.uid)}) ${node.operation.namespace}.${node.operation.name} -> ${describeOutputs(node)}\n`);
+  }
+  return EXIT.ok;
+}

@@ -1,0 +1,185 @@
+/**
+ * How a run looks to the person or program that started it. The engine only
+ * emits events; a reporter turns them into output:
+ * - `json`: one JSON object per line on stdout, for machines;
+ * - `tty`: a progress line redrawn in place (done / total, what is running),
+ *   with failures and warnings printed above it;
+ * - `plain`: one line per event, for logs and CI.
+ */
+import type { RunEvent } from '../events.js';
+import { assertNever } from '../errors.js';
+import { shortUid } from '../fingerprint.js';
+
+export type ReporterKind = 'json' | 'tty' | 'plain';
+
+export interface Reporter {
+  onEvent(event: RunEvent): void;
+  /** Print a line that is not an event (a notice from the CLI itself). */
+  notice(text: string): void;
+  /** Clear any progress line before the process prints its last words. */
+  close(): void;
+}
+
+export interface ReporterStreams {
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+  columns?: number;
+}
+
+export function createReporter(kind: ReporterKind, streams: ReporterStreams): Reporter {
+  switch (kind) {
+    case 'json':
+      return {
+        onEvent: (event) => streams.out.write(`${JSON.stringify({ ...event, time: new Date().toISOString() })}\n`),
+        notice: (text) => streams.err.write(`${text}\n`),
+        close: () => undefined,
+      };
+    case 'plain':
+      return {
+        onEvent: (event) => {
+          const line = describeEvent(event);
+          if (line !== undefined) streams.out.write(`${line}\n`);
+        },
+        notice: (text) => streams.out.write(`${text}\n`),
+        close: () => undefined,
+      };
+    case 'tty':
+      return new ProgressReporter(streams);
+    default:
+      return assertNever(kind, 'reporter kind');
+  }
+}
+
+/** The plain-text line for an event, or undefined for events not worth a line. */
+export function describeEvent(event: RunEvent): string | undefined {
+  switch (event.type) {
+    case 'run-started':
+      return `run: ${event.total} nodes in ${event.workdir} (jobs: ${event.jobs})`;
+    case 'tmp-swept':
+      return `swept ${event.entries.length} staging entr${event.entries.length === 1 ? 'y' : 'ies'} left by dead processes`;
+    case 'node-started':
+      return `started   ${event.label} (${shortUid(event.uid)}) ${event.operation}`;
+    case 'node-reused':
+      return `reused    ${event.label} (${shortUid(event.uid)})`;
+    case 'node-committed':
+      return `committed ${event.label} (${shortUid(event.uid)}) in ${formatMs(event.durationMs)}`;
+    case 'node-failed':
+      return `FAILED    ${event.label} (${shortUid(event.uid)}): ${event.error.message}`;
+    case 'node-skipped':
+      return `skipped   ${event.label}: upstream node '${event.upstream}' failed`;
+    case 'store-reset':
+      return `restart   ${event.label}: previous attempt did not finish; cleared ${event.removed.join(', ')}`;
+    case 'store-quarantined':
+      return `warning: store of ${event.label} (${shortUid(event.uid)}) failed verification (${event.reason}); moved to ${event.path}, rebuilding`;
+    case 'lock-waiting':
+      return `waiting   for node ${event.label}, owned by ${event.owner === null ? 'another process' : `pid ${event.owner.pid} on host ${event.owner.host}`}`;
+    case 'lock-compromised':
+      return `warning: lost the lock of ${event.label} (${event.message}); it will not be committed by this process`;
+    case 'run-interrupted':
+      return 'interrupted: no new nodes will start; waiting for running nodes to stop (press Ctrl-C again to exit at once)';
+    case 'run-finished': {
+      const c = event.counts;
+      const status = event.ok ? 'done' : event.interrupted ? 'interrupted' : 'FAILED';
+      return `${status}: ${c.committed} built, ${c.reused} reused, ${c.failed} failed, ${c.skipped} skipped, ${c.notRun} not run, of ${c.total} nodes in ${formatMs(event.durationMs)}`;
+    }
+    default:
+      return assertNever(event, 'event');
+  }
+}
+
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const minutes = Math.floor(ms / 60_000);
+  return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+/** A single status line, redrawn at most every 100 ms, with notable events printed above it. */
+class ProgressReporter implements Reporter {
+  readonly #streams: ReporterStreams;
+  readonly #running = new Set<string>();
+  #total = 0;
+  #done = 0;
+  #reused = 0;
+  #failed = 0;
+  #lastDraw = 0;
+  #drawn = false;
+
+  constructor(streams: ReporterStreams) {
+    this.#streams = streams;
+  }
+
+  onEvent(event: RunEvent): void {
+    switch (event.type) {
+      case 'run-started':
+        this.#total = event.total;
+        this.#print(describeEvent(event));
+        break;
+      case 'node-started':
+        this.#running.add(event.label);
+        break;
+      case 'node-reused':
+        this.#done++;
+        this.#reused++;
+        break;
+      case 'node-committed':
+        this.#running.delete(event.label);
+        this.#done++;
+        break;
+      case 'node-failed':
+        this.#running.delete(event.label);
+        this.#failed++;
+        this.#print(describeEvent(event));
+        break;
+      case 'run-finished':
+        this.#print(describeEvent(event));
+        return;
+      case 'node-skipped':
+      case 'store-reset':
+      case 'store-quarantined':
+      case 'lock-waiting':
+      case 'lock-compromised':
+      case 'run-interrupted':
+      case 'tmp-swept':
+        this.#print(describeEvent(event));
+        break;
+      default:
+        assertNever(event, 'event');
+    }
+    this.#draw(false);
+  }
+
+  notice(text: string): void {
+    this.#print(text);
+  }
+
+  close(): void {
+    this.#clear();
+  }
+
+  #print(line: string | undefined): void {
+    if (line === undefined) return;
+    this.#clear();
+    this.#streams.out.write(`${line}\n`);
+    this.#draw(true);
+  }
+
+  #clear(): void {
+    if (this.#drawn) this.#streams.err.write('\r\x1b[2K');
+    this.#drawn = false;
+  }
+
+  #draw(force: boolean): void {
+    const now = Date.now();
+    if (!force && now - this.#lastDraw < 100) return;
+    if (this.#total === 0) return;
+    this.#lastDraw = now;
+    const running = [...this.#running];
+    const names = running.slice(0, 3).join(', ') + (running.length > 3 ? `, +${running.length - 3}` : '');
+    let line = `[${this.#done}/${this.#total}] reused ${this.#reused}, failed ${this.#failed}${running.length > 0 ? ` | running: ${names}` : ''}`;
+    const columns = this.#streams.columns ?? 80;
+    if (line.length > columns - 1) line = `${line.slice(0, columns - 4)}...`;
+    this.#streams.err.write(`\r\x1b[2K${line}`);
+    this.#drawn = true;
+  }
+}

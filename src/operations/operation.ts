@@ -1,0 +1,124 @@
+/**
+ * What an operation is to the engine: a name and version (its identity), a
+ * static check that turns input types into output types before anything
+ * runs, and a `run` that turns input values into output values inside the
+ * node's own store directory.
+ *
+ * Inputs are JSON trees in which references to upstream outputs and files of
+ * the workflow's own directory appear as objects of their own (`InputRef`,
+ * `FileInput`), so an operation can accept a reference anywhere: a field, a
+ * list element, an argument of a command line.
+ */
+import type { JsonValue } from '../canonical-json.js';
+import type { Uid } from '../fingerprint.js';
+import type { ArrayValue, Dtype } from '../npy.js';
+import type { ValueType } from '../values.js';
+
+/**
+ * Marks the objects that stand for references and files inside an input
+ * tree. A symbol, so no JSON a user writes can ever be mistaken for one.
+ */
+export const INPUT_KIND: unique symbol = Symbol('run-graph input kind');
+
+/** An upstream output as the static checker sees it. */
+export interface TypedRef {
+  readonly [INPUT_KIND]: 'ref';
+  readonly label: string;
+  readonly output: string;
+  readonly type: ValueType;
+}
+
+/** An upstream output at run time: its committed artifact, loaded on demand. */
+export interface ArtifactRef extends TypedRef {
+  readonly uid: Uid;
+  /** Absolute path of the artifact file. */
+  readonly path: string;
+  /** The array the artifact holds; fails the node if it is not an array. */
+  array(): Promise<ArrayValue>;
+  /** The JSON value the artifact holds; fails the node if it is not JSON. */
+  json(): Promise<JsonValue>;
+}
+
+/** A file of the workflow's own directory (`{"$file": "scripts/x.py"}`), hashed by content. */
+export interface FileInput {
+  readonly [INPUT_KIND]: 'file';
+  /** The path as written in the workflow. */
+  readonly given: string;
+  /** Absolute path. */
+  readonly path: string;
+  /** sha256 of the whole file when the graph was built. */
+  readonly sha256: string;
+  readonly size: number;
+  /** Set when the file is a readable `.npy`: its array's type and the digest of its data bytes. */
+  readonly npy?: { readonly dtype: Dtype; readonly shape: number[]; readonly dataSha256: string };
+}
+
+/** A JSON tree in which references appear as `R` and files as `FileInput`. */
+export type InputTree<R> = null | boolean | number | string | R | FileInput | InputTree<R>[] | { [key: string]: InputTree<R> };
+
+export type CheckInput = { [field: string]: InputTree<TypedRef> };
+export type RunInput = { [field: string]: InputTree<ArtifactRef> };
+
+/** One output of a finished operation. File paths are relative to the store directory. */
+export type OutputValue =
+  | { kind: 'array'; value: ArrayValue }
+  | { kind: 'json'; value: JsonValue }
+  | { kind: 'file'; path: string };
+
+export type OperationOutputs = { [output: string]: OutputValue };
+
+/** What a running operation may use. */
+export interface OperationContext {
+  /** Absolute path of the node's store directory; files an operation writes belong here. */
+  readonly storeDir: string;
+  /** Aborted when the run is interrupted; long operations should stop at a safe point. */
+  readonly signal: AbortSignal;
+  readonly label: string;
+  readonly uid: Uid;
+}
+
+/** Where a check is happening, for error messages. */
+export interface CheckSite {
+  readonly file: string | undefined;
+  readonly node: string;
+}
+
+export interface OperationDefinition {
+  readonly namespace: string;
+  readonly name: string;
+  /**
+   * Implementation version, part of every uid made with this operation. Bump
+   * it when the results of the code change. Left out only by SCALE-MS's pure
+   * data operations, whose records keep the plain `[namespace, name]` form.
+   */
+  readonly version?: string;
+  /** One line for `--help` and error hints. */
+  readonly summary: string;
+  /** The output a bare reference (`{"$ref": "label"}`) means. */
+  readonly defaultOutput: string;
+  /** Check literal inputs and upstream types; return the type of every output. Throws RunGraphError naming the field. */
+  check(input: CheckInput, site: CheckSite): { [output: string]: ValueType };
+  run(input: RunInput, context: OperationContext): Promise<OperationOutputs>;
+}
+
+/** `namespace.name`, the form a workflow file names an operation by. */
+export function qualifiedName(op: Pick<OperationDefinition, 'namespace' | 'name'>): string {
+  return `${op.namespace}.${op.name}`;
+}
+
+/** The `operation` part of a record: `[namespace, name]` or `[namespace, name, version]`. */
+export function operationIdentity(op: OperationDefinition): string[] {
+  return op.version === undefined ? [op.namespace, op.name] : [op.namespace, op.name, op.version];
+}
+
+function inputKind(value: unknown): 'ref' | 'file' | undefined {
+  return typeof value === 'object' && value !== null ? (value as { [INPUT_KIND]?: 'ref' | 'file' })[INPUT_KIND] : undefined;
+}
+
+export function isInputRef<R extends TypedRef>(value: InputTree<R>): value is R {
+  return inputKind(value) === 'ref';
+}
+
+export function isFileInput<R>(value: InputTree<R>): value is FileInput {
+  return inputKind(value) === 'file';
+}

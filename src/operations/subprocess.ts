@@ -1,0 +1,186 @@
+/**
+ * `scalems.Subprocess`: run an executable in the node's own store directory.
+ *
+ *     "input": {
+ *       "argv": ["python3", {"$file": "scripts/fit.py"}, {"$ref": "raw"}, "--out", "fit.npy"],
+ *       "inputFiles": {"params.json": {"$ref": "config"}},
+ *       "outputFiles": ["fit.npy", "log.txt"],
+ *       "env": {"OMP_NUM_THREADS": "1"}
+ *     }
+ *
+ * A reference in argv becomes the absolute path of the upstream artifact; a
+ * `$file` the absolute path of a file beside the workflow (hashed by content,
+ * so editing a script re-runs its nodes). `inputFiles` are copied into the
+ * store under the given names before the run and removed after it. Outputs:
+ * every declared output file (an `.npy` one is typed as an array), plus
+ * `stdout` and `stderr` (files) and `exitCode`. A non-zero exit fails the node
+ * with the tail of its stderr, and the store stays uncommitted.
+ *
+ * The executable itself is found on PATH and is not part of the uid: pin it
+ * through an argument (a version in its path, or a `$file`) when its results
+ * can change.
+ */
+import { spawn } from 'node:child_process';
+import { copyFile, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
+import { RunGraphError } from '../errors.js';
+import type { ValueType } from '../values.js';
+import { expectFields, expectFileLike, expectList, expectObject, expectString, inputError } from './check.js';
+import { isFileInput, isInputRef, type ArtifactRef, type CheckSite, type InputTree, type OperationDefinition, type OperationOutputs, type TypedRef } from './operation.js';
+
+/** Names in a store that belong to run-graph; no output or input file may use them. */
+export const RESERVED_STORE_NAMES: ReadonlySet<string> = new Set(['metadata.json', 'owner', 'lock', 'checkpoint', 'stdout.txt', 'stderr.txt']);
+
+const STDERR_TAIL_LINES = 20;
+const KILL_GRACE_MS = 5_000;
+
+function checkStorePath(name: string, site: CheckSite, field: string): void {
+  const normalized = normalize(name);
+  const top = normalized.split(sep)[0] ?? '';
+  if (name.length === 0 || isAbsolute(name) || normalized.startsWith('..') || normalized !== name.replace(/\/+$/, '')) {
+    throw inputError(site, field, 'E_INPUT_TYPE', `'${name}' must be a plain relative path inside the node's store (no '..', no absolute path, no './')`, name);
+  }
+  if (RESERVED_STORE_NAMES.has(top) || top.startsWith('.rg-')) {
+    throw inputError(site, field, 'E_INPUT_TYPE', `'${name}' is a name run-graph keeps for itself in a store`, name, `reserved: ${[...RESERVED_STORE_NAMES].join(', ')}`);
+  }
+}
+
+function outputType(name: string): ValueType {
+  return name.endsWith('.npy') ? { kind: 'array', dtype: null, shape: null } : { kind: 'file' };
+}
+
+function checkArgv(argv: InputTree<TypedRef>[], site: CheckSite): void {
+  if (argv.length === 0) throw inputError(site, 'input.argv', 'E_INPUT_TYPE', 'argv needs at least the executable');
+  argv.forEach((arg, i) => {
+    if (typeof arg === 'string') return;
+    expectFileLike(arg, site, `input.argv[${i}]`);
+  });
+  if (typeof argv[0] !== 'string' && !isFileInput(argv[0] ?? null)) {
+    throw inputError(site, 'input.argv[0]', 'E_INPUT_TYPE', 'the executable must be a string or a {"$file": ...}');
+  }
+}
+
+export const subprocess: OperationDefinition = {
+  namespace: 'scalems',
+  name: 'Subprocess',
+  version: '1',
+  summary: 'run an executable in the node store: argv, inputFiles, outputFiles, env',
+  defaultOutput: 'stdout',
+  check(input, site) {
+    expectFields(input, site, ['argv'], ['inputFiles', 'outputFiles', 'env']);
+    checkArgv(expectList(input['argv'], site, 'input.argv'), site);
+    const outputs: { [name: string]: ValueType } = { stdout: { kind: 'file' }, stderr: { kind: 'file' }, exitCode: { kind: 'json' } };
+    const seen = new Set<string>();
+    if (input['inputFiles'] !== undefined) {
+      for (const [name, value] of Object.entries(expectObject(input['inputFiles'], site, 'input.inputFiles'))) {
+        checkStorePath(name, site, `input.inputFiles.${name}`);
+        expectFileLike(value, site, `input.inputFiles.${name}`);
+        seen.add(name);
+      }
+    }
+    if (input['outputFiles'] !== undefined) {
+      expectList(input['outputFiles'], site, 'input.outputFiles').forEach((item, i) => {
+        const name = expectString(item, site, `input.outputFiles[${i}]`);
+        checkStorePath(name, site, `input.outputFiles[${i}]`);
+        if (seen.has(name)) throw inputError(site, `input.outputFiles[${i}]`, 'E_INPUT_TYPE', `'${name}' is declared twice (as an input or output file)`, name);
+        if (name in outputs) throw inputError(site, `input.outputFiles[${i}]`, 'E_INPUT_TYPE', `'${name}' clashes with the built-in output of the same name`, name);
+        seen.add(name);
+        outputs[name] = outputType(name);
+      });
+    }
+    if (input['env'] !== undefined) {
+      for (const [key, value] of Object.entries(expectObject(input['env'], site, 'input.env'))) expectString(value, site, `input.env.${key}`);
+    }
+    return outputs;
+  },
+  async run(input, context) {
+    const argv = (input['argv'] as InputTree<ArtifactRef>[]).map(argumentText);
+    const inputFiles = (input['inputFiles'] ?? {}) as { [name: string]: InputTree<ArtifactRef> };
+    const outputFiles = (input['outputFiles'] ?? []) as string[];
+    const env = (input['env'] ?? {}) as { [key: string]: string };
+
+    const copied: string[] = [];
+    for (const [name, source] of Object.entries(inputFiles)) {
+      const target = join(context.storeDir, name);
+      await mkdir(dirname(target), { recursive: true });
+      await copyFile(argumentText(source), target, fsConstants.COPYFILE_FICLONE);
+      copied.push(target);
+    }
+    for (const name of outputFiles) {
+      await rm(join(context.storeDir, name), { force: true, recursive: true });
+      await mkdir(dirname(join(context.storeDir, name)), { recursive: true });
+    }
+
+    const exitCode = await runChild(argv, env, context.storeDir, context.signal, context.label);
+    for (const path of copied) await rm(path, { force: true });
+    if (exitCode !== 0) {
+      const tail = await stderrTail(join(context.storeDir, 'stderr.txt'));
+      throw new RunGraphError('E_NODE_FAILED', `${argv[0] ?? ''} exited with code ${exitCode}${tail === '' ? '' : `; stderr ends with:\n${tail}`}`, {
+        node: context.label,
+        value: exitCode,
+        hint: `its stdout and stderr are in ${context.storeDir}`,
+      });
+    }
+    const outputs: OperationOutputs = {
+      stdout: { kind: 'file', path: 'stdout.txt' },
+      stderr: { kind: 'file', path: 'stderr.txt' },
+      exitCode: { kind: 'json', value: exitCode },
+    };
+    for (const name of outputFiles) {
+      const found = await stat(join(context.storeDir, name)).catch(() => undefined);
+      if (found === undefined || !found.isFile()) {
+        throw new RunGraphError('E_NODE_FAILED', `${argv[0] ?? ''} exited 0 but did not write its declared output file '${name}'`, { node: context.label, field: 'input.outputFiles', value: name });
+      }
+      outputs[name] = { kind: 'file', path: name };
+    }
+    return outputs;
+  },
+};
+
+function argumentText(arg: InputTree<ArtifactRef>): string {
+  if (typeof arg === 'string') return arg;
+  if (isInputRef(arg) || isFileInput(arg)) return arg.path;
+  throw new RunGraphError('E_INPUT_TYPE', `unexpected argument ${JSON.stringify(arg)}`);
+}
+
+async function runChild(argv: string[], env: { [key: string]: string }, cwd: string, signal: AbortSignal, label: string): Promise<number> {
+  const [command, ...args] = argv;
+  if (command === undefined) throw new RunGraphError('E_INPUT_TYPE', 'empty argv', { node: label });
+  const stdout = await open(join(cwd, 'stdout.txt'), 'w');
+  const stderr = await open(join(cwd, 'stderr.txt'), 'w');
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', stdout.fd, stderr.fd] });
+      let killTimer: NodeJS.Timeout | undefined;
+      const onAbort = (): void => {
+        child.kill('SIGTERM');
+        killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+        killTimer.unref();
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+      child.once('error', (error: NodeJS.ErrnoException) => {
+        signal.removeEventListener('abort', onAbort);
+        const reason = error.code === 'ENOENT' ? 'not found (is it on PATH?)' : error.code === 'EACCES' ? 'not executable' : error.message;
+        reject(new RunGraphError('E_NODE_FAILED', `cannot start '${command}': ${reason}`, { node: label, field: 'input.argv[0]', value: command, cause: error }));
+      });
+      child.once('close', (code, killedBy) => {
+        signal.removeEventListener('abort', onAbort);
+        if (killTimer !== undefined) clearTimeout(killTimer);
+        if (signal.aborted) reject(new RunGraphError('E_INTERRUPTED', `${command} was stopped by the interrupt`, { node: label }));
+        else resolve(code ?? (killedBy === null ? 1 : 128 + (osConstants.signals[killedBy] ?? 0)));
+      });
+    });
+  } finally {
+    await stdout.close();
+    await stderr.close();
+  }
+}
+
+async function stderrTail(path: string): Promise<string> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  const lines = text.trimEnd().split('\n');
+  return lines.slice(-STDERR_TAIL_LINES).join('\n');
+}

@@ -1,0 +1,175 @@
+/**
+ * Ownership of a store: a lock directory `<store>/lock` held through
+ * proper-lockfile (its mtime is the heartbeat), plus the `owner` file beside
+ * it naming the holder. A lock is reclaimed without waiting when its owner is
+ * provably dead (same host, pid gone or reused), and by proper-lockfile once
+ * its heartbeat is older than the stale limit (owners on other hosts). A live
+ * owner is never robbed. If the heartbeat is ever lost, the lock reports
+ * itself compromised and its holder must not commit.
+ */
+import { mkdir, rm, rmdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { RunGraphError, isErrnoException } from '../errors.js';
+import { writeFileQuick } from './durable.js';
+import { OWNER_FILE, isOwnerDead, readOwner, sameOwner, type OwnerInfo } from './owner.js';
+
+export const LOCK_DIR = 'lock';
+/** Held while one process removes a dead owner's lock, so two reclaimers cannot both win. */
+const RECLAIM_DIR = 'lock.reclaim';
+/** A reclaim guard older than this was left by a process that died mid-reclaim. */
+const RECLAIM_GUARD_STALE_MS = 10_000;
+/** How long a new holder may take between making the lock and writing its owner file. */
+const OWNER_WRITE_GRACE_MS = 2_000;
+
+/** Default heartbeat age after which a lock is taken over (locks of other hosts). */
+export const DEFAULT_STALE_MS = 30_000;
+
+export interface LockOptions {
+  /** Heartbeat age in ms after which a lock counts as abandoned. Default 30 000, at least 2 000. */
+  staleMs?: number;
+  /** Called once if the heartbeat is lost (the lock was taken over or could not be refreshed). */
+  onCompromised?: (error: Error) => void;
+}
+
+/** A held lock on one store. */
+export class StoreLock {
+  #compromised: Error | undefined;
+  #release: (() => Promise<void>) | undefined;
+
+  constructor(readonly storeDir: string) {}
+
+  /** @internal */
+  attach(release: () => Promise<void>): void {
+    this.#release = release;
+  }
+
+  /** @internal */
+  markCompromised(error: Error): void {
+    this.#compromised ??= error;
+  }
+
+  get compromised(): boolean {
+    return this.#compromised !== undefined;
+  }
+
+  /** Throw E_LOCK_COMPROMISED if the lock was lost: call before every commit. */
+  assertHeld(): void {
+    if (this.#compromised !== undefined) {
+      throw new RunGraphError('E_LOCK_COMPROMISED', `lost the lock on ${this.storeDir}: ${this.#compromised.message}`, {
+        cause: this.#compromised,
+        hint: 'another process may own this node now; its result, not ours, will be committed',
+      });
+    }
+  }
+
+  /** Release the lock. Safe to call twice and after compromise. */
+  async release(): Promise<void> {
+    const release = this.#release;
+    this.#release = undefined;
+    if (release === undefined) return;
+    try {
+      await release();
+    } catch (error) {
+      // A compromised lock is no longer ours to release.
+      if (!this.compromised) throw error;
+    }
+  }
+}
+
+export type ClaimResult = { kind: 'acquired'; lock: StoreLock } | { kind: 'held'; owner: OwnerInfo | undefined };
+
+async function tryLock(storeDir: string, options: LockOptions, lock: StoreLock): Promise<boolean> {
+  const staleMs = Math.max(options.staleMs ?? DEFAULT_STALE_MS, 2_000);
+  try {
+    const release = await lockfile.lock(storeDir, {
+      lockfilePath: join(storeDir, LOCK_DIR),
+      realpath: false,
+      stale: staleMs,
+      update: Math.max(1_000, Math.floor(staleMs / 3)),
+      retries: 0,
+      onCompromised: (error) => {
+        lock.markCompromised(error);
+        options.onCompromised?.(error);
+      },
+    });
+    lock.attach(release);
+    return true;
+  } catch (error) {
+    if (isErrnoException(error) && error.code === 'ELOCKED') return false;
+    throw error;
+  }
+}
+
+async function mtimeMs(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Remove the lock of a provably dead owner. Returns true if it was removed.
+ * The reclaim guard makes this a critical section; inside it the owner is
+ * read again and the lock's mtime compared with the one seen before: a dead
+ * owner's heartbeat is frozen, so a changed mtime means a live process has
+ * taken the lock meanwhile, and it is left alone. A lock younger than
+ * OWNER_WRITE_GRACE_MS is never reclaimed: a live process may have just made
+ * it and not yet written its owner file over the dead one's.
+ */
+async function reclaimDeadLock(storeDir: string, dead: OwnerInfo, lockSeenAt: number): Promise<boolean> {
+  const guard = join(storeDir, RECLAIM_DIR);
+  try {
+    await mkdir(guard);
+  } catch (error) {
+    if (!isErrnoException(error) || error.code !== 'EEXIST') throw error;
+    const age = Date.now() - ((await mtimeMs(guard)) ?? Date.now());
+    if (age > RECLAIM_GUARD_STALE_MS) await rmdir(guard).catch(() => undefined);
+    return false;
+  }
+  try {
+    const owner = await readOwner(storeDir);
+    if (owner === undefined || owner.contextId !== dead.contextId || !isOwnerDead(owner)) return false;
+    if ((await mtimeMs(join(storeDir, LOCK_DIR))) !== lockSeenAt) return false;
+    await rm(join(storeDir, LOCK_DIR), { recursive: true, force: true });
+    return true;
+  } finally {
+    await rmdir(guard).catch(() => undefined);
+  }
+}
+
+/**
+ * Take ownership of a store, or learn who holds it. Never waits: the caller
+ * decides whether to poll. On success the `owner` file names `owner`.
+ */
+export async function claimOwnership(storeDir: string, owner: OwnerInfo, options: LockOptions = {}): Promise<ClaimResult> {
+  const lock = new StoreLock(storeDir);
+  if (await tryLock(storeDir, options, lock)) {
+    await writeOwnerIfChanged(storeDir, owner);
+    return { kind: 'acquired', lock };
+  }
+  const lockSeenAt = await mtimeMs(join(storeDir, LOCK_DIR));
+  const holder = await readOwner(storeDir);
+  const reclaimable =
+    holder !== undefined && lockSeenAt !== undefined && Date.now() - lockSeenAt > OWNER_WRITE_GRACE_MS && !sameOwner(holder, owner) && isOwnerDead(holder);
+  if (reclaimable && (await reclaimDeadLock(storeDir, holder, lockSeenAt))) {
+    if (await tryLock(storeDir, options, lock)) {
+      await writeOwnerIfChanged(storeDir, owner);
+      return { kind: 'acquired', lock };
+    }
+    return { kind: 'held', owner: await readOwner(storeDir) };
+  }
+  return { kind: 'held', owner: holder };
+}
+
+async function writeOwnerIfChanged(storeDir: string, owner: OwnerInfo): Promise<void> {
+  // A store this context created already carries its owner file from tmp/.
+  if (sameOwner(await readOwner(storeDir), owner)) return;
+  await writeFileQuick(join(storeDir, OWNER_FILE), JSON.stringify(owner));
+}
+
+/** Whether a store's lock directory exists (someone holds it, or a dead owner left it). */
+export async function isLocked(storeDir: string): Promise<boolean> {
+  return (await mtimeMs(join(storeDir, LOCK_DIR))) !== undefined;
+}

@@ -1,0 +1,68 @@
+/**
+ * `metadata.json`, the one file that says what a store is and whether it is
+ * committed. It is rewritten atomically and changes to `committed` last, after
+ * every artifact is durable, so a store is either committed (every artifact
+ * present and matching its recorded size and sha256) or not.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { NodeRecord, Uid } from '../fingerprint.js';
+import type { Dtype } from '../npy.js';
+
+export const STORE_FORMAT = 'run-graph-store/1';
+export const METADATA_FILE = 'metadata.json';
+
+/** One committed output of a node. `path` is relative to the store directory. */
+export interface ArtifactEntry {
+  path: string;
+  kind: 'array' | 'json' | 'file';
+  size: number;
+  sha256: string;
+  /** Arrays only. */
+  dtype?: Dtype;
+  shape?: number[];
+}
+
+/** Where a store is in its life. */
+export type StoreState =
+  | { state: 'created' }
+  | {
+      state: 'committed';
+      committedAt: string;
+      /** Wall time the operation took to run. */
+      durationMs: number;
+      artifacts: { [output: string]: ArtifactEntry };
+    };
+
+export type StoreMetadata = {
+  format: typeof STORE_FORMAT;
+  uid: Uid;
+  record: NodeRecord;
+  operation: { namespace: string; name: string; version: string | null };
+  createdAt: string;
+} & StoreState;
+
+export type CommittedMetadata = StoreMetadata & { state: 'committed' };
+
+/**
+ * Read a store's metadata. Missing or unreadable metadata (a store cut short
+ * by a power loss before its first fsync) reads as undefined: not committed.
+ */
+export async function readStoreMetadata(storeDir: string): Promise<StoreMetadata | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(storeDir, METADATA_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const parsed = JSON.parse(text) as Partial<StoreMetadata>;
+    return parsed.format === STORE_FORMAT && typeof parsed.uid === 'string' ? (parsed as StoreMetadata) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function isCommitted(metadata: StoreMetadata | undefined): metadata is CommittedMetadata {
+  return metadata?.state === 'committed';
+}

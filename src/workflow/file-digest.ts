@@ -1,0 +1,65 @@
+/**
+ * Content digests of `$file` inputs, streamed so a large file never sits in
+ * memory whole. An `.npy` file is also digested as an array: dtype, shape and
+ * the sha256 of its little-endian data bytes, so the same array saved with a
+ * different header layout keeps its uid.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { RunGraphError, isErrnoException, type ErrorLocation } from '../errors.js';
+import { sha256Hex } from '../fingerprint.js';
+import { arrayBytes, decodeNpy, readNpyHeader, type NpyHeader } from '../npy.js';
+import { INPUT_KIND, type FileInput } from '../operations/operation.js';
+
+async function npyHeaderOrUndefined(path: string): Promise<NpyHeader | undefined> {
+  try {
+    return await readNpyHeader(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Digest a file input; a missing or unreadable file is E_FILE_INPUT naming where it was used. */
+export async function digestFile(path: string, given: string, where: ErrorLocation): Promise<FileInput> {
+  let size: number;
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) throw new RunGraphError('E_FILE_INPUT', `'${given}' is not a regular file`, { ...where, value: given });
+    size = info.size;
+  } catch (error) {
+    if (error instanceof RunGraphError) throw error;
+    const reason = isErrnoException(error) && error.code === 'ENOENT' ? 'no such file' : String(error);
+    throw new RunGraphError('E_FILE_INPUT', `cannot read file input '${given}': ${reason}`, {
+      ...where,
+      value: given,
+      hint: 'paths in {"$file": ...} are relative to the workflow file',
+      cause: error,
+    });
+  }
+  const header = given.endsWith('.npy') ? await npyHeaderOrUndefined(path) : undefined;
+  const whole = createHash('sha256');
+  const data = createHash('sha256');
+  let offset = 0;
+  if (header !== undefined && !header.littleEndian) {
+    // Rare: a big-endian array is swapped to little-endian in memory before hashing.
+    const bytes = await readFile(path);
+    whole.update(bytes);
+    const array = decodeNpy(bytes, given);
+    return { [INPUT_KIND]: 'file', given, path, size, sha256: whole.digest('hex'), npy: { dtype: array.dtype, shape: array.shape, dataSha256: sha256Hex(arrayBytes(array)) } };
+  }
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    const bytes = chunk as Buffer;
+    whole.update(bytes);
+    if (header !== undefined) {
+      const start = Math.max(0, header.dataOffset - offset);
+      const end = Math.min(bytes.length, header.dataOffset + header.dataLength - offset);
+      if (end > start) data.update(bytes.subarray(start, end));
+    }
+    offset += bytes.length;
+  }
+  const npy = header !== undefined && offset === header.dataOffset + header.dataLength
+    ? { dtype: header.dtype, shape: header.shape, dataSha256: data.digest('hex') }
+    : undefined;
+  return { [INPUT_KIND]: 'file', given, path, size, sha256: whole.digest('hex'), ...(npy === undefined ? {} : { npy }) };
+}

@@ -1,0 +1,104 @@
+/**
+ * Reading a workflow file: parse it, check it against the workflow schema,
+ * and reject duplicate labels. Every error names the file and, where there is
+ * one, the node and field.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { JsonValue } from '../canonical-json.js';
+import { RunGraphError, isErrnoException } from '../errors.js';
+import { findSchemaProblem, instancePathToField } from './schema.js';
+
+export const WORKFLOW_SCHEMA = 'workflow.schema.json';
+
+export interface WorkflowNodeSpec {
+  label: string;
+  /** `namespace.name`. */
+  operation: string;
+  input?: { [field: string]: JsonValue };
+  description?: string;
+}
+
+/** A workflow as written: the parsed, schema-checked content of a workflow file. */
+export interface WorkflowSpec {
+  description?: string;
+  nodes: WorkflowNodeSpec[];
+}
+
+export interface LoadedWorkflow {
+  spec: WorkflowSpec;
+  /** The path as the user gave it, for messages. */
+  file: string;
+  /** Absolute directory `$file` inputs are relative to. */
+  baseDir: string;
+}
+
+/** Line and column of a character offset, for JSON syntax errors. */
+function lineAndColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  const column = offset - before.lastIndexOf('\n');
+  return `line ${line}, column ${column}`;
+}
+
+function parseJson(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const position = /at position (\d+)/.exec(message)?.[1];
+    const where = position === undefined ? '' : ` at ${lineAndColumn(text, Number(position))}`;
+    throw new RunGraphError('E_WORKFLOW_JSON', `not valid JSON${where}: ${message.replace(/ in JSON at position \d+.*$/, '')}`, {
+      file,
+      cause: error,
+      hint: 'check for a missing comma or quote, or a trailing comma',
+    });
+  }
+}
+
+/** Check a parsed document: schema first, then labels unique. */
+export function checkWorkflowDocument(document: unknown, file?: string): WorkflowSpec {
+  const problem = findSchemaProblem(WORKFLOW_SCHEMA, document);
+  if (problem !== undefined) {
+    const field = instancePathToField(problem.instancePath);
+    // `nodes[3].input.data` -> node label of nodes[3], field `input.data`.
+    const nodeMatch = /^nodes\[(\d+)\]\.?(.*)$/.exec(field);
+    const nodes = (document as { nodes?: unknown }).nodes;
+    const node = nodeMatch === null || !Array.isArray(nodes) ? undefined : (nodes[Number(nodeMatch[1])] as { label?: unknown } | undefined);
+    const label = typeof node?.label === 'string' ? node.label : undefined;
+    const subject = label === undefined ? field : (nodeMatch?.[2] ?? '');
+    throw new RunGraphError('E_WORKFLOW_SCHEMA', `${subject === '' ? (label === undefined ? 'the workflow' : 'the node') : subject} ${problem.message}`, {
+      ...(file === undefined ? {} : { file }),
+      ...(label === undefined ? {} : { node: label }),
+      ...(subject === '' ? {} : { field: subject }),
+      hint: `see schemas/${WORKFLOW_SCHEMA}`,
+    });
+  }
+  const spec = document as WorkflowSpec;
+  const seen = new Set<string>();
+  spec.nodes.forEach((node, index) => {
+    if (seen.has(node.label)) {
+      throw new RunGraphError('E_DUPLICATE_LABEL', `label '${node.label}' is used by more than one node (again at nodes[${index}])`, {
+        ...(file === undefined ? {} : { file }),
+        node: node.label,
+        field: `nodes[${index}].label`,
+        value: node.label,
+      });
+    }
+    seen.add(node.label);
+  });
+  return spec;
+}
+
+/** Read, parse and check a workflow file. */
+export async function loadWorkflowFile(path: string): Promise<LoadedWorkflow> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const reason = isErrnoException(error) && error.code === 'ENOENT' ? 'no such file' : isErrnoException(error) && error.code === 'EISDIR' ? 'is a directory' : String(error);
+    throw new RunGraphError('E_WORKFLOW_READ', `cannot read workflow: ${reason}`, { file: path, cause: error });
+  }
+  const spec = checkWorkflowDocument(parseJson(text, path), path);
+  return { spec, file: path, baseDir: dirname(resolve(path)) };
+}
