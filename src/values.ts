@@ -34,6 +34,8 @@ export function arrayType(value: ArrayValue): ValueType {
 
 /** Where a literal came from, for error messages. */
 export interface LiteralSite {
+  /** The workflow file, so the error names it like every other check does. Default: none. */
+  file?: string | undefined;
   node: string;
   field: string;
 }
@@ -58,6 +60,7 @@ function checkNested(value: unknown, shape: number[], depth: number, path: strin
   if (depth === shape.length) {
     if (typeof value !== 'number') {
       throw new RunGraphError('E_INPUT_TYPE', `expected a number at ${path}, got ${describeValue(value)}`, {
+        ...(site.file === undefined ? {} : { file: site.file }),
         node: site.node,
         field: path,
         value,
@@ -69,6 +72,7 @@ function checkNested(value: unknown, shape: number[], depth: number, path: strin
   if (!Array.isArray(value) || value.length !== expected) {
     const got = Array.isArray(value) ? `a list of length ${value.length}` : describeValue(value);
     throw new RunGraphError('E_INPUT_SHAPE', `ragged nested list: expected a list of length ${expected} at ${path}, got ${got}`, {
+      ...(site.file === undefined ? {} : { file: site.file }),
       node: site.node,
       field: path,
       value,
@@ -98,6 +102,7 @@ export function arrayFromNestedList(value: JsonValue, dtype: 'int64' | 'float64'
     flat.forEach((n, i) => {
       if (!Number.isSafeInteger(n)) {
         throw new RunGraphError('E_INPUT_TYPE', `element ${i} (in C order) is ${describeValue(n)}, not an integer that int64 holds exactly`, {
+          ...(site.file === undefined ? {} : { file: site.file }),
           node: site.node,
           field: site.field,
           value: n,

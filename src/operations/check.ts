@@ -52,7 +52,7 @@ export function expectArray(value: InputTree<TypedRef> | undefined, site: CheckS
   if (isFileInput(value) || (typeof value !== 'number' && !Array.isArray(value))) {
     throw inputError(site, field, 'E_INPUT_TYPE', `expected an array (a nested list of numbers or a reference), got ${describeInput(value)}`, value);
   }
-  return literalArrayType(value as JsonValue, { node: site.node, field });
+  return literalArrayType(value as JsonValue, { file: site.file, node: site.node, field });
 }
 
 /** An input that must be a literal non-negative integer. */

@@ -26,9 +26,9 @@ function literalArrayOperation(name: 'Integer64' | 'Float64', dtype: 'int64' | '
       if (data === undefined || isInputRef(data) || isFileInput(data)) {
         throw inputError(site, 'input.data', 'E_INPUT_TYPE', `${name} data must be a literal nested list of numbers`, undefined, 'to use another node\'s output, reference it where it is consumed');
       }
-      const shape = nestedListShape(data, { node: site.node, field: 'input.data' });
+      const shape = nestedListShape(data, { file: site.file, node: site.node, field: 'input.data' });
       // Convert once here so a non-integer or inexact value is reported before the run.
-      arrayFromNestedList(data as JsonValue, dtype, { node: site.node, field: 'input.data' });
+      arrayFromNestedList(data as JsonValue, dtype, { file: site.file, node: site.node, field: 'input.data' });
       return { data: { kind: 'array', dtype, shape } };
     },
     async run(input) {

@@ -112,14 +112,12 @@ function topologicalOrder(specs: readonly WorkflowNodeSpec[], upstream: readonly
   const downstream: number[][] = specs.map(() => []);
   const waiting = upstream.map((ups) => ups.length);
   upstream.forEach((ups, i) => ups.forEach((u) => downstream[u]?.push(i)));
-  const order: number[] = [];
-  const ready = waiting.flatMap((count, i) => (count === 0 ? [i] : []));
-  while (ready.length > 0) {
-    const i = ready.pop() as number;
-    order.push(i);
-    for (const d of downstream[i] ?? []) {
+  // A FIFO seeded in file order keeps the result close to the order the user wrote.
+  const order = waiting.flatMap((count, i) => (count === 0 ? [i] : []));
+  for (let head = 0; head < order.length; head++) {
+    for (const d of downstream[order[head] as number] ?? []) {
       waiting[d] = (waiting[d] ?? 0) - 1;
-      if (waiting[d] === 0) ready.push(d);
+      if (waiting[d] === 0) order.push(d);
     }
   }
   if (order.length === specs.length) return order;
