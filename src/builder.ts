@@ -82,6 +82,7 @@ export async function buildNode(env: BuildEnvironment, node: GraphNode): Promise
       staleMs: env.staleMs,
       onCompromised: (error) => env.emit({ type: 'lock-compromised', label: node.label, uid: node.uid, message: error.message }),
     });
+    if (claim.kind === 'missing') continue;
     if (claim.kind === 'held') {
       // Another process is building this node: wait for its commit, then reuse it.
       const metadata = await readStoreMetadata(storeDir);

@@ -77,9 +77,10 @@ export class StoreLock {
   }
 }
 
-export type ClaimResult = { kind: 'acquired'; lock: StoreLock } | { kind: 'held'; owner: OwnerInfo | undefined };
+/** `missing`: the store directory is gone (moved to quarantine meanwhile); publish it again. */
+export type ClaimResult = { kind: 'acquired'; lock: StoreLock } | { kind: 'held'; owner: OwnerInfo | undefined } | { kind: 'missing' };
 
-async function tryLock(storeDir: string, options: LockOptions, lock: StoreLock): Promise<boolean> {
+async function tryLock(storeDir: string, options: LockOptions, lock: StoreLock): Promise<boolean | 'missing'> {
   const staleMs = Math.max(options.staleMs ?? DEFAULT_STALE_MS, 2_000);
   try {
     const release = await lockfile.lock(storeDir, {
@@ -97,6 +98,7 @@ async function tryLock(storeDir: string, options: LockOptions, lock: StoreLock):
     return true;
   } catch (error) {
     if (isErrnoException(error) && error.code === 'ELOCKED') return false;
+    if (isErrnoException(error) && error.code === 'ENOENT') return 'missing';
     throw error;
   }
 }
@@ -145,7 +147,9 @@ async function reclaimDeadLock(storeDir: string, dead: OwnerInfo, lockSeenAt: nu
  */
 export async function claimOwnership(storeDir: string, owner: OwnerInfo, options: LockOptions = {}): Promise<ClaimResult> {
   const lock = new StoreLock(storeDir);
-  if (await tryLock(storeDir, options, lock)) {
+  const first = await tryLock(storeDir, options, lock);
+  if (first === 'missing') return { kind: 'missing' };
+  if (first) {
     await writeOwnerIfChanged(storeDir, owner);
     return { kind: 'acquired', lock };
   }
@@ -154,7 +158,9 @@ export async function claimOwnership(storeDir: string, owner: OwnerInfo, options
   const reclaimable =
     holder !== undefined && lockSeenAt !== undefined && Date.now() - lockSeenAt > OWNER_WRITE_GRACE_MS && !sameOwner(holder, owner) && isOwnerDead(holder);
   if (reclaimable && (await reclaimDeadLock(storeDir, holder, lockSeenAt))) {
-    if (await tryLock(storeDir, options, lock)) {
+    const second = await tryLock(storeDir, options, lock);
+    if (second === 'missing') return { kind: 'missing' };
+    if (second) {
       await writeOwnerIfChanged(storeDir, owner);
       return { kind: 'acquired', lock };
     }

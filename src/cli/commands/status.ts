@@ -1,4 +1,5 @@
 /** `run-graph status`: per node, label, short uid and state, then the counts. Reads only. */
+import { assertNever } from '../../errors.js';
 import { shortUid } from '../../fingerprint.js';
 import { readStatus, type NodeStatus } from '../../status.js';
 import { loadGraph } from '../../workflow/load-graph.js';
@@ -20,6 +21,8 @@ function stateText(node: NodeStatus): string {
       return 'incomplete';
     case 'running':
       return `running (pid ${node.owner.pid} on ${node.owner.host})`;
+    default:
+      return assertNever(node, 'node state');
   }
 }
 
