@@ -87,7 +87,9 @@ function compareCodePoints(a: string, b: string): number {
 // The package's own typings leave out its options argument.
 const stableStringify = untypedStableStringify as unknown as (value: JsonValue, options: { cmp: (a: { key: string }, b: { key: string }) => number }) => string;
 
-const NON_ASCII = /[\u0080-\uffff]/g;
+// Python's ensure_ascii passes only printable ASCII through, so DEL (U+007F)
+// is escaped too; JSON.stringify has already escaped U+0000..U+001F.
+const NON_ASCII = /[\u007f-\uffff]/g;
 
 function escapeNonAscii(json: string): string {
   return json.replace(NON_ASCII, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);

@@ -194,7 +194,9 @@ export function decodeNpy(bytes: Uint8Array, source?: string): ArrayValue {
   const end = header.dataOffset + header.dataLength;
   if (bytes.length < end) throw npyError(`truncated: header promises ${header.dataLength} data bytes, file has ${bytes.length - header.dataOffset}`, source);
   if (bytes.length > end) throw npyError(`${bytes.length - end} trailing bytes after the array data`, source);
-  let raw: Uint8Array = bytes.slice(header.dataOffset, end);
+  // A copy, not `bytes.slice`: on a Buffer that is a view, which would share
+  // memory with the caller and may sit at an offset the typed array rejects.
+  let raw: Uint8Array = new Uint8Array(bytes.subarray(header.dataOffset, end));
   const size = itemSize(header.dtype);
   if (size > 1 && header.littleEndian !== HOST_LITTLE_ENDIAN) raw = swapBytes(raw, size);
   const data = DTYPES[header.dtype].make(raw.buffer as ArrayBuffer, raw.byteOffset, elementCount(header.shape));
@@ -208,13 +210,12 @@ export async function readNpyHeader(path: string): Promise<NpyHeader> {
     const first = Buffer.alloc(4096);
     const { bytesRead } = await handle.read(first, 0, first.length, 0);
     let bytes = first.subarray(0, bytesRead);
-    if (bytesRead >= 12 && bytes[6] !== 1) {
-      const needed = 12 + bytes.readUInt32LE(8);
-      if (needed > bytesRead) {
-        const more = Buffer.alloc(needed);
-        await handle.read(more, 0, needed, 0);
-        bytes = more;
-      }
+    // The header length is 2 bytes in format 1.0 (up to 65535) and 4 bytes in 2.0 and 3.0.
+    const needed = bytesRead < 10 ? 0 : bytes[6] === 1 ? 10 + bytes.readUInt16LE(8) : bytesRead >= 12 ? 12 + bytes.readUInt32LE(8) : 0;
+    if (needed > bytesRead) {
+      const more = Buffer.alloc(needed);
+      const { bytesRead: got } = await handle.read(more, 0, needed, 0);
+      bytes = more.subarray(0, got);
     }
     return parseNpyHeader(bytes, path);
   } finally {

@@ -173,7 +173,13 @@ export async function buildGraph(spec: WorkflowSpec, options: BuildGraphOptions)
       },
       (given, field) => {
         const path = isAbsolute(given) ? given : resolve(baseDir, given);
-        if (!files.has(path)) files.set(path, digestFile(path, given, { ...where, node: node.label, field }));
+        if (!files.has(path)) {
+          const digest = digestFile(path, given, { ...where, node: node.label, field });
+          // Handled below by allSettled; this keeps a failed digest from becoming an
+          // unhandled rejection when an unknown reference or a cycle aborts the build first.
+          digest.catch(() => undefined);
+          files.set(path, digest);
+        }
       },
     );
     refs[i] = nodeRefs;

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { JsonValue } from '../canonical-json.js';
 import { RunGraphError, isErrnoException } from '../errors.js';
+import { jsonSyntaxErrorOffset } from './json-syntax.js';
 import { findSchemaProblem, instancePathToField } from './schema.js';
 
 export const WORKFLOW_SCHEMA = 'workflow.schema.json';
@@ -46,9 +47,12 @@ function parseJson(text: string, file: string): unknown {
     return JSON.parse(text) as unknown;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    const position = /at position (\d+)/.exec(message)?.[1];
-    const where = position === undefined ? '' : ` at ${lineAndColumn(text, Number(position))}`;
-    throw new RunGraphError('E_WORKFLOW_JSON', `not valid JSON${where}: ${message.replace(/ in JSON at position \d+.*$/, '')}`, {
+    // Node 20 gives no position for an unexpected token and quotes the raw text instead: find it, drop the quote.
+    const given = /at position (\d+)/.exec(message)?.[1];
+    const position = given === undefined ? jsonSyntaxErrorOffset(text) : Number(given);
+    const where = position === undefined ? '' : ` at ${lineAndColumn(text, position)}`;
+    const reason = message.replace(/( in JSON)? at position \d+.*$/s, '').replace(/, (\.\.\.)?".*" is not valid JSON$/s, '').replace(/\s+/g, ' ');
+    throw new RunGraphError('E_WORKFLOW_JSON', `not valid JSON${where}: ${reason}`, {
       file,
       cause: error,
       hint: 'check for a missing comma or quote, or a trailing comma',
@@ -63,7 +67,7 @@ export function checkWorkflowDocument(document: unknown, file?: string): Workflo
     const field = instancePathToField(problem.instancePath);
     // `nodes[3].input.data` -> node label of nodes[3], field `input.data`.
     const nodeMatch = /^nodes\[(\d+)\]\.?(.*)$/.exec(field);
-    const nodes = (document as { nodes?: unknown }).nodes;
+    const nodes = (document as { nodes?: unknown } | null)?.nodes;
     const node = nodeMatch === null || !Array.isArray(nodes) ? undefined : (nodes[Number(nodeMatch[1])] as { label?: unknown } | undefined);
     const label = typeof node?.label === 'string' ? node.label : undefined;
     const subject = label === undefined ? field : (nodeMatch?.[2] ?? '');
