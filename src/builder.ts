@@ -14,16 +14,16 @@
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JsonValue } from './canonical-json.js';
-import { RunGraphError } from './errors.js';
+import { RunGraphError, isErrnoException } from './errors.js';
 import type { EventListener } from './events.js';
 import type { Uid } from './fingerprint.js';
 import { decodeNpy, type ArrayValue } from './npy.js';
 import { INPUT_KIND, qualifiedName, type ArtifactRef, type InputTree, type OperationOutputs, type RunInput } from './operations/operation.js';
 import { commitStore, publishStore, quarantineStore, resetStore, verifyStore, writeArtifacts, type VerifyMode } from './store/data-store.js';
-import { claimOwnership, type StoreLock } from './store/lock.js';
+import { claimOwnership, clearLeftoverLock, type StoreLock } from './store/lock.js';
 import { STORE_FORMAT, isCommitted, readStoreMetadata, type CommittedMetadata, type StoreMetadata } from './store/metadata.js';
 import { OWNER_FILE, readOwner, sameOwner, type OwnerInfo } from './store/owner.js';
-import type { WorkdirLayout } from './store/workdir.js';
+import { describeFsError, type WorkdirLayout } from './store/workdir.js';
 import type { GraphNode, ResolvedRef } from './workflow/graph.js';
 
 /** What the builder needs from its WorkerContext. */
@@ -38,41 +38,48 @@ export interface BuildEnvironment {
   readonly existing: ReadonlySet<Uid>;
   /** Committed metadata of finished nodes, by uid: where downstream nodes find their inputs. */
   readonly finished: ReadonlyMap<Uid, CommittedMetadata>;
+  /** Nodes already reported as waiting for another process, so each is reported once. */
+  readonly waiting: Set<Uid>;
+  /** Called as an operation starts executing and right after its store commits. */
+  readonly audit?: (what: 'start' | 'commit', node: GraphNode) => void;
 }
 
-export type NodeOutcome = { kind: 'reused' | 'committed'; metadata: CommittedMetadata };
-
-const WAIT_MIN_MS = 50;
-const WAIT_MAX_MS = 1_000;
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
+/** `deferred`: another live process holds the node; try again later (the scheduler backs off). */
+export type NodeOutcome = { kind: 'reused' | 'committed'; metadata: CommittedMetadata } | { kind: 'deferred' };
 
 function interrupted(node: GraphNode): RunGraphError {
   return new RunGraphError('E_INTERRUPTED', 'interrupted before the node finished', { node: node.label });
 }
 
+/** Errors of the file system itself: every node would meet them, so the run stops. */
+const ENVIRONMENT_ERRORS: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'ENOTDIR', 'EMFILE', 'ENFILE']);
+
 /** Build one node: reuse its committed store, or run it and commit. Throws RunGraphError on failure. */
 export async function buildNode(env: BuildEnvironment, node: GraphNode): Promise<NodeOutcome> {
+  try {
+    return await buildNodeUnchecked(env, node);
+  } catch (error) {
+    if (isErrnoException(error) && error.code !== undefined && ENVIRONMENT_ERRORS.has(error.code)) {
+      throw new RunGraphError('E_WORKDIR', `${describeFsError(error)} while building the node${error.path === undefined ? '' : ` (${error.path})`}`, {
+        node: node.label,
+        cause: error,
+        hint: 'fix the working directory (space, permissions, mount) and run the same command again; nothing was committed for this node',
+      });
+    }
+    throw error;
+  }
+}
+
+async function buildNodeUnchecked(env: BuildEnvironment, node: GraphNode): Promise<NodeOutcome> {
   const storeDir = env.layout.storeDir(node.uid);
   if (env.existing.has(node.uid)) {
     const metadata = await readStoreMetadata(storeDir);
     if (isCommitted(metadata) && (await verifyStore(storeDir, metadata, env.verify)) === undefined) {
+      await clearLeftoverLock(storeDir);
       env.emit({ type: 'node-reused', label: node.label, uid: node.uid });
       return { kind: 'reused', metadata };
     }
   }
-  let waitMs = WAIT_MIN_MS;
-  let reportedWait = false;
   for (;;) {
     if (env.signal.aborted) throw interrupted(node);
     if ((await stat(storeDir).catch(() => undefined)) === undefined) {
@@ -84,19 +91,17 @@ export async function buildNode(env: BuildEnvironment, node: GraphNode): Promise
     });
     if (claim.kind === 'missing') continue;
     if (claim.kind === 'held') {
-      // Another process is building this node: wait for its commit, then reuse it.
+      // Another process is building this node: reuse its commit, or come back later.
       const metadata = await readStoreMetadata(storeDir);
       if (isCommitted(metadata) && (await verifyStore(storeDir, metadata, env.verify)) === undefined) {
         env.emit({ type: 'node-reused', label: node.label, uid: node.uid });
         return { kind: 'reused', metadata };
       }
-      if (!reportedWait) {
+      if (!env.waiting.has(node.uid)) {
+        env.waiting.add(node.uid);
         env.emit({ type: 'lock-waiting', label: node.label, uid: node.uid, owner: claim.owner === undefined ? null : { pid: claim.owner.pid, host: claim.owner.host } });
-        reportedWait = true;
       }
-      await sleep(waitMs, env.signal);
-      waitMs = Math.min(WAIT_MAX_MS, waitMs * 2);
-      continue;
+      return { kind: 'deferred' };
     }
     const outcome = await buildOwnedNode(env, node, claim.lock);
     if (outcome !== 'quarantined') return outcome;
@@ -108,6 +113,7 @@ function operationInfo(node: GraphNode): StoreMetadata['operation'] {
 }
 
 async function buildOwnedNode(env: BuildEnvironment, node: GraphNode, lock: StoreLock): Promise<NodeOutcome | 'quarantined'> {
+  env.waiting.delete(node.uid);
   const storeDir = env.layout.storeDir(node.uid);
   let released = false;
   try {
@@ -137,12 +143,14 @@ async function buildOwnedNode(env: BuildEnvironment, node: GraphNode, lock: Stor
     if (removed.length > 0) env.emit({ type: 'store-reset', label: node.label, uid: node.uid, removed });
     if (env.signal.aborted) throw interrupted(node);
     env.emit({ type: 'node-started', label: node.label, uid: node.uid, operation: qualifiedName(node.operation) });
+    env.audit?.('start', node);
     const started = performance.now();
     const outputs = await node.operation.run(runInput(env, node), { storeDir, signal: env.signal, label: node.label, uid: node.uid });
     checkOutputs(node, outputs);
     const artifacts = await writeArtifacts(storeDir, outputs);
     await assertStillOwner(storeDir, env.owner, lock);
     const committed = await commitStore(storeDir, created, artifacts, Math.round(performance.now() - started));
+    env.audit?.('commit', node);
     // A committed store is immutable and owned by no one; the lock goes with the release below.
     await rm(join(storeDir, OWNER_FILE), { force: true });
     env.emit({ type: 'node-committed', label: node.label, uid: node.uid, durationMs: committed.durationMs });

@@ -4,6 +4,7 @@
  * of dead processes, and builds the nodes of a concrete graph through the
  * builder protocol, as many at once as `jobs` allows.
  */
+import { appendFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { buildNode, type BuildEnvironment } from './builder.js';
 import { RunGraphError } from './errors.js';
@@ -15,7 +16,8 @@ import { DEFAULT_STALE_MS } from './store/lock.js';
 import type { CommittedMetadata } from './store/metadata.js';
 import { currentOwner, type OwnerInfo } from './store/owner.js';
 import { listStoreUids, openWorkdir, sweepTmp, type WorkdirLayout } from './store/workdir.js';
-import type { ConcreteGraph } from './workflow/graph.js';
+import { ledgerRecorder } from './ledger.js';
+import type { ConcreteGraph, GraphNode } from './workflow/graph.js';
 
 export interface WorkerContextOptions {
   /** The working directory; created if missing. */
@@ -28,6 +30,14 @@ export interface WorkerContextOptions {
   staleMs?: number;
   /** Receives every event. Default: none. */
   onEvent?: EventListener;
+  /**
+   * Append one JSON line per execution start and per commit to this file
+   * (`{"event":"start","uid":...,"label":...,"pid":...}`), written with
+   * O_APPEND in one write so that several processes can share it. An audit
+   * trail of what actually ran; the crash tests count executions with it.
+   * Default: none.
+   */
+  executionLog?: string;
 }
 
 export interface RunOptions {
@@ -59,6 +69,21 @@ export function toEventError(error: unknown): EventError {
   return { code: 'E_INTERNAL', message: error instanceof Error ? (error.stack ?? error.message) : String(error) };
 }
 
+function executionLogger(path: string): NonNullable<BuildEnvironment['audit']> {
+  return (what, node) => {
+    // Synchronous on purpose: the line is on disk before the operation starts or the commit is reported.
+    appendFileSync(path, `${JSON.stringify({ event: what, uid: node.uid, label: node.label, pid: process.pid, time: Date.now() })}\n`);
+  };
+}
+
+/** The builder's audit hook: the execution log, if any, and the ledger entry of every commit. */
+function auditHook(log: BuildEnvironment['audit'], recordInLedger: (node: GraphNode) => void): NonNullable<BuildEnvironment['audit']> {
+  return (what, node) => {
+    log?.(what, node);
+    if (what === 'commit') recordInLedger(node);
+  };
+}
+
 export class WorkerContext {
   readonly layout: WorkdirLayout;
   readonly owner: OwnerInfo;
@@ -66,6 +91,7 @@ export class WorkerContext {
   readonly verify: VerifyMode;
   readonly staleMs: number;
   readonly #emit: EventListener;
+  readonly #executionLog: string | undefined;
 
   private constructor(layout: WorkdirLayout, options: WorkerContextOptions) {
     this.layout = layout;
@@ -74,6 +100,7 @@ export class WorkerContext {
     this.verify = options.verify ?? 'size';
     this.staleMs = options.staleMs ?? DEFAULT_STALE_MS;
     this.#emit = options.onEvent ?? (() => undefined);
+    this.#executionLog = options.executionLog;
     if (!Number.isSafeInteger(this.jobs) || this.jobs < 1) {
       throw new RunGraphError('E_USAGE', `jobs must be a positive integer, got ${String(options.jobs)}`, { value: options.jobs });
     }
@@ -90,13 +117,22 @@ export class WorkerContext {
   /** Build every node of the graph; reuse what is committed. Never throws for a node failure: see the summary. */
   async run(graph: ConcreteGraph, options: RunOptions = {}): Promise<RunSummary> {
     const started = performance.now();
-    const signal = options.signal ?? new AbortController().signal;
+    const userSignal = options.signal ?? new AbortController().signal;
+    // Stops the run on an interrupt, or on a failure of the working directory itself (a full disk fails every node).
+    const stop = new AbortController();
+    const signal = stop.signal;
+    const onUserAbort = (): void => stop.abort();
+    if (userSignal.aborted) stop.abort();
+    else userSignal.addEventListener('abort', onUserAbort, { once: true });
     const emit = this.#emit;
     const finished = new Map<Uid, CommittedMetadata>();
     const results = new Map<string, CommittedMetadata>();
     const failures: NodeFailure[] = [];
     const failedUids = new Set<Uid>();
     const counts: RunCounts = { total: graph.nodes.length, reused: 0, committed: 0, failed: 0, skipped: 0, notRun: 0 };
+    const recordInLedger = ledgerRecorder(graph, this.layout.root, this.owner, (node, error) =>
+      emit({ type: 'ledger-failed', label: node.label, uid: node.uid, message: error instanceof Error ? error.message : String(error) }),
+    );
     const env: BuildEnvironment = {
       layout: this.layout,
       owner: this.owner,
@@ -106,10 +142,12 @@ export class WorkerContext {
       signal,
       existing: await listStoreUids(this.layout),
       finished,
+      waiting: new Set(),
+      audit: auditHook(this.#executionLog === undefined ? undefined : executionLogger(this.#executionLog), recordInLedger),
     };
     emit({ type: 'run-started', total: graph.nodes.length, workdir: this.layout.root, jobs: this.jobs });
-    const onAbort = (): void => emit({ type: 'run-interrupted', running: 0 });
-    signal.addEventListener('abort', onAbort, { once: true });
+    const onInterrupt = (): void => emit({ type: 'run-interrupted', running: 0 });
+    userSignal.addEventListener('abort', onInterrupt, { once: true });
 
     const outcome = await schedule({
       count: graph.nodes.length,
@@ -121,6 +159,7 @@ export class WorkerContext {
         if (node === undefined) return false;
         try {
           const built = await buildNode(env, node);
+          if (built.kind === 'deferred') return 'deferred';
           finished.set(node.uid, built.metadata);
           results.set(node.label, built.metadata);
           if (built.kind === 'reused') counts.reused++;
@@ -136,6 +175,7 @@ export class WorkerContext {
           failures.push({ label: node.label, uid: node.uid, error: failure });
           failedUids.add(node.uid);
           emit({ type: 'node-failed', label: node.label, uid: node.uid, error: failure });
+          if (failure.code === 'E_WORKDIR') stop.abort();
           return false;
         }
       },
@@ -152,9 +192,10 @@ export class WorkerContext {
         emit({ type: 'node-skipped', label: node.label, uid: node.uid, reason: 'upstream-failed', upstream: failed.label });
       },
     });
-    signal.removeEventListener('abort', onAbort);
+    userSignal.removeEventListener('abort', onInterrupt);
+    userSignal.removeEventListener('abort', onUserAbort);
     counts.notRun += outcome.notRun.length;
-    const interrupted = signal.aborted;
+    const interrupted = userSignal.aborted;
     const ok = counts.failed === 0 && !interrupted && counts.reused + counts.committed === counts.total;
     const durationMs = Math.round(performance.now() - started);
     const summary: RunSummary = { ok, interrupted, counts, failures, durationMs, results };

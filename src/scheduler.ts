@@ -2,8 +2,13 @@
  * Runs the nodes of a DAG as their inputs become ready, at most `jobs` at a
  * time. Linear in nodes plus edges. A failed node's descendants are skipped
  * (each reported once, naming the failed node), independent branches go on,
- * and an abort stops new starts while running nodes finish.
+ * and an abort stops new starts while running nodes finish. A node that
+ * cannot run yet because another process holds it is deferred: it gives its
+ * slot to other ready nodes and is tried again after a backoff.
  */
+
+const MIN_BACKOFF_MS = 50;
+const MAX_BACKOFF_MS = 1_000;
 
 export interface ScheduleOptions {
   /** Number of nodes, indexed 0..count-1. */
@@ -13,8 +18,8 @@ export interface ScheduleOptions {
   /** Most nodes running at once (at least 1). */
   jobs: number;
   signal?: AbortSignal;
-  /** Run node i; resolve true if it succeeded. Must not reject. */
-  start(index: number): Promise<boolean>;
+  /** Run node i; resolve true if it succeeded, `deferred` to be tried again later. Must not reject. */
+  start(index: number): Promise<boolean | 'deferred'>;
   /** Node i will not run because `failed` failed. */
   skip(index: number, failed: number): void;
 }
@@ -41,6 +46,9 @@ export async function schedule(options: ScheduleOptions): Promise<ScheduleResult
   const done = new Uint8Array(count); // 0 pending, 1 finished or skipped
   const result: ScheduleResult = { succeeded: [], failed: [], skipped: [], notRun: [] };
   let running = 0;
+  // Deferred nodes waiting for their retry timer, with each one's next backoff.
+  const deferred = new Map<number, NodeJS.Timeout>();
+  const backoff = new Map<number, number>();
 
   const skipDescendants = (failed: number): void => {
     const stack = [...(downstream[failed] ?? [])];
@@ -62,6 +70,20 @@ export async function schedule(options: ScheduleOptions): Promise<ScheduleResult
         running++;
         void options.start(i).then((ok) => {
           running--;
+          if (ok === 'deferred') {
+            const delay = backoff.get(i) ?? MIN_BACKOFF_MS;
+            backoff.set(i, Math.min(MAX_BACKOFF_MS, delay * 2));
+            deferred.set(
+              i,
+              setTimeout(() => {
+                deferred.delete(i);
+                ready.unshift(i);
+                pump();
+              }, delay),
+            );
+            pump();
+            return;
+          }
           done[i] = 1;
           if (ok) {
             result.succeeded.push(i);
@@ -76,8 +98,17 @@ export async function schedule(options: ScheduleOptions): Promise<ScheduleResult
           pump();
         });
       }
-      if (running === 0 && (ready.length === 0 || signal?.aborted === true)) resolveAll();
+      if (signal?.aborted === true) {
+        for (const timer of deferred.values()) clearTimeout(timer);
+        deferred.clear();
+      }
+      if (running === 0 && deferred.size === 0 && (ready.length === 0 || signal?.aborted === true)) {
+        signal?.removeEventListener('abort', pump);
+        resolveAll();
+      }
     };
+    // An abort while only deferred nodes wait must end the run without waiting for their timers.
+    signal?.addEventListener('abort', pump, { once: true });
     pump();
   });
 

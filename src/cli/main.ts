@@ -10,6 +10,7 @@ import { RunGraphError } from '../errors.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
+import { unlockCommand } from './commands/unlock.js';
 import { validateCommand } from './commands/validate.js';
 
 interface GlobalOptions {
@@ -71,6 +72,16 @@ function buildProgram(): Command {
     .addOption(jsonOption('print the checked nodes and their uids as JSON'))
     .action(async (workflow: string, options: Parameters<typeof validateCommand>[1]) => {
       process.exitCode = await validateCommand(workflow, options);
+    });
+
+  program
+    .command('unlock')
+    .description('list store locks; remove those whose owners are provably dead; --force removes a named one')
+    .option('-w, --workdir <dir>', 'working directory', '.')
+    .option('--force <uid...>', 'remove the lock of these stores whoever holds it')
+    .addOption(jsonOption('print the locks as JSON'))
+    .action(async (options: Parameters<typeof unlockCommand>[0]) => {
+      process.exitCode = await unlockCommand(options);
     });
 
   return program;

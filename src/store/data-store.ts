@@ -12,6 +12,7 @@ import { sha256Hex, type NodeRecord, type Uid } from '../fingerprint.js';
 import { encodeNpy } from '../npy.js';
 import type { OperationOutputs } from '../operations/operation.js';
 import { digestFileContent, fsyncDirectory, fsyncFile, writeFileDurable } from './durable.js';
+import { faultPoint, faultWrite } from './fault-points.js';
 import { LOCK_DIR } from './lock.js';
 import { METADATA_FILE, STORE_FORMAT, type ArtifactEntry, type CommittedMetadata, type StoreMetadata } from './metadata.js';
 import { OWNER_FILE, type OwnerInfo } from './owner.js';
@@ -45,9 +46,12 @@ export async function publishStore(layout: WorkdirLayout, store: NewStore, owner
       state: 'created',
     };
     // No fsync: a store that loses these files in a power cut reads as uncommitted and is rebuilt.
+    faultWrite('publish', staging);
     await writeFile(join(staging, OWNER_FILE), JSON.stringify(owner));
     await writeFile(join(staging, METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`);
+    faultPoint('after-tmp-created');
     await rename(staging, layout.storeDir(store.uid));
+    faultPoint('after-rename');
     return 'created';
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
@@ -84,6 +88,7 @@ export async function writeArtifacts(storeDir: string, outputs: OperationOutputs
       case 'array': {
         const bytes = encodeNpy(value.value);
         const path = artifactFileName(output, 'array');
+        faultWrite('artifact-write', path);
         await writeFileDurable(join(storeDir, path), bytes);
         artifacts[output] = { path, kind: 'array', size: bytes.length, sha256: sha256Hex(bytes), dtype: value.value.dtype, shape: [...value.value.shape] };
         break;
@@ -91,6 +96,7 @@ export async function writeArtifacts(storeDir: string, outputs: OperationOutputs
       case 'json': {
         const text = `${JSON.stringify(value.value)}\n`;
         const path = artifactFileName(output, 'json');
+        faultWrite('artifact-write', path);
         await writeFileDurable(join(storeDir, path), text);
         artifacts[output] = { path, kind: 'json', size: Buffer.byteLength(text), sha256: sha256Hex(Buffer.from(text)) };
         break;
@@ -105,14 +111,18 @@ export async function writeArtifacts(storeDir: string, outputs: OperationOutputs
     }
   }
   await fsyncDirectory(storeDir);
+  faultPoint('after-artifact-write');
   return artifacts;
 }
 
 /** Commit: metadata.json becomes `committed`, durably. The store is immutable from here on. */
 export async function commitStore(storeDir: string, created: StoreMetadata, artifacts: { [output: string]: ArtifactEntry }, durationMs: number): Promise<CommittedMetadata> {
   const committed: CommittedMetadata = { ...created, state: 'committed', committedAt: new Date().toISOString(), durationMs, artifacts };
-  await writeFileDurable(join(storeDir, METADATA_FILE), `${JSON.stringify(committed, null, 2)}\n`);
+  const path = join(storeDir, METADATA_FILE);
+  faultWrite('metadata-write', path);
+  await writeFileDurable(path, `${JSON.stringify(committed, null, 2)}\n`, () => faultPoint('after-metadata-temp'));
   await fsyncDirectory(storeDir);
+  faultPoint('after-commit');
   return committed;
 }
 

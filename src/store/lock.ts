@@ -116,9 +116,7 @@ async function mtimeMs(path: string): Promise<number | undefined> {
  * The reclaim guard makes this a critical section; inside it the owner is
  * read again and the lock's mtime compared with the one seen before: a dead
  * owner's heartbeat is frozen, so a changed mtime means a live process has
- * taken the lock meanwhile, and it is left alone. A lock younger than
- * OWNER_WRITE_GRACE_MS is never reclaimed: a live process may have just made
- * it and not yet written its owner file over the dead one's.
+ * taken the lock meanwhile, and it is left alone.
  */
 async function reclaimDeadLock(storeDir: string, dead: OwnerInfo, lockSeenAt: number): Promise<boolean> {
   const guard = join(storeDir, RECLAIM_DIR);
@@ -144,35 +142,51 @@ async function reclaimDeadLock(storeDir: string, dead: OwnerInfo, lockSeenAt: nu
 /**
  * Take ownership of a store, or learn who holds it. Never waits: the caller
  * decides whether to poll. On success the `owner` file names `owner`.
+ *
+ * The owner file is rewritten after every lock is taken, so a lock no newer
+ * than the owner file is provably that owner's, and when the owner is dead
+ * it is reclaimed at once. A lock newer than the owner file may belong to a
+ * live process that has not written its owner file yet (or to a dead owner
+ * whose heartbeat touched it), and is reclaimed only after a short grace.
  */
 export async function claimOwnership(storeDir: string, owner: OwnerInfo, options: LockOptions = {}): Promise<ClaimResult> {
   const lock = new StoreLock(storeDir);
   const first = await tryLock(storeDir, options, lock);
   if (first === 'missing') return { kind: 'missing' };
   if (first) {
-    await writeOwnerIfChanged(storeDir, owner);
+    await writeOwner(storeDir, owner);
     return { kind: 'acquired', lock };
   }
   const lockSeenAt = await mtimeMs(join(storeDir, LOCK_DIR));
+  const ownerWrittenAt = await mtimeMs(join(storeDir, OWNER_FILE));
   const holder = await readOwner(storeDir);
-  const reclaimable =
-    holder !== undefined && lockSeenAt !== undefined && Date.now() - lockSeenAt > OWNER_WRITE_GRACE_MS && !sameOwner(holder, owner) && isOwnerDead(holder);
-  if (reclaimable && (await reclaimDeadLock(storeDir, holder, lockSeenAt))) {
-    const second = await tryLock(storeDir, options, lock);
-    if (second === 'missing') return { kind: 'missing' };
-    if (second) {
-      await writeOwnerIfChanged(storeDir, owner);
-      return { kind: 'acquired', lock };
-    }
-    return { kind: 'held', owner: await readOwner(storeDir) };
-  }
-  return { kind: 'held', owner: holder };
+  if (holder === undefined || lockSeenAt === undefined || sameOwner(holder, owner) || !isOwnerDead(holder)) return { kind: 'held', owner: holder };
+  const provablyTheirs = ownerWrittenAt !== undefined && lockSeenAt <= ownerWrittenAt;
+  if (!provablyTheirs && Date.now() - lockSeenAt <= OWNER_WRITE_GRACE_MS) return { kind: 'held', owner: holder };
+  if (!(await reclaimDeadLock(storeDir, holder, lockSeenAt))) return { kind: 'held', owner: await readOwner(storeDir) };
+  const second = await tryLock(storeDir, options, lock);
+  if (second === 'missing') return { kind: 'missing' };
+  if (!second) return { kind: 'held', owner: await readOwner(storeDir) };
+  await writeOwner(storeDir, owner);
+  return { kind: 'acquired', lock };
 }
 
-async function writeOwnerIfChanged(storeDir: string, owner: OwnerInfo): Promise<void> {
-  // A store this context created already carries its owner file from tmp/.
-  if (sameOwner(await readOwner(storeDir), owner)) return;
+async function writeOwner(storeDir: string, owner: OwnerInfo): Promise<void> {
   await writeFileQuick(join(storeDir, OWNER_FILE), JSON.stringify(owner));
+}
+
+/**
+ * Remove the lock a committed store was left with by a process killed
+ * between its commit and its release. A committed store's lock guards
+ * nothing, so only a live owner's is left alone.
+ */
+export async function clearLeftoverLock(storeDir: string): Promise<boolean> {
+  if ((await mtimeMs(join(storeDir, LOCK_DIR))) === undefined) return false;
+  const owner = await readOwner(storeDir);
+  if (owner !== undefined && !isOwnerDead(owner)) return false;
+  await rm(join(storeDir, OWNER_FILE), { force: true });
+  await rm(join(storeDir, LOCK_DIR), { recursive: true, force: true });
+  return true;
 }
 
 /** Whether a store's lock directory exists (someone holds it, or a dead owner left it). */

@@ -77,8 +77,7 @@ export async function openWorkdir(root: string): Promise<WorkdirLayout> {
     const entries = await readdir(layout.root).catch((error: unknown) => {
       throw workdirError(layout.root, describeFsError(error), error);
     });
-    const ours = entries.includes(WORKDIR_MARKER) || entries.includes(TMP_DIR);
-    if (!ours && entries.length > 0) {
+    if (!isWorkdirListing(entries) && entries.length > 0) {
       throw workdirError(layout.root, 'is not empty and is not a run-graph working directory', undefined, 'use an empty or new directory, so run-graph never mixes its stores with other files');
     }
   }
@@ -90,6 +89,16 @@ export async function openWorkdir(root: string): Promise<WorkdirLayout> {
     throw workdirError(layout.root, describeFsError(error), error, 'the working directory must be writable');
   }
   return layout;
+}
+
+function isWorkdirListing(entries: readonly string[]): boolean {
+  return entries.includes(WORKDIR_MARKER) || entries.includes(TMP_DIR);
+}
+
+/** Whether `root` is a directory run-graph has used as a working directory. */
+export async function isRunGraphWorkdir(root: string): Promise<boolean> {
+  const entries = await readdir(root).catch(() => undefined);
+  return entries !== undefined && isWorkdirListing(entries);
 }
 
 /** The uids of every store in the working directory (one readdir). */

@@ -33,6 +33,7 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
     ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
     verify: options.verify === true ? 'checksum' : 'size',
     staleMs: options.stale * 1000,
+    ...(process.env['RUN_GRAPH_EXECUTION_LOG'] ? { executionLog: process.env['RUN_GRAPH_EXECUTION_LOG'] } : {}),
     onEvent: (event) => reporter.onEvent(event),
   });
 
@@ -60,6 +61,11 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
     if (!summary.ok) {
       if (options.json !== true) {
         for (const failure of summary.failures) reporter.notice(`  ${failure.label}: ${failure.error.message}`);
+      }
+      const environment = summary.failures.find((f) => f.error.code === 'E_WORKDIR');
+      if (environment !== undefined) {
+        process.stderr.write(`run-graph: E_WORKDIR: ${environment.error.message}${environment.error.hint === undefined ? '' : ` (hint: ${environment.error.hint})`}\n`);
+        return EXIT.workdir;
       }
       return EXIT.nodeFailed;
     }

@@ -1,0 +1,76 @@
+// Several `run-graph run` processes on one workflow and one working
+// directory cooperate: each node is executed by exactly one of them (counted
+// from the shared execution log), the others wait for it and reuse its
+// result, and all exit 0 with the outputs of a single worker. Again with one
+// worker SIGKILLed midway: the survivors finish its nodes.
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditExecutionLog, auditWorkdir, committedOutputs } from '../../src/torture/audit.js';
+import { tortureNodeCount } from '../../src/torture/workflow.js';
+import type { ConcreteGraph } from '../../src/workflow/graph.js';
+import { loadGraph } from '../../src/workflow/load-graph.js';
+import { requireBuiltCli, runCli, scratch, writeTortureWorkflow } from './helpers.js';
+
+const SHAPE = { groups: 6, transforms: 3, subprocesses: 3, subprocessSleep: 0.1 };
+
+let dir: string;
+let cleanup: () => Promise<void>;
+let workflow: { file: string; log: string };
+let graph: ConcreteGraph;
+let expected: Map<string, string>;
+
+beforeAll(async () => {
+  requireBuiltCli();
+  ({ dir, cleanup } = await scratch());
+  workflow = await writeTortureWorkflow(dir, SHAPE);
+  graph = await loadGraph(workflow.file);
+  const reference = join(dir, 'single');
+  const run = await runCli(['run', workflow.file, '--workdir', reference, '--jobs', '2']);
+  expect(run.code, run.stderr).toBe(0);
+  expected = await committedOutputs(reference, graph);
+}, 120_000);
+
+afterAll(async () => cleanup());
+
+function countWaits(stdout: string): number {
+  return stdout.split('\n').filter((line) => line.includes('"type":"lock-waiting"')).length;
+}
+
+describe('concurrent workers', () => {
+  it('four workers at once execute every node exactly once and agree on the outputs', async () => {
+    const workdir = join(dir, 'four');
+    const log = join(dir, 'four.log');
+    const args = ['run', workflow.file, '--workdir', workdir, '--jobs', '2', '--json'];
+    const runs = await Promise.all([0, 1, 2, 3].map(() => runCli(args, { RUN_GRAPH_EXECUTION_LOG: log })));
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+
+    const { problems, counts } = await auditExecutionLog(log);
+    expect(problems).toEqual([]);
+    expect(counts.starts.size).toBe(tortureNodeCount({ ...SHAPE, executionLog: log }));
+    for (const [label, starts] of counts.starts) expect(starts, `executions of ${label}`).toBe(1);
+    expect(await auditWorkdir(workdir)).toEqual([]);
+    expect(await committedOutputs(workdir, graph)).toEqual(expected);
+  }, 120_000);
+
+  it('survivors finish the work of a worker SIGKILLed midway', async () => {
+    const workdir = join(dir, 'killed');
+    const log = join(dir, 'killed.log');
+    const args = ['run', workflow.file, '--workdir', workdir, '--jobs', '2', '--json'];
+    const env = { RUN_GRAPH_EXECUTION_LOG: log };
+    const victim = runCli(args, env, 700);
+    const survivors = [0, 1, 2].map(() => runCli(args, env));
+    const [killed, ...rest] = await Promise.all([victim, ...survivors]);
+    expect(killed?.signal).toBe('SIGKILL');
+    for (const run of rest) expect(run.code, run.stderr).toBe(0);
+    // The survivors saw nodes held by others and waited for them.
+    expect(rest.reduce((n, run) => n + countWaits(run.stdout), 0)).toBeGreaterThan(0);
+
+    const { problems, counts } = await auditExecutionLog(log);
+    expect(problems).toEqual([]);
+    // Every node committed once; only a node the victim was running when killed may have started twice.
+    for (const [label, commits] of counts.commits) expect(commits, `commits of ${label}`).toBe(1);
+    expect(counts.commits.size).toBe(graph.nodes.length);
+    expect(await auditWorkdir(workdir)).toEqual([]);
+    expect(await committedOutputs(workdir, graph)).toEqual(expected);
+  }, 120_000);
+});

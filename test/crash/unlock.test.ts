@@ -1,0 +1,74 @@
+// `run-graph unlock` removes only the locks of provably dead owners, reports
+// live owners, and removes a named lock with --force after a warning.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { processStartTime, type OwnerInfo } from '../../src/store/owner.js';
+import { CLI, requireBuiltCli, runCli, scratch, writeTortureWorkflow } from './helpers.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+let workdir: string;
+let stores: string[];
+
+beforeEach(async () => {
+  requireBuiltCli();
+  ({ dir, cleanup } = await scratch());
+  const workflow = await writeTortureWorkflow(dir);
+  workdir = join(dir, 'work');
+  const run = await runCli(['run', workflow.file, '--workdir', workdir]);
+  expect(run.code, run.stderr).toBe(0);
+  stores = (await readdir(workdir)).filter((n) => /^[0-9a-f]{64}$/.test(n)).sort();
+});
+afterEach(async () => cleanup());
+
+async function fakeLock(uid: string, owner: Partial<OwnerInfo> & { pid: number }): Promise<void> {
+  const full: OwnerInfo = { host: hostname(), contextId: `test-${owner.pid}`, startedAt: new Date().toISOString(), pidStartTime: processStartTime(owner.pid), ...owner };
+  await mkdir(join(workdir, uid, 'lock'));
+  await writeFile(join(workdir, uid, 'owner'), JSON.stringify(full));
+}
+
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  return Number(child.stdout);
+}
+
+describe('run-graph unlock', () => {
+  it('removes dead owners\' locks, keeps live ones and names their holders, --force removes a live one', async () => {
+    const [dead, live, remote] = stores;
+    if (dead === undefined || live === undefined || remote === undefined) throw new Error('too few stores');
+    const sleeper = spawn('sleep', ['30']);
+    try {
+      await fakeLock(dead, { pid: deadPid() });
+      await fakeLock(live, { pid: sleeper.pid ?? 0 });
+      await fakeLock(remote, { pid: 1, host: 'elsewhere.invalid', pidStartTime: null });
+
+      const listed = spawnSync(process.execPath, [CLI, 'unlock', '--workdir', workdir], { encoding: 'utf8' });
+      expect(listed.status, listed.stderr).toBe(0);
+      expect(listed.stdout).toMatch(new RegExp(`removed\\s+${dead.slice(0, 12)}.*is dead`));
+      expect(listed.stdout).toMatch(new RegExp(`kept\\s+${live.slice(0, 12)}.*live pid ${sleeper.pid}`));
+      expect(listed.stdout).toMatch(new RegExp(`kept\\s+${remote.slice(0, 12)}.*elsewhere\\.invalid`));
+      expect(await readdir(join(workdir, dead))).not.toContain('lock');
+      expect(await readdir(join(workdir, live))).toContain('lock');
+
+      const forced = spawnSync(process.execPath, [CLI, 'unlock', '--workdir', workdir, '--force', live], { encoding: 'utf8' });
+      expect(forced.status).toBe(0);
+      expect(forced.stderr).toContain('warning');
+      expect(await readdir(join(workdir, live))).not.toContain('lock');
+      expect(await readdir(join(workdir, remote))).toContain('lock');
+    } finally {
+      sleeper.kill();
+    }
+  });
+
+  it('refuses a directory that is not a working directory, and a malformed uid', async () => {
+    const notWorkdir = spawnSync(process.execPath, [CLI, 'unlock', '--workdir', dir], { encoding: 'utf8' });
+    expect(notWorkdir.status).toBe(3);
+    expect(notWorkdir.stderr).toContain('not a run-graph working directory');
+    const badUid = spawnSync(process.execPath, [CLI, 'unlock', '--workdir', workdir, '--force', 'nothex'], { encoding: 'utf8' });
+    expect(badUid.status).toBe(2);
+    expect(badUid.stderr).toContain('not a uid');
+  });
+});
