@@ -1,0 +1,65 @@
+/**
+ * `run-graph inspect <label|uid>`: one store's operation, version, state,
+ * timings, owner and artifacts (dtype, shape, size, a preview of values).
+ * A label needs `--workflow`; a uid (or a unique prefix) needs a working
+ * directory, `--workdir` or the default one of `--workflow`. Reads only.
+ */
+import { RunGraphError } from '../../errors.js';
+import { describeLedgerOperation } from '../../ledger.js';
+import { inspectStore, resolveTarget, type InspectReport } from '../../inspect.js';
+import { formatBytes } from '../../store/store-index.js';
+import { loadGraph } from '../../workflow/load-graph.js';
+import { EXIT } from '../exit-codes.js';
+import { formatMs } from '../reporter.js';
+import { chosenWorkdir } from '../workdir-option.js';
+
+/** Options of `run-graph inspect`: a working directory, a workflow for labels, or both. */
+export interface InspectCommandOptions {
+  workdir?: string;
+  workflow?: string;
+  json?: boolean;
+}
+
+function describeReport(report: InspectReport): string[] {
+  const op = report.operation;
+  const lines = [
+    `uid        ${report.uid}`,
+    ...(report.labels.length > 0 ? [`label      ${report.labels.join(', ')}`] : []),
+    `operation  ${op.namespace}.${op.name}`,
+    `version    ${op.version ?? '(unversioned: a SCALE-MS data operation)'}`,
+    `state      ${report.state.replace('-', ' ')}`,
+    `store      ${report.storeDir}`,
+  ];
+  if (report.createdAt !== undefined) lines.push(`created    ${report.createdAt}`);
+  if (report.committedAt !== undefined) lines.push(`committed  ${report.committedAt} (ran ${formatMs(report.durationMs ?? 0)})`);
+  if (report.owner !== undefined) {
+    lines.push(`owner      pid ${report.owner.pid} on ${report.owner.host}, since ${report.owner.startedAt} (${report.owner.alive ? 'alive' : 'dead'})`);
+  }
+  if (report.record !== undefined && report.record.depends.length > 0) lines.push(`depends    ${report.record.depends.join('\n           ')}`);
+  if (report.artifacts.length > 0) {
+    lines.push('artifacts');
+    const width = Math.max(...report.artifacts.map((a) => a.output.length));
+    for (const a of report.artifacts) {
+      const type = a.kind === 'array' ? `${a.dtype ?? '?'} [${(a.shape ?? []).join(', ')}]` : a.kind;
+      lines.push(`  ${a.output.padEnd(width)}  ${type}, ${formatBytes(a.size)}, ${a.path}: ${a.preview}`);
+    }
+  }
+  for (const entry of report.ledger) {
+    const upstream = entry.upstreamVersions.length === 0 ? '' : `; validated with upstream ${entry.upstreamVersions.map(describeLedgerOperation).join(', ')}`;
+    lines.push(`ledger     ${entry.committedAt} ${describeLedgerOperation(entry.operation)} by pid ${entry.ranBy.pid} on ${entry.ranBy.host}${upstream}`);
+  }
+  return lines;
+}
+
+/** Print one store; returns the exit code. */
+export async function inspectCommand(target: string, options: InspectCommandOptions): Promise<number> {
+  const graph = options.workflow === undefined ? undefined : await loadGraph(options.workflow);
+  const workdir = options.workdir ?? (options.workflow === undefined ? undefined : chosenWorkdir(options.workflow, undefined));
+  if (workdir === undefined) {
+    throw new RunGraphError('E_USAGE', `inspect ${target}: no working directory`, { value: target, hint: 'pass --workdir DIR, or --workflow FILE to use its default working directory' });
+  }
+  const { uid, labels } = await resolveTarget(target, workdir, graph);
+  const report = await inspectStore(workdir, uid, labels, graph);
+  process.stdout.write(options.json === true ? `${JSON.stringify(report, null, 2)}\n` : `${describeReport(report).join('\n')}\n`);
+  return EXIT.ok;
+}

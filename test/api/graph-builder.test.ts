@@ -1,0 +1,98 @@
+// Graphs from code: typed handles, a run in a WorkerContext with typed
+// results, and the same graph serialized to a workflow file and run by the
+// CLI giving the same uids (and so the same stores: nothing runs twice).
+import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WorkerContext } from '../../src/context.js';
+import { RunGraphError } from '../../src/errors.js';
+import { GraphBuilder } from '../../src/graph-builder.js';
+import { add, integer64 } from '../../src/index.js';
+import { defineOperation, type TypedOperationDefinition } from '../../src/operations/define.js';
+import type { OperationDefinition } from '../../src/operations/operation.js';
+import { createSandbox, demoOperationsModule, runCli, type Sandbox } from '../commands/helpers.js';
+
+let box: Sandbox;
+beforeEach(async () => {
+  box = await createSandbox();
+});
+afterEach(async () => {
+  await box.cleanup();
+});
+
+async function executions(box: Sandbox): Promise<string[]> {
+  return (await readFile(box.path('log.txt'), 'utf8').catch(() => '')).split('\n').filter((line) => line !== '');
+}
+
+/** The demo operations, imported from the same module file the workflow names. */
+async function demoOperations(version: string): Promise<{ simulate: OperationDefinition; summarize: OperationDefinition }> {
+  const path = await box.write(`ops.mjs`, demoOperationsModule(version, box.path('log.txt')));
+  // Typed loosely: the module is plain JavaScript, so its declarations are not visible to the compiler here.
+  return (await import(pathToFileURL(path).href)) as { simulate: OperationDefinition; summarize: OperationDefinition };
+}
+
+describe('GraphBuilder', () => {
+  it('builds the quickstart graph from code with the reference uid', async () => {
+    const g = new GraphBuilder();
+    const m = g.add('matrix', integer64, { data: [[1, 2], [3, 4]] });
+    g.add('doubled', add, { a: m.output('data'), b: m });
+    const graph = await g.build();
+    expect(graph.byLabel.get('matrix')?.uid).toBe('266bb4e33dfb7be89c04735cebe31cae8d7714243ccb9d137a1a37a46a645365');
+    expect(g.toWorkflowSpec()).toEqual({
+      nodes: [
+        { label: 'matrix', operation: 'scalems.Integer64', input: { data: [[1, 2], [3, 4]] } },
+        { label: 'doubled', operation: 'run-graph.Add', input: { a: { $ref: 'matrix.data' }, b: { $ref: 'matrix' } } },
+      ],
+    });
+  });
+
+  it('runs in a WorkerContext; the CLI running the serialized graph gets the same uids and reuses every store', async () => {
+    const { simulate, summarize } = await demoOperations('1.2');
+    const g = new GraphBuilder();
+    const sim = g.add('sim', simulate, { steps: 4, scale: 0.5 });
+    const summary = g.add('summary', summarize, { positions: sim });
+    const m = g.add('matrix', integer64, { data: [[1, 2], [3, 4]] });
+    g.add('doubled', add, { a: m, b: m });
+
+    const context = await WorkerContext.open({ workdir: box.path('wd'), jobs: 2 });
+    const run = await g.run(context);
+    expect(run.summary.ok, JSON.stringify(run.summary.failures)).toBe(true);
+    expect(await run.value(summary)).toBe(3);
+    expect(await run.value(summary.output('note'))).toBe('sum of 4 positions');
+    const positions = (await run.value(sim)) as { data: Float64Array };
+    expect(Array.from(positions.data)).toEqual([0, 0.5, 1, 1.5]);
+    expect((await executions(box)).sort()).toEqual(['sim', 'summary']);
+
+    const workflow = await box.write('wf.json', g.toWorkflowSpec({ operations: ['./ops.mjs'] }));
+    const validated = await runCli(['validate', workflow, '--json']);
+    expect(validated.code, validated.stderr).toBe(0);
+    const fromCli = new Map((JSON.parse(validated.stdout) as { nodes: { label: string; uid: string }[] }).nodes.map((n) => [n.label, n.uid]));
+    for (const node of run.graph.nodes) expect(fromCli.get(node.label), node.label).toBe(node.uid);
+
+    const cliRun = await runCli(['run', workflow, '--workdir', box.path('wd'), '--json']);
+    expect(cliRun.code, cliRun.stderr).toBe(0);
+    expect(cliRun.stdout).toContain('"reused":4');
+    expect((await executions(box)).sort()).toEqual(['sim', 'summary']);
+  });
+
+  it('rejects bad labels, duplicate labels, foreign references and hand-written $ref objects', () => {
+    const g = new GraphBuilder();
+    const m = g.add('m', integer64, { data: [1] });
+    expect(() => g.add('m', integer64, { data: [2] })).toThrow(/label 'm' is already used/);
+    expect(() => g.add('two words', integer64, { data: [2] })).toThrow(/label must start with a letter/);
+    const other = new GraphBuilder();
+    expect(() => other.add('d', add, { a: m, b: m })).toThrow(RunGraphError);
+    expect(() => other.add('d', add, { a: m, b: 1 })).toThrow(/reference to node 'm' of another GraphBuilder/);
+    expect(() => g.add('e', add, { a: { $ref: 'm' }, b: 1 })).toThrow(/a literal object with "\$ref" or "\$file" in a builder input/);
+    expect(() => g.add('f', integer64, { data: [Number.NaN] })).toThrow(/not plain JSON/);
+  });
+
+  it('refuses two different operations with one name', async () => {
+    const make = (version: string): TypedOperationDefinition =>
+      defineOperation({ namespace: 'demo', name: 'same', version, inputs: {}, outputs: { y: { dtype: 'json' } }, run: () => ({ y: 1 }) });
+    const g = new GraphBuilder();
+    g.add('a', make('1'), {});
+    g.add('b', make('2'), {});
+    await expect(g.build()).rejects.toMatchObject({ code: 'E_DUPLICATE_OPERATION', message: expect.stringContaining("node 'b' uses another definition than node 'a'") as unknown });
+  });
+});
