@@ -35,6 +35,9 @@ export interface ArtifactReport {
   preview: string;
 }
 
+/** Who builds a store, as far as it is known. */
+export type InspectOwner = Pick<OwnerInfo, 'pid' | 'host'> & Partial<Omit<OwnerInfo, 'pid' | 'host'>> & { alive: boolean };
+
 /** A store's state as inspect reports it; `not-started` for a node of the workflow with no store yet. */
 export type InspectState = 'committed' | 'incomplete' | 'running' | 'not-started';
 
@@ -43,21 +46,27 @@ export interface InspectReport {
   uid: Uid;
   /** Labels of this uid in the workflow given, if any. */
   labels: string[];
+  /** The store's directory; through a server, the node's URL. */
   storeDir: string;
   state: InspectState;
   operation: StoreMetadata['operation'];
   createdAt?: string;
   committedAt?: string;
   durationMs?: number;
-  /** The owner file, for a store being built (a committed store has none), and whether that process is alive. */
-  owner?: OwnerInfo & { alive: boolean };
+  /**
+   * The owner file, for a store being built (a committed store has none), and
+   * whether that process is alive. Through a server, only the pid and host
+   * of the live owner of a running store are known.
+   */
+  owner?: InspectOwner;
   record?: NodeRecord;
   artifacts: ArtifactReport[];
   /** Every ledger entry of this uid: when it was committed, by whom, with which upstream versions. */
   ledger: LedgerEntry[];
 }
 
-const HEX_PREFIX = /^[0-9a-f]{6,63}$/;
+/** A target that may be a unique prefix of a store's uid: 6 to 63 hex digits. */
+export const UID_PREFIX = /^[0-9a-f]{6,63}$/;
 
 /**
  * The uid a command-line target names: a label of `graph`, a full uid, or a
@@ -68,7 +77,7 @@ export async function resolveTarget(target: string, workdir: string, graph: Conc
   const byLabel = graph?.byLabel.get(target);
   if (byLabel !== undefined) return { uid: byLabel.uid, labels: labelsOf(byLabel.uid) };
   if (isUid(target)) return { uid: target, labels: labelsOf(target) };
-  if (HEX_PREFIX.test(target)) {
+  if (UID_PREFIX.test(target)) {
     const matches = [...(await listStoreUids(workdirLayout(workdir)))].filter((uid) => uid.startsWith(target));
     const [only] = matches;
     if (matches.length === 1 && only !== undefined) return { uid: only, labels: labelsOf(only) };
@@ -88,39 +97,63 @@ function truncate(text: string, max = PREVIEW_CHARS): string {
   return oneLine.length > max ? `${oneLine.slice(0, max - 3)}...` : oneLine;
 }
 
-async function previewArray(path: string, size: number): Promise<string> {
-  if (size > PREVIEW_MAX_BYTES) return '(large array: not read)';
-  const array = decodeNpy(await readFile(path), path);
+/** An artifact's bytes wherever they are: on disk, or on a server. */
+export interface ArtifactBytes {
+  /** Its size in bytes. */
+  size: number;
+  /** The whole file, or its first `maxBytes` bytes. */
+  read(maxBytes?: number): Promise<Uint8Array>;
+}
+
+async function previewArray(bytes: ArtifactBytes, source: string): Promise<string> {
+  if (bytes.size > PREVIEW_MAX_BYTES) return '(large array: not read)';
+  const array = decodeNpy(await bytes.read(), source);
   const count = elementCount(array.shape);
   if (count <= PREVIEW_ELEMENTS) return truncate(JSON.stringify(arrayToNestedList(array)));
   const first = Array.from(array.data.subarray(0, PREVIEW_ELEMENTS) as ArrayLike<number | bigint>, (x) => String(x));
   return `${first.join(', ')}, ... (${PREVIEW_ELEMENTS} of ${count} elements)`;
 }
 
-async function previewText(path: string, size: number): Promise<string> {
-  const handle = await open(path, 'r');
-  try {
-    const { bytesRead, buffer } = await handle.read(Buffer.alloc(Math.min(size, 512)), 0, Math.min(size, 512), 0);
-    const bytes = buffer.subarray(0, bytesRead);
-    if (bytes.includes(0)) return `(binary, ${size} bytes)`;
-    return size === 0 ? '(empty)' : truncate(bytes.toString('utf8'));
-  } finally {
-    await handle.close();
-  }
+async function previewText(bytes: ArtifactBytes): Promise<string> {
+  const head = Buffer.from(await bytes.read(Math.min(bytes.size, 512)));
+  if (head.includes(0)) return `(binary, ${bytes.size} bytes)`;
+  return bytes.size === 0 ? '(empty)' : truncate(head.toString('utf8'));
+}
+
+/** The bytes of a file on disk (its size from the file system). */
+async function fileBytes(path: string): Promise<ArtifactBytes> {
+  const { size } = await stat(path);
+  return {
+    size,
+    read: async (maxBytes) => {
+      if (maxBytes === undefined) return readFile(path);
+      const handle = await open(path, 'r');
+      try {
+        const { bytesRead, buffer } = await handle.read(Buffer.alloc(maxBytes), 0, maxBytes, 0);
+        return buffer.subarray(0, bytesRead);
+      } finally {
+        await handle.close();
+      }
+    },
+  };
 }
 
 /** A short preview of one artifact; a problem reading it is the preview, not an error. */
 export async function previewArtifact(storeDir: string, artifact: ArtifactEntry): Promise<string> {
-  const path = join(storeDir, artifact.path);
+  return previewArtifactFrom(artifact, () => fileBytes(join(storeDir, artifact.path)));
+}
+
+/** A short preview of one artifact whose bytes `open` gives (a stream is described from its entry and never read). */
+export async function previewArtifactFrom(artifact: ArtifactEntry, open: () => Promise<ArtifactBytes>): Promise<string> {
   if (artifact.kind === 'stream') {
     const chunks = artifact.chunks ?? [];
     return `a stream of ${chunks.length} chunk${chunks.length === 1 ? '' : 's'}, ${chunks.reduce((rows, c) => rows + c.rows, 0)} rows`;
   }
   try {
-    const info = await stat(path);
-    if (artifact.kind === 'array' || artifact.path.endsWith('.npy')) return await previewArray(path, info.size);
-    if (artifact.kind === 'json') return truncate(JSON.stringify(JSON.parse(await readFile(path, 'utf8')) as JsonValue));
-    return await previewText(path, info.size);
+    const bytes = await open();
+    if (artifact.kind === 'array' || artifact.path.endsWith('.npy')) return await previewArray(bytes, artifact.path);
+    if (artifact.kind === 'json') return truncate(JSON.stringify(JSON.parse(Buffer.from(await bytes.read()).toString('utf8')) as JsonValue));
+    return await previewText(bytes);
   } catch (error) {
     return `(cannot read: ${error instanceof RunGraphError ? error.message : error instanceof Error ? error.message : String(error)})`;
   }

@@ -12,6 +12,7 @@ import type { NdArray } from 'ndarray';
 import type { JsonValue } from '../canonical-json.js';
 import { RunGraphError, describeValue, isErrnoException } from '../errors.js';
 import { isUid, type Uid } from '../fingerprint.js';
+import { readLedger, type LedgerEntry } from '../ledger.js';
 import { itemSize, readNpyHeader, type TypedArray } from '../npy.js';
 import { isLocked } from '../store/lock.js';
 import { isCommitted, readStoreMetadata, type CommittedMetadata, type StoreMetadata } from '../store/metadata.js';
@@ -19,7 +20,9 @@ import { isOwnerDead, readOwner } from '../store/owner.js';
 import { workdirLayout, type WorkdirLayout } from '../store/workdir.js';
 import type { ConcreteGraph } from '../workflow/graph.js';
 import { DEFAULT_CHUNK_BYTES, arrayLayout, arrayReceiver, checkChunkBytes, chunkLayout, chunkSpan } from './chunk-layout.js';
-import type { ArrayData, ArtifactChunk, ArtifactInfo, ChunkOptions, GraphRoot, InputEdge, NodeEdges, NodeInfo, NodeView, StoreView } from './types.js';
+import { followStream } from './follow-stream.js';
+import { readStreamChunk, streamProgress } from './stream-view.js';
+import type { ArrayData, ArtifactChunk, ArtifactInfo, ChunkOptions, GraphRoot, InputEdge, NodeEdges, NodeInfo, NodeView, StoreView, StreamChunk, StreamFollowOptions } from './types.js';
 
 export interface LocalGraphOptions {
   /** The workflow whose labels and root to show. Default: none (nodes by uid only). */
@@ -96,6 +99,7 @@ export class LocalGraph {
         label: n.label,
         uid: n.uid,
         operation: `${n.operation.namespace}.${n.operation.name}`,
+        version: n.operation.version ?? null,
         upstream: n.upstream.map((i) => nodes[i]?.label ?? '?'),
       })),
     };
@@ -213,6 +217,12 @@ export class LocalGraph {
       this.#known.delete(key);
     }
     const resolved = await this.artifact(uid, output);
+    if (resolved.info.kind === 'stream') {
+      throw new RunGraphError('E_USAGE', `output '${output}' of ${uid} is a stream: a directory of chunks, not one file`, {
+        value: output,
+        hint: 'read it chunk by chunk: streamChunks(), or GET /v1/nodes/:uid/streams/:output',
+      });
+    }
     const handle = await open(resolved.file, 'r');
     const now = await handle.stat();
     if (now.size !== resolved.info.size) {
@@ -232,7 +242,8 @@ export class LocalGraph {
       throw new RunGraphError('E_UNKNOWN_ARTIFACT', `node ${uid} has no output ${describeValue(output)}`, { value: output, hint: `its outputs are: ${known.join(', ') || 'none'}` });
     }
     const file = await this.#containedPath(uid, entry.path);
-    const size = (await stat(file)).size;
+    // A stream's path is the directory of its chunks, and its size theirs together: each chunk is checked when it is read.
+    const size = entry.kind === 'stream' ? entry.size : (await stat(file)).size;
     if (size !== entry.size) {
       throw new RunGraphError('E_CORRUPT_STORE', `artifact '${entry.path}' of ${uid} has ${size} bytes, its metadata says ${entry.size}`, { value: uid, hint: 'run the workflow again to quarantine and rebuild it' });
     }
@@ -259,18 +270,32 @@ export class LocalGraph {
    * symlink a subprocess left as its output).
    */
   async #containedPath(uid: Uid, relative: string): Promise<string> {
-    const storeDir = this.layout.storeDir(uid);
+    const real = await this.insideStore(uid, relative);
+    if (real === undefined) throw new RunGraphError('E_CORRUPT_STORE', `artifact '${relative}' of ${uid} is missing`, { value: relative, hint: 'run the workflow again to quarantine and rebuild it' });
+    return real;
+  }
+
+  /**
+   * The real path (symlinks resolved) of an entry of a store, or undefined
+   * when there is no such entry; E_WORKDIR when it resolves outside the store.
+   */
+  async insideStore(uid: Uid, relative: string): Promise<string | undefined> {
     let real: string;
     try {
-      real = await realpath(`${storeDir}${sep}${relative}`);
+      real = await realpath(`${this.layout.storeDir(uid)}${sep}${relative}`);
     } catch (error) {
-      throw new RunGraphError('E_CORRUPT_STORE', `artifact '${relative}' of ${uid} is missing`, { value: relative, cause: error, hint: 'run the workflow again to quarantine and rebuild it' });
+      if (isErrnoException(error) && (error.code === 'ENOENT' || error.code === 'ENOTDIR')) return undefined;
+      throw new RunGraphError('E_CORRUPT_STORE', `'${relative}' of store ${uid} cannot be resolved`, { value: relative, cause: error });
     }
-    const realStore = `${this.#realRoot}${sep}${uid}${sep}`;
-    if (!real.startsWith(realStore)) {
-      throw new RunGraphError('E_WORKDIR', `artifact '${relative}' of ${uid} resolves outside its store; refusing to read it`, { value: relative });
+    if (!real.startsWith(`${this.#realRoot}${sep}${uid}${sep}`)) {
+      throw new RunGraphError('E_WORKDIR', `'${relative}' of store ${uid} resolves outside its store; refusing to read it`, { value: relative });
     }
     return real;
+  }
+
+  /** The working directory's ledger entries of a uid, oldest first (none for a store built before the ledger existed). */
+  ledger(uid: Uid): Promise<LedgerEntry[]> {
+    return readLedger(this.layout.root, uid);
   }
 }
 
@@ -402,5 +427,27 @@ export class LocalNode implements NodeView {
     }
     receiver.finish();
     return toNdArray(receiver.value.data, info.shape);
+  }
+
+  streamChunks(output: string, options: StreamFollowOptions = {}): AsyncIterableIterator<StreamChunk> {
+    const graph = this.#graph;
+    const uid = this.uid;
+    return followStream(
+      {
+        name: `${uid}/${output}`,
+        progress: (from) => streamProgress(graph, uid, output, from),
+        chunk: async (info) => {
+          const bytes = await readStreamChunk(graph, uid, output, info.index);
+          if (bytes === undefined) throw new RunGraphError('E_CORRUPT_STORE', `chunk ${info.index} of stream '${output}' of ${uid} was listed, then gone`, { value: uid });
+          return bytes;
+        },
+        idleError: (message) => new RunGraphError('E_NOT_COMMITTED', message, { value: uid }),
+      },
+      options,
+    );
+  }
+
+  ledger(): Promise<LedgerEntry[]> {
+    return this.#graph.ledger(this.uid);
   }
 }

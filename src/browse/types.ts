@@ -6,7 +6,8 @@
  */
 import type { NdArray } from 'ndarray';
 import type { Uid } from '../fingerprint.js';
-import type { ArrayValue, TypedArray } from '../npy.js';
+import type { LedgerEntry } from '../ledger.js';
+import type { ArrayValue, Dtype, TypedArray } from '../npy.js';
 import type { NodeState } from '../status.js';
 import type { ArtifactEntry, StoreMetadata } from '../store/metadata.js';
 
@@ -91,6 +92,58 @@ export interface ChunkOptions {
   concurrency?: number;
 }
 
+/** One durable chunk of a streamed output, as a stream listing names it. */
+export interface StreamChunkInfo {
+  index: number;
+  /** Bytes of the chunk's `.npy` file. */
+  size: number;
+  /** Complete streams only (from the committed metadata): the file's sha256 and the chunk's rows along axis 0. */
+  sha256?: string;
+  rows?: number;
+}
+
+/**
+ * A streamed output as far as it is durable: `GET /v1/nodes/:uid/streams/:output`.
+ * A chunk file exists only once it is complete and never changes, so every
+ * chunk listed can be read at once, even while the store is being built.
+ */
+export interface StreamListing {
+  uid: Uid;
+  output: string;
+  /** `growing`: the store is not committed and more chunks may come; `complete`: committed, the stream is whole. */
+  state: 'growing' | 'complete';
+  /** Chunks durable so far: indices 0 to durable - 1, without a gap. For a complete stream, all of them. */
+  durable: number;
+  /** The durable chunks from the index asked for (`?from=N`, default 0) on, in order. */
+  chunks: StreamChunkInfo[];
+  /** Complete streams only: dtype, and shape of the whole stream (chunks joined along axis 0). */
+  dtype?: Dtype;
+  shape?: number[];
+}
+
+/** A chunk of a streamed output as `streamChunks()` yields it. */
+export interface StreamChunk {
+  index: number;
+  /** Rows [first, end) of the whole stream along axis 0. */
+  rows: [number, number];
+  /** The chunk, decoded on its own. */
+  value: ArrayValue;
+  /** The chunk's `.npy` file as stored. */
+  bytes: Uint8Array;
+}
+
+export interface StreamFollowOptions {
+  /** Time between two looks for new chunks while the stream grows; at least 10. Default 250 ms. */
+  pollMs?: number;
+  /**
+   * Fail when, for this long, no new chunk became durable and the store did
+   * not commit (a producer that died; the next run resumes it). Default 600 000 ms.
+   */
+  idleTimeoutMs?: number;
+  /** Stop following: the iteration ends quietly after the chunks already yielded. */
+  signal?: AbortSignal;
+}
+
 /** The typed arrays `read()` hands to ndarray (an int64 array is a BigInt64Array over a plain ArrayBuffer). */
 export type ArrayData = Exclude<TypedArray, BigInt64Array> | BigInt64Array<ArrayBuffer>;
 
@@ -110,6 +163,14 @@ export interface NodeView {
   chunks(output?: string, options?: ChunkOptions): AsyncIterableIterator<ArtifactChunk>;
   /** A whole array artifact as an ndarray. `output` defaults to the only array output. */
   read(output?: string, options?: ChunkOptions): Promise<NdArray<ArrayData>>;
+  /**
+   * A streamed output's chunks in order, as they become durable, while the
+   * store is being built as well as after: the iteration ends once the
+   * store is committed and every chunk has been yielded.
+   */
+  streamChunks(output: string, options?: StreamFollowOptions): AsyncIterableIterator<StreamChunk>;
+  /** The working directory's ledger entries of this uid: when it was committed, by whom, with which upstream versions. */
+  ledger(): Promise<LedgerEntry[]>;
 }
 
 /** One node of the served workflow, by label. */
@@ -118,6 +179,8 @@ export interface RootNode {
   uid: Uid;
   /** `namespace.name`. */
   operation: string;
+  /** The operation's version (null: an unversioned SCALE-MS data operation). */
+  version: string | null;
   /** Labels of the nodes it reads from. */
   upstream: string[];
 }

@@ -3,13 +3,17 @@
  * (`NodeView`): what a committed store says never changes, so its info,
  * metadata and artifact list are fetched once; chunks are fetched over
  * several connections at once and written straight into the memory they
- * end up in.
+ * end up in; a streamed output is followed chunk by chunk while it is
+ * produced (`streamChunks`).
  */
 import type { NdArray } from 'ndarray';
 import { arrayReceiver, checkChunkBytes, chunkLayout, chunkSpan } from '../browse/chunk-layout.js';
+import { followStream } from '../browse/follow-stream.js';
 import { defaultArrayOutput, expectArrayArtifact, toNdArray } from '../browse/local-graph.js';
-import type { ArrayData, ArtifactChunk, ArtifactInfo, ChunkOptions, ChunkSpan, NodeEdges, NodeInfo, NodeView } from '../browse/types.js';
+import type { StreamProgress } from '../browse/stream-view.js';
+import type { ArrayData, ArtifactChunk, ArtifactInfo, ChunkOptions, ChunkSpan, NodeEdges, NodeInfo, NodeView, StreamChunk, StreamChunkInfo, StreamFollowOptions, StreamListing } from '../browse/types.js';
 import type { Uid } from '../fingerprint.js';
+import type { LedgerEntry } from '../ledger.js';
 import type { StoreMetadata } from '../store/metadata.js';
 import { receiveInto, RemoteError, type Transport } from './transport.js';
 
@@ -164,5 +168,42 @@ export class RemoteNode implements NodeView {
     }
     receiver.finish();
     return toNdArray(receiver.value.data, info.shape);
+  }
+
+  /**
+   * A streamed output's chunks in order as they become durable on the
+   * server, polling `GET .../streams/:output?from=N` every `pollMs` while the
+   * store is being built; ends once it is committed and every chunk is read.
+   */
+  streamChunks(output: string, options: StreamFollowOptions = {}): AsyncIterableIterator<StreamChunk> {
+    const transport = this.#graph.transport;
+    const path = `${this.#path}/streams/${encodeURIComponent(output)}`;
+    return followStream(
+      {
+        name: `${this.uid}/${output}`,
+        progress: async (from, signal): Promise<StreamProgress> => {
+          try {
+            return (await transport.json<StreamListing>(`${path}?from=${from}`, { signal })).body;
+          } catch (error) {
+            // Not begun yet: the store exists but no chunk of this output is under way.
+            if (error instanceof RemoteError && error.status === 'STREAM_NOT_STARTED') return { state: 'not-started', uid: this.uid, output };
+            throw error;
+          }
+        },
+        chunk: async (info: StreamChunkInfo, signal): Promise<Uint8Array> => {
+          const res = await transport.send(`${path}/chunks/${info.index}`, { headers: { Accept: 'application/octet-stream' }, signal });
+          const bytes = Buffer.alloc(info.size);
+          await receiveInto(res, bytes, `chunk ${info.index} of stream ${this.uid}/${output}`);
+          return bytes;
+        },
+        idleError: (message) => new RemoteError('TIMEOUT', message),
+      },
+      options,
+    );
+  }
+
+  /** The server's ledger entries of this uid. */
+  async ledger(): Promise<LedgerEntry[]> {
+    return (await this.#graph.transport.json<{ entries: LedgerEntry[] }>(`${this.#path}/ledger`)).body.entries;
   }
 }

@@ -2,7 +2,8 @@
  * The versioned HTTP API, one table of routes. Paths are split into
  * segments and decoded one by one; a uid segment must be 64 lowercase hex
  * digits and an output name is only ever looked up among a committed
- * store's outputs, so no request can name a path of its own.
+ * store's outputs (or, for a stream of a store being built, among the
+ * directories under its `stream/`), so no request can name a path of its own.
  *
  *     GET  /v1                                           ServerInfo
  *     GET  /v1/graph                                     GraphRoot (the served workflow)
@@ -15,6 +16,10 @@
  *     GET  /v1/nodes/:uid/artifacts/:output              bytes (Range: one byte range, 206)
  *     GET  /v1/nodes/:uid/artifacts/:output/chunks       {artifact, layout} (?chunkBytes=N)
  *     GET  /v1/nodes/:uid/artifacts/:output/chunks/:i    chunk i (?chunkBytes=N)
+ *     GET  /v1/nodes/:uid/ledger                         {entries: LedgerEntry[]}
+ *     GET  /v1/nodes/:uid/streams                        {outputs} (streams.ts)
+ *     GET  /v1/nodes/:uid/streams/:output                StreamListing (?from=N), also while building
+ *     GET  /v1/nodes/:uid/streams/:output/chunks/:i      chunk i's .npy file, also while building
  *     GET  /v1/events                                    server-sent events
  *     POST /v1/submit                                    BuildState (200 cached, 202 building)
  *     GET  /v1/builds/:uid                               BuildState (?waitMs=N long-polls)
@@ -27,6 +32,7 @@ import { requestedLayout, serveArtifactBytes, serveChunk } from './artifacts.js'
 import type { EventHub } from './events.js';
 import { integerParam, readJsonBody, sendJson } from './http-io.js';
 import { ApiError } from './status-codes.js';
+import { streamRoutes } from './streams.js';
 import type { BuildService } from './submit.js';
 
 /** Longest long-poll of `GET /v1/builds/:uid`. */
@@ -41,9 +47,9 @@ export interface RouteContext {
   readonly info: ServerInfo;
 }
 
-type Handler = (ctx: RouteContext, req: IncomingMessage, res: ServerResponse, params: URLSearchParams) => Promise<void> | void;
+export type Handler = (ctx: RouteContext, req: IncomingMessage, res: ServerResponse, params: URLSearchParams) => Promise<void> | void;
 
-interface Route {
+export interface Route {
   GET?: Handler;
   POST?: Handler;
 }
@@ -78,6 +84,7 @@ function parseTarget(target: string): { segments: string[]; params: URLSearchPar
 function nodeRoutes(uid: Uid, rest: string[]): Route | undefined {
   const [what, output, chunks, index, ...more] = rest;
   if (more.length > 0) return undefined;
+  if (what === 'streams') return streamRoutes(uid, [output, chunks, index]);
   if (what === undefined) return { GET: async (ctx, _req, res) => sendJson(res, 200, await ctx.graph.info(uid)) };
   if (output === undefined) {
     switch (what) {
@@ -87,6 +94,15 @@ function nodeRoutes(uid: Uid, rest: string[]): Route | undefined {
         return { GET: async (ctx, _req, res) => sendJson(res, 200, await ctx.graph.metadata(uid)) };
       case 'artifacts':
         return { GET: async (ctx, _req, res) => sendJson(res, 200, { artifacts: await ctx.graph.artifacts(uid) }) };
+      case 'ledger':
+        return {
+          GET: async (ctx, _req, res) => {
+            // A uid with neither store nor ledger entry is unknown, like every other node route.
+            const entries = await ctx.graph.ledger(uid);
+            if (entries.length === 0) await ctx.graph.metadata(uid);
+            sendJson(res, 200, { entries });
+          },
+        };
       default:
         return undefined;
     }

@@ -8,7 +8,7 @@ import { RunGraphError, assertNever } from '../errors.js';
 
 export const API_STATUS = {
   BAD_REQUEST: { http: 400, meaning: 'a query parameter or header is malformed' },
-  INVALID_KEY: { http: 400, meaning: 'a uid in the path is not 64 lowercase hexadecimal digits' },
+  INVALID_KEY: { http: 400, meaning: 'a uid in the path is not 64 lowercase hexadecimal digits, or an output name is not one plain path segment' },
   INVALID_JSON: { http: 400, meaning: 'the request body is not valid JSON' },
   UNAUTHORIZED: { http: 401, meaning: 'the bearer token is missing or wrong' },
   FORBIDDEN: { http: 403, meaning: 'not allowed: submitting to a read-only server, or an artifact that resolves outside its store' },
@@ -19,6 +19,7 @@ export const API_STATUS = {
   NO_WORKFLOW: { http: 404, meaning: 'the server was started without a workflow file, so it has no root' },
   METHOD_NOT_ALLOWED: { http: 405, meaning: 'the route exists, the method does not' },
   NOT_COMMITTED: { http: 409, meaning: 'the store exists but is not committed, so its artifacts cannot be read' },
+  STREAM_NOT_STARTED: { http: 409, meaning: 'the store is not committed and no chunk of this streamed output is under way (yet); ask again' },
   PAYLOAD_TOO_LARGE: { http: 413, meaning: 'the request body exceeds the server limit (--max-body)' },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, meaning: 'a request body must be application/json' },
   INVALID_RANGE: { http: 416, meaning: 'a byte range or chunk index is malformed or outside the artifact' },

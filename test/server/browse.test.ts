@@ -55,7 +55,7 @@ describe('a remote graph', () => {
     const root = await remote.root();
     expect(root.file).toBe('workflow.json');
     expect(root.nodes.map((n) => n.label).sort()).toEqual(['doubled', 'matrix', 'total', 'vector']);
-    expect(root.nodes.find((n) => n.label === 'doubled')).toEqual({ label: 'doubled', uid: uidOf('doubled'), operation: 'run-graph.Add', upstream: ['matrix'] });
+    expect(root.nodes.find((n) => n.label === 'doubled')).toEqual({ label: 'doubled', uid: uidOf('doubled'), operation: 'run-graph.Add', version: '1', upstream: ['matrix'] });
     expect(remote.server).toMatchObject({ api: 1, name: 'run-graph', workflow: true, submit: false });
   });
 

@@ -3,7 +3,11 @@
  * timings, owner and artifacts (dtype, shape, size, a preview of values).
  * A label needs `--workflow`; a uid (or a unique prefix) needs a working
  * directory, `--workdir` or the default one of `--workflow`. Reads only.
+ * With `--remote URL` the store is read through a server (the client
+ * library), and a label may also be one of the workflow it serves.
  */
+import { connect } from '../../client/connect.js';
+import { inspectRemoteStore, resolveRemoteTarget } from '../../client/remote-inspect.js';
 import { RunGraphError } from '../../errors.js';
 import { describeLedgerOperation } from '../../ledger.js';
 import { inspectStore, resolveTarget, type InspectReport } from '../../inspect.js';
@@ -18,6 +22,9 @@ export interface InspectCommandOptions {
   workdir?: string;
   workflow?: string;
   json?: boolean;
+  /** A server's URL: inspect through it instead of a working directory. */
+  remote?: string;
+  token?: string;
 }
 
 function describeReport(report: InspectReport): string[] {
@@ -33,7 +40,8 @@ function describeReport(report: InspectReport): string[] {
   if (report.createdAt !== undefined) lines.push(`created    ${report.createdAt}`);
   if (report.committedAt !== undefined) lines.push(`committed  ${report.committedAt} (ran ${formatMs(report.durationMs ?? 0)})`);
   if (report.owner !== undefined) {
-    lines.push(`owner      pid ${report.owner.pid} on ${report.owner.host}, since ${report.owner.startedAt} (${report.owner.alive ? 'alive' : 'dead'})`);
+    const since = report.owner.startedAt === undefined ? '' : `, since ${report.owner.startedAt}`;
+    lines.push(`owner      pid ${report.owner.pid} on ${report.owner.host}${since} (${report.owner.alive ? 'alive' : 'dead'})`);
   }
   if (report.record !== undefined && report.record.depends.length > 0) lines.push(`depends    ${report.record.depends.join('\n           ')}`);
   if (report.artifacts.length > 0) {
@@ -51,15 +59,32 @@ function describeReport(report: InspectReport): string[] {
   return lines;
 }
 
-/** Print one store; returns the exit code. */
-export async function inspectCommand(target: string, options: InspectCommandOptions): Promise<number> {
+/** The report of a node of a served working directory. */
+async function remoteReport(target: string, remote: string, options: InspectCommandOptions): Promise<InspectReport> {
+  if (options.workdir !== undefined) throw new RunGraphError('E_USAGE', 'inspect takes --workdir or --remote, not both', { value: options.workdir });
+  const workflow = options.workflow === undefined ? undefined : await loadGraph(options.workflow);
+  const graph = await connect(remote, options.token === undefined ? {} : { token: options.token });
+  try {
+    return await inspectRemoteStore(graph, await resolveRemoteTarget(graph, target, workflow));
+  } finally {
+    graph.close();
+  }
+}
+
+/** The report of a store of a local working directory. */
+async function localReport(target: string, options: InspectCommandOptions): Promise<InspectReport> {
   const graph = options.workflow === undefined ? undefined : await loadGraph(options.workflow);
   const workdir = options.workdir ?? (options.workflow === undefined ? undefined : chosenWorkdir(options.workflow, undefined));
   if (workdir === undefined) {
-    throw new RunGraphError('E_USAGE', `inspect ${target}: no working directory`, { value: target, hint: 'pass --workdir DIR, or --workflow FILE to use its default working directory' });
+    throw new RunGraphError('E_USAGE', `inspect ${target}: no working directory`, { value: target, hint: 'pass --workdir DIR, or --workflow FILE to use its default working directory (or --remote URL)' });
   }
   const { uid, labels } = await resolveTarget(target, workdir, graph);
-  const report = await inspectStore(workdir, uid, labels, graph);
+  return inspectStore(workdir, uid, labels, graph);
+}
+
+/** Print one store; returns the exit code. */
+export async function inspectCommand(target: string, options: InspectCommandOptions): Promise<number> {
+  const report = options.remote === undefined ? await localReport(target, options) : await remoteReport(target, options.remote, options);
   process.stdout.write(options.json === true ? `${JSON.stringify(report, null, 2)}\n` : `${describeReport(report).join('\n')}\n`);
   return EXIT.ok;
 }
