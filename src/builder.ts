@@ -11,14 +11,16 @@
  * everything that writes does so as the store's owner. When another live
  * process owns the store, the builder waits for it and reuses its result.
  */
-import { readFile, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { JsonValue } from './canonical-json.js';
+import { CHECKPOINT_DIR, checkpointFacility } from './checkpoint.js';
+import { makeArtifactRef } from './artifact-ref.js';
+import { runsInThread, type OperationThreads } from './threads/pool.js';
+import { durableChunkCount, writeStream } from './stream.js';
 import { RunGraphError, isErrnoException } from './errors.js';
 import type { EventListener } from './events.js';
 import type { Uid } from './fingerprint.js';
-import { decodeNpy, type ArrayValue } from './npy.js';
-import { INPUT_KIND, qualifiedName, type ArtifactRef, type InputTree, type OperationOutputs, type RunInput } from './operations/operation.js';
+import { INPUT_KIND, qualifiedName, type ArtifactRef, type ControlContext, type OperationContext, type InputTree, type OperationOutputs, type RunInput } from './operations/operation.js';
 import { commitStore, publishStore, quarantineStore, resetStore, verifyStore, writeArtifacts, type VerifyMode } from './store/data-store.js';
 import { claimOwnership, clearLeftoverLock, type StoreLock } from './store/lock.js';
 import { STORE_FORMAT, isCommitted, readStoreMetadata, type CommittedMetadata, type StoreMetadata } from './store/metadata.js';
@@ -40,6 +42,10 @@ export interface BuildEnvironment {
   readonly finished: ReadonlyMap<Uid, CommittedMetadata>;
   /** Nodes already reported as waiting for another process, so each is reported once. */
   readonly waiting: Set<Uid>;
+  /** Worker threads for operations that can run there; undefined runs everything on the main thread. */
+  readonly threads?: OperationThreads;
+  /** The control context of a control operation (a loop) node; set by the context once its runner exists. */
+  controlFor?: (node: GraphNode) => ControlContext;
   /** Called as an operation starts executing and right after its store commits. */
   readonly audit?: (what: 'start' | 'commit', node: GraphNode) => void;
 }
@@ -145,14 +151,38 @@ async function buildOwnedNode(env: BuildEnvironment, node: GraphNode, lock: Stor
     env.emit({ type: 'node-started', label: node.label, uid: node.uid, operation: qualifiedName(node.operation) });
     env.audit?.('start', node);
     const started = performance.now();
-    const outputs = await node.operation.run(runInput(env, node), { storeDir, signal: env.signal, label: node.label, uid: node.uid });
+    const stream = node.operation.stream;
+    const resumeAtChunk = stream === undefined ? undefined : await durableChunkCount(storeDir, stream);
+    const context: OperationContext = {
+      storeDir,
+      signal: env.signal,
+      label: node.label,
+      uid: node.uid,
+      checkpoint: checkpointFacility(storeDir),
+      ...(resumeAtChunk === undefined ? {} : { resumeAtChunk }),
+      ...(node.operation.control === true && env.controlFor !== undefined ? { control: env.controlFor(node) } : {}),
+    };
+    const input = runInput(env, node);
+    const result = env.threads !== undefined && runsInThread(node.operation) ? env.threads.run(node.operation, input, context) : node.operation.run(input, context);
+    let outputs: OperationOutputs;
+    try {
+      if (Symbol.asyncIterator in result) {
+        if (stream === undefined) throw new RunGraphError('E_NODE_FAILED', `operation ${qualifiedName(node.operation)} yielded a stream but declares no "stream" output`, { node: node.label });
+        outputs = { [stream]: { kind: 'stream', entry: await writeStream(storeDir, stream, result, resumeAtChunk ?? 0, env.signal, node.label) } };
+      } else {
+        outputs = await result;
+      }
+    } catch (error) {
+      throw operationFailure(error, node);
+    }
     checkOutputs(node, outputs);
     const artifacts = await writeArtifacts(storeDir, outputs);
     await assertStillOwner(storeDir, env.owner, lock);
     const committed = await commitStore(storeDir, created, artifacts, Math.round(performance.now() - started));
     env.audit?.('commit', node);
-    // A committed store is immutable and owned by no one; the lock goes with the release below.
+    // A committed store is immutable and owned by no one, and needs no intermediate state; the lock goes with the release below.
     await rm(join(storeDir, OWNER_FILE), { force: true });
+    await rm(join(storeDir, CHECKPOINT_DIR), { recursive: true, force: true });
     env.emit({ type: 'node-committed', label: node.label, uid: node.uid, durationMs: committed.durationMs });
     return { kind: 'committed', metadata: committed };
   } finally {
@@ -160,9 +190,21 @@ async function buildOwnedNode(env: BuildEnvironment, node: GraphNode, lock: Stor
   }
 }
 
+/**
+ * An error out of an operation's run: run-graph's own errors and file-system
+ * errors pass as they are; anything else is the operation failing, reported
+ * as the node's failure with the operation's message, not as a bug here.
+ */
+function operationFailure(error: unknown, node: GraphNode): unknown {
+  if (error instanceof RunGraphError || (error as { name?: unknown } | null)?.name === 'RunGraphError') return error;
+  if (isErrnoException(error) && error.syscall !== undefined) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new RunGraphError('E_NODE_FAILED', `operation ${qualifiedName(node.operation)} failed: ${message}`, { node: node.label, cause: error });
+}
+
 /** A process whose lock was lost, or whose owner file names someone else, must not commit. */
 async function assertStillOwner(storeDir: string, owner: OwnerInfo, lock: StoreLock): Promise<void> {
-  lock.assertHeld();
+  await lock.assertFresh();
   if (!sameOwner(await readOwner(storeDir), owner)) {
     throw new RunGraphError('E_LOCK_COMPROMISED', `another process took ownership of ${storeDir}; not committing`, {
       hint: 'its result, not ours, will be committed',
@@ -199,27 +241,9 @@ function runInput(env: BuildEnvironment, node: GraphNode): RunInput {
 }
 
 function artifactRef(env: BuildEnvironment, node: GraphNode, ref: ResolvedRef): ArtifactRef {
-  const metadata = env.finished.get(ref.uid);
-  const artifact = metadata?.artifacts[ref.output];
+  const artifact = env.finished.get(ref.uid)?.artifacts[ref.output];
   if (artifact === undefined) {
     throw new RunGraphError('E_CORRUPT_STORE', `upstream store ${ref.uid} has no artifact for output '${ref.output}'`, { node: node.label, value: ref.uid });
   }
-  const path = join(env.layout.storeDir(ref.uid), artifact.path);
-  const what = `'${ref.label}.${ref.output}'`;
-  return {
-    [INPUT_KIND]: 'ref',
-    label: ref.label,
-    output: ref.output,
-    type: ref.type,
-    uid: ref.uid,
-    path,
-    async array(): Promise<ArrayValue> {
-      if (artifact.kind === 'json') throw new RunGraphError('E_INPUT_TYPE', `${what} is JSON, not an array`, { node: node.label });
-      return decodeNpy(await readFile(path), path);
-    },
-    async json(): Promise<JsonValue> {
-      if (artifact.kind !== 'json') throw new RunGraphError('E_INPUT_TYPE', `${what} is a ${artifact.kind}, not JSON`, { node: node.label });
-      return JSON.parse(await readFile(path, 'utf8')) as JsonValue;
-    },
-  };
+  return makeArtifactRef(ref, artifact, env.layout.storeDir(ref.uid), node.label);
 }

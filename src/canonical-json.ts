@@ -21,7 +21,36 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
  * the place in the error (`input.data[1][0]`).
  */
 export function assertPlainJson(value: unknown, path = '$'): asserts value is JsonValue {
-  checkPlainJson(value, path, new Set());
+  // The walk that names the offending path is only needed when there is one.
+  if (!isPlainJson(value, 0)) checkPlainJson(value, path, new Set());
+}
+
+/** Deeper than this, isPlainJson gives up and the checking walk decides (it also detects cycles). */
+const MAX_QUICK_DEPTH = 1_000;
+
+/** The same rules as checkPlainJson, without building paths or tracking ancestors. */
+function isPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object': {
+      if (value === null) return true;
+      if (depth > MAX_QUICK_DEPTH) return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
+        return true;
+      }
+      const proto: unknown = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const key of Object.keys(value)) if (!isPlainJson((value as { [key: string]: unknown })[key], depth + 1)) return false;
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 function checkPlainJson(value: unknown, path: string, ancestors: Set<object>): void {
@@ -71,7 +100,7 @@ function reject(value: unknown, path: string, problem: string, hint?: string): n
 
 // Python sorts keys by code point; JavaScript's default sort compares UTF-16
 // code units, which differs for characters above U+FFFF.
-function compareCodePoints(a: string, b: string): number {
+function compareCodePointsSlow(a: string, b: string): number {
   const ia = a[Symbol.iterator]();
   const ib = b[Symbol.iterator]();
   for (;;) {
@@ -82,6 +111,19 @@ function compareCodePoints(a: string, b: string): number {
     const diff = (ca.value.codePointAt(0) ?? 0) - (cb.value.codePointAt(0) ?? 0);
     if (diff !== 0) return diff;
   }
+}
+
+// Code-unit order is code-point order unless, where the strings first differ,
+// both units are at or above U+D800 (a surrogate against U+E000..U+FFFF):
+// only then is the character-by-character comparison needed.
+function compareCodePoints(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return x >= 0xd800 && y >= 0xd800 ? compareCodePointsSlow(a, b) : x - y;
+  }
+  return a.length - b.length;
 }
 
 // The package's own typings leave out its options argument.
@@ -98,6 +140,5 @@ function escapeNonAscii(json: string): string {
 /** The canonical JSON text of a plain JSON value; throws E_NOT_CANONICAL otherwise. */
 export function canonicalJson(value: unknown): string {
   assertPlainJson(value);
-  const text = stableStringify(value, { cmp: (a, b) => compareCodePoints(a.key, b.key) });
-  return escapeNonAscii(text);
+  return escapeNonAscii(stableStringify(value, { cmp: (a, b) => compareCodePoints(a.key, b.key) }));
 }

@@ -4,16 +4,18 @@
  * of dead processes, and builds the nodes of a concrete graph through the
  * builder protocol, as many at once as `jobs` allows.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { buildNode, type BuildEnvironment } from './builder.js';
+import { buildNode, type BuildEnvironment, type NodeOutcome } from './builder.js';
 import { RunGraphError } from './errors.js';
 import type { EventError, EventListener, RunCounts, RunEvent } from './events.js';
 import type { Uid } from './fingerprint.js';
-import { schedule } from './scheduler.js';
-import type { VerifyMode } from './store/data-store.js';
-import { DEFAULT_STALE_MS } from './store/lock.js';
-import type { CommittedMetadata } from './store/metadata.js';
+import { JobSlots, schedule, type ScheduleResult } from './scheduler.js';
+import { OperationThreads } from './threads/pool.js';
+import { verifyStore, type VerifyMode } from './store/data-store.js';
+import { DEFAULT_STALE_MS, LOCK_DIR, clearLeftoverLock } from './store/lock.js';
+import { isCommitted, readStoreMetadataSync, type CommittedMetadata } from './store/metadata.js';
 import { currentOwner, type OwnerInfo } from './store/owner.js';
 import { listStoreUids, openWorkdir, sweepTmp, type WorkdirLayout } from './store/workdir.js';
 import { ledgerRecorder } from './ledger.js';
@@ -38,6 +40,12 @@ export interface WorkerContextOptions {
    * Default: none.
    */
   executionLog?: string;
+  /**
+   * Run operations that name their module in worker threads (one per job),
+   * keeping JavaScript compute off the thread that beats the lock
+   * heartbeats. Default true.
+   */
+  threads?: boolean;
 }
 
 export interface RunOptions {
@@ -84,6 +92,48 @@ function auditHook(log: BuildEnvironment['audit'], recordInLedger: (node: GraphN
   };
 }
 
+/** Stores the resume pre-pass checks between two yields to the event loop. */
+const REUSE_CHECK_BATCH = 256;
+
+/**
+ * The nodes whose stores exist, are committed and pass verification, found
+ * before scheduling. Reusing a node waits only on the file system (its
+ * metadata, a stat per artifact, whether a lock was left behind): done in the
+ * scheduler, `jobs` at a time and each read a chain of thread-pool round
+ * trips, a no-op resume costs far more than the reads themselves. Here the
+ * metadata and the lock are read synchronously, in batches between which the
+ * event loop runs, and the artifacts of a batch are verified concurrently.
+ * The check is the builder's own for a store that exists; a store it does not
+ * accept (or that fails to read) is left to the builder, which decides and
+ * reports as usual.
+ */
+async function findReusable(env: BuildEnvironment, nodes: readonly GraphNode[]): Promise<Map<Uid, CommittedMetadata>> {
+  const candidates = nodes.filter((node) => env.existing.has(node.uid));
+  const reusable = new Map<Uid, CommittedMetadata>();
+  for (let first = 0; first < candidates.length && !env.signal.aborted; first += REUSE_CHECK_BATCH) {
+    const batch = candidates.slice(first, first + REUSE_CHECK_BATCH).flatMap((node) => {
+      const storeDir = env.layout.storeDir(node.uid);
+      const metadata = readStoreMetadataSync(storeDir);
+      if (!isCommitted(metadata)) return [];
+      // A lock left by a process killed between its commit and its release (rare): cleared below, as the builder does.
+      const locked = statSync(join(storeDir, LOCK_DIR), { throwIfNoEntry: false }) !== undefined;
+      return [{ node, storeDir, metadata, locked }];
+    });
+    await Promise.all(
+      batch.map(async ({ node, storeDir, metadata, locked }) => {
+        try {
+          if ((await verifyStore(storeDir, metadata, env.verify)) !== undefined) return;
+          if (locked) await clearLeftoverLock(storeDir);
+          reusable.set(node.uid, metadata);
+        } catch {
+          // The builder will meet the same error and report it.
+        }
+      }),
+    );
+  }
+  return reusable;
+}
+
 export class WorkerContext {
   readonly layout: WorkdirLayout;
   readonly owner: OwnerInfo;
@@ -92,6 +142,7 @@ export class WorkerContext {
   readonly staleMs: number;
   readonly #emit: EventListener;
   readonly #executionLog: string | undefined;
+  readonly #threads: boolean;
 
   private constructor(layout: WorkdirLayout, options: WorkerContextOptions) {
     this.layout = layout;
@@ -101,6 +152,7 @@ export class WorkerContext {
     this.staleMs = options.staleMs ?? DEFAULT_STALE_MS;
     this.#emit = options.onEvent ?? (() => undefined);
     this.#executionLog = options.executionLog;
+    this.#threads = options.threads ?? true;
     if (!Number.isSafeInteger(this.jobs) || this.jobs < 1) {
       throw new RunGraphError('E_USAGE', `jobs must be a positive integer, got ${String(options.jobs)}`, { value: options.jobs });
     }
@@ -133,6 +185,7 @@ export class WorkerContext {
     const recordInLedger = ledgerRecorder(graph, this.layout.root, this.owner, (node, error) =>
       emit({ type: 'ledger-failed', label: node.label, uid: node.uid, message: error instanceof Error ? error.message : String(error) }),
     );
+    const threads = this.#threads ? OperationThreads.create(this.jobs) : undefined;
     const env: BuildEnvironment = {
       layout: this.layout,
       owner: this.owner,
@@ -143,22 +196,33 @@ export class WorkerContext {
       existing: await listStoreUids(this.layout),
       finished,
       waiting: new Set(),
+      ...(threads === undefined ? {} : { threads }),
       audit: auditHook(this.#executionLog === undefined ? undefined : executionLogger(this.#executionLog), recordInLedger),
     };
     emit({ type: 'run-started', total: graph.nodes.length, workdir: this.layout.root, jobs: this.jobs });
     const onInterrupt = (): void => emit({ type: 'run-interrupted', running: 0 });
     userSignal.addEventListener('abort', onInterrupt, { once: true });
+    const reusable = await findReusable(env, graph.nodes);
+    const reuse = (node: GraphNode, metadata: CommittedMetadata): NodeOutcome => {
+      emit({ type: 'node-reused', label: node.label, uid: node.uid });
+      return { kind: 'reused', metadata };
+    };
 
-    const outcome = await schedule({
-      count: graph.nodes.length,
-      upstream: graph.nodes.map((n) => n.upstream),
+    const slots = new JobSlots(this.jobs);
+    // The top-level graph, and each batch of nodes a loop iteration adds, run through here with shared slots.
+    const runNodes = (nodes: readonly GraphNode[], reusable: ReadonlyMap<Uid, CommittedMetadata>): Promise<ScheduleResult> => schedule({
+      count: nodes.length,
+      upstream: nodes.map((n) => n.upstream),
       jobs: this.jobs,
+      slots,
+      holdsSlot: (index) => nodes[index]?.operation.control !== true,
       signal,
       start: async (index) => {
-        const node = graph.nodes[index];
+        const node = nodes[index];
         if (node === undefined) return false;
         try {
-          const built = await buildNode(env, node);
+          const committed = reusable.get(node.uid);
+          const built = committed === undefined ? await buildNode(env, node) : reuse(node, committed);
           if (built.kind === 'deferred') return 'deferred';
           finished.set(node.uid, built.metadata);
           results.set(node.label, built.metadata);
@@ -180,8 +244,8 @@ export class WorkerContext {
         }
       },
       skip: (index, failedIndex) => {
-        const node = graph.nodes[index];
-        const failed = graph.nodes[failedIndex];
+        const node = nodes[index];
+        const failed = nodes[failedIndex];
         if (node === undefined || failed === undefined) return;
         // Nodes downstream of an interrupted one are simply not run.
         if (signal.aborted && !failedUids.has(failed.uid)) {
@@ -192,6 +256,30 @@ export class WorkerContext {
         emit({ type: 'node-skipped', label: node.label, uid: node.uid, reason: 'upstream-failed', upstream: failed.label });
       },
     });
+    env.controlFor = (loop) => ({
+      instantiate: (subgraph, bindings, prefix, scopeDepends) => {
+        if (graph.assembler === undefined) throw new RunGraphError('E_NODE_FAILED', 'this graph was built without an assembler, so its loops cannot run', { node: loop.label });
+        return graph.assembler.instantiate(subgraph, bindings, prefix, scopeDepends);
+      },
+      run: async (nodes) => {
+        counts.total += nodes.length;
+        emit({ type: 'nodes-added', label: loop.label, count: nodes.length });
+        const inner = await runNodes(nodes, await findReusable(env, nodes));
+        if (signal.aborted) throw new RunGraphError('E_INTERRUPTED', 'interrupted inside the loop', { node: loop.label });
+        const failed = inner.failed.map((i) => nodes[i]).find((n) => n !== undefined && failedUids.has(n.uid));
+        if (failed !== undefined) {
+          const reason = failures.find((f) => f.uid === failed.uid)?.error.message ?? 'failed';
+          throw new RunGraphError('E_NODE_FAILED', `node '${failed.label}' of the loop failed: ${reason}`, { node: loop.label });
+        }
+      },
+      artifact: (ref) => {
+        const entry = finished.get(ref.uid)?.artifacts[ref.output];
+        if (entry === undefined) throw new RunGraphError('E_CORRUPT_STORE', `no committed artifact for '${ref.label}.${ref.output}'`, { node: loop.label, value: ref.uid });
+        return { path: join(this.layout.storeDir(ref.uid), entry.path), entry };
+      },
+      progress: (iteration, stop) => emit({ type: 'loop-iteration', label: loop.label, uid: loop.uid, iteration, stop }),
+    });
+    const outcome = await runNodes(graph.nodes, reusable).finally(() => threads?.close());
     userSignal.removeEventListener('abort', onInterrupt);
     userSignal.removeEventListener('abort', onUserAbort);
     counts.notRun += outcome.notRun.length;

@@ -28,7 +28,14 @@ export type ErrorCode =
   | 'E_NODE_FAILED'
   | 'E_RUN_FAILED'
   | 'E_INTERRUPTED'
-  | 'E_UNKNOWN_NODE';
+  | 'E_UNKNOWN_NODE'
+  | 'E_OPERATION_DEFINITION'
+  | 'E_OPERATION_MODULE'
+  | 'E_DUPLICATE_OPERATION'
+  | 'E_UID_MISMATCH'
+  | 'E_UNKNOWN_ARTIFACT'
+  | 'E_NOT_COMMITTED'
+  | 'E_REMOTE';
 
 /** Where in the user's input a problem was found. All parts are optional. */
 export interface ErrorLocation {

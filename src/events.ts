@@ -36,7 +36,12 @@ export type RunEvent =
   | { type: 'store-quarantined'; label: string; uid: Uid; reason: string; path: string }
   | { type: 'lock-waiting'; label: string; uid: Uid; owner: { pid: number; host: string } | null }
   | { type: 'lock-compromised'; label: string; uid: Uid; message: string }
+  | { type: 'ledger-failed'; label: string; uid: Uid; message: string }
   | { type: 'run-interrupted'; running: number }
+  /** A loop assembled more nodes (an iteration); the run's total grows by `count`. */
+  | { type: 'nodes-added'; label: string; count: number }
+  /** A loop checked its condition before iteration `iteration`. */
+  | { type: 'loop-iteration'; label: string; uid: Uid; iteration: number; stop: boolean }
   | { type: 'run-finished'; ok: boolean; interrupted: boolean; counts: RunCounts; durationMs: number };
 
 export type RunEventType = RunEvent['type'];

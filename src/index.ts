@@ -35,3 +35,77 @@ export { WorkerContext, type WorkerContextOptions, type RunOptions, type RunSumm
 export { readStatus, type NodeStatus, type NodeState, type StatusReport } from './status.js';
 export { readStoreMetadata, type StoreMetadata, type ArtifactEntry, type StoreState } from './store/metadata.js';
 export type { VerifyMode } from './store/data-store.js';
+export { openLocalGraph, LocalGraph, LocalNode } from './browse/local-graph.js';
+export type {
+  NodeView,
+  NodeInfo,
+  NodeEdges,
+  InputEdge,
+  StoreView,
+  ArtifactInfo,
+  ArrayLayout,
+  ArtifactChunk,
+  ChunkOptions,
+  ChunkLayout,
+  ChunkSpan,
+  ArrayData,
+  GraphRoot,
+  RootNode,
+  ServerInfo,
+  BuildState,
+  StreamListing,
+  StreamChunkInfo,
+  StreamChunk,
+  StreamFollowOptions,
+} from './browse/types.js';
+export { connect, RemoteGraph, type ConnectOptions, type SubmitOptions, type SubmitResult, type EventStreamOptions } from './client/connect.js';
+export { RemoteNode } from './client/remote-node.js';
+export { inspectRemoteStore, resolveRemoteTarget, type RemoteTarget } from './client/remote-inspect.js';
+export { RemoteError, type RemoteStatus } from './client/transport.js';
+export { startServer, type ServeOptions, type RunGraphServer } from './server/server.js';
+export { API_STATUS, type ApiStatus, type ApiErrorBody } from './server/status-codes.js';
+export type { PublishedEvent } from './server/events.js';
+export { defineOperation, isOperationDefinition, type OperationSpec, type TypedOperationDefinition } from './operations/define.js';
+export {
+  PORT_DTYPES,
+  describePort,
+  type PortDtype,
+  type PortDeclaration,
+  type PortDeclarations,
+  type Dims,
+  type InputValue,
+  type InputValues,
+  type OutputValueOf,
+  type OutputValues,
+  type InputFile,
+  type OutputFile,
+  type FileLiteral,
+  type LiteralInput,
+  type NestedList,
+} from './operations/ports.js';
+export { loadOperationModules } from './operations/load-modules.js';
+export {
+  GraphBuilder,
+  GraphRun,
+  fileInput,
+  type NodeHandle,
+  type OutputRef,
+  type UntypedPort,
+  type BuilderInputs,
+  type OutputReadValue,
+  type BuildOptions,
+  type ToWorkflowOptions,
+} from './graph-builder.js';
+export { loadWorkflowGraph } from './workflow/load-graph.js';
+export { SCALEMS_WORKFLOW_VERSION, scalemsToWorkflow, toScalemsDocument, checkDeclaredUids, type ScalemsDocument, type ScalemsReferent } from './workflow/scalems.js';
+export { readLedger, summarizeLedger, describeLedgerOperation, UpstreamVersions, LEDGER_DIR, type LedgerEntry, type LedgerOperation, type LedgerUpstream, type LedgerOperationSummary } from './ledger.js';
+export { findPriorStores, describePriorStore, type PriorStore, type VersionChange } from './explain/prior-versions.js';
+export { explainNode, describeExplanation, type Explanation, type ClosestStore } from './explain/explain.js';
+export { diffRecords, describeDifferences, type RecordDifference } from './explain/record-diff.js';
+export { inspectStore, resolveTarget, type InspectReport, type ArtifactReport, type InspectOwner } from './inspect.js';
+export { renderGraph, graphEdges, drawnStates, type GraphFormat, type GraphEdge } from './graph-render.js';
+export { findGarbage, collectGarbage, type GarbageReport, type UnreachableStore, type CollectResult } from './gc.js';
+export { integer64, float64, npyFile } from './operations/data.js';
+export { add, multiply, concatenate } from './operations/transforms.js';
+export { sum } from './operations/reductions.js';
+export { subprocess } from './operations/subprocess.js';

@@ -10,13 +10,49 @@
 const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 1_000;
 
+/**
+ * The job slots of a run, shared by every schedule in it: the top-level
+ * graph and the nodes each loop iteration adds. A loop waiting for its
+ * iteration holds no slot, so nested schedules never deadlock and never run
+ * more than `jobs` nodes at once between them.
+ */
+export class JobSlots {
+  #free: number;
+  readonly #listeners = new Set<() => void>();
+
+  constructor(jobs: number) {
+    this.#free = Math.max(1, Math.floor(jobs));
+  }
+
+  tryTake(): boolean {
+    if (this.#free === 0) return false;
+    this.#free--;
+    return true;
+  }
+
+  give(): void {
+    this.#free++;
+    for (const listener of [...this.#listeners]) listener();
+  }
+
+  /** Call `listener` whenever a slot is given back; returns the unsubscribe function. */
+  onFree(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}
+
 export interface ScheduleOptions {
   /** Number of nodes, indexed 0..count-1. */
   count: number;
   /** upstream[i]: indices node i depends on. */
   upstream: readonly (readonly number[])[];
-  /** Most nodes running at once (at least 1). */
+  /** Most nodes running at once (at least 1), when no shared `slots` are given. */
   jobs: number;
+  /** Slots shared with other schedules of the same run. Default: `jobs` slots of this schedule's own. */
+  slots?: JobSlots;
+  /** Whether node i takes a slot while it runs. Default: every node does. */
+  holdsSlot?(index: number): boolean;
   signal?: AbortSignal;
   /** Run node i; resolve true if it succeeded, `deferred` to be tried again later. Must not reject. */
   start(index: number): Promise<boolean | 'deferred'>;
@@ -34,7 +70,7 @@ export interface ScheduleResult {
 
 export async function schedule(options: ScheduleOptions): Promise<ScheduleResult> {
   const { count, upstream, signal } = options;
-  const jobs = Math.max(1, Math.floor(options.jobs));
+  const slots = options.slots ?? new JobSlots(options.jobs);
   const downstream: number[][] = Array.from({ length: count }, () => []);
   const waiting = new Int32Array(count);
   upstream.forEach((ups, i) => {
@@ -64,9 +100,15 @@ export async function schedule(options: ScheduleOptions): Promise<ScheduleResult
 
   await new Promise<void>((resolveAll) => {
     const pump = (): void => {
-      while (running < jobs && ready.length > 0 && signal?.aborted !== true) {
-        const i = ready.pop() as number;
-        if (done[i] === 1) continue;
+      while (ready.length > 0 && signal?.aborted !== true) {
+        const i = ready[ready.length - 1] as number;
+        if (done[i] === 1) {
+          ready.pop();
+          continue;
+        }
+        const holds = options.holdsSlot?.(i) ?? true;
+        if (holds && !slots.tryTake()) break;
+        ready.pop();
         running++;
         void options.start(i).then((ok) => {
           running--;
@@ -81,6 +123,8 @@ export async function schedule(options: ScheduleOptions): Promise<ScheduleResult
                 pump();
               }, delay),
             );
+            // Given back only now: giving wakes every schedule of the run, this one included.
+            if (holds) slots.give();
             pump();
             return;
           }
@@ -95,6 +139,7 @@ export async function schedule(options: ScheduleOptions): Promise<ScheduleResult
             result.failed.push(i);
             skipDescendants(i);
           }
+          if (holds) slots.give();
           pump();
         });
       }
@@ -104,9 +149,14 @@ export async function schedule(options: ScheduleOptions): Promise<ScheduleResult
       }
       if (running === 0 && deferred.size === 0 && (ready.length === 0 || signal?.aborted === true)) {
         signal?.removeEventListener('abort', pump);
+        unsubscribe();
         resolveAll();
       }
     };
+    // A slot given back by another schedule of the run may let this one start a node.
+    const unsubscribe = slots.onFree(() => {
+      if (ready.length > 0) pump();
+    });
     // An abort while only deferred nodes wait must end the run without waiting for their timers.
     signal?.addEventListener('abort', pump, { once: true });
     pump();

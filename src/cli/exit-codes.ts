@@ -11,7 +11,7 @@ export const EXIT = {
   nodeFailed: 1,
   /** The workflow or the command line is wrong; nothing was run or written. */
   badInput: 2,
-  /** The working directory cannot be used (permissions, full disk, not a directory, locks). */
+  /** The working directory, local or served, cannot be used (permissions, full disk, not a directory, locks, a server's error). */
   workdir: 3,
   /** A bug in run-graph. */
   internal: 70,
@@ -36,11 +36,18 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_NPY_FORMAT':
     case 'E_FILE_INPUT':
     case 'E_UNKNOWN_NODE':
+    case 'E_OPERATION_DEFINITION':
+    case 'E_OPERATION_MODULE':
+    case 'E_DUPLICATE_OPERATION':
+    case 'E_UID_MISMATCH':
+    case 'E_UNKNOWN_ARTIFACT':
+    case 'E_NOT_COMMITTED':
       return EXIT.badInput;
     case 'E_WORKDIR':
     case 'E_LOCKED':
     case 'E_LOCK_COMPROMISED':
     case 'E_CORRUPT_STORE':
+    case 'E_REMOTE':
       return EXIT.workdir;
     case 'E_NODE_FAILED':
     case 'E_RUN_FAILED':

@@ -75,6 +75,12 @@ export function describeEvent(event: RunEvent): string | undefined {
       return `waiting   for node ${event.label}, owned by ${event.owner === null ? 'another process' : `pid ${event.owner.pid} on host ${event.owner.host}`}`;
     case 'lock-compromised':
       return `warning: lost the lock of ${event.label} (${event.message}); it will not be committed by this process`;
+    case 'ledger-failed':
+      return `warning: ${event.label} (${shortUid(event.uid)}) is committed, but its ledger entry could not be written: ${event.message}`;
+    case 'nodes-added':
+      return undefined;
+    case 'loop-iteration':
+      return `loop      ${event.label}: iteration ${event.iteration}, condition says ${event.stop ? 'stop' : 'go on'}`;
     case 'run-interrupted':
       return 'interrupted: no new nodes will start; waiting for running nodes to stop (press Ctrl-C again to exit at once)';
     case 'run-finished': {
@@ -134,12 +140,17 @@ class ProgressReporter implements Reporter {
       case 'run-finished':
         this.#print(describeEvent(event));
         return;
+      case 'nodes-added':
+        this.#total += event.count;
+        break;
       case 'node-skipped':
       case 'store-reset':
       case 'store-quarantined':
       case 'lock-waiting':
       case 'lock-compromised':
+      case 'ledger-failed':
       case 'run-interrupted':
+      case 'loop-iteration':
       case 'tmp-swept':
         this.#print(describeEvent(event));
         break;

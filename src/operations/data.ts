@@ -46,6 +46,7 @@ export const npyFile: OperationDefinition = {
   namespace: 'run-graph',
   name: 'NpyFile',
   version: '1',
+  module: import.meta.url,
   summary: 'an array read from an .npy file, hashed by dtype, shape and data',
   defaultOutput: 'data',
   check(input, site) {

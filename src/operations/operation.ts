@@ -10,15 +10,21 @@
  * list element, an argument of a command line.
  */
 import type { JsonValue } from '../canonical-json.js';
+import type { CheckpointFacility } from '../checkpoint.js';
+import type { ArtifactEntry } from '../store/metadata.js';
+import type { Assembly } from '../workflow/assemble.js';
+import type { GraphNode, ResolvedRef } from '../workflow/graph.js';
 import type { Uid } from '../fingerprint.js';
 import type { ArrayValue, Dtype } from '../npy.js';
 import type { ValueType } from '../values.js';
 
 /**
  * Marks the objects that stand for references and files inside an input
- * tree. A symbol, so no JSON a user writes can ever be mistaken for one.
+ * tree. A symbol, so no JSON a user writes can ever be mistaken for one; a
+ * registered one (`Symbol.for`), so an operation module that imports another
+ * copy of run-graph than the CLI running it still recognises references.
  */
-export const INPUT_KIND: unique symbol = Symbol('run-graph input kind');
+export const INPUT_KIND: unique symbol = Symbol.for('run-graph.input-kind') as typeof INPUT_KIND;
 
 /** An upstream output as the static checker sees it. */
 export interface TypedRef {
@@ -37,6 +43,8 @@ export interface ArtifactRef extends TypedRef {
   array(): Promise<ArrayValue>;
   /** The JSON value the artifact holds; fails the node if it is not JSON. */
   json(): Promise<JsonValue>;
+  /** The array chunk by chunk: a stream's chunks, or a plain array as one chunk. Never more than one chunk in memory. */
+  chunks(): AsyncIterable<ArrayValue>;
 }
 
 /** A file of the workflow's own directory (`{"$file": "scripts/x.py"}`), hashed by content. */
@@ -46,7 +54,7 @@ export interface FileInput {
   readonly given: string;
   /** Absolute path. */
   readonly path: string;
-  /** sha256 of the whole file when the graph was built. */
+  /** sha256 of the file's content when the graph was built: of the whole file, or for an `.npy` of its data bytes (as `npy.dataSha256`). */
   readonly sha256: string;
   readonly size: number;
   /** Set when the file is a readable `.npy`: its array's type and the digest of its data bytes. */
@@ -59,11 +67,17 @@ export type InputTree<R> = null | boolean | number | string | R | FileInput | In
 export type CheckInput = { [field: string]: InputTree<TypedRef> };
 export type RunInput = { [field: string]: InputTree<ArtifactRef> };
 
-/** One output of a finished operation. File paths are relative to the store directory. */
+/**
+ * One output of a finished operation. File paths are relative to the store
+ * directory; an `artifact` is another committed store's artifact, linked (or
+ * copied) into this store unchanged: how a loop passes on its last state.
+ */
 export type OutputValue =
   | { kind: 'array'; value: ArrayValue }
   | { kind: 'json'; value: JsonValue }
-  | { kind: 'file'; path: string };
+  | { kind: 'file'; path: string }
+  | { kind: 'artifact'; source: string; entry: ArtifactEntry }
+  | { kind: 'stream'; entry: ArtifactEntry };
 
 export type OperationOutputs = { [output: string]: OutputValue };
 
@@ -75,6 +89,28 @@ export interface OperationContext {
   readonly signal: AbortSignal;
   readonly label: string;
   readonly uid: Uid;
+  /**
+   * Durable intermediate state: `write(state)` publishes it, `load()` returns
+   * the last state published by an earlier, interrupted attempt (or
+   * undefined). An operation that checkpoints resumes where it left off.
+   */
+  readonly checkpoint: CheckpointFacility;
+  /** Streaming operations only: the index of the first chunk to produce (earlier ones are durable already). */
+  readonly resumeAtChunk?: number;
+  /** Given to control operations (loops) only: assembling and running the nodes they generate. */
+  readonly control?: ControlContext;
+}
+
+/** What a control operation (a loop) can do besides computing: make nodes and run them. */
+export interface ControlContext {
+  /** Assemble one use of a subgraph with its inputs bound; labels get `prefix`, records depend on `scopeDepends` too. */
+  instantiate(subgraph: string, bindings: ReadonlyMap<string, InputTree<ResolvedRef>>, prefix: string, scopeDepends: readonly Uid[]): Assembly;
+  /** Build the nodes (committed ones are reused) and wait for them; throws if any fails or the run is interrupted. */
+  run(nodes: readonly GraphNode[]): Promise<void>;
+  /** The committed artifact an output reference names, with its absolute path. */
+  artifact(ref: ResolvedRef): { path: string; entry: ArtifactEntry };
+  /** Report progress: iteration `iteration` was checked, and the condition said `stop`. */
+  progress(iteration: number, stop: boolean): void;
 }
 
 /** Where a check is happening, for error messages. */
@@ -92,13 +128,32 @@ export interface OperationDefinition {
    * data operations, whose records keep the plain `[namespace, name]` form.
    */
   readonly version?: string;
+  /**
+   * URL of an ES module that exports this operation (`import.meta.url` in
+   * the module that defines it). With it, the operation runs in a worker
+   * thread, and the main thread stays free for lock heartbeats and I/O.
+   * Default: it runs on the main thread.
+   */
+  readonly module?: string;
   /** One line for `--help` and error hints. */
   readonly summary: string;
+  /**
+   * A streaming operation names its streamed output here, and its `run` is
+   * an async generator of array chunks (from `context.resumeAtChunk` on).
+   * Its other outputs, if any, are not supported.
+   */
+  readonly stream?: string;
   /** The output a bare reference (`{"$ref": "label"}`) means. */
   readonly defaultOutput: string;
+  /**
+   * A control operation makes and runs other nodes (a loop). It gets a
+   * `control` context, holds no job slot while it waits, and its records
+   * are assembled by run-graph itself. Default false.
+   */
+  readonly control?: boolean;
   /** Check literal inputs and upstream types; return the type of every output. Throws RunGraphError naming the field. */
   check(input: CheckInput, site: CheckSite): { [output: string]: ValueType };
-  run(input: RunInput, context: OperationContext): Promise<OperationOutputs>;
+  run(input: RunInput, context: OperationContext): Promise<OperationOutputs> | AsyncIterable<ArrayValue>;
 }
 
 /** `namespace.name`, the form a workflow file names an operation by. */

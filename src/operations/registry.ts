@@ -7,7 +7,9 @@ import { RunGraphError } from '../errors.js';
 import { float64, integer64, npyFile } from './data.js';
 import { qualifiedName, type OperationDefinition } from './operation.js';
 import { subprocess } from './subprocess.js';
-import { add, concatenate, multiply, sum } from './transforms.js';
+import { all, compare, index, stack } from './ensemble-ops.js';
+import { max, mean, min, sum } from './reductions.js';
+import { add, concatenate, multiply } from './transforms.js';
 
 const NAME_PART = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
@@ -45,7 +47,7 @@ export class OperationRegistry {
 }
 
 /** Every operation run-graph ships. */
-export const BUILTIN_OPERATIONS: readonly OperationDefinition[] = [integer64, float64, npyFile, add, multiply, sum, concatenate, subprocess];
+export const BUILTIN_OPERATIONS: readonly OperationDefinition[] = [integer64, float64, npyFile, add, multiply, concatenate, sum, mean, max, min, index, stack, compare, all, subprocess];
 
 /** A registry holding the built-in operations. */
 export function builtinRegistry(): OperationRegistry {

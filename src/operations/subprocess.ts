@@ -10,8 +10,10 @@
  *
  * A reference in argv becomes the absolute path of the upstream artifact; a
  * `$file` the absolute path of a file beside the workflow (hashed by content,
- * so editing a script re-runs its nodes). `inputFiles` are copied into the
- * store under the given names before the run and removed after it. Outputs:
+ * so editing a script re-runs its nodes). Each attempt runs in a fresh
+ * scratch directory inside the store, with `inputFiles` copied in under the
+ * given names; on success the declared outputs move into the store and the
+ * scratch directory is removed. Outputs:
  * every declared output file (an `.npy` one is typed as an array), plus
  * `stdout` and `stderr` (files) and `exitCode`. A non-zero exit fails the node
  * with the tail of its stderr, and the store stays uncommitted.
@@ -21,7 +23,8 @@
  * can change.
  */
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { copyFile, lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
@@ -101,43 +104,74 @@ export const subprocess: OperationDefinition = {
     const outputFiles = (input['outputFiles'] ?? []) as string[];
     const env = (input['env'] ?? {}) as { [key: string]: string };
 
-    const copied: string[] = [];
+    // Each attempt runs in a scratch directory of its own inside the store. A process orphaned by a killed
+    // run-graph can then only write into a directory the next attempt deletes, never into the store itself.
+    const attempt = join(context.storeDir, `${ATTEMPT_PREFIX}${randomBytes(4).toString('hex')}`);
+    await mkdir(attempt);
     for (const [name, source] of Object.entries(inputFiles)) {
-      const target = join(context.storeDir, name);
+      const target = join(attempt, name);
       await mkdir(dirname(target), { recursive: true });
       await copyFile(argumentText(source), target, fsConstants.COPYFILE_FICLONE);
-      copied.push(target);
     }
-    for (const name of outputFiles) {
-      await rm(join(context.storeDir, name), { force: true, recursive: true });
-      await mkdir(dirname(join(context.storeDir, name)), { recursive: true });
-    }
+    for (const name of outputFiles) await mkdir(dirname(join(attempt, name)), { recursive: true });
 
-    const exitCode = await runChild(argv, env, context.storeDir, context.signal, context.label);
-    for (const path of copied) await rm(path, { force: true });
+    const exitCode = await runChild(argv, env, attempt, context.signal, context.label);
     if (exitCode !== 0) {
-      const tail = await stderrTail(join(context.storeDir, 'stderr.txt'));
+      const tail = await stderrTail(join(attempt, 'stderr.txt'));
       throw new RunGraphError('E_NODE_FAILED', `${argv[0] ?? ''} exited with code ${exitCode}${tail === '' ? '' : `; stderr ends with:\n${tail}`}`, {
         node: context.label,
         value: exitCode,
-        hint: `its stdout and stderr are in ${context.storeDir}`,
+        hint: `its files, stdout.txt and stderr.txt are in ${attempt}`,
       });
     }
+    for (const name of outputFiles) {
+      // lstat: a symlink would commit a file outside the store, which could change after the commit.
+      const found = await lstat(join(attempt, name)).catch(() => undefined);
+      if (found?.isSymbolicLink() === true) {
+        throw new RunGraphError('E_NODE_FAILED', `declared output file '${name}' is a symbolic link; outputs must be regular files written inside the node's directory`, { node: context.label, field: 'input.outputFiles', value: name, hint: 'copy the file instead of linking it' });
+      }
+      if (found === undefined || !found.isFile()) {
+        throw new RunGraphError('E_NODE_FAILED', `${argv[0] ?? ''} exited 0 but did not write its declared output file '${name}'`, { node: context.label, field: 'input.outputFiles', value: name, hint: `its files are in ${attempt}` });
+      }
+    }
+    // Only what was declared moves into the store; scratch files and input copies go with the attempt directory.
+    for (const name of ['stdout.txt', 'stderr.txt', ...outputFiles]) {
+      const target = join(context.storeDir, name);
+      await rm(target, { force: true, recursive: true });
+      await mkdir(dirname(target), { recursive: true });
+      await rename(join(attempt, name), target);
+    }
+    await rm(attempt, { recursive: true, force: true });
     const outputs: OperationOutputs = {
       stdout: { kind: 'file', path: 'stdout.txt' },
       stderr: { kind: 'file', path: 'stderr.txt' },
       exitCode: { kind: 'json', value: exitCode },
     };
-    for (const name of outputFiles) {
-      const found = await stat(join(context.storeDir, name)).catch(() => undefined);
-      if (found === undefined || !found.isFile()) {
-        throw new RunGraphError('E_NODE_FAILED', `${argv[0] ?? ''} exited 0 but did not write its declared output file '${name}'`, { node: context.label, field: 'input.outputFiles', value: name });
-      }
-      outputs[name] = { kind: 'file', path: name };
-    }
+    for (const name of outputFiles) outputs[name] = { kind: 'file', path: name };
     return outputs;
   },
 };
+
+/** Scratch directories of subprocess attempts inside a store; a store reset removes them. */
+const ATTEMPT_PREFIX = '.rg-attempt-';
+
+/** Children running now, each the leader of its own process group. */
+const runningChildren = new Set<number>();
+
+/**
+ * SIGKILL every running subprocess and everything it started, at once: for
+ * a process about to exit without waiting (a second Ctrl-C).
+ */
+export function killRunningSubprocesses(): void {
+  for (const pid of runningChildren) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  runningChildren.clear();
+}
 
 function argumentText(arg: InputTree<ArtifactRef>): string {
   if (typeof arg === 'string') return arg;
@@ -152,11 +186,21 @@ async function runChild(argv: string[], env: { [key: string]: string }, cwd: str
   const stderr = await open(join(cwd, 'stderr.txt'), 'w');
   try {
     return await new Promise<number>((resolve, reject) => {
-      const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', stdout.fd, stderr.fd] });
+      // A process group of its own, so that stopping the node stops everything the command started.
+      const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', stdout.fd, stderr.fd], detached: true });
+      const pid = child.pid;
+      if (pid !== undefined) runningChildren.add(pid);
+      const killGroup = (signal: NodeJS.Signals): void => {
+        try {
+          if (pid !== undefined) process.kill(-pid, signal);
+        } catch {
+          // Already gone.
+        }
+      };
       let killTimer: NodeJS.Timeout | undefined;
       const onAbort = (): void => {
-        child.kill('SIGTERM');
-        killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+        killGroup('SIGTERM');
+        killTimer = setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
         killTimer.unref();
       };
       if (signal.aborted) onAbort();
@@ -167,6 +211,7 @@ async function runChild(argv: string[], env: { [key: string]: string }, cwd: str
         reject(new RunGraphError('E_NODE_FAILED', `cannot start '${command}': ${reason}`, { node: label, field: 'input.argv[0]', value: command, cause: error }));
       });
       child.once('close', (code, killedBy) => {
+        if (pid !== undefined) runningChildren.delete(pid);
         signal.removeEventListener('abort', onAbort);
         if (killTimer !== undefined) clearTimeout(killTimer);
         if (signal.aborted) reject(new RunGraphError('E_INTERRUPTED', `${command} was stopped by the interrupt`, { node: label }));

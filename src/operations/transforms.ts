@@ -1,43 +1,16 @@
 /**
  * Array transforms for building real pipelines: elementwise add and
- * multiply (equal shapes, or a scalar with anything), sum (all elements or
- * along an axis), and concatenate (along an axis). Integer arithmetic stays
+ * multiply (equal shapes, or a scalar with anything) and concatenate (along
+ * an axis). Reductions are in reductions.ts, ensemble helpers in
+ * ensemble-ops.ts. Integer arithmetic stays
  * int64 and wraps as NumPy's does; any float input makes the result float64.
  */
-import type { JsonValue } from '../canonical-json.js';
 import { RunGraphError } from '../errors.js';
-import { allocArray, elementCount, type ArrayValue } from '../npy.js';
-import { arrayFromNestedList, literalArrayType, toFloat64 } from '../values.js';
-import { expectArray, expectFields, expectInteger, expectList, inputError, isIntegerDtype, promoteDtype, type ArrayType } from './check.js';
-import { isInputRef, type CheckSite, type InputTree, type OperationDefinition, type ArtifactRef } from './operation.js';
-
-/** The array an input holds at run time: a loaded upstream artifact or a literal list. */
-async function resolveArray(value: InputTree<ArtifactRef> | undefined, field: string, label: string): Promise<ArrayValue> {
-  if (value !== undefined && isInputRef(value)) return value.array();
-  const site = { node: label, field };
-  const literal = value as JsonValue;
-  const { dtype } = literalArrayType(literal, site);
-  return arrayFromNestedList(literal, dtype === 'int64' ? 'int64' : 'float64', site);
-}
-
-function isIntegerArray(value: ArrayValue): boolean {
-  return isIntegerDtype(value.dtype);
-}
-
-function toInt64(value: ArrayValue): ArrayValue<'int64'> {
-  if (value.dtype === 'int64') return value as ArrayValue<'int64'>;
-  const out = allocArray('int64', value.shape);
-  for (let i = 0; i < out.data.length; i++) out.data[i] = BigInt(value.data[i] as number);
-  return out;
-}
-
-function shapesEqual(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
-function formatShape(shape: readonly number[] | null): string {
-  return shape === null ? '[?]' : `[${shape.join(', ')}]`;
-}
+import { allocArray, elementCount } from '../npy.js';
+import { toFloat64 } from '../values.js';
+import { checkAxis, formatShape, isIntegerArray, resolveArray, resolveArrays, shapesEqual, toInt64 } from './array-helpers.js';
+import { expectArray, expectFields, expectInteger, expectList, inputError, promoteDtype, type ArrayType } from './check.js';
+import type { ArtifactRef, CheckSite, InputTree, OperationDefinition } from './operation.js';
 
 /** Result shape of an elementwise operation, or null when unknown before the run. */
 function broadcastShape(a: ArrayType, b: ArrayType, site: CheckSite): number[] | null {
@@ -60,6 +33,7 @@ function elementwise(name: 'Add' | 'Multiply', intOp: (x: bigint, y: bigint) => 
     namespace: 'run-graph',
     name,
     version: '1',
+    module: import.meta.url,
     summary: `elementwise ${name.toLowerCase()} of arrays "a" and "b"`,
     defaultOutput: 'result',
     check(input, site) {
@@ -94,58 +68,6 @@ function elementwise(name: 'Add' | 'Multiply', intOp: (x: bigint, y: bigint) => 
 export const add = elementwise('Add', (x, y) => x + y, (x, y) => x + y);
 export const multiply = elementwise('Multiply', (x, y) => x * y, (x, y) => x * y);
 
-function checkAxis(axis: number, rank: number | null, site: CheckSite): void {
-  if (axis < 0 || (rank !== null && axis >= Math.max(rank, 1))) {
-    throw inputError(site, 'input.axis', 'E_INPUT_SHAPE', `axis ${axis} is out of range for an array of rank ${rank ?? '?'}`, axis);
-  }
-}
-
-/** `{"array": ..., "axis"?: k}`: the sum of all elements (a scalar) or along one axis. */
-export const sum: OperationDefinition = {
-  namespace: 'run-graph',
-  name: 'Sum',
-  version: '1',
-  summary: 'sum of all elements of "array", or along "axis"',
-  defaultOutput: 'result',
-  check(input, site) {
-    expectFields(input, site, ['array'], ['axis']);
-    const array = expectArray(input['array'], site, 'input.array');
-    const dtype = array.dtype === null ? null : isIntegerDtype(array.dtype) ? 'int64' : 'float64';
-    if (input['axis'] === undefined) return { result: { kind: 'array', dtype, shape: [] } };
-    const axis = expectInteger(input['axis'], site, 'input.axis');
-    checkAxis(axis, array.shape?.length ?? null, site);
-    return { result: { kind: 'array', dtype, shape: array.shape === null ? null : array.shape.filter((_, i) => i !== axis) } };
-  },
-  async run(input, context) {
-    const array = await resolveArray(input['array'], 'input.array', context.label);
-    const axisInput = input['axis'];
-    const axis = typeof axisInput === 'number' ? axisInput : undefined;
-    if (axis !== undefined) checkAxis(axis, array.shape.length, { file: undefined, node: context.label });
-    const shape = axis === undefined ? [] : array.shape.filter((_, i) => i !== axis);
-    // Element i of the input adds into output element outIndex(i).
-    const inner = axis === undefined ? 1 : elementCount(array.shape.slice(axis + 1));
-    const axisLength = axis === undefined ? 1 : (array.shape[axis] ?? 1);
-    const outIndex = (i: number): number => (axis === undefined ? 0 : Math.floor(i / (inner * axisLength)) * inner + (i % inner));
-    const n = array.data.length;
-    if (isIntegerArray(array)) {
-      const data = toInt64(array).data;
-      const out = allocArray('int64', shape);
-      for (let i = 0; i < n; i++) {
-        const j = outIndex(i);
-        out.data[j] = BigInt.asIntN(64, (out.data[j] ?? 0n) + (data[i] ?? 0n));
-      }
-      return { result: { kind: 'array', value: out } };
-    }
-    const data = toFloat64(array).data;
-    const out = allocArray('float64', shape);
-    for (let i = 0; i < n; i++) {
-      const j = outIndex(i);
-      out.data[j] = (out.data[j] ?? 0) + (data[i] ?? 0);
-    }
-    return { result: { kind: 'array', value: out } };
-  },
-};
-
 function concatenatedShape(shapes: (number[] | null)[], axis: number, site: CheckSite): number[] | null {
   if (shapes.some((s) => s === null)) return null;
   const known = shapes as number[][];
@@ -168,6 +90,7 @@ export const concatenate: OperationDefinition = {
   namespace: 'run-graph',
   name: 'Concatenate',
   version: '1',
+  module: import.meta.url,
   summary: 'the arrays of "arrays" joined along "axis" (default 0)',
   defaultOutput: 'result',
   check(input, site) {
@@ -181,7 +104,7 @@ export const concatenate: OperationDefinition = {
   },
   async run(input, context) {
     const list = input['arrays'] as InputTree<ArtifactRef>[];
-    const arrays = await Promise.all(list.map((item, k) => resolveArray(item, `input.arrays[${k}]`, context.label)));
+    const arrays = await resolveArrays(list, 'input.arrays', context.label);
     const axisInput = input['axis'];
     const axis = typeof axisInput === 'number' ? axisInput : 0;
     const site = { file: undefined, node: context.label };

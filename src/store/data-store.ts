@@ -5,9 +5,9 @@
  * needs no lock.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { RunGraphError, isErrnoException } from '../errors.js';
+import { copyFile, link, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { RunGraphError, assertNever, isErrnoException } from '../errors.js';
 import { sha256Hex, type NodeRecord, type Uid } from '../fingerprint.js';
 import { encodeNpy } from '../npy.js';
 import type { OperationOutputs } from '../operations/operation.js';
@@ -16,10 +16,11 @@ import { faultPoint, faultWrite } from './fault-points.js';
 import { LOCK_DIR } from './lock.js';
 import { METADATA_FILE, STORE_FORMAT, type ArtifactEntry, type CommittedMetadata, type StoreMetadata } from './metadata.js';
 import { OWNER_FILE, type OwnerInfo } from './owner.js';
+import { stagingName } from './staging.js';
 import type { WorkdirLayout } from './workdir.js';
 
-/** Entries of a store that survive a reset: the store's identity and ownership. */
-const KEPT_ON_RESET: ReadonlySet<string> = new Set([METADATA_FILE, OWNER_FILE, LOCK_DIR, `${LOCK_DIR}.reclaim`, 'checkpoint']);
+/** Entries of a store that survive a reset: its identity, ownership, checkpoints and durable stream chunks. */
+const KEPT_ON_RESET: ReadonlySet<string> = new Set([METADATA_FILE, OWNER_FILE, LOCK_DIR, `${LOCK_DIR}.reclaim`, 'checkpoint', 'stream']);
 
 export interface NewStore {
   uid: Uid;
@@ -34,7 +35,7 @@ export interface NewStore {
  * directory, and canonical stores are never empty.
  */
 export async function publishStore(layout: WorkdirLayout, store: NewStore, owner: OwnerInfo): Promise<'created' | 'exists'> {
-  const staging = join(layout.tmp, `${store.uid.slice(0, 16)}.${process.pid}.${randomBytes(6).toString('hex')}`);
+  const staging = join(layout.tmp, stagingName(store.uid.slice(0, 16), owner));
   await mkdir(staging);
   try {
     const metadata: StoreMetadata = {
@@ -108,11 +109,34 @@ export async function writeArtifacts(storeDir: string, outputs: OperationOutputs
         artifacts[output] = { path: value.path, kind: 'file', size, sha256 };
         break;
       }
+      case 'stream':
+        artifacts[output] = value.entry;
+        break;
+      case 'artifact': {
+        // Another store's committed artifact: immutable, so a hard link shares it safely; copy across devices.
+        const path = `${output}${extname(value.entry.path)}`;
+        await linkOrCopy(value.source, join(storeDir, path));
+        artifacts[output] = { ...value.entry, path };
+        break;
+      }
+      default:
+        assertNever(value, 'output kind');
     }
   }
   await fsyncDirectory(storeDir);
   faultPoint('after-artifact-write');
   return artifacts;
+}
+
+async function linkOrCopy(source: string, target: string): Promise<void> {
+  await rm(target, { force: true });
+  try {
+    await link(source, target);
+  } catch (error) {
+    if (!isErrnoException(error) || !['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP'].includes(error.code ?? '')) throw error;
+    await copyFile(source, target);
+    await fsyncFile(target);
+  }
 }
 
 /** Commit: metadata.json becomes `committed`, durably. The store is immutable from here on. */
@@ -132,6 +156,16 @@ export type VerifyMode = 'size' | 'checksum';
 /** The first problem of a committed store (an artifact missing, resized, or with another sha256), or undefined. */
 export async function verifyStore(storeDir: string, metadata: CommittedMetadata, mode: VerifyMode): Promise<string | undefined> {
   for (const [output, artifact] of Object.entries(metadata.artifacts)) {
+    // A stream's chunks are checked like artifacts of their own.
+    const files = artifact.kind === 'stream' ? (artifact.chunks ?? []) : [artifact];
+    const problem = await verifyFiles(storeDir, output, files, mode);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
+}
+
+async function verifyFiles(storeDir: string, output: string, files: readonly Pick<ArtifactEntry, 'path' | 'size' | 'sha256'>[], mode: VerifyMode): Promise<string | undefined> {
+  for (const artifact of files) {
     const path = join(storeDir, artifact.path);
     const info = await stat(path).catch(() => undefined);
     if (info === undefined) return `artifact '${artifact.path}' of output '${output}' is missing`;

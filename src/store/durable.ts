@@ -8,7 +8,7 @@
  * needs a kill point between "fsynced under the temporary name" and
  * "renamed" for the crash tests, and it runs once per artifact per node, where
  * write-file-atomic's extra realpath, stat and chown calls show. Files off the
- * commit path (the owner file) still go through write-file-atomic.
+ * commit path (the owner file) go through write-file-atomic.
  */
 import { createReadStream } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
@@ -45,7 +45,7 @@ export async function writeFileDurable(path: string, data: string | Uint8Array, 
   }
 }
 
-/** Write `path` atomically without fsync: for files whose loss in a power cut is detected and repaired. */
+/** Write `path` atomically without fsync: for files whose loss in a power cut is detected and repaired (the owner file). */
 export async function writeFileQuick(path: string, data: string): Promise<void> {
   await writeFileAtomic(path, data, { fsync: false });
 }

@@ -4,7 +4,7 @@
  * it naming the holder. A lock is reclaimed without waiting when its owner is
  * provably dead (same host, pid gone or reused), and by proper-lockfile once
  * its heartbeat is older than the stale limit (owners on other hosts). A live
- * owner is never robbed. If the heartbeat is ever lost, the lock reports
+ * owner on this host is never robbed. If the heartbeat is ever lost, the lock reports
  * itself compromised and its holder must not commit.
  */
 import { mkdir, rm, rmdir, stat } from 'node:fs/promises';
@@ -12,13 +12,15 @@ import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { RunGraphError, isErrnoException } from '../errors.js';
 import { writeFileQuick } from './durable.js';
-import { OWNER_FILE, isOwnerDead, readOwner, sameOwner, type OwnerInfo } from './owner.js';
+import { OWNER_FILE, isOwnerDead, readOwner, sameOwner, thisHost, type OwnerInfo } from './owner.js';
 
 export const LOCK_DIR = 'lock';
 /** Held while one process removes a dead owner's lock, so two reclaimers cannot both win. */
 const RECLAIM_DIR = 'lock.reclaim';
 /** A reclaim guard older than this was left by a process that died mid-reclaim. */
 const RECLAIM_GUARD_STALE_MS = 10_000;
+/** proper-lockfile's own stale limit: in effect never (see tryLock). */
+const NEVER_STALE_MS = 2 ** 31 - 1;
 /** How long a new holder may take between making the lock and writing its owner file. */
 const OWNER_WRITE_GRACE_MS = 2_000;
 
@@ -37,7 +39,11 @@ export class StoreLock {
   #compromised: Error | undefined;
   #release: (() => Promise<void>) | undefined;
 
-  constructor(readonly storeDir: string) {}
+  constructor(
+    readonly storeDir: string,
+    /** Heartbeat age after which others may take the lock over. */
+    readonly staleMs: number,
+  ) {}
 
   /** @internal */
   attach(release: () => Promise<void>): void {
@@ -63,6 +69,23 @@ export class StoreLock {
     }
   }
 
+  /**
+   * Like assertHeld, and also fails when the heartbeat is older than the
+   * stale limit: then another process may rightly have taken the lock over,
+   * even if this one's heartbeat timer (starved by a busy event loop) has not
+   * noticed yet. Call right before committing.
+   */
+  async assertFresh(): Promise<void> {
+    this.assertHeld();
+    const beat = await mtimeMs(join(this.storeDir, LOCK_DIR));
+    const age = beat === undefined ? Infinity : Date.now() - beat;
+    if (age > this.staleMs) {
+      this.markCompromised(new Error(beat === undefined ? 'the lock directory is gone' : `the heartbeat is ${Math.round(age)} ms old, past the stale limit of ${this.staleMs} ms`));
+      this.assertHeld();
+    }
+  }
+
+
   /** Release the lock. Safe to call twice and after compromise. */
   async release(): Promise<void> {
     const release = this.#release;
@@ -86,7 +109,9 @@ async function tryLock(storeDir: string, options: LockOptions, lock: StoreLock):
     const release = await lockfile.lock(storeDir, {
       lockfilePath: join(storeDir, LOCK_DIR),
       realpath: false,
-      stale: staleMs,
+      // Takeover is decided by claimOwnership, which knows whether the owner lives; proper-lockfile never
+      // takes a lock over by itself. It still beats the heartbeat, and reports a lock someone else took.
+      stale: NEVER_STALE_MS,
       update: Math.max(1_000, Math.floor(staleMs / 3)),
       retries: 0,
       onCompromised: (error) => {
@@ -112,13 +137,14 @@ async function mtimeMs(path: string): Promise<number | undefined> {
 }
 
 /**
- * Remove the lock of a provably dead owner. Returns true if it was removed.
- * The reclaim guard makes this a critical section; inside it the owner is
- * read again and the lock's mtime compared with the one seen before: a dead
- * owner's heartbeat is frozen, so a changed mtime means a live process has
- * taken the lock meanwhile, and it is left alone.
+ * Remove a lock that may be taken over (its owner is dead, or its heartbeat
+ * is stale). Returns true if it was removed. The reclaim guard makes this a
+ * critical section; inside it the owner is read again and the lock's mtime
+ * compared with the one seen before: a dead or stalled owner's heartbeat is
+ * frozen, so a changed mtime means a live process has the lock meanwhile,
+ * and it is left alone.
  */
-async function reclaimDeadLock(storeDir: string, dead: OwnerInfo, lockSeenAt: number): Promise<boolean> {
+async function reclaimLock(storeDir: string, seen: OwnerInfo | undefined, lockSeenAt: number): Promise<boolean> {
   const guard = join(storeDir, RECLAIM_DIR);
   try {
     await mkdir(guard);
@@ -130,13 +156,25 @@ async function reclaimDeadLock(storeDir: string, dead: OwnerInfo, lockSeenAt: nu
   }
   try {
     const owner = await readOwner(storeDir);
-    if (owner === undefined || owner.contextId !== dead.contextId || !isOwnerDead(owner)) return false;
+    if (owner?.contextId !== seen?.contextId) return false;
     if ((await mtimeMs(join(storeDir, LOCK_DIR))) !== lockSeenAt) return false;
     await rm(join(storeDir, LOCK_DIR), { recursive: true, force: true });
     return true;
   } finally {
     await rmdir(guard).catch(() => undefined);
   }
+}
+
+/**
+ * Whether a lock held by someone else may be taken over. An owner on this
+ * host is never robbed while it lives, however late its heartbeat (its event
+ * loop may just be busy); once dead it is reclaimed at once. An owner on
+ * another host, or one that wrote no owner file, can only be judged by its
+ * heartbeat: the lock is taken over once that is older than the stale limit.
+ */
+function mayTakeOver(holder: OwnerInfo | undefined, lockAgeMs: number, provablyTheirs: boolean, staleMs: number): boolean {
+  if (holder === undefined || holder.host !== thisHost()) return lockAgeMs > staleMs;
+  return isOwnerDead(holder) && (provablyTheirs || lockAgeMs > OWNER_WRITE_GRACE_MS);
 }
 
 /**
@@ -148,9 +186,10 @@ async function reclaimDeadLock(storeDir: string, dead: OwnerInfo, lockSeenAt: nu
  * it is reclaimed at once. A lock newer than the owner file may belong to a
  * live process that has not written its owner file yet (or to a dead owner
  * whose heartbeat touched it), and is reclaimed only after a short grace.
+ * See mayTakeOver for who may be robbed at all.
  */
 export async function claimOwnership(storeDir: string, owner: OwnerInfo, options: LockOptions = {}): Promise<ClaimResult> {
-  const lock = new StoreLock(storeDir);
+  const lock = new StoreLock(storeDir, Math.max(options.staleMs ?? DEFAULT_STALE_MS, 2_000));
   const first = await tryLock(storeDir, options, lock);
   if (first === 'missing') return { kind: 'missing' };
   if (first) {
@@ -160,10 +199,10 @@ export async function claimOwnership(storeDir: string, owner: OwnerInfo, options
   const lockSeenAt = await mtimeMs(join(storeDir, LOCK_DIR));
   const ownerWrittenAt = await mtimeMs(join(storeDir, OWNER_FILE));
   const holder = await readOwner(storeDir);
-  if (holder === undefined || lockSeenAt === undefined || sameOwner(holder, owner) || !isOwnerDead(holder)) return { kind: 'held', owner: holder };
+  if (lockSeenAt === undefined || (holder !== undefined && sameOwner(holder, owner))) return { kind: 'held', owner: holder };
   const provablyTheirs = ownerWrittenAt !== undefined && lockSeenAt <= ownerWrittenAt;
-  if (!provablyTheirs && Date.now() - lockSeenAt <= OWNER_WRITE_GRACE_MS) return { kind: 'held', owner: holder };
-  if (!(await reclaimDeadLock(storeDir, holder, lockSeenAt))) return { kind: 'held', owner: await readOwner(storeDir) };
+  if (!mayTakeOver(holder, Date.now() - lockSeenAt, provablyTheirs, lock.staleMs)) return { kind: 'held', owner: holder };
+  if (!(await reclaimLock(storeDir, holder, lockSeenAt))) return { kind: 'held', owner: await readOwner(storeDir) };
   const second = await tryLock(storeDir, options, lock);
   if (second === 'missing') return { kind: 'missing' };
   if (!second) return { kind: 'held', owner: await readOwner(storeDir) };

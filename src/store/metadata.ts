@@ -4,6 +4,7 @@
  * every artifact is durable, so a store is either committed (every artifact
  * present and matching its recorded size and sha256) or not.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeRecord, Uid } from '../fingerprint.js';
@@ -14,13 +15,16 @@ export const METADATA_FILE = 'metadata.json';
 
 /** One committed output of a node. `path` is relative to the store directory. */
 export interface ArtifactEntry {
+  /** A file, or for a stream the directory of its chunks. */
   path: string;
-  kind: 'array' | 'json' | 'file';
+  kind: 'array' | 'json' | 'file' | 'stream';
   size: number;
   sha256: string;
   /** Arrays only. */
   dtype?: Dtype;
   shape?: number[];
+  /** Streams only: each chunk, in order (its `path` relative to the store, `rows` along the leading axis). */
+  chunks?: { path: string; size: number; sha256: string; rows: number }[];
 }
 
 /** Where a store is in its life. */
@@ -55,6 +59,25 @@ export async function readStoreMetadata(storeDir: string): Promise<StoreMetadata
   } catch {
     return undefined;
   }
+  return parseStoreMetadata(text);
+}
+
+/**
+ * readStoreMetadata, synchronously: for checking many stores in a row, where
+ * the four thread-pool round trips of an asynchronous read cost more than the
+ * read. Blocks the event loop; callers read in small batches.
+ */
+export function readStoreMetadataSync(storeDir: string): StoreMetadata | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(storeDir, METADATA_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  return parseStoreMetadata(text);
+}
+
+function parseStoreMetadata(text: string): StoreMetadata | undefined {
   try {
     const parsed = JSON.parse(text) as Partial<StoreMetadata>;
     return parsed.format === STORE_FORMAT && typeof parsed.uid === 'string' ? (parsed as StoreMetadata) : undefined;

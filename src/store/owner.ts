@@ -34,11 +34,20 @@ export function processStartTime(pid: number): string | null {
   }
 }
 
+/**
+ * This host's name as owners record it. RUN_GRAPH_HOSTNAME overrides it:
+ * for hosts whose name changes (some containers), and for tests that play
+ * several hosts on one machine.
+ */
+export function thisHost(): string {
+  return process.env['RUN_GRAPH_HOSTNAME'] || hostname();
+}
+
 /** The owner record of this process for a new WorkerContext. */
 export function currentOwner(): OwnerInfo {
   return {
     pid: process.pid,
-    host: hostname(),
+    host: thisHost(),
     contextId: randomUUID(),
     startedAt: new Date().toISOString(),
     pidStartTime: processStartTime(process.pid),
@@ -61,7 +70,7 @@ function pidExists(pid: number): boolean {
  * on another host is never provably dead; only its heartbeat can tell.
  */
 export function isOwnerDead(owner: OwnerInfo): boolean {
-  if (owner.host !== hostname()) return false;
+  if (owner.host !== thisHost()) return false;
   if (!pidExists(owner.pid)) return true;
   if (owner.pidStartTime === null) return false;
   const now = processStartTime(owner.pid);

@@ -8,9 +8,8 @@ import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Uid } from '../fingerprint.js';
 import { LOCK_DIR } from './lock.js';
-import { OWNER_FILE, isOwnerDead, readOwner, type OwnerInfo } from './owner.js';
+import { OWNER_FILE, isOwnerDead, readOwner, thisHost, type OwnerInfo } from './owner.js';
 import { listStoreUids, type WorkdirLayout } from './workdir.js';
-import { hostname } from 'node:os';
 
 export type LockHolder =
   | { status: 'dead'; owner: OwnerInfo }
@@ -35,7 +34,7 @@ export async function listLocks(layout: WorkdirLayout): Promise<LockInfo[]> {
     const owner = await readOwner(storeDir);
     let holder: LockHolder;
     if (owner === undefined) holder = { status: 'unknown' };
-    else if (owner.host !== hostname()) holder = { status: 'other-host', owner };
+    else if (owner.host !== thisHost()) holder = { status: 'other-host', owner };
     else holder = isOwnerDead(owner) ? { status: 'dead', owner } : { status: 'alive', owner };
     locks.push({ uid, holder, heartbeatAgeMs: Math.max(0, Date.now() - lockStat.mtimeMs) });
   }

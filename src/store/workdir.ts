@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { RunGraphError, isErrnoException } from '../errors.js';
 import { isUid, type Uid } from '../fingerprint.js';
 import { isOwnerDead, readOwner } from './owner.js';
+import { stagingOwner } from './staging.js';
 
 export const TMP_DIR = 'tmp';
 export const QUARANTINE_DIR = 'quarantine';
@@ -120,7 +121,8 @@ export async function sweepTmp(layout: WorkdirLayout): Promise<string[]> {
   const entries = await readdir(layout.tmp).catch(() => [] as string[]);
   for (const name of entries) {
     const path = join(layout.tmp, name);
-    const owner = await readOwner(path);
+    // The name says who staged the entry, even when it died before writing the owner file into it.
+    const owner = (await readOwner(path)) ?? stagingOwner(name);
     // An entry lives for milliseconds while its store is staged; an old one is abandoned whoever made it.
     const info = await stat(path).catch(() => undefined);
     const old = info !== undefined && Date.now() - info.mtimeMs > ORPHAN_TMP_AGE_MS;

@@ -37,29 +37,22 @@ export async function digestFile(path: string, given: string, where: ErrorLocati
       cause: error,
     });
   }
+  // A well-formed .npy is identified by its array: dtype, shape and the digest of its data bytes, which is
+  // all that is hashed, once. Any other file is hashed whole.
   const header = given.endsWith('.npy') ? await npyHeaderOrUndefined(path) : undefined;
-  const whole = createHash('sha256');
-  const data = createHash('sha256');
-  let offset = 0;
-  if (header !== undefined && !header.littleEndian) {
-    // Rare: a big-endian array is swapped to little-endian in memory before hashing.
-    const bytes = await readFile(path);
-    whole.update(bytes);
-    const array = decodeNpy(bytes, given);
-    return { [INPUT_KIND]: 'file', given, path, size, sha256: whole.digest('hex'), npy: { dtype: array.dtype, shape: array.shape, dataSha256: sha256Hex(arrayBytes(array)) } };
-  }
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    const bytes = chunk as Buffer;
-    whole.update(bytes);
-    if (header !== undefined) {
-      const start = Math.max(0, header.dataOffset - offset);
-      const end = Math.min(bytes.length, header.dataOffset + header.dataLength - offset);
-      if (end > start) data.update(bytes.subarray(start, end));
+  if (header !== undefined && size === header.dataOffset + header.dataLength) {
+    let dataSha256: string;
+    if (header.littleEndian) {
+      const data = createHash('sha256');
+      for await (const chunk of createReadStream(path, { start: header.dataOffset, highWaterMark: 1 << 20 })) data.update(chunk as Buffer);
+      dataSha256 = data.digest('hex');
+    } else {
+      // Rare: a big-endian array is swapped to little-endian in memory before hashing.
+      dataSha256 = sha256Hex(arrayBytes(decodeNpy(await readFile(path), given)));
     }
-    offset += bytes.length;
+    return { [INPUT_KIND]: 'file', given, path, size, sha256: dataSha256, npy: { dtype: header.dtype, shape: header.shape, dataSha256 } };
   }
-  const npy = header !== undefined && offset === header.dataOffset + header.dataLength
-    ? { dtype: header.dtype, shape: header.shape, dataSha256: data.digest('hex') }
-    : undefined;
-  return { [INPUT_KIND]: 'file', given, path, size, sha256: whole.digest('hex'), ...(npy === undefined ? {} : { npy }) };
+  const whole = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) whole.update(chunk as Buffer);
+  return { [INPUT_KIND]: 'file', given, path, size, sha256: whole.digest('hex') };
 }

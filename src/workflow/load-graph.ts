@@ -1,10 +1,28 @@
-/** Read a workflow file and turn it into a concrete graph in one step. */
+/**
+ * Read a workflow file and turn it into a concrete graph in one step: the
+ * operation modules it names are loaded into the registry first, and a
+ * SCALE-MS document's declared uids are checked against the ones computed.
+ */
+import { loadOperationModules } from '../operations/load-modules.js';
 import { builtinRegistry, type OperationRegistry } from '../operations/registry.js';
 import { buildGraph, type ConcreteGraph } from './graph.js';
-import { loadWorkflowFile } from './load.js';
+import { loadWorkflowFile, type LoadedWorkflow } from './load.js';
+import { checkDeclaredUids } from './scalems.js';
 
-/** Load, check and fingerprint a workflow file. Default registry: the built-in operations. */
-export async function loadGraph(file: string, registry: OperationRegistry = builtinRegistry()): Promise<ConcreteGraph> {
+/** The workflow as read and the graph built from it. */
+export async function loadWorkflowGraph(file: string, registry: OperationRegistry = builtinRegistry()): Promise<{ workflow: LoadedWorkflow; graph: ConcreteGraph }> {
   const workflow = await loadWorkflowFile(file);
-  return buildGraph(workflow.spec, { registry, baseDir: workflow.baseDir, file: workflow.file });
+  await loadOperationModules(workflow.spec.operations ?? [], registry, workflow.baseDir, workflow.file);
+  const graph = await buildGraph(workflow.spec, { registry, baseDir: workflow.baseDir, file: workflow.file });
+  if (workflow.scalems !== undefined) checkDeclaredUids(graph, workflow.scalems, workflow.file);
+  return { workflow, graph };
+}
+
+/**
+ * Load, check and fingerprint a workflow file (or a SCALE-MS
+ * `scalems_workflow_1` document). Default registry: the built-in operations;
+ * the operations of the file's `"operations"` modules are added to it.
+ */
+export async function loadGraph(file: string, registry: OperationRegistry = builtinRegistry()): Promise<ConcreteGraph> {
+  return (await loadWorkflowGraph(file, registry)).graph;
 }

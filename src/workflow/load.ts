@@ -8,21 +8,67 @@ import { dirname, resolve } from 'node:path';
 import type { JsonValue } from '../canonical-json.js';
 import { RunGraphError, isErrnoException } from '../errors.js';
 import { jsonSyntaxErrorOffset } from './json-syntax.js';
+import { isScalemsDocument, scalemsToWorkflow, type DeclaredReferent } from './scalems.js';
 import { findSchemaProblem, instancePathToField } from './schema.js';
 
 export const WORKFLOW_SCHEMA = 'workflow.schema.json';
 
 export interface WorkflowNodeSpec {
   label: string;
-  /** `namespace.name`. */
-  operation: string;
+  /** `namespace.name`. Exactly one of operation, subgraph, map and while is set. */
+  operation?: string;
+  /** A subgraph of the workflow used like an operation; `input` binds its inputs. */
+  subgraph?: string;
+  /** An ensemble: a subgraph or operation fanned out over the members of a list or an array. */
+  map?: MapSpec;
+  /** A loop: a subgraph run on its own outputs until a condition says stop. */
+  while?: WhileSpec;
   input?: { [field: string]: JsonValue };
   description?: string;
+}
+
+/** An abstract graph: nodes with placeholder inputs (`{"$input": "name"}`) and named outputs. */
+export interface SubgraphSpec {
+  description?: string;
+  inputs: string[];
+  /** Each output is `{"$ref": "inner"}`, `{"$ref": "inner.output"}` or `{"$input": "name"}`. */
+  outputs: { [name: string]: JsonValue };
+  nodes: WorkflowNodeSpec[];
+}
+
+export interface MapSpec {
+  /** A list (each element is a member) or an array reference (each row along the leading axis is one). */
+  over: JsonValue;
+  /** The input of the subgraph or operation that receives the member. */
+  as: string;
+  subgraph?: string;
+  operation?: string;
+  /** Inputs bound to the same value for every member. */
+  input?: { [field: string]: JsonValue };
+}
+
+export interface WhileSpec {
+  /** The loop body: its inputs are the state, and it must output every state variable for the next iteration. */
+  subgraph: string;
+  /** The condition subgraph, run on the state before each iteration. */
+  until: string;
+  /** The output of `until` that says stop: a boolean. */
+  stopWhen: string;
+  /** The state before the first iteration, by name. */
+  state: { [name: string]: JsonValue };
+  /** Most iterations of the body. */
+  maxIterations: number;
+  /** What reaching maxIterations without the condition saying stop means. Default `fail`. */
+  onMaxIterations?: 'fail' | 'accept';
 }
 
 /** A workflow as written: the parsed, schema-checked content of a workflow file. */
 export interface WorkflowSpec {
   description?: string;
+  /** Abstract graphs the nodes can use (`"subgraph"`, `"map"`, `"while"`), by name. */
+  subgraphs?: { [name: string]: SubgraphSpec };
+  /** Modules that define operations, relative to the workflow file (`"./my-ops.js"`). */
+  operations?: string[];
   nodes: WorkflowNodeSpec[];
 }
 
@@ -32,6 +78,8 @@ export interface LoadedWorkflow {
   file: string;
   /** Absolute directory `$file` inputs are relative to. */
   baseDir: string;
+  /** Set when the file is a SCALE-MS `scalems_workflow_1` document: the uid each node declares, by label. */
+  scalems?: ReadonlyMap<string, DeclaredReferent>;
 }
 
 /** Line and column of a character offset, for JSON syntax errors. */
@@ -103,6 +151,12 @@ export async function loadWorkflowFile(path: string): Promise<LoadedWorkflow> {
     const reason = isErrnoException(error) && error.code === 'ENOENT' ? 'no such file' : isErrnoException(error) && error.code === 'EISDIR' ? 'is a directory' : String(error);
     throw new RunGraphError('E_WORKFLOW_READ', `cannot read workflow: ${reason}`, { file: path, cause: error });
   }
-  const spec = checkWorkflowDocument(parseJson(text, path), path);
-  return { spec, file: path, baseDir: dirname(resolve(path)) };
+  const document = parseJson(text, path);
+  const baseDir = dirname(resolve(path));
+  if (isScalemsDocument(document)) {
+    const { spec, declared } = scalemsToWorkflow(document, path);
+    return { spec: checkWorkflowDocument(spec, path), file: path, baseDir, scalems: declared };
+  }
+  const spec = checkWorkflowDocument(document, path);
+  return { spec, file: path, baseDir };
 }

@@ -2,6 +2,7 @@
 // subprocesses, release every lock and exit non-zero saying how to resume; a
 // second signal exits at once. Either way the next run resumes and finishes.
 import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditExecutionLog, auditWorkdir } from '../../src/torture/audit.js';
@@ -27,9 +28,9 @@ interface Stopped {
 }
 
 /** Start a run, send `signals` once its first subprocess is running, and wait for it to exit. */
-function interruptedRun(workdir: string, signals: NodeJS.Signals[]): Promise<Stopped> {
+function interruptedRun(workdir: string, signals: NodeJS.Signals[], file = workflow.file): Promise<Stopped> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'run', workflow.file, '--workdir', workdir, '--jobs', '2'], {
+    const child = spawn(process.execPath, [CLI, 'run', file, '--workdir', workdir, '--jobs', '2'], {
       env: { ...process.env, RUN_GRAPH_EXECUTION_LOG: workflow.log, CI: '1' },
     });
     let stdout = '';
@@ -72,11 +73,23 @@ describe('signals', () => {
   }
 
   it('a second SIGINT exits at once, and a later run still resumes correctly', async () => {
+    // A subprocess that ignores SIGTERM keeps the first, orderly stop waiting; only the second signal ends it.
+    const stubborn = join(dir, 'stubborn.json');
+    await writeFile(
+      stubborn,
+      JSON.stringify({
+        nodes: [
+          { label: 'source', operation: 'scalems.Integer64', input: { data: [1, 2] } },
+          { label: 'sub_stubborn', operation: 'scalems.Subprocess', input: { argv: ['sh', '-c', "trap '' TERM; sleep 3; echo done > out.txt", { $ref: 'source' }], outputFiles: ['out.txt'] } },
+        ],
+      }),
+    );
     const workdir = join(dir, 'work');
-    const stopped = await interruptedRun(workdir, ['SIGINT', 'SIGINT']);
+    const stopped = await interruptedRun(workdir, ['SIGINT', 'SIGINT'], stubborn);
     expect(stopped.code).toBe(130);
     expect(stopped.stderr).toContain('exiting at once');
-    const resumed = await runCli(['run', workflow.file, '--workdir', workdir], { RUN_GRAPH_EXECUTION_LOG: workflow.log });
+    expect(stopped.ms).toBeLessThan(2_500);
+    const resumed = await runCli(['run', stubborn, '--workdir', workdir], { RUN_GRAPH_EXECUTION_LOG: workflow.log });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect((await auditExecutionLog(workflow.log)).problems).toEqual([]);
     expect(await auditWorkdir(workdir)).toEqual([]);

@@ -6,12 +6,16 @@
  * same command resumes.
  */
 import { WorkerContext } from '../../context.js';
+import { killRunningSubprocesses } from '../../operations/subprocess.js';
 import { loadGraph } from '../../workflow/load-graph.js';
 import { EXIT } from '../exit-codes.js';
 import { createReporter, type ReporterKind } from '../reporter.js';
 import { chosenWorkdir } from '../workdir-option.js';
+import { startRunServer, type ServerCliOptions } from './serve.js';
 
-export interface RunCommandOptions {
+export interface RunCommandOptions extends Partial<ServerCliOptions> {
+  /** Serve the working directory and stream the run's events while it lasts. */
+  serve?: boolean;
   workdir?: string;
   jobs?: number;
   json?: boolean;
@@ -28,14 +32,19 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
   const graph = await loadGraph(workflow);
   const reporter = createReporter(reporterKind(options), { out: process.stdout, err: process.stderr, columns: process.stderr.columns });
   const workdir = chosenWorkdir(workflow, options.workdir);
+  let served: Awaited<ReturnType<typeof startRunServer>> | undefined;
   const context = await WorkerContext.open({
     workdir,
     ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
     verify: options.verify === true ? 'checksum' : 'size',
     staleMs: options.stale * 1000,
     ...(process.env['RUN_GRAPH_EXECUTION_LOG'] ? { executionLog: process.env['RUN_GRAPH_EXECUTION_LOG'] } : {}),
-    onEvent: (event) => reporter.onEvent(event),
+    onEvent: (event) => {
+      reporter.onEvent(event);
+      served?.publish(event);
+    },
   });
+  if (options.serve === true) served = await startRunServer(graph, workdir, options);
 
   const controller = new AbortController();
   let signals = 0;
@@ -46,6 +55,7 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
       return;
     }
     reporter.close();
+    killRunningSubprocesses();
     process.stderr.write(`run-graph: ${signal} again, exiting at once; run the same command to resume\n`);
     process.exit(EXIT.interrupted);
   };
@@ -73,5 +83,6 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await served?.close();
   }
 }

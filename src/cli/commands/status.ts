@@ -1,5 +1,6 @@
 /** `run-graph status`: per node, label, short uid and state, then the counts. Reads only. */
 import { assertNever } from '../../errors.js';
+import { describePriorStore } from '../../explain/prior-versions.js';
 import { shortUid } from '../../fingerprint.js';
 import { readStatus, type NodeStatus } from '../../status.js';
 import { loadGraph } from '../../workflow/load-graph.js';
@@ -16,7 +17,7 @@ function stateText(node: NodeStatus): string {
     case 'committed':
       return 'committed';
     case 'not-started':
-      return 'not started';
+      return node.prior === undefined ? 'not started' : `not started (${describePriorStore(node.prior)})`;
     case 'incomplete':
       return 'incomplete';
     case 'running':
@@ -37,7 +38,8 @@ export async function statusCommand(workflow: string, options: StatusCommandOpti
   const width = Math.max(5, ...report.nodes.map((n) => n.label.length));
   process.stdout.write(`${'LABEL'.padEnd(width)}  UID           STATE\n`);
   for (const node of report.nodes) {
-    process.stdout.write(`${node.label.padEnd(width)}  ${shortUid(node.uid)}  ${stateText(node)}\n`);
+    const progress = node.progress === undefined ? '' : `, ${node.progress}`;
+    process.stdout.write(`${node.label.padEnd(width)}  ${shortUid(node.uid)}  ${stateText(node)}${progress}\n`);
   }
   const c = report.counts;
   process.stdout.write(`\n${c.total} nodes: ${c.committed} committed, ${c['not-started']} not started, ${c.incomplete} incomplete, ${c.running} running\n`);

@@ -1,0 +1,20 @@
+/** The static type of a value once references are resolved. */
+import type { JsonValue } from '../canonical-json.js';
+import { isFileInput, isInputRef, type InputTree } from '../operations/operation.js';
+import { literalArrayType, type ValueType } from '../values.js';
+import type { ResolvedRef } from './graph.js';
+
+/** The type of a resolved value: a reference's type, a literal array's, or JSON. */
+export function typeOfValue(value: InputTree<ResolvedRef>, node: string, field: string): ValueType {
+  if (isInputRef(value)) return value.type;
+  if (isFileInput(value)) return { kind: 'file' };
+  if (typeof value === 'number' || (Array.isArray(value) && value.length > 0 && (typeof value[0] === 'number' || Array.isArray(value[0])))) {
+    try {
+      return literalArrayType(value as JsonValue, { node, field });
+    } catch {
+      return { kind: 'json' };
+    }
+  }
+  return { kind: 'json' };
+}
+
