@@ -7,7 +7,6 @@
  * The CLI tests run the BUILT code: `npm test` builds first; by hand, run
  * `npm run build` before `npx vitest run test/commands`.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,25 +26,8 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Run `node dist/cli/main.js ...args`; a hung CLI is killed after `timeoutMs`. */
-export function runCli(args: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? REPO_ROOT, env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
-}
+/** The CLI tests' runner: `node dist/cli/main.js ...args`, killed if it hangs. */
+export { runCli } from '../cli/helpers.js';
 
 export interface Sandbox {
   readonly dir: string;

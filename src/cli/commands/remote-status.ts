@@ -11,6 +11,7 @@ import { assertNever } from '../../errors.js';
 import { shortUid, type Uid } from '../../fingerprint.js';
 import { loadGraph } from '../../workflow/load-graph.js';
 import { EXIT } from '../exit-codes.js';
+import { describeState } from './status.js';
 
 export interface RemoteStatusOptions {
   remote: string;
@@ -19,21 +20,6 @@ export interface RemoteStatusOptions {
 }
 
 type RemoteNodeStatus = { label: string; uid: Uid; operation: string } & (StoreView | { state: 'not-started' });
-
-function stateText(node: RemoteNodeStatus): string {
-  switch (node.state) {
-    case 'committed':
-      return 'committed';
-    case 'not-started':
-      return 'not started';
-    case 'incomplete':
-      return 'incomplete';
-    case 'running':
-      return `running (pid ${node.owner.pid} on ${node.owner.host})`;
-    default:
-      return assertNever(node, 'node state');
-  }
-}
 
 /** The state part of a node's info. */
 function storeView(info: NodeInfo): StoreView {
@@ -74,7 +60,7 @@ export async function remoteStatusCommand(workflow: string | undefined, options:
     }
     const width = Math.max(5, ...report.map((n) => n.label.length));
     process.stdout.write(`${'LABEL'.padEnd(width)}  UID           STATE\n`);
-    for (const node of report) process.stdout.write(`${node.label.padEnd(width)}  ${shortUid(node.uid)}  ${stateText(node)}\n`);
+    for (const node of report) process.stdout.write(`${node.label.padEnd(width)}  ${shortUid(node.uid)}  ${describeState(node)}\n`);
     process.stdout.write(`\n${counts.total} nodes at ${graph.url}: ${counts.committed} committed, ${counts['not-started']} not started, ${counts.incomplete} incomplete, ${counts.running} running\n`);
     return EXIT.ok;
   } finally {

@@ -12,19 +12,24 @@ export interface StatusCommandOptions {
   json?: boolean;
 }
 
-function stateText(node: NodeStatus): string {
+/** A node's state in the words `status` prints, locally or from a served directory. */
+export function describeState(node: { state: NodeStatus['state']; owner?: { pid: number; host: string } }, notStartedDetail?: string): string {
   switch (node.state) {
     case 'committed':
       return 'committed';
     case 'not-started':
-      return node.prior === undefined ? 'not started' : `not started (${describePriorStore(node.prior)})`;
+      return notStartedDetail === undefined ? 'not started' : `not started (${notStartedDetail})`;
     case 'incomplete':
       return 'incomplete';
     case 'running':
-      return `running (pid ${node.owner.pid} on ${node.owner.host})`;
+      return `running (pid ${node.owner?.pid ?? '?'} on ${node.owner?.host ?? '?'})`;
     default:
-      return assertNever(node, 'node state');
+      return assertNever(node.state, 'node state');
   }
+}
+
+function stateText(node: NodeStatus): string {
+  return describeState(node, node.state === 'not-started' && node.prior !== undefined ? describePriorStore(node.prior) : undefined);
 }
 
 export async function statusCommand(workflow: string, options: StatusCommandOptions): Promise<number> {
