@@ -40,11 +40,17 @@ export interface LiteralSite {
   field: string;
 }
 
+/** Where a nested list stops being rectangular, or holds an element the test refuses. `path` is relative (`[1][0]`). */
+export type NestedListProblem =
+  | { kind: 'element'; path: string; value: unknown }
+  | { kind: 'ragged'; path: string; expected: number; value: unknown };
+
 /**
- * Shape of a nested list of numbers, or an error naming the first ragged or
- * non-numeric place. A bare number is a scalar (shape `[]`).
+ * Shape of a rectangular nested list whose every element passes `accepts`
+ * (its depth is the depth of the first element's nesting), or the first
+ * place where it is not. A bare element is a scalar (shape `[]`).
  */
-export function nestedListShape(value: unknown, site: LiteralSite): number[] {
+export function findNestedShape(value: unknown, accepts: (element: unknown) => boolean): { shape: number[] } | { problem: NestedListProblem } {
   const shape: number[] = [];
   let level: unknown = value;
   while (Array.isArray(level)) {
@@ -52,34 +58,42 @@ export function nestedListShape(value: unknown, site: LiteralSite): number[] {
     if (level.length === 0) break;
     level = level[0];
   }
-  checkNested(value, shape, 0, site.field, site);
-  return shape;
+  const visit = (item: unknown, depth: number, path: string): NestedListProblem | undefined => {
+    if (depth === shape.length) return accepts(item) ? undefined : { kind: 'element', path, value: item };
+    const expected = shape[depth] ?? 0;
+    if (!Array.isArray(item) || item.length !== expected) return { kind: 'ragged', path, expected, value: item };
+    for (let i = 0; i < item.length; i++) {
+      const problem = visit(item[i], depth + 1, `${path}[${i}]`);
+      if (problem !== undefined) return problem;
+    }
+    return undefined;
+  };
+  const problem = visit(value, 0, '');
+  return problem === undefined ? { shape } : { problem };
 }
 
-function checkNested(value: unknown, shape: number[], depth: number, path: string, site: LiteralSite): void {
-  if (depth === shape.length) {
-    if (typeof value !== 'number') {
-      throw new RunGraphError('E_INPUT_TYPE', `expected a number at ${path}, got ${describeValue(value)}`, {
-        ...(site.file === undefined ? {} : { file: site.file }),
-        node: site.node,
-        field: path,
-        value,
-      });
-    }
-    return;
+/** "a list of length 3", or the value described: what a ragged place held. */
+export function describeRaggedItem(value: unknown): string {
+  return Array.isArray(value) ? `a list of length ${value.length}` : describeValue(value);
+}
+
+/**
+ * Shape of a nested list of numbers, or an error naming the first ragged or
+ * non-numeric place. A bare number is a scalar (shape `[]`).
+ */
+export function nestedListShape(value: unknown, site: LiteralSite): number[] {
+  const found = findNestedShape(value, (element) => typeof element === 'number');
+  if ('shape' in found) return found.shape;
+  const { problem } = found;
+  const field = `${site.field}${problem.path}`;
+  const where = { ...(site.file === undefined ? {} : { file: site.file }), node: site.node, field, value: problem.value };
+  if (problem.kind === 'element') {
+    throw new RunGraphError('E_INPUT_TYPE', `expected a number at ${field}, got ${describeValue(problem.value)}`, where);
   }
-  const expected = shape[depth] ?? 0;
-  if (!Array.isArray(value) || value.length !== expected) {
-    const got = Array.isArray(value) ? `a list of length ${value.length}` : describeValue(value);
-    throw new RunGraphError('E_INPUT_SHAPE', `ragged nested list: expected a list of length ${expected} at ${path}, got ${got}`, {
-      ...(site.file === undefined ? {} : { file: site.file }),
-      node: site.node,
-      field: path,
-      value,
-      hint: 'every row of an array must have the same length',
-    });
-  }
-  for (let i = 0; i < value.length; i++) checkNested(value[i], shape, depth + 1, `${path}[${i}]`, site);
+  throw new RunGraphError('E_INPUT_SHAPE', `ragged nested list: expected a list of length ${problem.expected} at ${field}, got ${describeRaggedItem(problem.value)}`, {
+    ...where,
+    hint: 'every row of an array must have the same length',
+  });
 }
 
 function flatten(value: JsonValue, out: number[]): void {

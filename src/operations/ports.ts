@@ -27,7 +27,7 @@ import { isAbsolute, join, normalize } from 'node:path';
 import { assertPlainJson, type JsonValue } from '../canonical-json.js';
 import { RunGraphError, assertNever, describeValue } from '../errors.js';
 import { allocArray, type ArrayValue, type Dtype } from '../npy.js';
-import { describeType, toFloat64, type ValueType } from '../values.js';
+import { describeRaggedItem, describeType, findNestedShape, toFloat64, type ValueType } from '../values.js';
 import { inputError } from './check.js';
 import { isFileInput, isInputRef, type CheckSite, type InputTree, type OperationOutputs, type OutputValue, type TypedRef } from './operation.js';
 
@@ -276,27 +276,13 @@ const ELEMENT_CHECKS: { [D in NumericDtype | 'string']: { test: ElementCheck; wh
 
 /** Shape of a rectangular nested list whose every element passes `test`, or a message saying where it is not. */
 function nestedShape(value: unknown, test: ElementCheck, what: string): { shape: number[] } | { problem: string } {
-  const shape: number[] = [];
-  let level: unknown = value;
-  while (Array.isArray(level)) {
-    shape.push(level.length);
-    if (level.length === 0) break;
-    level = level[0];
-  }
-  const visit = (item: unknown, depth: number, path: string): string | undefined => {
-    if (depth === shape.length) return test(item) ? undefined : `expected ${what} at ${path || 'the top'}, got ${describeValue(item)}`;
-    const expected = shape[depth] ?? 0;
-    if (!Array.isArray(item) || item.length !== expected) {
-      return `ragged nested list: expected a list of length ${expected} at ${path || 'the top'}, got ${Array.isArray(item) ? `a list of length ${item.length}` : describeValue(item)}`;
-    }
-    for (let i = 0; i < item.length; i++) {
-      const problem = visit(item[i], depth + 1, `${path}[${i}]`);
-      if (problem !== undefined) return problem;
-    }
-    return undefined;
-  };
-  const problem = visit(value, 0, '');
-  return problem === undefined ? { shape } : { problem };
+  const found = findNestedShape(value, test);
+  if ('shape' in found) return found;
+  const { problem } = found;
+  const at = problem.path || 'the top';
+  return problem.kind === 'element'
+    ? { problem: `expected ${what} at ${at}, got ${describeValue(problem.value)}` }
+    : { problem: `ragged nested list: expected a list of length ${problem.expected} at ${at}, got ${describeRaggedItem(problem.value)}` };
 }
 
 function flatten(value: unknown, out: unknown[]): void {
