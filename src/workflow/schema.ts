@@ -1,11 +1,21 @@
 /**
  * Validation of workflow files against `schemas/workflow.schema.json`, the
- * same schema an editor uses through `"$schema"`. The schema is compiled
- * once per process, on first use.
+ * same schema an editor uses through `"$schema"`.
+ *
+ * Compiling the schema takes ajv some 30-50 ms, a large share of a no-op
+ * resume of a thousand nodes. So `npm run build` compiles every shipped
+ * schema ahead of time into a standalone validator (`compile-schemas.ts`),
+ * tagged with the sha256 of the schema it was made from; a process loads it
+ * in about a millisecond. Where there is none, or it was made from another
+ * version of the schema (the library run from its TypeScript sources, or a
+ * schema edited since the build), the schema is compiled on first use, as
+ * before. Either way, once per process.
  */
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { Ajv2020, type ErrorObject, type Options, type ValidateFunction } from 'ajv/dist/2020.js';
 import { RunGraphError } from '../errors.js';
 
 /** Absolute path of a schema shipped in the package's `schemas/` folder. */
@@ -14,16 +24,38 @@ export function schemaPath(name: string): string {
   return fileURLToPath(new URL(`../../schemas/${name}`, import.meta.url));
 }
 
+/**
+ * How every schema is compiled, ahead of time or not. validateSchema off:
+ * checking our own shipped schema against the 2020-12 meta-schema means
+ * compiling the meta-schema, ~100 ms of every start. Strict mode still
+ * rejects unknown keywords and malformed rules.
+ */
+export const AJV_OPTIONS: Options = { allErrors: false, strict: true, strictRequired: false, strictTypes: false, validateSchema: false };
+
+/** Where the build puts the precompiled validator of a schema, beside this module. */
+export function precompiledPath(name: string): string {
+  return fileURLToPath(new URL(`./precompiled/${name.replace(/\.schema\.json$/, '')}.validate.cjs`, import.meta.url));
+}
+
+export function schemaDigest(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
 const compiled = new Map<string, ValidateFunction>();
+
+/** The precompiled validator of schema `name`, if the build made one from a schema with this sha256. */
+export function precompiledValidator(name: string, digest: string): ValidateFunction | undefined {
+  const path = precompiledPath(name);
+  if (!existsSync(path)) return undefined;
+  const loaded = createRequire(import.meta.url)(path) as ValidateFunction & { schemaSha256?: string };
+  return loaded.schemaSha256 === digest ? loaded : undefined;
+}
 
 function validatorFor(name: string): ValidateFunction {
   let validate = compiled.get(name);
   if (validate === undefined) {
-    // validateSchema off: checking our own shipped schema against the 2020-12
-    // meta-schema means compiling the meta-schema, ~100 ms of every start.
-    // Strict mode still rejects unknown keywords and malformed rules.
-    const ajv = new Ajv2020({ allErrors: false, strict: true, strictRequired: false, strictTypes: false, validateSchema: false });
-    validate = ajv.compile(JSON.parse(readFileSync(schemaPath(name), 'utf8')) as object);
+    const text = readFileSync(schemaPath(name), 'utf8');
+    validate = precompiledValidator(name, schemaDigest(text)) ?? new Ajv2020(AJV_OPTIONS).compile(JSON.parse(text) as object);
     compiled.set(name, validate);
   }
   return validate;
