@@ -4,6 +4,7 @@
  * same way on the main thread and in a worker thread, from the committed
  * artifact entry and the upstream store's directory.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JsonValue } from './canonical-json.js';
@@ -22,31 +23,69 @@ export interface ArtifactSource {
   storeDir: string;
 }
 
+/** Artifacts up to this size are read synchronously: the read takes microseconds, a thread-pool round trip far longer. */
+const SYNC_READ_LIMIT = 64 * 1024;
+
+async function readSmallFast(path: string, size: number): Promise<Buffer> {
+  return size <= SYNC_READ_LIMIT ? readFileSync(path) : readFile(path);
+}
+
 export type SourcedArtifactRef = ArtifactRef & { readonly [ARTIFACT_SOURCE]: ArtifactSource };
 
+/**
+ * A class, so that its loaders live once on the prototype: a fan-in over
+ * 100,000 upstream nodes holds 100,000 references, and closures of their
+ * own would cost about a kilobyte each.
+ */
+class StoredArtifactRef implements SourcedArtifactRef {
+  readonly [INPUT_KIND] = 'ref' as const;
+  readonly [ARTIFACT_SOURCE]: ArtifactSource;
+  readonly label: string;
+  readonly output: string;
+  readonly type: TypedRef['type'];
+  readonly uid: Uid;
+  readonly #consumer: string;
+
+  constructor(ref: TypedRef & { readonly uid: Uid }, artifact: ArtifactEntry, storeDir: string, consumer: string) {
+    this[ARTIFACT_SOURCE] = { entry: artifact, storeDir };
+    this.label = ref.label;
+    this.output = ref.output;
+    this.type = ref.type;
+    this.uid = ref.uid;
+    this.#consumer = consumer;
+  }
+
+  get path(): string {
+    const { entry, storeDir } = this[ARTIFACT_SOURCE];
+    return join(storeDir, entry.path);
+  }
+
+  #notA(what: string): RunGraphError {
+    const { entry } = this[ARTIFACT_SOURCE];
+    return new RunGraphError('E_INPUT_TYPE', `'${this.label}.${this.output}' is ${entry.kind === 'json' ? 'JSON' : entry.kind === 'array' ? 'an array' : `a ${entry.kind}`}, not ${what}`, { node: this.#consumer });
+  }
+
+  async array(): Promise<ArrayValue> {
+    const { entry, storeDir } = this[ARTIFACT_SOURCE];
+    if (entry.kind === 'json') throw this.#notA('an array');
+    if (entry.kind === 'stream') return readStreamWhole(storeDir, entry);
+    const path = this.path;
+    return decodeNpy(await readSmallFast(path, entry.size), path);
+  }
+
+  async json(): Promise<JsonValue> {
+    const { entry } = this[ARTIFACT_SOURCE];
+    if (entry.kind !== 'json') throw this.#notA('JSON');
+    return JSON.parse((await readSmallFast(this.path, entry.size)).toString('utf8')) as JsonValue;
+  }
+
+  async *chunks(): AsyncGenerator<ArrayValue> {
+    const { entry, storeDir } = this[ARTIFACT_SOURCE];
+    if (entry.kind === 'stream') yield* readStreamChunks(storeDir, entry);
+    else yield await this.array();
+  }
+}
+
 export function makeArtifactRef(ref: TypedRef & { readonly uid: Uid }, artifact: ArtifactEntry, storeDir: string, consumer: string): SourcedArtifactRef {
-  const path = join(storeDir, artifact.path);
-  const what = `'${ref.label}.${ref.output}'`;
-  return {
-    [INPUT_KIND]: 'ref',
-    [ARTIFACT_SOURCE]: { entry: artifact, storeDir },
-    label: ref.label,
-    output: ref.output,
-    type: ref.type,
-    uid: ref.uid,
-    path,
-    async array(): Promise<ArrayValue> {
-      if (artifact.kind === 'json') throw new RunGraphError('E_INPUT_TYPE', `${what} is JSON, not an array`, { node: consumer });
-      if (artifact.kind === 'stream') return readStreamWhole(storeDir, artifact);
-      return decodeNpy(await readFile(path), path);
-    },
-    async json(): Promise<JsonValue> {
-      if (artifact.kind !== 'json') throw new RunGraphError('E_INPUT_TYPE', `${what} is a ${artifact.kind}, not JSON`, { node: consumer });
-      return JSON.parse(await readFile(path, 'utf8')) as JsonValue;
-    },
-    async *chunks(): AsyncGenerator<ArrayValue> {
-      if (artifact.kind === 'stream') yield* readStreamChunks(storeDir, artifact);
-      else yield await this.array();
-    },
-  };
+  return new StoredArtifactRef(ref, artifact, storeDir, consumer);
 }

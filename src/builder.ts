@@ -11,20 +11,22 @@
  * everything that writes does so as the store's owner. When another live
  * process owns the store, the builder waits for it and reuses its result.
  */
-import { rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHECKPOINT_DIR, checkpointFacility } from './checkpoint.js';
 import { makeArtifactRef } from './artifact-ref.js';
+import type { JobSlots } from './scheduler.js';
 import { runsInThread, type OperationThreads } from './threads/pool.js';
 import { durableChunkCount, writeStream } from './stream.js';
 import { RunGraphError, isErrnoException } from './errors.js';
 import type { EventListener } from './events.js';
 import type { Uid } from './fingerprint.js';
 import { INPUT_KIND, qualifiedName, type ArtifactRef, type ControlContext, type OperationContext, type InputTree, type OperationOutputs, type RunInput } from './operations/operation.js';
-import { commitStore, publishStore, quarantineStore, resetStore, verifyStore, writeArtifacts, type VerifyMode } from './store/data-store.js';
+import { commitStore, publishStore, quarantineStore, resetStore, verifyStore, type VerifyMode } from './store/data-store.js';
 import { claimOwnership, clearLeftoverLock, type StoreLock } from './store/lock.js';
-import { STORE_FORMAT, isCommitted, readStoreMetadata, type CommittedMetadata, type StoreMetadata } from './store/metadata.js';
-import { OWNER_FILE, readOwner, sameOwner, type OwnerInfo } from './store/owner.js';
+import { STORE_FORMAT, isCommitted, readStoreMetadataSync, type CommittedMetadata, type StoreMetadata } from './store/metadata.js';
+import { OWNER_FILE, readOwnerSync, sameOwner, type OwnerInfo } from './store/owner.js';
 import { describeFsError, type WorkdirLayout } from './store/workdir.js';
 import type { GraphNode, ResolvedRef } from './workflow/graph.js';
 
@@ -42,10 +44,14 @@ export interface BuildEnvironment {
   readonly finished: ReadonlyMap<Uid, CommittedMetadata>;
   /** Nodes already reported as waiting for another process, so each is reported once. */
   readonly waiting: Set<Uid>;
+  /** At most `jobs` nodes publish, claim and run at once, each holding a slot here until its operation ends. Undefined: no limit but the scheduler's. */
+  readonly compute?: JobSlots;
   /** Worker threads for operations that can run there; undefined runs everything on the main thread. */
   readonly threads?: OperationThreads;
   /** The control context of a control operation (a loop) node; set by the context once its runner exists. */
   controlFor?: (node: GraphNode) => ControlContext;
+  /** Takes the tidying of a committed store (owner file, checkpoints, lock), done in the background; the run waits for it before it ends. */
+  readonly afterCommit: (tidying: Promise<void>) => void;
   /** Called as an operation starts executing and right after its store commits. */
   readonly audit?: (what: 'start' | 'commit', node: GraphNode) => void;
 }
@@ -79,18 +85,55 @@ export async function buildNode(env: BuildEnvironment, node: GraphNode): Promise
 async function buildNodeUnchecked(env: BuildEnvironment, node: GraphNode): Promise<NodeOutcome> {
   const storeDir = env.layout.storeDir(node.uid);
   if (env.existing.has(node.uid)) {
-    const metadata = await readStoreMetadata(storeDir);
+    const metadata = readStoreMetadataSync(storeDir);
     if (isCommitted(metadata) && (await verifyStore(storeDir, metadata, env.verify)) === undefined) {
       await clearLeftoverLock(storeDir);
       env.emit({ type: 'node-reused', label: node.label, uid: node.uid });
-      return { kind: 'reused', metadata };
+      return { kind: 'reused', metadata: sharingRecord(metadata, node) };
     }
   }
+  const slot = await takeComputeSlot(env, node);
+  try {
+    return await claimAndBuild(env, node, slot);
+  } finally {
+    slot.give();
+  }
+}
+
+/**
+ * One of the run's compute slots, held from publishing a store until its
+ * operation has run: at most `jobs` nodes do that at once, while more than
+ * that may be committing, which is mostly waiting on the disk. A loop, which
+ * only waits for the nodes it makes, takes none.
+ */
+interface ComputeSlot {
+  /** Give the slot back; only the first call counts. */
+  give(): void;
+}
+
+async function takeComputeSlot(env: BuildEnvironment, node: GraphNode): Promise<ComputeSlot> {
+  const slots = node.operation.control === true ? undefined : env.compute;
+  if (slots === undefined) return { give: () => undefined };
+  if (!(await slots.take(env.signal))) throw interrupted(node);
+  let held = true;
+  return {
+    give: () => {
+      if (held) slots.give();
+      held = false;
+    },
+  };
+}
+
+async function claimAndBuild(env: BuildEnvironment, node: GraphNode, slot: ComputeSlot): Promise<NodeOutcome> {
+  const storeDir = env.layout.storeDir(node.uid);
+  // A store absent when the run started is published without a look first; publishing finds out if someone made it since.
+  let mayExist = env.existing.has(node.uid);
   for (;;) {
     if (env.signal.aborted) throw interrupted(node);
-    if ((await stat(storeDir).catch(() => undefined)) === undefined) {
+    if (!mayExist || !existsSync(storeDir)) {
       await publishStore(env.layout, { uid: node.uid, record: node.record, operation: operationInfo(node) }, env.owner);
     }
+    mayExist = true;
     const claim = await claimOwnership(storeDir, env.owner, {
       staleMs: env.staleMs,
       onCompromised: (error) => env.emit({ type: 'lock-compromised', label: node.label, uid: node.uid, message: error.message }),
@@ -98,10 +141,10 @@ async function buildNodeUnchecked(env: BuildEnvironment, node: GraphNode): Promi
     if (claim.kind === 'missing') continue;
     if (claim.kind === 'held') {
       // Another process is building this node: reuse its commit, or come back later.
-      const metadata = await readStoreMetadata(storeDir);
+      const metadata = readStoreMetadataSync(storeDir);
       if (isCommitted(metadata) && (await verifyStore(storeDir, metadata, env.verify)) === undefined) {
         env.emit({ type: 'node-reused', label: node.label, uid: node.uid });
-        return { kind: 'reused', metadata };
+        return { kind: 'reused', metadata: sharingRecord(metadata, node) };
       }
       if (!env.waiting.has(node.uid)) {
         env.waiting.add(node.uid);
@@ -109,26 +152,37 @@ async function buildNodeUnchecked(env: BuildEnvironment, node: GraphNode): Promi
       }
       return { kind: 'deferred' };
     }
-    const outcome = await buildOwnedNode(env, node, claim.lock);
+    const outcome = await buildOwnedNode(env, node, claim.lock, slot);
     if (outcome !== 'quarantined') return outcome;
   }
+}
+
+/**
+ * The metadata read from a node's store, holding the graph's own record
+ * object instead of the copy parsed from the file: the same value (the uid
+ * is its hash), kept once. A run holds the metadata of every finished node,
+ * and the records are most of it.
+ */
+export function sharingRecord<M extends StoreMetadata>(metadata: M, node: GraphNode): M {
+  return metadata.uid === node.uid ? { ...metadata, record: node.record } : metadata;
 }
 
 function operationInfo(node: GraphNode): StoreMetadata['operation'] {
   return { namespace: node.operation.namespace, name: node.operation.name, version: node.operation.version ?? null };
 }
 
-async function buildOwnedNode(env: BuildEnvironment, node: GraphNode, lock: StoreLock): Promise<NodeOutcome | 'quarantined'> {
+async function buildOwnedNode(env: BuildEnvironment, node: GraphNode, lock: StoreLock, slot: ComputeSlot): Promise<NodeOutcome | 'quarantined'> {
   env.waiting.delete(node.uid);
   const storeDir = env.layout.storeDir(node.uid);
   let released = false;
   try {
-    const metadata = await readStoreMetadata(storeDir);
+    // Read again now that the store is ours: another process may have committed it between our look and our lock.
+    const metadata = readStoreMetadataSync(storeDir);
     if (isCommitted(metadata)) {
       const problem = await verifyStore(storeDir, metadata, env.verify);
       if (problem === undefined) {
         env.emit({ type: 'node-reused', label: node.label, uid: node.uid });
-        return { kind: 'reused', metadata };
+        return { kind: 'reused', metadata: sharingRecord(metadata, node) };
       }
       // Moved while we hold the lock, so no other process can be writing it; then released.
       const path = await quarantineStore(env.layout, node.uid);
@@ -137,7 +191,7 @@ async function buildOwnedNode(env: BuildEnvironment, node: GraphNode, lock: Stor
       env.emit({ type: 'store-quarantined', label: node.label, uid: node.uid, reason: problem, path });
       return 'quarantined';
     }
-    const created: StoreMetadata = metadata ?? {
+    const created: StoreMetadata = metadata !== undefined ? sharingRecord(metadata, node) : {
       format: STORE_FORMAT,
       uid: node.uid,
       record: node.record,
@@ -147,6 +201,44 @@ async function buildOwnedNode(env: BuildEnvironment, node: GraphNode, lock: Stor
     };
     const removed = await resetStore(storeDir);
     if (removed.length > 0) env.emit({ type: 'store-reset', label: node.label, uid: node.uid, removed });
+    if (env.signal.aborted) throw interrupted(node);
+    const { outputs, started } = await execute(env, node, storeDir, slot);
+    checkOutputs(node, outputs);
+    const committed = await commitStore(storeDir, created, outputs, {
+      durationMs: Math.round(performance.now() - started),
+      beforeCommit: async () => assertStillOwner(storeDir, env.owner, lock),
+    });
+    env.audit?.('commit', node);
+    env.afterCommit(tidyCommitted(storeDir, lock));
+    released = true;
+    env.emit({ type: 'node-committed', label: node.label, uid: node.uid, durationMs: committed.durationMs });
+    return { kind: 'committed', metadata: committed };
+  } finally {
+    if (!released) await lock.release();
+  }
+}
+
+/**
+ * A committed store is immutable and owned by no one, and needs no
+ * intermediate state: its owner file and checkpoints go, then its lock. Done
+ * after the node is reported committed, off the path of the nodes waiting
+ * for it. If the process dies first, the next run that reuses the store
+ * clears what is left (clearLeftoverLock), as after a kill right after the
+ * commit; a failure here is left for it in the same way.
+ */
+async function tidyCommitted(storeDir: string, lock: StoreLock): Promise<void> {
+  try {
+    await rm(join(storeDir, OWNER_FILE), { force: true });
+    if (existsSync(join(storeDir, CHECKPOINT_DIR))) await rm(join(storeDir, CHECKPOINT_DIR), { recursive: true, force: true });
+  } catch {
+    // Left for the next reuse, as above.
+  }
+  await lock.release().catch(() => undefined);
+}
+
+/** Run the node's operation and return its outputs; the compute slot is given back as it ends. */
+async function execute(env: BuildEnvironment, node: GraphNode, storeDir: string, slot: ComputeSlot): Promise<{ outputs: OperationOutputs; started: number }> {
+  try {
     if (env.signal.aborted) throw interrupted(node);
     env.emit({ type: 'node-started', label: node.label, uid: node.uid, operation: qualifiedName(node.operation) });
     env.audit?.('start', node);
@@ -163,30 +255,20 @@ async function buildOwnedNode(env: BuildEnvironment, node: GraphNode, lock: Stor
       ...(node.operation.control === true && env.controlFor !== undefined ? { control: env.controlFor(node) } : {}),
     };
     const input = runInput(env, node);
-    const result = env.threads !== undefined && runsInThread(node.operation) ? env.threads.run(node.operation, input, context) : node.operation.run(input, context);
     let outputs: OperationOutputs;
     try {
-      if (Symbol.asyncIterator in result) {
-        if (stream === undefined) throw new RunGraphError('E_NODE_FAILED', `operation ${qualifiedName(node.operation)} yielded a stream but declares no "stream" output`, { node: node.label });
-        outputs = { [stream]: { kind: 'stream', entry: await writeStream(storeDir, stream, result, resumeAtChunk ?? 0, env.signal, node.label) } };
-      } else {
-        outputs = await result;
-      }
+      const result = env.threads !== undefined && runsInThread(node.operation, input) ? env.threads.run(node.operation, input, context) : node.operation.run(input, context);
+      if (!(Symbol.asyncIterator in result)) outputs = await result;
+      else if (stream === undefined) throw new RunGraphError('E_NODE_FAILED', `operation ${qualifiedName(node.operation)} yielded a stream but declares no "stream" output`, { node: node.label });
+      else outputs = { [stream]: { kind: 'stream', entry: await writeStream(storeDir, stream, result, resumeAtChunk ?? 0, env.signal, node.label) } };
     } catch (error) {
       throw operationFailure(error, node);
     }
-    checkOutputs(node, outputs);
-    const artifacts = await writeArtifacts(storeDir, outputs);
-    await assertStillOwner(storeDir, env.owner, lock);
-    const committed = await commitStore(storeDir, created, artifacts, Math.round(performance.now() - started));
-    env.audit?.('commit', node);
-    // A committed store is immutable and owned by no one, and needs no intermediate state; the lock goes with the release below.
-    await rm(join(storeDir, OWNER_FILE), { force: true });
-    await rm(join(storeDir, CHECKPOINT_DIR), { recursive: true, force: true });
-    env.emit({ type: 'node-committed', label: node.label, uid: node.uid, durationMs: committed.durationMs });
-    return { kind: 'committed', metadata: committed };
+    // Before the slot is given back, so no node starts in its place before this event.
+    env.emit({ type: 'node-committing', label: node.label, uid: node.uid });
+    return { outputs, started };
   } finally {
-    if (!released) await lock.release();
+    slot.give();
   }
 }
 
@@ -203,9 +285,9 @@ function operationFailure(error: unknown, node: GraphNode): unknown {
 }
 
 /** A process whose lock was lost, or whose owner file names someone else, must not commit. */
-async function assertStillOwner(storeDir: string, owner: OwnerInfo, lock: StoreLock): Promise<void> {
-  await lock.assertFresh();
-  if (!sameOwner(await readOwner(storeDir), owner)) {
+function assertStillOwner(storeDir: string, owner: OwnerInfo, lock: StoreLock): void {
+  lock.assertFresh();
+  if (!sameOwner(readOwnerSync(storeDir), owner)) {
     throw new RunGraphError('E_LOCK_COMPROMISED', `another process took ownership of ${storeDir}; not committing`, {
       hint: 'its result, not ours, will be committed',
     });

@@ -2,12 +2,12 @@
  * A WorkerContext owns a working directory for the length of a run: it
  * discovers what is already there (one readdir), sweeps the staging leftovers
  * of dead processes, and builds the nodes of a concrete graph through the
- * builder protocol, as many at once as `jobs` allows.
+ * builder protocol, running at most `jobs` operations at once.
  */
 import { appendFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { buildNode, type BuildEnvironment, type NodeOutcome } from './builder.js';
+import { buildNode, sharingRecord, type BuildEnvironment, type NodeOutcome } from './builder.js';
 import { RunGraphError } from './errors.js';
 import type { EventError, EventListener, RunCounts, RunEvent } from './events.js';
 import type { Uid } from './fingerprint.js';
@@ -18,13 +18,13 @@ import { DEFAULT_STALE_MS, LOCK_DIR, clearLeftoverLock } from './store/lock.js';
 import { isCommitted, readStoreMetadataSync, type CommittedMetadata } from './store/metadata.js';
 import { currentOwner, type OwnerInfo } from './store/owner.js';
 import { listStoreUids, openWorkdir, sweepTmp, type WorkdirLayout } from './store/workdir.js';
-import { ledgerRecorder } from './ledger.js';
+import { ledgerRecorder, type LedgerRecorder } from './ledger.js';
 import type { ConcreteGraph, GraphNode } from './workflow/graph.js';
 
 export interface WorkerContextOptions {
   /** The working directory; created if missing. */
   workdir: string;
-  /** Most nodes running at once. Default: the number of CPUs. */
+  /** Most operations running at once. Up to four times as many nodes may be committing meanwhile (waiting on fsync). Default: the number of CPUs. */
   jobs?: number;
   /** Check of committed stores before reuse: `size` (default, cheap) or `checksum` (reads every artifact). */
   verify?: VerifyMode;
@@ -85,12 +85,21 @@ function executionLogger(path: string): NonNullable<BuildEnvironment['audit']> {
 }
 
 /** The builder's audit hook: the execution log, if any, and the ledger entry of every commit. */
-function auditHook(log: BuildEnvironment['audit'], recordInLedger: (node: GraphNode) => void): NonNullable<BuildEnvironment['audit']> {
+function auditHook(log: BuildEnvironment['audit'], ledger: LedgerRecorder): NonNullable<BuildEnvironment['audit']> {
   return (what, node) => {
     log?.(what, node);
-    if (what === 'commit') recordInLedger(node);
+    if (what === 'commit') ledger.record(node);
   };
 }
+
+/**
+ * Nodes in the scheduler at once, per job. `jobs` of them publish, claim and
+ * run (the compute slots); the others commit, which is mostly waiting for
+ * fsync. With several commits in flight their fsyncs share the file
+ * system's journal commits, so a node's commit costs a fraction of its
+ * latency instead of all of it.
+ */
+const NODES_IN_FLIGHT_PER_JOB = 4;
 
 /** Stores the resume pre-pass checks between two yields to the event loop. */
 const REUSE_CHECK_BATCH = 256;
@@ -124,7 +133,7 @@ async function findReusable(env: BuildEnvironment, nodes: readonly GraphNode[]):
         try {
           if ((await verifyStore(storeDir, metadata, env.verify)) !== undefined) return;
           if (locked) await clearLeftoverLock(storeDir);
-          reusable.set(node.uid, metadata);
+          reusable.set(node.uid, sharingRecord(metadata, node));
         } catch {
           // The builder will meet the same error and report it.
         }
@@ -182,10 +191,13 @@ export class WorkerContext {
     const failures: NodeFailure[] = [];
     const failedUids = new Set<Uid>();
     const counts: RunCounts = { total: graph.nodes.length, reused: 0, committed: 0, failed: 0, skipped: 0, notRun: 0 };
-    const recordInLedger = ledgerRecorder(graph, this.layout.root, this.owner, (node, error) =>
+    const ledger = ledgerRecorder(graph, this.layout.root, this.owner, (node, error) =>
       emit({ type: 'ledger-failed', label: node.label, uid: node.uid, message: error instanceof Error ? error.message : String(error) }),
     );
     const threads = this.#threads ? OperationThreads.create(this.jobs) : undefined;
+    const inFlight = this.jobs * NODES_IN_FLIGHT_PER_JOB;
+    // Committed stores being tidied in the background (see BuildEnvironment.afterCommit).
+    const tidyings = new Set<Promise<void>>();
     const env: BuildEnvironment = {
       layout: this.layout,
       owner: this.owner,
@@ -196,8 +208,13 @@ export class WorkerContext {
       existing: await listStoreUids(this.layout),
       finished,
       waiting: new Set(),
+      compute: new JobSlots(this.jobs),
+      afterCommit: (tidying) => {
+        tidyings.add(tidying);
+        void tidying.finally(() => tidyings.delete(tidying));
+      },
       ...(threads === undefined ? {} : { threads }),
-      audit: auditHook(this.#executionLog === undefined ? undefined : executionLogger(this.#executionLog), recordInLedger),
+      audit: auditHook(this.#executionLog === undefined ? undefined : executionLogger(this.#executionLog), ledger),
     };
     emit({ type: 'run-started', total: graph.nodes.length, workdir: this.layout.root, jobs: this.jobs });
     const onInterrupt = (): void => emit({ type: 'run-interrupted', running: 0 });
@@ -208,12 +225,12 @@ export class WorkerContext {
       return { kind: 'reused', metadata };
     };
 
-    const slots = new JobSlots(this.jobs);
+    const slots = new JobSlots(inFlight);
     // The top-level graph, and each batch of nodes a loop iteration adds, run through here with shared slots.
     const runNodes = (nodes: readonly GraphNode[], reusable: ReadonlyMap<Uid, CommittedMetadata>): Promise<ScheduleResult> => schedule({
       count: nodes.length,
       upstream: nodes.map((n) => n.upstream),
-      jobs: this.jobs,
+      jobs: inFlight,
       slots,
       holdsSlot: (index) => nodes[index]?.operation.control !== true,
       signal,
@@ -279,10 +296,13 @@ export class WorkerContext {
       },
       progress: (iteration, stop) => emit({ type: 'loop-iteration', label: loop.label, uid: loop.uid, iteration, stop }),
     });
-    const outcome = await runNodes(graph.nodes, reusable).finally(() => threads?.close());
+    const outcome = await runNodes(graph.nodes, reusable).finally(async () => Promise.all([threads?.close(), ledger.flush(), Promise.all(tidyings)]));
     userSignal.removeEventListener('abort', onInterrupt);
     userSignal.removeEventListener('abort', onUserAbort);
     counts.notRun += outcome.notRun.length;
+    // Processes that died while this run went on (another worker, killed) may have left staging entries.
+    const swept = await sweepTmp(this.layout).catch(() => []);
+    if (swept.length > 0) emit({ type: 'tmp-swept', entries: swept });
     const interrupted = userSignal.aborted;
     const ok = counts.failed === 0 && !interrupted && counts.reused + counts.committed === counts.total;
     const durationMs = Math.round(performance.now() - started);

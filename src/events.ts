@@ -29,6 +29,8 @@ export type RunEvent =
   | { type: 'tmp-swept'; entries: string[] }
   | { type: 'node-started'; label: string; uid: Uid; operation: string }
   | { type: 'node-reused'; label: string; uid: Uid }
+  /** The operation finished and its outputs are being committed; its job slot is free for another node. */
+  | { type: 'node-committing'; label: string; uid: Uid }
   | { type: 'node-committed'; label: string; uid: Uid; durationMs: number }
   | { type: 'node-failed'; label: string; uid: Uid; error: EventError }
   | { type: 'node-skipped'; label: string; uid: Uid; reason: 'upstream-failed'; upstream: string }

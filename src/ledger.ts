@@ -24,8 +24,8 @@
  * a store that was committed.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Uid } from './fingerprint.js';
 import { METADATA_FILE, type StoreMetadata } from './store/metadata.js';
@@ -180,18 +180,16 @@ export function ledgerEntry(node: GraphNode, upstream: UpstreamVersions, owner: 
 
 /**
  * Write one entry: a new file under a temporary name, renamed into place.
- * Synchronous, because it runs inside the builder's commit hook; the file is
- * small. Throws on a file system error (the caller reports it; the store is
+ * Throws on a file system error (the caller reports it; the store is
  * committed either way).
  */
-export function writeLedgerEntry(workdirRoot: string, entry: LedgerEntry): string {
+export async function writeLedgerEntry(workdirRoot: string, entry: LedgerEntry): Promise<string> {
   const dir = ledgerDir(workdirRoot);
-  mkdirSync(dir, { recursive: true });
   const stamp = entry.committedAt.replace(/[-:.]/g, '');
   const name = `${entry.uid}.${stamp}.${entry.ranBy.contextId.slice(0, 8)}.${randomBytes(3).toString('hex')}.json`;
   const temporary = join(dir, `.${name}.tmp`);
-  writeFileSync(temporary, `${JSON.stringify(entry, null, 2)}\n`, { flag: 'wx' });
-  renameSync(temporary, join(dir, name));
+  await writeFile(temporary, `${JSON.stringify(entry, null, 2)}\n`, { flag: 'wx' });
+  await rename(temporary, join(dir, name));
   return name;
 }
 
@@ -234,20 +232,49 @@ export function summarizeLedger(entries: readonly LedgerEntry[]): LedgerOperatio
   return [...byKey.values()].sort((a, b) => describeLedgerOperation(a.operation).localeCompare(describeLedgerOperation(b.operation)));
 }
 
+/** What a WorkerContext records in the ledger during one run. */
+export interface LedgerRecorder {
+  /** Record the commit of `node`: its entry is made now and written in the background. Never throws. */
+  record(node: GraphNode): void;
+  /** Wait until every entry recorded so far is written (or has failed and been reported). */
+  flush(): Promise<void>;
+}
+
 /**
- * The commit hook a WorkerContext gives its builder for one run: writes the
- * entry of each node it commits, the graph's own and those loops generate.
- * Never throws: a failure goes to `onError`, since the store is committed
+ * The ledger of one run: records the entry of each node it commits, the
+ * graph's own and those loops generate. An entry is made when its node
+ * commits and written in the background, off the commit path: creating a
+ * file waits for the file system's journal like a commit does, and a node's
+ * successors need not wait for its history. The run flushes the ledger
+ * before it ends. A failure goes to `onError`: the store is committed
  * whether or not its ledger entry is written.
  */
-export function ledgerRecorder(graph: ConcreteGraph, workdirRoot: string, owner: OwnerInfo, onError: (node: GraphNode, error: unknown) => void): (node: GraphNode) => void {
+export function ledgerRecorder(graph: ConcreteGraph, workdirRoot: string, owner: OwnerInfo, onError: (node: GraphNode, error: unknown) => void): LedgerRecorder {
   const upstream = new UpstreamVersions(graph.nodes, (uid) => join(workdirRoot, uid));
-  return (node) => {
-    try {
-      upstream.add(node);
-      writeLedgerEntry(workdirRoot, ledgerEntry(node, upstream, owner, new Date()));
-    } catch (error) {
-      onError(node, error);
-    }
+  const pending = new Set<Promise<void>>();
+  let ready: Promise<unknown> | undefined;
+  return {
+    record(node) {
+      let entry: LedgerEntry;
+      try {
+        upstream.add(node);
+        entry = ledgerEntry(node, upstream, owner, new Date());
+      } catch (error) {
+        onError(node, error);
+        return;
+      }
+      ready ??= mkdir(ledgerDir(workdirRoot), { recursive: true });
+      const write = ready
+        .then(() => writeLedgerEntry(workdirRoot, entry))
+        .then(
+          () => undefined,
+          (error: unknown) => onError(node, error),
+        )
+        .finally(() => pending.delete(write));
+      pending.add(write);
+    },
+    async flush() {
+      while (pending.size > 0) await Promise.all(pending);
+    },
   };
 }

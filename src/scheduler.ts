@@ -11,10 +11,12 @@ const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 1_000;
 
 /**
- * The job slots of a run, shared by every schedule in it: the top-level
- * graph and the nodes each loop iteration adds. A loop waiting for its
- * iteration holds no slot, so nested schedules never deadlock and never run
- * more than `jobs` nodes at once between them.
+ * A count of slots shared by every schedule of a run: the top-level graph
+ * and the nodes each loop iteration adds. A loop waiting for its iteration
+ * holds no slot, so nested schedules never deadlock and never have more
+ * nodes in flight between them than there are slots. A WorkerContext has
+ * two: the nodes in flight (4 x jobs), and the compute slots (jobs) that a
+ * node holds from publishing its store until its operation has run.
  */
 export class JobSlots {
   #free: number;
@@ -33,6 +35,23 @@ export class JobSlots {
   give(): void {
     this.#free++;
     for (const listener of [...this.#listeners]) listener();
+  }
+
+  /** Wait for a slot and take it. Resolves false, taking nothing, if `signal` aborts first. */
+  async take(signal: AbortSignal): Promise<boolean> {
+    while (!this.tryTake()) {
+      if (signal.aborted) return false;
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          unsubscribe();
+          signal.removeEventListener('abort', wake);
+          resolve();
+        };
+        const unsubscribe = this.onFree(wake);
+        signal.addEventListener('abort', wake, { once: true });
+      });
+    }
+    return true;
   }
 
   /** Call `listener` whenever a slot is given back; returns the unsubscribe function. */

@@ -78,6 +78,7 @@ export function describeEvent(event: RunEvent): string | undefined {
     case 'ledger-failed':
       return `warning: ${event.label} (${shortUid(event.uid)}) is committed, but its ledger entry could not be written: ${event.message}`;
     case 'nodes-added':
+    case 'node-committing':
       return undefined;
     case 'loop-iteration':
       return `loop      ${event.label}: iteration ${event.iteration}, condition says ${event.stop ? 'stop' : 'go on'}`;
@@ -142,6 +143,9 @@ class ProgressReporter implements Reporter {
         return;
       case 'nodes-added':
         this.#total += event.count;
+        break;
+      case 'node-committing':
+        // Still in progress until it commits.
         break;
       case 'node-skipped':
       case 'store-reset':

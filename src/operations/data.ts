@@ -47,6 +47,7 @@ export const npyFile: OperationDefinition = {
   name: 'NpyFile',
   version: '1',
   module: import.meta.url,
+  inlineSmallInputs: true,
   summary: 'an array read from an .npy file, hashed by dtype, shape and data',
   defaultOutput: 'data',
   check(input, site) {

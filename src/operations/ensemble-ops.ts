@@ -16,6 +16,7 @@ export const index: OperationDefinition = {
   name: 'Index',
   version: '1',
   module: import.meta.url,
+  inlineSmallInputs: true,
   summary: 'element "index" of "array" along its leading axis',
   defaultOutput: 'result',
   check(input, site) {
@@ -43,6 +44,7 @@ export const stack: OperationDefinition = {
   name: 'Stack',
   version: '1',
   module: import.meta.url,
+  inlineSmallInputs: true,
   summary: 'arrays of equal shape stacked along a new leading axis (gathers an ensemble)',
   defaultOutput: 'result',
   check(input, site) {
@@ -90,6 +92,7 @@ export const compare: OperationDefinition = {
   name: 'Compare',
   version: '1',
   module: import.meta.url,
+  inlineSmallInputs: true,
   summary: 'elementwise a <op> b as a bool array; op is lt, le, gt, ge, eq or ne',
   defaultOutput: 'result',
   check(input, site) {
@@ -120,6 +123,7 @@ export const all: OperationDefinition = {
   name: 'All',
   version: '1',
   module: import.meta.url,
+  inlineSmallInputs: true,
   summary: 'a bool scalar: whether every element of "array" is true (non-zero)',
   defaultOutput: 'result',
   check(input, site) {

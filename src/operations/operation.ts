@@ -135,6 +135,14 @@ export interface OperationDefinition {
    * Default: it runs on the main thread.
    */
   readonly module?: string;
+  /**
+   * The operation's work grows with the size of its input and nothing else
+   * (elementwise arithmetic, a reduction, a concatenation). Then, given a
+   * small input, it runs on the main thread even though it names its
+   * module: a worker-thread round trip would cost more than the work.
+   * Default false: an operation of unknown cost always goes to a thread.
+   */
+  readonly inlineSmallInputs?: boolean;
   /** One line for `--help` and error hints. */
   readonly summary: string;
   /**

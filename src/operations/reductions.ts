@@ -63,6 +63,7 @@ function reduction(reducer: Reducer): OperationDefinition {
     name: reducer.name,
     version: '1',
     module: import.meta.url,
+    inlineSmallInputs: true,
     summary: `${reducer.verb} of all elements of "array", or along "axis"`,
     defaultOutput: 'result',
     check(input, site) {

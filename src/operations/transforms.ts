@@ -34,6 +34,7 @@ function elementwise(name: 'Add' | 'Multiply', intOp: (x: bigint, y: bigint) => 
     name,
     version: '1',
     module: import.meta.url,
+    inlineSmallInputs: true,
     summary: `elementwise ${name.toLowerCase()} of arrays "a" and "b"`,
     defaultOutput: 'result',
     check(input, site) {
@@ -91,6 +92,7 @@ export const concatenate: OperationDefinition = {
   name: 'Concatenate',
   version: '1',
   module: import.meta.url,
+  inlineSmallInputs: true,
   summary: 'the arrays of "arrays" joined along "axis" (default 0)',
   defaultOutput: 'result',
   check(input, site) {

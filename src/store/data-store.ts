@@ -5,13 +5,14 @@
  * needs no lock.
  */
 import { randomBytes } from 'node:crypto';
-import { copyFile, link, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { copyFile, link, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { RunGraphError, assertNever, isErrnoException } from '../errors.js';
 import { sha256Hex, type NodeRecord, type Uid } from '../fingerprint.js';
 import { encodeNpy } from '../npy.js';
 import type { OperationOutputs } from '../operations/operation.js';
-import { digestFileContent, fsyncDirectory, fsyncFile, writeFileDurable } from './durable.js';
+import { digestFileContent, fsyncDirectory, fsyncFile, removeQuietly, renameStaged, stageFile } from './durable.js';
 import { faultPoint, faultWrite } from './fault-points.js';
 import { LOCK_DIR } from './lock.js';
 import { METADATA_FILE, STORE_FORMAT, type ArtifactEntry, type CommittedMetadata, type StoreMetadata } from './metadata.js';
@@ -48,8 +49,9 @@ export async function publishStore(layout: WorkdirLayout, store: NewStore, owner
     };
     // No fsync: a store that loses these files in a power cut reads as uncommitted and is rebuilt.
     faultWrite('publish', staging);
-    await writeFile(join(staging, OWNER_FILE), JSON.stringify(owner));
-    await writeFile(join(staging, METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`);
+    // Both at once, and both waited for before any failure is thrown, so nothing is still writing into the staging directory as it is removed.
+    const writes = await Promise.allSettled([writeFile(join(staging, OWNER_FILE), JSON.stringify(owner)), writeFile(join(staging, METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`)]);
+    for (const write of writes) if (write.status === 'rejected') throw write.reason;
     faultPoint('after-tmp-created');
     await rename(staging, layout.storeDir(store.uid));
     faultPoint('after-rename');
@@ -67,7 +69,7 @@ export async function publishStore(layout: WorkdirLayout, store: NewStore, owner
  * names removed.
  */
 export async function resetStore(storeDir: string): Promise<string[]> {
-  const removed = (await readdir(storeDir)).filter((name) => !KEPT_ON_RESET.has(name));
+  const removed = readdirSync(storeDir).filter((name) => !KEPT_ON_RESET.has(name));
   for (const name of removed) await rm(join(storeDir, name), { recursive: true, force: true });
   return removed;
 }
@@ -77,55 +79,44 @@ function artifactFileName(output: string, kind: 'array' | 'json'): string {
   return kind === 'array' ? `${output}.npy` : `${output}.json`;
 }
 
-/**
- * Write every output of a finished operation durably (temp name, fsync,
- * rename; files a subprocess wrote are fsynced in place) and describe each
- * with its size and sha256. The directory is fsynced once at the end.
- */
-export async function writeArtifacts(storeDir: string, outputs: OperationOutputs): Promise<{ [output: string]: ArtifactEntry }> {
-  const artifacts: { [output: string]: ArtifactEntry } = {};
-  for (const [output, value] of Object.entries(outputs)) {
-    switch (value.kind) {
-      case 'array': {
-        const bytes = encodeNpy(value.value);
-        const path = artifactFileName(output, 'array');
-        faultWrite('artifact-write', path);
-        await writeFileDurable(join(storeDir, path), bytes);
-        artifacts[output] = { path, kind: 'array', size: bytes.length, sha256: sha256Hex(bytes), dtype: value.value.dtype, shape: [...value.value.shape] };
-        break;
+/** An output on its way to becoming an artifact: its entry in the metadata, and the bytes to write if run-graph writes it. */
+interface PreparedArtifact {
+  output: string;
+  entry: ArtifactEntry;
+  bytes?: Uint8Array;
+}
+
+/** Encode each output and describe it (size, sha256), before anything is written. */
+async function prepareArtifacts(storeDir: string, outputs: OperationOutputs): Promise<PreparedArtifact[]> {
+  return Promise.all(
+    Object.entries(outputs).map(async ([output, value]): Promise<PreparedArtifact> => {
+      switch (value.kind) {
+        case 'array': {
+          const bytes = encodeNpy(value.value);
+          const entry: ArtifactEntry = { path: artifactFileName(output, 'array'), kind: 'array', size: bytes.length, sha256: sha256Hex(bytes), dtype: value.value.dtype, shape: [...value.value.shape] };
+          return { output, entry, bytes };
+        }
+        case 'json': {
+          const bytes = Buffer.from(`${JSON.stringify(value.value)}\n`);
+          return { output, entry: { path: artifactFileName(output, 'json'), kind: 'json', size: bytes.length, sha256: sha256Hex(bytes) }, bytes };
+        }
+        case 'file': {
+          const { size, sha256 } = await digestFileContent(join(storeDir, value.path));
+          return { output, entry: { path: value.path, kind: 'file', size, sha256 } };
+        }
+        case 'stream':
+          return { output, entry: value.entry };
+        case 'artifact': {
+          // Another store's committed artifact: immutable, so a hard link shares it safely; copy across devices.
+          const path = `${output}${extname(value.entry.path)}`;
+          await linkOrCopy(value.source, join(storeDir, path));
+          return { output, entry: { ...value.entry, path } };
+        }
+        default:
+          return assertNever(value, 'output kind');
       }
-      case 'json': {
-        const text = `${JSON.stringify(value.value)}\n`;
-        const path = artifactFileName(output, 'json');
-        faultWrite('artifact-write', path);
-        await writeFileDurable(join(storeDir, path), text);
-        artifacts[output] = { path, kind: 'json', size: Buffer.byteLength(text), sha256: sha256Hex(Buffer.from(text)) };
-        break;
-      }
-      case 'file': {
-        const full = join(storeDir, value.path);
-        await fsyncFile(full);
-        const { size, sha256 } = await digestFileContent(full);
-        artifacts[output] = { path: value.path, kind: 'file', size, sha256 };
-        break;
-      }
-      case 'stream':
-        artifacts[output] = value.entry;
-        break;
-      case 'artifact': {
-        // Another store's committed artifact: immutable, so a hard link shares it safely; copy across devices.
-        const path = `${output}${extname(value.entry.path)}`;
-        await linkOrCopy(value.source, join(storeDir, path));
-        artifacts[output] = { ...value.entry, path };
-        break;
-      }
-      default:
-        assertNever(value, 'output kind');
-    }
-  }
-  await fsyncDirectory(storeDir);
-  faultPoint('after-artifact-write');
-  return artifacts;
+    }),
+  );
 }
 
 async function linkOrCopy(source: string, target: string): Promise<void> {
@@ -135,16 +126,81 @@ async function linkOrCopy(source: string, target: string): Promise<void> {
   } catch (error) {
     if (!isErrnoException(error) || !['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP'].includes(error.code ?? '')) throw error;
     await copyFile(source, target);
-    await fsyncFile(target);
   }
 }
 
-/** Commit: metadata.json becomes `committed`, durably. The store is immutable from here on. */
-export async function commitStore(storeDir: string, created: StoreMetadata, artifacts: { [output: string]: ArtifactEntry }, durationMs: number): Promise<CommittedMetadata> {
-  const committed: CommittedMetadata = { ...created, state: 'committed', committedAt: new Date().toISOString(), durationMs, artifacts };
-  const path = join(storeDir, METADATA_FILE);
-  faultWrite('metadata-write', path);
-  await writeFileDurable(path, `${JSON.stringify(committed, null, 2)}\n`, () => faultPoint('after-metadata-temp'));
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+async function settle<T>(work: () => Promise<T>): Promise<Settled<T>> {
+  try {
+    return { ok: true, value: await work() };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+export interface CommitOptions {
+  /** Wall time the operation took, recorded in the metadata. */
+  durationMs: number;
+  /** Called after the artifacts are durable and right before metadata.json changes: throws if this process may not commit. */
+  beforeCommit(): Promise<void>;
+}
+
+/**
+ * Commit a finished node: every output becomes an artifact of the store, and
+ * metadata.json changes to `committed` last, durably. A group commit, in
+ * three waits on the disk where writing file by file takes four:
+ *
+ *     1. every artifact, and the committed metadata, written under temporary
+ *        names and fsynced, all at once (files a subprocess wrote, and
+ *        linked or copied artifacts, fsynced in place)
+ *     2. the artifacts renamed into place; the directory fsynced
+ *        (the metadata still says `created`, and its new version is only a
+ *        temporary file that a reset removes)
+ *     3. `beforeCommit()`; metadata.json renamed into place; the directory fsynced
+ *
+ * So each file is written to a temporary name, fsynced and renamed, and the
+ * directory fsynced, as the store protocol requires; only the fsyncs that
+ * need no order between them share a wait. The store is immutable from here on.
+ */
+export async function commitStore(storeDir: string, created: StoreMetadata, outputs: OperationOutputs, options: CommitOptions): Promise<CommittedMetadata> {
+  const prepared = await prepareArtifacts(storeDir, outputs);
+  const artifacts: { [output: string]: ArtifactEntry } = {};
+  for (const { output, entry } of prepared) artifacts[output] = entry;
+  const committed: CommittedMetadata = { ...created, state: 'committed', committedAt: new Date().toISOString(), durationMs: options.durationMs, artifacts };
+  const metadataPath = join(storeDir, METADATA_FILE);
+
+  const metadataStaging = settle(async () => {
+    faultWrite('metadata-write', metadataPath);
+    return stageFile(metadataPath, `${JSON.stringify(committed, null, 2)}\n`);
+  });
+  const artifactStaging = prepared.map(({ entry, bytes }) =>
+    settle(async () => {
+      if (bytes !== undefined) {
+        faultWrite('artifact-write', entry.path);
+        return stageFile(join(storeDir, entry.path), bytes);
+      }
+      // Written by the operation, or linked: fsynced where it is (a stream's chunks were made durable as they came).
+      if (entry.kind !== 'stream') await fsyncFile(join(storeDir, entry.path));
+      return undefined;
+    }),
+  );
+  // Every write is waited for, failed or not, so none is left running when the error is thrown.
+  const [metadataFile, ...artifactFiles] = await Promise.all([metadataStaging, ...artifactStaging]);
+  const staged = [metadataFile, ...artifactFiles].flatMap((result) => (result.ok && result.value !== undefined ? [result.value] : []));
+  try {
+    for (const result of [metadataFile, ...artifactFiles]) if (!result.ok) throw result.error;
+    await Promise.all(artifactFiles.map(async (result) => (result.ok && result.value !== undefined ? renameStaged(result.value) : undefined)));
+    await fsyncDirectory(storeDir);
+    faultPoint('after-artifact-write');
+    await options.beforeCommit();
+    faultPoint('after-metadata-temp');
+    if (metadataFile.ok) await renameStaged(metadataFile.value);
+  } catch (error) {
+    // What was staged and not renamed; an artifact already renamed is cleared by the next attempt's reset.
+    await Promise.all(staged.map((file) => removeQuietly(file.temp)));
+    throw error;
+  }
   await fsyncDirectory(storeDir);
   faultPoint('after-commit');
   return committed;

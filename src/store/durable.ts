@@ -4,70 +4,118 @@
  * itself survives a power cut. A reader therefore sees either the old content
  * or the new, never a torn file.
  *
- * The commit path has its own writer rather than write-file-atomic's: it
- * needs a kill point between "fsynced under the temporary name" and
- * "renamed" for the crash tests, and it runs once per artifact per node, where
- * write-file-atomic's extra realpath, stat and chown calls show. Files off the
- * commit path (the owner file) go through write-file-atomic.
+ * The two halves are separate (`stageFile`, then `renameStaged`) so that a
+ * commit can fsync all of its files at once and rename them in the order its
+ * protocol needs, and so the crash tests have a kill point between "fsynced
+ * under the temporary name" and "renamed". The owner file, which needs no
+ * fsync, goes through write-file-atomic.
+ *
+ * Which calls are synchronous: reads, a small write into a file already
+ * open, and a close take microseconds in the kernel, while each
+ * asynchronous call is a round trip through libuv's thread pool that costs
+ * tens to hundreds of microseconds on a loaded machine. Calls that change
+ * the file system's metadata (creating, renaming, removing, fsync) are
+ * asynchronous: on a journaling file system they wait for any journal
+ * commit in progress, which under a stream of fsyncs is most of the time, so
+ * made synchronously they would stall the event loop, and every other
+ * node's work with it.
  */
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, fsync, open, write, writeSync } from 'node:fs';
+import { rename, unlink } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import writeFileAtomic from 'write-file-atomic';
 
 /** Prefix of temporary files inside a store; a store reset removes them. */
 export const TEMP_PREFIX = '.rg-tmp-';
 
-/**
- * Write `data` to `path` atomically and durably: temp file, write, fsync,
- * close, `beforeRename()`, rename. The directory is not fsynced here (see
- * `fsyncDirectory`), so several files can share one directory fsync.
- */
-export async function writeFileDurable(path: string, data: string | Uint8Array, beforeRename?: () => void): Promise<void> {
+/** Files up to this size are written synchronously; larger ones through the thread pool. */
+const SYNC_WRITE_LIMIT = 64 * 1024;
+
+const fsyncAsync = promisify(fsync);
+const writeAsync = promisify(write);
+const openAsync = promisify(open);
+
+/** A file written and fsynced under a temporary name beside `path`, waiting for its rename. */
+export interface StagedFile {
+  readonly temp: string;
+  readonly path: string;
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+}
+
+async function writeAllAsync(fd: number, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.length; ) offset += (await writeAsync(fd, bytes, offset, bytes.length - offset)).bytesWritten;
+}
+
+/** Remove a file if it is there; for cleaning up after a failure, so it never throws. */
+export async function removeQuietly(path: string): Promise<void> {
+  // Already gone, or the failure that brought us here will be reported instead.
+  await unlink(path).catch(() => undefined);
+}
+
+/** Write `data` to a new temporary file beside `path` and fsync it. Nothing is visible under `path` yet. */
+export async function stageFile(path: string, data: string | Uint8Array): Promise<StagedFile> {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   const temp = join(dirname(path), `${TEMP_PREFIX}${basename(path)}.${randomBytes(4).toString('hex')}`);
-  const handle = await open(temp, 'wx');
+  const fd = await openAsync(temp, 'wx');
   try {
-    await handle.writeFile(data);
-    await handle.sync();
+    if (bytes.length <= SYNC_WRITE_LIMIT) writeAll(fd, bytes);
+    else await writeAllAsync(fd, bytes);
+    await fsyncAsync(fd);
   } catch (error) {
-    await handle.close().catch(() => undefined);
-    await unlink(temp).catch(() => undefined);
+    closeSync(fd);
+    await removeQuietly(temp);
     throw error;
   }
-  await handle.close();
-  beforeRename?.();
+  closeSync(fd);
+  return { temp, path };
+}
+
+/** Rename a staged file over its final name (the directory still needs an fsync to make that durable). */
+export async function renameStaged(file: StagedFile): Promise<void> {
   try {
-    await rename(temp, path);
+    await rename(file.temp, file.path);
   } catch (error) {
-    await unlink(temp).catch(() => undefined);
+    await removeQuietly(file.temp);
     throw error;
+  }
+}
+
+/**
+ * Write `data` to `path` atomically and durably: temp file, write, fsync,
+ * close, rename. The directory is not fsynced here (see `fsyncDirectory`),
+ * so several files can share one directory fsync.
+ */
+export async function writeFileDurable(path: string, data: string | Uint8Array): Promise<void> {
+  await renameStaged(await stageFile(path, data));
+}
+
+/** Make the entries of a directory (creations, renames, removals) durable. */
+export async function fsyncDirectory(dir: string): Promise<void> {
+  await fsyncPath(dir, 'r');
+}
+
+/** fsync a file written by someone else (a subprocess output) before it is committed. */
+export async function fsyncFile(path: string): Promise<void> {
+  await fsyncPath(path, 'r+');
+}
+
+async function fsyncPath(path: string, flags: string): Promise<void> {
+  const fd = await openAsync(path, flags);
+  try {
+    await fsyncAsync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
 /** Write `path` atomically without fsync: for files whose loss in a power cut is detected and repaired (the owner file). */
 export async function writeFileQuick(path: string, data: string): Promise<void> {
   await writeFileAtomic(path, data, { fsync: false });
-}
-
-/** Make the entries of a directory (creations, renames, removals) durable. */
-export async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** fsync a file written by someone else (a subprocess output) before it is committed. */
-export async function fsyncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Size and sha256 of a file, streamed. */

@@ -7,12 +7,14 @@
  * owner on this host is never robbed. If the heartbeat is ever lost, the lock reports
  * itself compromised and its holder must not commit.
  */
-import { mkdir, rm, rmdir, stat } from 'node:fs/promises';
+import * as fs from 'node:fs';
+import { statSync } from 'node:fs';
+import { mkdir, rm, rmdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { RunGraphError, isErrnoException } from '../errors.js';
 import { writeFileQuick } from './durable.js';
-import { OWNER_FILE, isOwnerDead, readOwner, sameOwner, thisHost, type OwnerInfo } from './owner.js';
+import { OWNER_FILE, isOwnerDead, readOwner, readOwnerSync, sameOwner, thisHost, type OwnerInfo } from './owner.js';
 
 export const LOCK_DIR = 'lock';
 /** Held while one process removes a dead owner's lock, so two reclaimers cannot both win. */
@@ -75,16 +77,15 @@ export class StoreLock {
    * even if this one's heartbeat timer (starved by a busy event loop) has not
    * noticed yet. Call right before committing.
    */
-  async assertFresh(): Promise<void> {
+  assertFresh(): void {
     this.assertHeld();
-    const beat = await mtimeMs(join(this.storeDir, LOCK_DIR));
+    const beat = mtimeMs(join(this.storeDir, LOCK_DIR));
     const age = beat === undefined ? Infinity : Date.now() - beat;
     if (age > this.staleMs) {
       this.markCompromised(new Error(beat === undefined ? 'the lock directory is gone' : `the heartbeat is ${Math.round(age)} ms old, past the stale limit of ${this.staleMs} ms`));
       this.assertHeld();
     }
   }
-
 
   /** Release the lock. Safe to call twice and after compromise. */
   async release(): Promise<void> {
@@ -103,12 +104,36 @@ export class StoreLock {
 /** `missing`: the store directory is gone (moved to quarantine meanwhile); publish it again. */
 export type ClaimResult = { kind: 'acquired'; lock: StoreLock } | { kind: 'held'; owner: OwnerInfo | undefined } | { kind: 'missing' };
 
+/**
+ * The file system proper-lockfile works through: Node's, with `stat` of the
+ * lock directory made synchronously, the way proper-lockfile's lockSync
+ * makes it. A stat only reads, taking microseconds, where a thread-pool
+ * round trip costs far more, and one is made for every lock taken. Calls that
+ * change the directory stay asynchronous (see durable.ts). One object for
+ * every lock: proper-lockfile probes the mtime precision once per
+ * file-system object.
+ */
+const LOCK_FS = {
+  ...fs,
+  stat(path: string, callback: (error: NodeJS.ErrnoException | null, stats?: fs.Stats) => void): void {
+    let stats: fs.Stats;
+    try {
+      stats = statSync(path);
+    } catch (error) {
+      callback(error as NodeJS.ErrnoException);
+      return;
+    }
+    callback(null, stats);
+  },
+};
+
 async function tryLock(storeDir: string, options: LockOptions, lock: StoreLock): Promise<boolean | 'missing'> {
   const staleMs = Math.max(options.staleMs ?? DEFAULT_STALE_MS, 2_000);
   try {
     const release = await lockfile.lock(storeDir, {
       lockfilePath: join(storeDir, LOCK_DIR),
       realpath: false,
+      fs: LOCK_FS,
       // Takeover is decided by claimOwnership, which knows whether the owner lives; proper-lockfile never
       // takes a lock over by itself. It still beats the heartbeat, and reports a lock someone else took.
       stale: NEVER_STALE_MS,
@@ -128,12 +153,9 @@ async function tryLock(storeDir: string, options: LockOptions, lock: StoreLock):
   }
 }
 
-async function mtimeMs(path: string): Promise<number | undefined> {
-  try {
-    return (await stat(path)).mtimeMs;
-  } catch {
-    return undefined;
-  }
+/** A path's mtime, or undefined if it is gone. Synchronous: one stat of a lock directory. */
+function mtimeMs(path: string): number | undefined {
+  return statSync(path, { throwIfNoEntry: false })?.mtimeMs;
 }
 
 /**
@@ -150,14 +172,14 @@ async function reclaimLock(storeDir: string, seen: OwnerInfo | undefined, lockSe
     await mkdir(guard);
   } catch (error) {
     if (!isErrnoException(error) || error.code !== 'EEXIST') throw error;
-    const age = Date.now() - ((await mtimeMs(guard)) ?? Date.now());
+    const age = Date.now() - (mtimeMs(guard) ?? Date.now());
     if (age > RECLAIM_GUARD_STALE_MS) await rmdir(guard).catch(() => undefined);
     return false;
   }
   try {
     const owner = await readOwner(storeDir);
     if (owner?.contextId !== seen?.contextId) return false;
-    if ((await mtimeMs(join(storeDir, LOCK_DIR))) !== lockSeenAt) return false;
+    if (mtimeMs(join(storeDir, LOCK_DIR)) !== lockSeenAt) return false;
     await rm(join(storeDir, LOCK_DIR), { recursive: true, force: true });
     return true;
   } finally {
@@ -196,8 +218,8 @@ export async function claimOwnership(storeDir: string, owner: OwnerInfo, options
     await writeOwner(storeDir, owner);
     return { kind: 'acquired', lock };
   }
-  const lockSeenAt = await mtimeMs(join(storeDir, LOCK_DIR));
-  const ownerWrittenAt = await mtimeMs(join(storeDir, OWNER_FILE));
+  const lockSeenAt = mtimeMs(join(storeDir, LOCK_DIR));
+  const ownerWrittenAt = mtimeMs(join(storeDir, OWNER_FILE));
   const holder = await readOwner(storeDir);
   if (lockSeenAt === undefined || (holder !== undefined && sameOwner(holder, owner))) return { kind: 'held', owner: holder };
   const provablyTheirs = ownerWrittenAt !== undefined && lockSeenAt <= ownerWrittenAt;
@@ -210,8 +232,20 @@ export async function claimOwnership(storeDir: string, owner: OwnerInfo, options
   return { kind: 'acquired', lock };
 }
 
+/**
+ * Make the owner file name `owner`, and no older than the lock just taken.
+ * When it names `owner` already (a store this process just published, whose
+ * staged owner file came with it), it is kept and only touched: one metadata
+ * operation instead of a file creation and a rename. Its mtime is set past
+ * the lock's, which proper-lockfile may set ahead of the clock (it probes the
+ * mtime precision on its first lock) and whose kernel timestamp can be finer
+ * than Date.now().
+ */
 async function writeOwner(storeDir: string, owner: OwnerInfo): Promise<void> {
-  await writeFileQuick(join(storeDir, OWNER_FILE), JSON.stringify(owner));
+  const path = join(storeDir, OWNER_FILE);
+  if (!sameOwner(readOwnerSync(storeDir), owner)) await writeFileQuick(path, JSON.stringify(owner));
+  const at = (Math.max(Date.now(), mtimeMs(join(storeDir, LOCK_DIR)) ?? 0) + 1) / 1000;
+  await utimes(path, at, at);
 }
 
 /**
@@ -220,7 +254,7 @@ async function writeOwner(storeDir: string, owner: OwnerInfo): Promise<void> {
  * nothing, so only a live owner's is left alone.
  */
 export async function clearLeftoverLock(storeDir: string): Promise<boolean> {
-  if ((await mtimeMs(join(storeDir, LOCK_DIR))) === undefined) return false;
+  if (mtimeMs(join(storeDir, LOCK_DIR)) === undefined) return false;
   const owner = await readOwner(storeDir);
   if (owner !== undefined && !isOwnerDead(owner)) return false;
   await rm(join(storeDir, OWNER_FILE), { force: true });
@@ -230,5 +264,5 @@ export async function clearLeftoverLock(storeDir: string): Promise<boolean> {
 
 /** Whether a store's lock directory exists (someone holds it, or a dead owner left it). */
 export async function isLocked(storeDir: string): Promise<boolean> {
-  return (await mtimeMs(join(storeDir, LOCK_DIR))) !== undefined;
+  return mtimeMs(join(storeDir, LOCK_DIR)) !== undefined;
 }

@@ -78,8 +78,24 @@ export function isOwnerDead(owner: OwnerInfo): boolean {
 }
 
 export async function readOwner(storeDir: string): Promise<OwnerInfo | undefined> {
+  return parseOwner(await readFile(join(storeDir, OWNER_FILE), 'utf8').catch(() => undefined));
+}
+
+/** readOwner, synchronously: the commit path reads the owner file of every node it commits, and it is a few hundred bytes. */
+export function readOwnerSync(storeDir: string): OwnerInfo | undefined {
+  let text: string | undefined;
   try {
-    const parsed = JSON.parse(await readFile(join(storeDir, OWNER_FILE), 'utf8')) as Partial<OwnerInfo>;
+    text = readFileSync(join(storeDir, OWNER_FILE), 'utf8');
+  } catch {
+    text = undefined;
+  }
+  return parseOwner(text);
+}
+
+function parseOwner(text: string | undefined): OwnerInfo | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(text) as Partial<OwnerInfo>;
     return typeof parsed.pid === 'number' && typeof parsed.host === 'string' ? (parsed as OwnerInfo) : undefined;
   } catch {
     return undefined;

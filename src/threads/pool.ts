@@ -10,14 +10,53 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { RunGraphError } from '../errors.js';
-import { qualifiedName, type OperationContext, type OperationDefinition, type OperationOutputs, type RunInput } from '../operations/operation.js';
+import { ARTIFACT_SOURCE, type SourcedArtifactRef } from '../artifact-ref.js';
+import { isFileInput, isInputRef, qualifiedName, type ArtifactRef, type InputTree, type OperationContext, type OperationDefinition, type OperationOutputs, type RunInput } from '../operations/operation.js';
 import { errorFromThread, packInput, type ThreadResult, type ThreadTask } from './task.js';
 
 const WORKER_FILE = new URL('./operation-worker.js', import.meta.url);
 
-/** Whether an operation can run in a worker thread: it names its module, and neither streams nor controls other nodes. */
-export function runsInThread(operation: OperationDefinition): boolean {
-  return operation.module !== undefined && operation.stream === undefined && operation.control !== true;
+/**
+ * Inputs of fewer elements than this, in all, let an operation marked
+ * `inlineSmallInputs` run on the main thread: its work then takes at most
+ * tens of milliseconds, and the trip to a worker thread and back would cost
+ * more, in time and, for a fan-in over many upstream nodes, in memory (every
+ * reference is packed, copied and made again in the worker).
+ */
+export const INLINE_INPUT_ELEMENTS = 256 * 1024;
+
+/**
+ * Whether an operation runs in a worker thread with this input: it names its
+ * module, neither streams nor controls other nodes, and is not an operation
+ * whose work grows only with its input given a small input.
+ */
+export function runsInThread(operation: OperationDefinition, input: RunInput): boolean {
+  if (operation.module === undefined || operation.stream !== undefined || operation.control === true) return false;
+  return operation.inlineSmallInputs !== true || inputElements(input, INLINE_INPUT_ELEMENTS) >= INLINE_INPUT_ELEMENTS;
+}
+
+const product = (shape: readonly number[]): number => shape.reduce((n, d) => n * d, 1);
+
+/** About how many elements an input holds (upstream arrays and files by shape, or by size where that is unknown; literals by leaf), counted up to `limit`. */
+function inputElements(input: RunInput, limit: number): number {
+  let total = 0;
+  const stack: InputTree<ArtifactRef>[] = Object.values(input);
+  while (stack.length > 0 && total < limit) {
+    const value = stack.pop() as InputTree<ArtifactRef>;
+    if (isInputRef(value)) {
+      const { entry } = (value as SourcedArtifactRef)[ARTIFACT_SOURCE];
+      total += entry.shape !== undefined ? product(entry.shape) : entry.size / 8;
+    } else if (isFileInput(value)) {
+      total += value.npy !== undefined ? product(value.npy.shape) : value.size / 8;
+    } else if (Array.isArray(value)) {
+      for (const item of value) stack.push(item);
+    } else if (typeof value === 'object' && value !== null) {
+      for (const item of Object.values(value)) stack.push(item);
+    } else {
+      total += 1;
+    }
+  }
+  return total;
 }
 
 export class OperationThreads {

@@ -161,8 +161,8 @@ describe('live events', () => {
       clearTimeout(timer);
     }
     await running;
-    expect(received.map((e) => e.type)).toEqual(['run-started', 'node-started', 'node-committed', 'run-finished']);
-    expect(received.map((e) => e.id)).toEqual([1, 2, 3, 4]);
+    expect(received.map((e) => e.type)).toEqual(['run-started', 'node-started', 'node-committing', 'node-committed', 'run-finished']);
+    expect(received.map((e) => e.id)).toEqual([1, 2, 3, 4, 5]);
     expect(received[1]).toMatchObject({ type: 'node-started', label: 'late', uid: lateGraph.nodes[0]?.uid });
 
     // A client that reconnects with the last id it saw gets nothing twice.
@@ -170,12 +170,12 @@ describe('live events', () => {
     const abortAgain = new AbortController();
     const timerAgain = setTimeout(() => abortAgain.abort(), 300);
     try {
-      for await (const event of remote.events({ lastEventId: 3, signal: abortAgain.signal })) again.push(event);
+      for await (const event of remote.events({ lastEventId: 4, signal: abortAgain.signal })) again.push(event);
     } catch (error) {
       if (!abortAgain.signal.aborted) throw error;
     } finally {
       clearTimeout(timerAgain);
     }
-    expect(again.map((e) => e.id)).toEqual([4]);
+    expect(again.map((e) => e.id)).toEqual([5]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { schedule, type ScheduleOptions } from '../../src/scheduler.js';
+import { JobSlots, schedule, type ScheduleOptions } from '../../src/scheduler.js';
 
 /** A start function whose calls resolve when the test says so, recording order and concurrency. */
 class FakeRunner {
@@ -214,5 +214,37 @@ describe('schedule', () => {
     const result = await schedule(options(runner, upstream, 16));
     expect(result.succeeded).toHaveLength(n + 2);
     expect(runner.started[runner.started.length - 1]).toBe(n + 1);
+  });
+});
+
+describe('JobSlots.take', () => {
+  it('waits for a slot given back, one waiter per slot', async () => {
+    const slots = new JobSlots(1);
+    const signal = new AbortController().signal;
+    expect(await slots.take(signal)).toBe(true);
+    const order: string[] = [];
+    const first = slots.take(signal).then((got) => order.push(`first ${got}`));
+    const second = slots.take(signal).then((got) => order.push(`second ${got}`));
+    await tick();
+    expect(order).toEqual([]);
+    slots.give();
+    await tick();
+    expect(order).toHaveLength(1);
+    slots.give();
+    await Promise.all([first, second]);
+    expect(order.sort()).toEqual(['first true', 'second true']);
+    expect(slots.tryTake()).toBe(false);
+  });
+
+  it('gives up, taking nothing, when the signal aborts while it waits', async () => {
+    const slots = new JobSlots(1);
+    const abort = new AbortController();
+    expect(await slots.take(abort.signal)).toBe(true);
+    const waiting = slots.take(abort.signal);
+    abort.abort();
+    expect(await waiting).toBe(false);
+    slots.give();
+    expect(slots.tryTake()).toBe(true);
+    expect(slots.tryTake()).toBe(false);
   });
 });
