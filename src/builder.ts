@@ -27,6 +27,7 @@ import { commitStore, publishStore, quarantineStore, resetStore, verifyStore, ty
 import { claimOwnership, clearLeftoverLock, type StoreLock } from './store/lock.js';
 import { STORE_FORMAT, isCommitted, readStoreMetadataSync, type CommittedMetadata, type StoreMetadata } from './store/metadata.js';
 import { OWNER_FILE, readOwnerSync, sameOwner, type OwnerInfo } from './store/owner.js';
+import { removeQuietly } from './store/durable.js';
 import { describeFsError, type WorkdirLayout } from './store/workdir.js';
 import type { GraphNode, ResolvedRef } from './workflow/graph.js';
 
@@ -228,7 +229,7 @@ async function buildOwnedNode(env: BuildEnvironment, node: GraphNode, lock: Stor
  */
 async function tidyCommitted(storeDir: string, lock: StoreLock): Promise<void> {
   try {
-    await rm(join(storeDir, OWNER_FILE), { force: true });
+    await removeQuietly(join(storeDir, OWNER_FILE));
     if (existsSync(join(storeDir, CHECKPOINT_DIR))) await rm(join(storeDir, CHECKPOINT_DIR), { recursive: true, force: true });
   } catch {
     // Left for the next reuse, as above.

@@ -25,7 +25,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
+import { createFile } from './store/durable.js';
 import { join } from 'node:path';
 import type { Uid } from './fingerprint.js';
 import { METADATA_FILE, type StoreMetadata } from './store/metadata.js';
@@ -188,7 +189,7 @@ export async function writeLedgerEntry(workdirRoot: string, entry: LedgerEntry):
   const stamp = entry.committedAt.replace(/[-:.]/g, '');
   const name = `${entry.uid}.${stamp}.${entry.ranBy.contextId.slice(0, 8)}.${randomBytes(3).toString('hex')}.json`;
   const temporary = join(dir, `.${name}.tmp`);
-  await writeFile(temporary, `${JSON.stringify(entry, null, 2)}\n`, { flag: 'wx' });
+  await createFile(temporary, `${JSON.stringify(entry, null, 2)}\n`, { fsync: false });
   await rename(temporary, join(dir, name));
   return name;
 }

@@ -6,13 +6,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { copyFile, link, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { RunGraphError, assertNever, isErrnoException } from '../errors.js';
 import { sha256Hex, type NodeRecord, type Uid } from '../fingerprint.js';
 import { encodeNpy } from '../npy.js';
 import type { OperationOutputs } from '../operations/operation.js';
-import { digestFileContent, fsyncDirectory, fsyncFile, removeQuietly, renameStaged, stageFile } from './durable.js';
+import { createFile, digestFileContent, fsyncDirectory, fsyncFile, removeQuietly, renameStaged, stageFile } from './durable.js';
 import { faultPoint, faultWrite } from './fault-points.js';
 import { LOCK_DIR } from './lock.js';
 import { METADATA_FILE, STORE_FORMAT, type ArtifactEntry, type CommittedMetadata, type StoreMetadata } from './metadata.js';
@@ -50,7 +50,7 @@ export async function publishStore(layout: WorkdirLayout, store: NewStore, owner
     // No fsync: a store that loses these files in a power cut reads as uncommitted and is rebuilt.
     faultWrite('publish', staging);
     // Both at once, and both waited for before any failure is thrown, so nothing is still writing into the staging directory as it is removed.
-    const writes = await Promise.allSettled([writeFile(join(staging, OWNER_FILE), JSON.stringify(owner)), writeFile(join(staging, METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`)]);
+    const writes = await Promise.allSettled([createFile(join(staging, OWNER_FILE), JSON.stringify(owner), { fsync: false }), createFile(join(staging, METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`, { fsync: false })]);
     for (const write of writes) if (write.status === 'rejected') throw write.reason;
     faultPoint('after-tmp-created');
     await rename(staging, layout.storeDir(store.uid));

@@ -20,7 +20,7 @@
  * made synchronously they would stall the event loop, and every other
  * node's work with it.
  */
-import { closeSync, createReadStream, fsync, open, write, writeSync } from 'node:fs';
+import { closeSync, createReadStream, fsync, open, openSync, write, writeSync } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
@@ -57,21 +57,31 @@ export async function removeQuietly(path: string): Promise<void> {
   await unlink(path).catch(() => undefined);
 }
 
-/** Write `data` to a new temporary file beside `path` and fsync it. Nothing is visible under `path` yet. */
-export async function stageFile(path: string, data: string | Uint8Array): Promise<StagedFile> {
+/**
+ * Create the new file `path` (failing if it exists) holding `data`, fsynced
+ * if asked: the creation goes through the thread pool, a small write and the
+ * close are made synchronously (see above). One round trip, two with fsync,
+ * where fs.promises.writeFile makes three.
+ */
+export async function createFile(path: string, data: string | Uint8Array, options: { fsync: boolean }): Promise<void> {
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-  const temp = join(dirname(path), `${TEMP_PREFIX}${basename(path)}.${randomBytes(4).toString('hex')}`);
-  const fd = await openAsync(temp, 'wx');
+  const fd = await openAsync(path, 'wx');
   try {
     if (bytes.length <= SYNC_WRITE_LIMIT) writeAll(fd, bytes);
     else await writeAllAsync(fd, bytes);
-    await fsyncAsync(fd);
+    if (options.fsync) await fsyncAsync(fd);
   } catch (error) {
     closeSync(fd);
-    await removeQuietly(temp);
+    await removeQuietly(path);
     throw error;
   }
   closeSync(fd);
+}
+
+/** Write `data` to a new temporary file beside `path` and fsync it. Nothing is visible under `path` yet. */
+export async function stageFile(path: string, data: string | Uint8Array): Promise<StagedFile> {
+  const temp = join(dirname(path), `${TEMP_PREFIX}${basename(path)}.${randomBytes(4).toString('hex')}`);
+  await createFile(temp, data, { fsync: true });
   return { temp, path };
 }
 
@@ -105,7 +115,8 @@ export async function fsyncFile(path: string): Promise<void> {
 }
 
 async function fsyncPath(path: string, flags: string): Promise<void> {
-  const fd = await openAsync(path, flags);
+  // Opening what exists, without creating or truncating, changes nothing on disk: synchronous.
+  const fd = openSync(path, flags);
   try {
     await fsyncAsync(fd);
   } finally {
