@@ -12,7 +12,7 @@
  * process owns the store, the builder waits for it and reuses its result.
  */
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHECKPOINT_DIR, checkpointFacility } from './checkpoint.js';
 import { makeArtifactRef } from './artifact-ref.js';
@@ -24,10 +24,11 @@ import type { EventListener } from './events.js';
 import type { Uid } from './fingerprint.js';
 import { INPUT_KIND, qualifiedName, type ArtifactRef, type ControlContext, type OperationContext, type InputTree, type OperationOutputs, type RunInput } from './operations/operation.js';
 import { commitStore, publishStore, quarantineStore, resetStore, verifyStore, type VerifyMode } from './store/data-store.js';
-import { claimOwnership, clearLeftoverLock, type StoreLock } from './store/lock.js';
+import { claimOwnership, clearLeftoverLock, type ClaimResult, type StoreLock } from './store/lock.js';
 import { STORE_FORMAT, isCommitted, readStoreMetadataSync, type CommittedMetadata, type StoreMetadata } from './store/metadata.js';
 import { OWNER_FILE, readOwnerSync, sameOwner, type OwnerInfo } from './store/owner.js';
 import { removeQuietly } from './store/durable.js';
+import { stagingName } from './store/staging.js';
 import { describeFsError, type WorkdirLayout } from './store/workdir.js';
 import type { GraphNode, ResolvedRef } from './workflow/graph.js';
 
@@ -47,6 +48,10 @@ export interface BuildEnvironment {
   readonly waiting: Set<Uid>;
   /** At most `jobs` nodes publish, claim and run at once, each holding a slot here until its operation ends. Undefined: no limit but the scheduler's. */
   readonly compute?: JobSlots;
+  /** Claims made ahead of time by `prepareNode`, by uid; the builder takes a node's when it starts. */
+  readonly prepared?: Map<Uid, { readonly node: GraphNode; readonly claim: Promise<PreparedClaim> }>;
+  /** Called when a node's operation has finished and its commit begins: the moment to prepare its successors. */
+  readonly committing?: (node: GraphNode) => void;
   /** Worker threads for operations that can run there; undefined runs everything on the main thread. */
   readonly threads?: OperationThreads;
   /** The control context of a control operation (a loop) node; set by the context once its runner exists. */
@@ -125,20 +130,69 @@ async function takeComputeSlot(env: BuildEnvironment, node: GraphNode): Promise<
   };
 }
 
+/** Publish the node's store unless it is known to exist, then try to take it. */
+async function publishAndClaim(env: BuildEnvironment, node: GraphNode, mayExist: boolean): Promise<ClaimResult> {
+  return (await publishAndClaimTelling(env, node, mayExist)).claim;
+}
+
+async function publishAndClaimTelling(env: BuildEnvironment, node: GraphNode, mayExist: boolean): Promise<PreparedClaim> {
+  const storeDir = env.layout.storeDir(node.uid);
+  const published = !mayExist || !existsSync(storeDir) ? await publishStore(env.layout, { uid: node.uid, record: node.record, operation: operationInfo(node) }, env.owner) : 'exists';
+  const claim = await claimOwnership(storeDir, env.owner, {
+    staleMs: env.staleMs,
+    onCompromised: (error) => env.emit({ type: 'lock-compromised', label: node.label, uid: node.uid, message: error.message }),
+  });
+  return { claim, published: published === 'created' };
+}
+
+/** A claim made ahead of time, and whether this process published the store for it. */
+export interface PreparedClaim {
+  claim: ClaimResult;
+  published: boolean;
+}
+
+/**
+ * Publish and claim the store of a node that is about to become ready (its
+ * last upstream node is committing), so that this time, mostly spent
+ * waiting for the file system's journal, overlaps the upstream commit
+ * instead of following it. Only for a store absent when the run started. The
+ * builder takes the claim when the node starts; one never taken (the
+ * upstream failed, the run was interrupted) must be given to
+ * `releasePrepared`. Nothing is executed ahead of time.
+ */
+export function prepareNode(env: BuildEnvironment, node: GraphNode): Promise<PreparedClaim> {
+  return publishAndClaimTelling(env, node, false);
+}
+
+/**
+ * Give up a claim made ahead of time and never used. A store this process
+ * published for it, in which nothing ever ran, is taken back: moved out to
+ * tmp/ while still locked (so no one can be inside it) and removed, so that
+ * its node reads as not started rather than as an unfinished attempt.
+ */
+export async function releasePrepared(env: Pick<BuildEnvironment, 'layout' | 'owner'>, prepared: Promise<PreparedClaim>, node: GraphNode): Promise<void> {
+  const result = await prepared.catch(() => undefined);
+  if (result?.claim.kind !== 'acquired') return;
+  const aside = join(env.layout.tmp, stagingName(node.uid.slice(0, 16), env.owner));
+  const moved = result.published ? await rename(env.layout.storeDir(node.uid), aside).then(() => true, () => false) : false;
+  await result.claim.lock.release().catch(() => undefined);
+  if (moved) await rm(aside, { recursive: true, force: true }).catch(() => undefined);
+}
+
 async function claimAndBuild(env: BuildEnvironment, node: GraphNode, slot: ComputeSlot): Promise<NodeOutcome> {
   const storeDir = env.layout.storeDir(node.uid);
   // A store absent when the run started is published without a look first; publishing finds out if someone made it since.
   let mayExist = env.existing.has(node.uid);
+  let ahead = env.prepared?.get(node.uid)?.claim;
+  env.prepared?.delete(node.uid);
   for (;;) {
-    if (env.signal.aborted) throw interrupted(node);
-    if (!mayExist || !existsSync(storeDir)) {
-      await publishStore(env.layout, { uid: node.uid, record: node.record, operation: operationInfo(node) }, env.owner);
+    if (env.signal.aborted) {
+      if (ahead !== undefined) await releasePrepared(env, ahead, node);
+      throw interrupted(node);
     }
+    const claim = ahead !== undefined ? (await ahead).claim : await publishAndClaim(env, node, mayExist);
+    ahead = undefined;
     mayExist = true;
-    const claim = await claimOwnership(storeDir, env.owner, {
-      staleMs: env.staleMs,
-      onCompromised: (error) => env.emit({ type: 'lock-compromised', label: node.label, uid: node.uid, message: error.message }),
-    });
     if (claim.kind === 'missing') continue;
     if (claim.kind === 'held') {
       // Another process is building this node: reuse its commit, or come back later.
@@ -267,6 +321,7 @@ async function execute(env: BuildEnvironment, node: GraphNode, storeDir: string,
     }
     // Before the slot is given back, so no node starts in its place before this event.
     env.emit({ type: 'node-committing', label: node.label, uid: node.uid });
+    env.committing?.(node);
     return { outputs, started };
   } finally {
     slot.give();

@@ -7,7 +7,7 @@
 import { appendFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { buildNode, sharingRecord, type BuildEnvironment, type NodeOutcome } from './builder.js';
+import { buildNode, prepareNode, releasePrepared, sharingRecord, type BuildEnvironment, type NodeOutcome, type PreparedClaim } from './builder.js';
 import { RunGraphError } from './errors.js';
 import type { EventError, EventListener, RunCounts, RunEvent } from './events.js';
 import type { Uid } from './fingerprint.js';
@@ -198,6 +198,9 @@ export class WorkerContext {
     const inFlight = this.jobs * NODES_IN_FLIGHT_PER_JOB;
     // Committed stores being tidied in the background (see BuildEnvironment.afterCommit).
     const tidyings = new Set<Promise<void>>();
+    // Stores claimed ahead of their node's start (see prepareNode), and the schedule's hook of each node being built.
+    const prepared = new Map<Uid, { node: GraphNode; claim: Promise<PreparedClaim> }>();
+    const committingHooks = new Map<Uid, () => void>();
     const env: BuildEnvironment = {
       layout: this.layout,
       owner: this.owner,
@@ -209,6 +212,8 @@ export class WorkerContext {
       finished,
       waiting: new Set(),
       compute: new JobSlots(this.jobs),
+      prepared,
+      committing: (node) => committingHooks.get(node.uid)?.(),
       afterCommit: (tidying) => {
         tidyings.add(tidying);
         void tidying.finally(() => tidyings.delete(tidying));
@@ -234,12 +239,18 @@ export class WorkerContext {
       slots,
       holdsSlot: (index) => nodes[index]?.operation.control !== true,
       signal,
-      start: async (index) => {
+      start: async (index, committing) => {
         const node = nodes[index];
         if (node === undefined) return false;
         try {
           const committed = reusable.get(node.uid);
-          const built = committed === undefined ? await buildNode(env, node) : reuse(node, committed);
+          let built: NodeOutcome;
+          if (committed === undefined) {
+            committingHooks.set(node.uid, committing);
+            built = await buildNode(env, node).finally(() => committingHooks.delete(node.uid));
+          } else {
+            built = reuse(node, committed);
+          }
           if (built.kind === 'deferred') return 'deferred';
           finished.set(node.uid, built.metadata);
           results.set(node.label, built.metadata);
@@ -259,6 +270,15 @@ export class WorkerContext {
           if (failure.code === 'E_WORKDIR') stop.abort();
           return false;
         }
+      },
+      prepare: (index) => {
+        const node = nodes[index];
+        // Only fresh stores, never a loop, never more than `jobs` claims waiting at once.
+        if (node === undefined || node.operation.control === true || env.existing.has(node.uid) || prepared.has(node.uid) || prepared.size >= this.jobs || signal.aborted) return;
+        const claim = prepareNode(env, node);
+        // Handled here so that a failure before the node starts is not an unhandled rejection; the builder meets it when it awaits the claim.
+        claim.catch(() => undefined);
+        prepared.set(node.uid, { node, claim });
       },
       skip: (index, failedIndex) => {
         const node = nodes[index];
@@ -296,7 +316,7 @@ export class WorkerContext {
       },
       progress: (iteration, stop) => emit({ type: 'loop-iteration', label: loop.label, uid: loop.uid, iteration, stop }),
     });
-    const outcome = await runNodes(graph.nodes, reusable).finally(async () => Promise.all([threads?.close(), ledger.flush(), Promise.all(tidyings)]));
+    const outcome = await runNodes(graph.nodes, reusable).finally(async () => Promise.all([threads?.close(), ledger.flush(), Promise.all(tidyings), Promise.all([...prepared.values()].map(({ node, claim }) => releasePrepared(env, claim, node)))]));
     userSignal.removeEventListener('abort', onInterrupt);
     userSignal.removeEventListener('abort', onUserAbort);
     counts.notRun += outcome.notRun.length;

@@ -73,8 +73,14 @@ export interface ScheduleOptions {
   /** Whether node i takes a slot while it runs. Default: every node does. */
   holdsSlot?(index: number): boolean;
   signal?: AbortSignal;
-  /** Run node i; resolve true if it succeeded, `deferred` to be tried again later. Must not reject. */
-  start(index: number): Promise<boolean | 'deferred'>;
+  /**
+   * Run node i; resolve true if it succeeded, `deferred` to be tried again
+   * later. Must not reject. `committing()` may be called once the node's
+   * work is done and only its commit remains (see `prepare`).
+   */
+  start(index: number, committing: () => void): Promise<boolean | 'deferred'>;
+  /** Node i will be ready as soon as the node now committing finishes: the moment to prepare it. Optional. */
+  prepare?(index: number): void;
   /** Node i will not run because `failed` failed. */
   skip(index: number, failed: number): void;
 }
@@ -129,7 +135,10 @@ export async function schedule(options: ScheduleOptions): Promise<ScheduleResult
         if (holds && !slots.tryTake()) break;
         ready.pop();
         running++;
-        void options.start(i).then((ok) => {
+        const committing = (): void => {
+          for (const d of downstream[i] ?? []) if (waiting[d] === 1 && done[d] === 0) options.prepare?.(d);
+        };
+        void options.start(i, committing).then((ok) => {
           running--;
           if (ok === 'deferred') {
             const delay = backoff.get(i) ?? MIN_BACKOFF_MS;

@@ -248,3 +248,34 @@ describe('JobSlots.take', () => {
     expect(slots.tryTake()).toBe(false);
   });
 });
+
+describe('schedule: prepare', () => {
+  it('names a node whose only unfinished upstream is committing, and no other', async () => {
+    // 0 -> 2 <- 1, and 0 -> 3. With one job the nodes run in the order 0, 3, 1, 2.
+    const prepared: string[] = [];
+    const committing = new Map<number, () => void>();
+    const finishers = new Map<number, (ok: boolean) => void>();
+    const started: number[] = [];
+    const done = schedule({
+      count: 4,
+      upstream: [[], [], [0, 1], [0]],
+      jobs: 1,
+      start: (index, onCommitting) => {
+        started.push(index);
+        committing.set(index, onCommitting);
+        return new Promise((resolve) => finishers.set(index, resolve));
+      },
+      prepare: (index) => prepared.push(`${started.at(-1) ?? '-'} -> ${index}`),
+      skip: () => undefined,
+    });
+    for (const expected of [0, 3, 1, 2]) {
+      await tick();
+      expect(started.at(-1)).toBe(expected);
+      committing.get(expected)?.();
+      finishers.get(expected)?.(true);
+    }
+    // While 0 commits, 3 is about to be ready but 2 still waits for 1; while 1 commits, 2 is.
+    expect(prepared).toEqual(['0 -> 3', '1 -> 2']);
+    expect((await done).succeeded.sort()).toEqual([0, 1, 2, 3]);
+  });
+});

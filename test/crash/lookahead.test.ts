@@ -1,0 +1,52 @@
+// Claims made ahead: a node whose last upstream is committing has its store
+// published and locked before it starts. When it then never starts (the
+// upstream's commit failed), the store is taken back: nothing of it is left,
+// so the node reads as not started, not as an unfinished attempt.
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { auditWorkdir } from '../../src/torture/audit.js';
+import { loadGraph } from '../../src/workflow/load-graph.js';
+import { requireBuiltCli, runCli, scratch } from './helpers.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+let file: string;
+
+beforeEach(async () => {
+  requireBuiltCli();
+  ({ dir, cleanup } = await scratch());
+  file = join(dir, 'chain.json');
+  const nodes = [0, 1, 2].map((i) => ({ label: `step${i}`, operation: 'run-graph.Add', input: { a: i === 0 ? [0] : { $ref: `step${i - 1}` }, b: 1 } }));
+  await writeFile(file, JSON.stringify({ nodes }));
+});
+afterEach(async () => cleanup());
+
+describe('claims made ahead', () => {
+  it('hand each node of a chain its store in order, and leave nothing behind', async () => {
+    const workdir = join(dir, 'work');
+    const run = await runCli(['run', file, '--workdir', workdir, '--jobs', '1', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const events = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; label?: string });
+    const order = events.filter((e) => ['node-started', 'node-committing', 'node-committed'].includes(e.type)).map((e) => `${e.type} ${e.label ?? ''}`);
+    // Each step starts only after the step before it has committed.
+    for (const i of [1, 2]) expect(order.indexOf(`node-started step${i}`)).toBeGreaterThan(order.indexOf(`node-committed step${i - 1}`));
+    expect(await auditWorkdir(workdir)).toEqual([]);
+  });
+
+  it('take back the store of a node that never started because its upstream failed to commit', async () => {
+    const workdir = join(dir, 'work');
+    const graph = await loadGraph(file);
+    const failed = await runCli(['run', file, '--workdir', workdir, '--jobs', '1'], { RUN_GRAPH_FAIL_AT: 'metadata-write:EIO' });
+    expect(failed.code).toBe(3);
+    const stores = (await readdir(workdir)).filter((n) => /^[0-9a-f]{64}$/.test(n));
+    // step0 failed to commit and keeps its unfinished store; step1's store, claimed ahead, is gone; step2 was never claimed.
+    expect(stores).toEqual([graph.nodes[0]?.uid]);
+    expect(await readdir(join(workdir, 'tmp'))).toEqual([]);
+    expect(await readdir(join(workdir, stores[0] ?? ''))).not.toContain('lock');
+
+    const fixed = await runCli(['run', file, '--workdir', workdir]);
+    expect(fixed.code, fixed.stderr).toBe(0);
+    expect(await auditWorkdir(workdir)).toEqual([]);
+  });
+});
