@@ -99,7 +99,7 @@ function auditHook(log: BuildEnvironment['audit'], ledger: LedgerRecorder): NonN
  * system's journal commits, so a node's commit costs a fraction of its
  * latency instead of all of it.
  */
-const NODES_IN_FLIGHT_PER_JOB = 4;
+export const NODES_IN_FLIGHT_PER_JOB = 4;
 
 /** Stores the resume pre-pass checks between two yields to the event loop. */
 const REUSE_CHECK_BATCH = 256;

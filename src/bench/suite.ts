@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { measureFingerprinting } from './fingerprinting.js';
 import { measureFloor } from './floor.js';
+import { NODES_IN_FLIGHT_PER_JOB } from '../context.js';
 import { describeMachine } from './machine.js';
 import { gnuMakeVersion, measureMake } from './make.js';
 import { runPhaseInChild, type PhaseName, type PhaseResult } from './phases.js';
@@ -98,7 +99,7 @@ async function measureShape(options: SuiteOptions, shape: Shape, n: number, phas
   return samples;
 }
 
-function shapeRows(shape: 'fanout' | 'chain', n: number, samples: PhaseSamples, floor: BenchRow | undefined): BenchRow[] {
+function shapeRows(shape: 'fanout' | 'chain', n: number, samples: PhaseSamples, floor: BenchRow | undefined, floorInFlight?: BenchRow): BenchRow[] {
   const name = `${shape} ${count(n)}`;
   const nodes = samples.cold[0]?.nodes ?? n;
   const id = `${shape}.${n}`;
@@ -110,6 +111,7 @@ function shapeRows(shape: 'fanout' | 'chain', n: number, samples: PhaseSamples, 
     cold,
     coldPerNode,
     ratioRow(`${id}.cold.vs-floor`, `${name}: cold per node / fsync floor (${shape === 'fanout' ? 'jobs' : '1'} at a time)`, coldPerNode, floor, TARGETS.coldVsFloor),
+    ...(floorInFlight === undefined ? [] : [ratioRow(`${id}.cold.vs-floor-in-flight`, `${name}: cold per node / fsync floor (as many at a time as the run has nodes in flight)`, coldPerNode, floorInFlight)]),
     sampleRow(`${id}.noop`, `${name}: no-op resume (open + run)`, 'ms', runTimes(samples.noop)),
     sampleRow(`${id}.noop.per-node`, `${name}: no-op resume incl. graph build, per node`, 'us', runTimes(samples.noop, (r) => ((r.buildMs + r.runMs) * 1000) / nodes), TARGETS.noopPerNodeUs),
     sampleRow(`${id}.partial`, `${name}: partial resume (last 10% deleted)`, 'ms', runTimes(samples.partial)),
@@ -151,20 +153,25 @@ export async function runSuite(options: SuiteOptions): Promise<BenchReport> {
   const notes: string[] = [];
 
   // 1. Filesystem floor, one node at a time (the chain's situation) and `jobs` at a time (the fanout's).
-  const floor = { fsyncSeq: [] as number[], fsyncJobs: [] as number[], plainSeq: [] as number[], plainJobs: [] as number[] };
+  // And as many at a time as a run has nodes in flight (committing while `jobs` run), for comparison.
+  const inFlight = jobs * NODES_IN_FLIGHT_PER_JOB;
+  const floor = { fsyncSeq: [] as number[], fsyncJobs: [] as number[], fsyncInFlight: [] as number[], plainSeq: [] as number[], plainJobs: [] as number[] };
   for (let rep = 0; rep < reps; rep++) {
     const base = { dir: options.dir, count: sizes.floorNodes };
     floor.fsyncSeq.push(await measureFloor({ ...base, concurrency: 1, fsync: true }));
     floor.fsyncJobs.push(await measureFloor({ ...base, concurrency: jobs, fsync: true }));
+    floor.fsyncInFlight.push(await measureFloor({ ...base, concurrency: inFlight, fsync: true }));
     floor.plainSeq.push(await measureFloor({ ...base, concurrency: 1, fsync: false }));
     floor.plainJobs.push(await measureFloor({ ...base, concurrency: jobs, fsync: false }));
     log(`floor rep ${rep + 1}/${reps}: fsync ${floor.fsyncSeq.at(-1)?.toFixed(0)} µs/node (1 at a time), ${floor.fsyncJobs.at(-1)?.toFixed(0)} µs/node (${jobs} at a time)`);
   }
   const floorFsyncSeq = sampleRow('floor.fsync.1', 'floor: mkdir + write + fsync + rename + dir fsync, 1 at a time, per node', 'us', floor.fsyncSeq);
   const floorFsyncJobs = sampleRow(`floor.fsync.jobs`, `floor: the same, ${jobs} at a time, per node`, 'us', floor.fsyncJobs);
+  const floorFsyncInFlight = sampleRow(`floor.fsync.in-flight`, `floor: the same, ${inFlight} at a time (a run's nodes in flight), per node`, 'us', floor.fsyncInFlight);
   rows.push(
     floorFsyncSeq,
     floorFsyncJobs,
+    floorFsyncInFlight,
     sampleRow('floor.nofsync.1', 'floor without fsync, 1 at a time, per node', 'us', floor.plainSeq),
     sampleRow('floor.nofsync.jobs', `floor without fsync, ${jobs} at a time, per node`, 'us', floor.plainJobs),
   );
@@ -175,7 +182,7 @@ export async function runSuite(options: SuiteOptions): Promise<BenchReport> {
   for (const shape of shapes) {
     for (const n of sizes.workflow) {
       const samples = await measureShape(options, shape, n, ['cold', 'noop', 'partial']);
-      workflowRows.push(...shapeRows(shape, n, samples, shape === 'fanout' ? floorFsyncJobs : floorFsyncSeq));
+      workflowRows.push(...shapeRows(shape, n, samples, shape === 'fanout' ? floorFsyncJobs : floorFsyncSeq, shape === 'fanout' ? floorFsyncInFlight : undefined));
       if (samples.error !== undefined) notes.push(`${shape} ${count(n)} failed, so its run times are missing (build time and RSS are from the failed run): ${samples.error}`);
     }
   }

@@ -50,9 +50,11 @@ const SHAPE_ROWS = ['build', 'cold', 'cold.per-node', 'cold.vs-floor', 'noop', '
 const EXPECTED_IDS = [
   'floor.fsync.1',
   'floor.fsync.jobs',
+  'floor.fsync.in-flight',
   'floor.nofsync.1',
   'floor.nofsync.jobs',
   ...['fanout', 'chain'].flatMap((shape) => SIZES.flatMap((n) => SHAPE_ROWS.map((row) => `${shape}.${n}.${row}`))),
+  ...SIZES.map((n) => `fanout.${n}.cold.vs-floor-in-flight`),
   'subprocess.10.cold',
   'subprocess.10.noop',
   'fingerprint.array.raw-sha256',
