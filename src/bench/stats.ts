@@ -1,8 +1,9 @@
 /**
  * The arithmetic every benchmark figure goes through: a median of
- * repetitions (robust to the one slow run a busy machine always has) and a
- * wall-clock timer.
+ * repetitions (robust to the one slow run a busy machine always has), a
+ * wall-clock timer, and a clean start for each measurement.
  */
+import { spawnSync } from 'node:child_process';
 
 /** Median of a non-empty list of samples; NaN for an empty one, so a missing figure is visible, not zero. */
 export function median(samples: readonly number[]): number {
@@ -30,4 +31,14 @@ export async function pooled(count: number, concurrency: number, task: (index: n
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, worker));
+}
+
+/**
+ * Write all dirty data of the machine to disk (`sync`) before a measurement,
+ * so that none pays for the writeback the one before left behind (the stores
+ * a phase wrote, the workdir a repetition removed). Without `sync` on the
+ * PATH, measurements simply start without it.
+ */
+export function settleDisk(): void {
+  spawnSync('sync', [], { stdio: 'ignore' });
 }

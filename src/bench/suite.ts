@@ -13,7 +13,7 @@ import { NODES_IN_FLIGHT_PER_JOB } from '../context.js';
 import { describeMachine } from './machine.js';
 import { gnuMakeVersion, measureMake } from './make.js';
 import { runPhaseInChild, type PhaseName, type PhaseResult } from './phases.js';
-import { median } from './stats.js';
+import { median, settleDisk } from './stats.js';
 import { TARGETS, makeRow, type BenchReport, type BenchRow, type Target, type Unit } from './table.js';
 import type { Shape } from './workflows.js';
 
@@ -81,6 +81,7 @@ async function measureShape(options: SuiteOptions, shape: Shape, n: number, phas
       const line: string[] = [];
       // In this order: the no-op resume needs the cold run's stores, the partial resume deletes some of them.
       for (const phase of phases) {
+        settleDisk();
         const result = await runPhaseInChild({ shape, n, phase, workdir, jobs: options.jobs }, child);
         samples[phase].push(result);
         line.push(`${phase} ${result.runMs.toFixed(0)} ms (build ${result.buildMs.toFixed(0)} ms, ${(result.maxRssKiB / 1024).toFixed(0)} MiB)`);
@@ -158,11 +159,15 @@ export async function runSuite(options: SuiteOptions): Promise<BenchReport> {
   const floor = { fsyncSeq: [] as number[], fsyncJobs: [] as number[], fsyncInFlight: [] as number[], plainSeq: [] as number[], plainJobs: [] as number[] };
   for (let rep = 0; rep < reps; rep++) {
     const base = { dir: options.dir, count: sizes.floorNodes };
-    floor.fsyncSeq.push(await measureFloor({ ...base, concurrency: 1, fsync: true }));
-    floor.fsyncJobs.push(await measureFloor({ ...base, concurrency: jobs, fsync: true }));
-    floor.fsyncInFlight.push(await measureFloor({ ...base, concurrency: inFlight, fsync: true }));
-    floor.plainSeq.push(await measureFloor({ ...base, concurrency: 1, fsync: false }));
-    floor.plainJobs.push(await measureFloor({ ...base, concurrency: jobs, fsync: false }));
+    const measure = async (concurrency: number, fsync: boolean): Promise<number> => {
+      settleDisk();
+      return measureFloor({ ...base, concurrency, fsync });
+    };
+    floor.fsyncSeq.push(await measure(1, true));
+    floor.fsyncJobs.push(await measure(jobs, true));
+    floor.fsyncInFlight.push(await measure(inFlight, true));
+    floor.plainSeq.push(await measure(1, false));
+    floor.plainJobs.push(await measure(jobs, false));
     log(`floor rep ${rep + 1}/${reps}: fsync ${floor.fsyncSeq.at(-1)?.toFixed(0)} µs/node (1 at a time), ${floor.fsyncJobs.at(-1)?.toFixed(0)} µs/node (${jobs} at a time)`);
   }
   const floorFsyncSeq = sampleRow('floor.fsync.1', 'floor: mkdir + write + fsync + rename + dir fsync, 1 at a time, per node', 'us', floor.fsyncSeq);
