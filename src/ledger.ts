@@ -9,7 +9,7 @@
  * operation versions, not by the size of the upstream graph, so a loop of
  * ten thousand iterations does not write ten thousand uids per entry.
  *
- * Layout: `<workdir>/ledger/<uid>.<time>.<context>.json`, one small file per
+ * Layout: `<workdir>/ledger/<uid>.<time>.<context>.<random>.json`, one small file per
  * commit, written once under a temporary name beginning with '.' and renamed
  * into place, never changed afterwards. Why files and not one append-only
  * log: a rename is atomic on every POSIX file system, NFS included, while

@@ -5,9 +5,9 @@
  * needs no lock.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
-import { copyFile, link, mkdir, rename, rm, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { readdirSync, statSync, type Stats } from 'node:fs';
+import { copyFile, link, mkdir, rename, rm } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
 import { RunGraphError, assertNever, isErrnoException } from '../errors.js';
 import { sha256Hex, type NodeRecord, type Uid } from '../fingerprint.js';
 import { encodeNpy } from '../npy.js';
@@ -15,6 +15,7 @@ import type { OperationOutputs } from '../operations/operation.js';
 import { createFile, digestFileContent, fsyncDirectory, fsyncFile, removeQuietly, renameStaged, stageFile } from './durable.js';
 import { faultPoint, faultWrite } from './fault-points.js';
 import { LOCK_DIR } from './lock.js';
+import { STREAM_DIR, streamPath } from '../stream.js';
 import { METADATA_FILE, STORE_FORMAT, type ArtifactEntry, type CommittedMetadata, type StoreMetadata } from './metadata.js';
 import { OWNER_FILE, type OwnerInfo } from './owner.js';
 import { stagingName } from './staging.js';
@@ -108,6 +109,7 @@ async function prepareArtifacts(storeDir: string, outputs: OperationOutputs): Pr
           return { output, entry: value.entry };
         case 'artifact': {
           // Another store's committed artifact: immutable, so a hard link shares it safely; copy across devices.
+          if (value.entry.kind === 'stream') return { output, entry: await linkStream(storeDir, output, value.source, value.entry) };
           const path = `${output}${extname(value.entry.path)}`;
           await linkOrCopy(value.source, join(storeDir, path));
           return { output, entry: { ...value.entry, path } };
@@ -117,6 +119,31 @@ async function prepareArtifacts(storeDir: string, outputs: OperationOutputs): Pr
       }
     }),
   );
+}
+
+/**
+ * Another store's committed stream as an output of this one: each chunk
+ * linked (or copied) into `stream/<output>/`, the entry's chunk paths
+ * rewritten to match, and the new directories made durable here, since the
+ * commit fsyncs only files it wrote and the store directory itself.
+ * `source` is the stream's directory in its own store.
+ */
+async function linkStream(storeDir: string, output: string, source: string, entry: ArtifactEntry): Promise<ArtifactEntry> {
+  const sourceStore = source.slice(0, source.length - entry.path.length);
+  if (join(sourceStore, entry.path) !== source) throw new RunGraphError('E_CORRUPT_STORE', `stream '${entry.path}' is not where its store says (${source})`, { value: source });
+  const path = streamPath(output);
+  await mkdir(join(storeDir, path), { recursive: true });
+  const chunks = await Promise.all(
+    (entry.chunks ?? []).map(async (chunk) => {
+      const target = join(path, basename(chunk.path));
+      await linkOrCopy(join(sourceStore, chunk.path), join(storeDir, target));
+      await fsyncFile(join(storeDir, target));
+      return { ...chunk, path: target };
+    }),
+  );
+  await fsyncDirectory(join(storeDir, path));
+  await fsyncDirectory(join(storeDir, STREAM_DIR));
+  return { ...entry, path, chunks };
 }
 
 async function linkOrCopy(source: string, target: string): Promise<void> {
@@ -180,7 +207,7 @@ export async function commitStore(storeDir: string, created: StoreMetadata, outp
         faultWrite('artifact-write', entry.path);
         return stageFile(join(storeDir, entry.path), bytes);
       }
-      // Written by the operation, or linked: fsynced where it is (a stream's chunks were made durable as they came).
+      // Written by the operation, or linked: fsynced where it is (a stream's chunks were made durable as they came, or as they were linked).
       if (entry.kind !== 'stream') await fsyncFile(join(storeDir, entry.path));
       return undefined;
     }),
@@ -223,7 +250,13 @@ export async function verifyStore(storeDir: string, metadata: CommittedMetadata,
 async function verifyFiles(storeDir: string, output: string, files: readonly Pick<ArtifactEntry, 'path' | 'size' | 'sha256'>[], mode: VerifyMode): Promise<string | undefined> {
   for (const artifact of files) {
     const path = join(storeDir, artifact.path);
-    const info = await stat(path).catch(() => undefined);
+    // A stat only reads: synchronous, as on the rest of the commit and reuse paths (see durable.ts).
+    let info: Stats | undefined;
+    try {
+      info = statSync(path, { throwIfNoEntry: false });
+    } catch {
+      info = undefined;
+    }
     if (info === undefined) return `artifact '${artifact.path}' of output '${output}' is missing`;
     if (info.size !== artifact.size) return `artifact '${artifact.path}' has ${info.size} bytes, metadata says ${artifact.size}`;
     if (mode === 'checksum') {

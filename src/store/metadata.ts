@@ -20,7 +20,7 @@ export interface ArtifactEntry {
   kind: 'array' | 'json' | 'file' | 'stream';
   size: number;
   sha256: string;
-  /** Arrays only. */
+  /** Arrays and streams (a stream's shape counts the rows of all its chunks). */
   dtype?: Dtype;
   shape?: number[];
   /** Streams only: each chunk, in order (its `path` relative to the store, `rows` along the leading axis). */

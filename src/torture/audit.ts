@@ -2,10 +2,11 @@
  * Checks of a working directory and an execution log after a tortured run:
  * the promises a crash must never break.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isUid } from '../fingerprint.js';
-import { readStoreMetadata } from '../store/metadata.js';
+import { verifyStore } from '../store/data-store.js';
+import { isCommitted, readStoreMetadata } from '../store/metadata.js';
 import type { ConcreteGraph } from '../workflow/graph.js';
 
 interface LogLine {
@@ -69,11 +70,10 @@ export async function auditWorkdir(workdir: string): Promise<string[]> {
     if (entries.includes('lock')) problems.push(`store ${name} still has a lock`);
     const leftovers = entries.filter((e) => e.startsWith('.rg-tmp-'));
     if (leftovers.length > 0) problems.push(`store ${name} has temp files ${leftovers.join(', ')}`);
-    if (metadata?.state === 'committed') {
-      for (const artifact of Object.values(metadata.artifacts)) {
-        const info = await stat(join(storeDir, artifact.path)).catch(() => undefined);
-        if (info?.size !== artifact.size) problems.push(`store ${name}: artifact ${artifact.path} is missing or has the wrong size`);
-      }
+    if (isCommitted(metadata)) {
+      // Every artifact (a stream's chunks one by one) present, with its recorded size and sha256.
+      const problem = await verifyStore(storeDir, metadata, 'checksum');
+      if (problem !== undefined) problems.push(`store ${name}: ${problem}`);
     }
   }
   return problems;

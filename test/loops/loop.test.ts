@@ -71,6 +71,45 @@ describe('while loops', () => {
     expect(await outputOf(file, workdir, 'relax', 'ensemble')).toEqual([0.25, 0.5]);
   });
 
+  it('a streamed state becomes a stream of the loop, its chunks linked into the loop\'s own store', async () => {
+    // A streaming operation of the workflow's own: three chunks of two rows each.
+    await writeFile(
+      join(dir, 'ops.mjs'),
+      `export const counter = {
+  namespace: 'probe', name: 'Counter', version: '1', summary: 'chunks of counting numbers', defaultOutput: 'samples', stream: 'samples',
+  check: () => ({ samples: { kind: 'array', dtype: 'float64', shape: null } }),
+  async *run() { for (let c = 0; c < 3; c++) yield { dtype: 'float64', shape: [2], data: Float64Array.of(2 * c, 2 * c + 1) }; },
+};
+`,
+    );
+    const file = await write({
+      operations: ['./ops.mjs'],
+      subgraphs: {
+        same: { inputs: ['x'], outputs: { x: { $ref: 'copy.result' } }, nodes: [{ label: 'copy', operation: 'run-graph.Add', input: { a: { $input: 'x' }, b: 0 } }] },
+        small: { inputs: ['x'], outputs: { done: { $ref: 'below' } }, nodes: [{ label: 'largest', operation: 'run-graph.Max', input: { array: { $input: 'x' } } }, { label: 'below', operation: 'run-graph.Compare', input: { a: { $ref: 'largest' }, b: 100, op: 'lt' } }] },
+      },
+      nodes: [
+        { label: 'walk', operation: 'probe.Counter', input: {} },
+        { label: 'relax', while: { subgraph: 'same', until: 'small', stopWhen: 'done', state: { x: { $ref: 'walk' } }, maxIterations: 3 } },
+        { label: 'total', operation: 'run-graph.Sum', input: { array: { $ref: 'relax.x' } } },
+      ],
+    } as WorkflowSpec);
+    const workdir = join(dir, 'work');
+    const run = await runCli(['run', file, '--workdir', workdir]);
+    expect(run.code, run.stderr).toBe(0);
+    const graph = await loadGraph(file);
+    const loop = graph.byLabel.get('relax');
+    const metadata = loop === undefined ? undefined : await readStoreMetadata(join(workdir, loop.uid));
+    if (metadata?.state !== 'committed') throw new Error('the loop did not commit');
+    const stream = metadata.artifacts['x'];
+    expect(stream?.kind).toBe('stream');
+    expect(stream?.chunks?.map((c) => c.path)).toEqual(['stream/x/000000.npy', 'stream/x/000001.npy', 'stream/x/000002.npy']);
+    const rows = await Promise.all((stream?.chunks ?? []).map(async (c) => Array.from(decodeNpy(await readFile(join(workdir, metadata.uid, c.path))).data as Float64Array)));
+    expect(rows).toEqual([[0, 1], [2, 3], [4, 5]]);
+    expect(await outputOf(file, workdir, 'total', 'result')).toEqual([15]);
+    expect(await auditWorkdir(workdir)).toEqual([]);
+  });
+
   it('fails at maxIterations unless the workflow accepts the cap', async () => {
     const failing = await write(halvingWorkflow({ initial: [800], below: 1, maxIterations: 3 }), 'capped.json');
     const run = await runCli(['run', failing, '--workdir', join(dir, 'a')]);
