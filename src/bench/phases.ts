@@ -4,12 +4,17 @@
  * check the workflow, build the concrete graph, open a WorkerContext, run.
  *
  * Each phase runs in a child process of its own (`dist/bench/phase.js`) so
- * that its peak RSS (`process.resourceUsage().maxRSS`, which only ever grows)
- * is that phase's alone: a no-op resume measured after a cold run in the same
- * process would report the cold run's peak. The child's figures are taken
+ * that its peak RSS is that phase's alone: a no-op resume measured after a
+ * cold run in the same process would report the cold run's peak. The peak is
+ * the child's VmHWM, not getrusage's maxRSS: on Linux a child's maxRSS
+ * starts at its parent's RSS when it was forked and survives the exec, so
+ * after the benchmark's own process removed a 100,000-store working
+ * directory, every later phase reported that process's peak instead of its
+ * own. The child's figures are taken
  * inside it, so node's own start-up is not counted against the engine.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +70,19 @@ function expectedCounts(phase: PhaseName, total: number, deleted: number): Pick<
   }
 }
 
+/** This process's own peak resident set, KiB: VmHWM where /proc has it (Linux), getrusage's maxRSS elsewhere. */
+function peakRssKiB(): number {
+  const status = (() => {
+    try {
+      return readFileSync('/proc/self/status', 'utf8');
+    } catch {
+      return '';
+    }
+  })();
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(status);
+  return match === null ? process.resourceUsage().maxRSS : Number(match[1]);
+}
+
 /** Run one phase in this process. A run that did not do what the phase means is reported in `error`, with what was measured up to then. */
 export async function executePhase(request: PhaseRequest): Promise<PhaseResult> {
   // The workflow file's text: generating it is not part of what is measured, parsing it is.
@@ -89,7 +107,7 @@ export async function executePhase(request: PhaseRequest): Promise<PhaseResult> 
   });
   const summary = run.value;
   const expected = expectedCounts(request.phase, graph.nodes.length, deleted);
-  const result: PhaseResult = { nodes: graph.nodes.length, buildMs: built.ms, runMs: run.ms, counts: summary.counts, maxRssKiB: process.resourceUsage().maxRSS };
+  const result: PhaseResult = { nodes: graph.nodes.length, buildMs: built.ms, runMs: run.ms, counts: summary.counts, maxRssKiB: peakRssKiB() };
   if (!summary.ok || summary.counts.committed !== expected.committed || summary.counts.reused !== expected.reused) {
     const failure = summary.failures[0];
     const counts = Object.entries(summary.counts).filter(([, count]) => count > 0).map(([name, count]) => `${name} ${count}`).join(', ');

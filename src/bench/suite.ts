@@ -242,7 +242,7 @@ export async function runSuite(options: SuiteOptions): Promise<BenchReport> {
   for (const shape of shapes) rows.push(...scalingRows(shape, sizes.workflow, workflowRows));
 
   notes.push(
-    'Times of workflow phases are measured inside a child process per phase (node start-up excluded); peak RSS is that process\'s maxRSS.',
+    'Times of workflow phases are measured inside a child process per phase (node start-up excluded); peak RSS is that process\'s own high-water mark (VmHWM).',
     'Cold and partial runs fsync every artifact, the directory, and metadata.json before a store counts as committed.',
   );
   if (options.quick) notes.push('--quick: tiny sizes, a smoke test of the benchmark; its verdicts mean nothing.');
