@@ -131,11 +131,7 @@ async function takeComputeSlot(env: BuildEnvironment, node: GraphNode): Promise<
 }
 
 /** Publish the node's store unless it is known to exist, then try to take it. */
-async function publishAndClaim(env: BuildEnvironment, node: GraphNode, mayExist: boolean): Promise<ClaimResult> {
-  return (await publishAndClaimTelling(env, node, mayExist)).claim;
-}
-
-async function publishAndClaimTelling(env: BuildEnvironment, node: GraphNode, mayExist: boolean): Promise<PreparedClaim> {
+async function publishAndClaim(env: BuildEnvironment, node: GraphNode, mayExist: boolean): Promise<PreparedClaim> {
   const storeDir = env.layout.storeDir(node.uid);
   const published = !mayExist || !existsSync(storeDir) ? await publishStore(env.layout, { uid: node.uid, record: node.record, operation: operationInfo(node) }, env.owner) : 'exists';
   const claim = await claimOwnership(storeDir, env.owner, {
@@ -145,7 +141,7 @@ async function publishAndClaimTelling(env: BuildEnvironment, node: GraphNode, ma
   return { claim, published: published === 'created' };
 }
 
-/** A claim made ahead of time, and whether this process published the store for it. */
+/** A claim on a node's store (made ahead of time by prepareNode, or as the node starts), and whether this process published the store for it. */
 export interface PreparedClaim {
   claim: ClaimResult;
   published: boolean;
@@ -161,7 +157,7 @@ export interface PreparedClaim {
  * `releasePrepared`. Nothing is executed ahead of time.
  */
 export function prepareNode(env: BuildEnvironment, node: GraphNode): Promise<PreparedClaim> {
-  return publishAndClaimTelling(env, node, false);
+  return publishAndClaim(env, node, false);
 }
 
 /**
@@ -190,7 +186,7 @@ async function claimAndBuild(env: BuildEnvironment, node: GraphNode, slot: Compu
       if (ahead !== undefined) await releasePrepared(env, ahead, node);
       throw interrupted(node);
     }
-    const claim = ahead !== undefined ? (await ahead).claim : await publishAndClaim(env, node, mayExist);
+    const { claim } = await (ahead ?? publishAndClaim(env, node, mayExist));
     ahead = undefined;
     mayExist = true;
     if (claim.kind === 'missing') continue;

@@ -12,7 +12,7 @@ import { RunGraphError, assertNever, isErrnoException } from '../errors.js';
 import { sha256Hex, type NodeRecord, type Uid } from '../fingerprint.js';
 import { encodeNpy } from '../npy.js';
 import type { OperationOutputs } from '../operations/operation.js';
-import { createFile, digestFileContent, fsyncDirectory, fsyncFile, removeQuietly, renameStaged, stageFile } from './durable.js';
+import { createFile, digestFileContent, fsyncDirectory, fsyncFile, removeQuietly, renameStaged, stageFile, type StagedFile } from './durable.js';
 import { faultPoint, faultWrite } from './fault-points.js';
 import { LOCK_DIR } from './lock.js';
 import { STREAM_DIR, streamPath } from '../stream.js';
@@ -156,16 +156,6 @@ async function linkOrCopy(source: string, target: string): Promise<void> {
   }
 }
 
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
-
-async function settle<T>(work: () => Promise<T>): Promise<Settled<T>> {
-  try {
-    return { ok: true, value: await work() };
-  } catch (error) {
-    return { ok: false, error };
-  }
-}
-
 export interface CommitOptions {
   /** Wall time the operation took, recorded in the metadata. */
   durationMs: number;
@@ -197,32 +187,30 @@ export async function commitStore(storeDir: string, created: StoreMetadata, outp
   const committed: CommittedMetadata = { ...created, state: 'committed', committedAt: new Date().toISOString(), durationMs: options.durationMs, artifacts };
   const metadataPath = join(storeDir, METADATA_FILE);
 
-  const metadataStaging = settle(async () => {
+  const stageMetadata = async (): Promise<StagedFile> => {
     faultWrite('metadata-write', metadataPath);
     return stageFile(metadataPath, `${JSON.stringify(committed, null, 2)}\n`);
-  });
-  const artifactStaging = prepared.map(({ entry, bytes }) =>
-    settle(async () => {
-      if (bytes !== undefined) {
-        faultWrite('artifact-write', entry.path);
-        return stageFile(join(storeDir, entry.path), bytes);
-      }
-      // Written by the operation, or linked: fsynced where it is (a stream's chunks were made durable as they came, or as they were linked).
-      if (entry.kind !== 'stream') await fsyncFile(join(storeDir, entry.path));
-      return undefined;
-    }),
-  );
+  };
+  const stageArtifact = async ({ entry, bytes }: PreparedArtifact): Promise<StagedFile | undefined> => {
+    if (bytes !== undefined) {
+      faultWrite('artifact-write', entry.path);
+      return stageFile(join(storeDir, entry.path), bytes);
+    }
+    // Written by the operation, or linked: fsynced where it is (a stream's chunks were made durable as they came, or as they were linked).
+    if (entry.kind !== 'stream') await fsyncFile(join(storeDir, entry.path));
+    return undefined;
+  };
   // Every write is waited for, failed or not, so none is left running when the error is thrown.
-  const [metadataFile, ...artifactFiles] = await Promise.all([metadataStaging, ...artifactStaging]);
-  const staged = [metadataFile, ...artifactFiles].flatMap((result) => (result.ok && result.value !== undefined ? [result.value] : []));
+  const [metadataResult, ...artifactResults] = await Promise.allSettled([stageMetadata(), ...prepared.map(stageArtifact)]);
+  const staged = [metadataResult, ...artifactResults].flatMap((result) => (result.status === 'fulfilled' && result.value !== undefined ? [result.value] : []));
   try {
-    for (const result of [metadataFile, ...artifactFiles]) if (!result.ok) throw result.error;
-    await Promise.all(artifactFiles.map(async (result) => (result.ok && result.value !== undefined ? renameStaged(result.value) : undefined)));
+    for (const result of [metadataResult, ...artifactResults]) if (result.status === 'rejected') throw result.reason;
+    await Promise.all(artifactResults.map(async (result) => (result.status === 'fulfilled' && result.value !== undefined ? renameStaged(result.value) : undefined)));
     await fsyncDirectory(storeDir);
     faultPoint('after-artifact-write');
     await options.beforeCommit();
     faultPoint('after-metadata-temp');
-    if (metadataFile.ok) await renameStaged(metadataFile.value);
+    if (metadataResult.status === 'fulfilled') await renameStaged(metadataResult.value);
   } catch (error) {
     // What was staged and not renamed; an artifact already renamed is cleared by the next attempt's reset.
     await Promise.all(staged.map((file) => removeQuietly(file.temp)));
