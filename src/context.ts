@@ -43,7 +43,8 @@ export interface WorkerContextOptions {
   /**
    * Run operations that name their module in worker threads (one per job),
    * keeping JavaScript compute off the thread that beats the lock
-   * heartbeats. Default true.
+   * heartbeats; `inlineSmallInputs` operations with small inputs still run
+   * on the main thread (see runsInThread). Default true.
    */
   threads?: boolean;
 }

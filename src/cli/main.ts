@@ -67,7 +67,7 @@ function buildProgram(): Command {
     .description('run a workflow; committed nodes are reused, so running it again resumes it')
     .argument('<workflow>', 'workflow JSON file')
     .addOption(workdirOption())
-    .addOption(new Option('-j, --jobs <n>', 'most nodes running at once (default: number of CPUs)').argParser(parsePositiveInteger))
+    .addOption(new Option('-j, --jobs <n>', 'most operations running at once; up to 4n nodes may be committing meanwhile (default: number of CPUs)').argParser(parsePositiveInteger))
     .addOption(jsonOption('print one JSON event per line instead of progress'))
     .addOption(new Option('--verify', 'check every committed artifact against its sha256 before reuse (default: sizes only)'))
     .addOption(new Option('--stale <seconds>', 'heartbeat age after which a lock held on another host is taken over').default(30).argParser(parsePositiveInteger))

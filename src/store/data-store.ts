@@ -71,7 +71,9 @@ export async function publishStore(layout: WorkdirLayout, store: NewStore, owner
  */
 export async function resetStore(storeDir: string): Promise<string[]> {
   const removed = readdirSync(storeDir).filter((name) => !KEPT_ON_RESET.has(name));
-  for (const name of removed) await rm(join(storeDir, name), { recursive: true, force: true });
+  // Retried: a subprocess orphaned by a killed attempt may still be writing into that attempt's scratch directory
+  // as it is removed (ENOTEMPTY); it is gone within moments.
+  for (const name of removed) await rm(join(storeDir, name), { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   return removed;
 }
 

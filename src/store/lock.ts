@@ -9,12 +9,12 @@
  */
 import * as fs from 'node:fs';
 import { statSync } from 'node:fs';
-import { mkdir, rm, rmdir, utimes } from 'node:fs/promises';
+import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { RunGraphError, isErrnoException } from '../errors.js';
 import { writeFileQuick } from './durable.js';
-import { OWNER_FILE, isOwnerDead, readOwner, readOwnerSync, sameOwner, thisHost, type OwnerInfo } from './owner.js';
+import { OWNER_FILE, isOwnerDead, readOwner, sameOwner, thisHost, type OwnerInfo } from './owner.js';
 
 export const LOCK_DIR = 'lock';
 /** Held while one process removes a dead owner's lock, so two reclaimers cannot both win. */
@@ -159,14 +159,27 @@ function mtimeMs(path: string): number | undefined {
 }
 
 /**
+ * What tells one lock directory from another at the same path: inode, ctime
+ * and mtime. The mtime alone does not: proper-lockfile sets the first lock of
+ * every process to the next whole second plus 5 ms (probing the mtime
+ * precision), so two processes' first locks of one store in the same second
+ * have equal mtimes. The ctime is the kernel's own, set at creation and at
+ * every heartbeat, and cannot be set back.
+ */
+function lockLook(path: string): { stamp: string; mtimeMs: number } | undefined {
+  const info = statSync(path, { throwIfNoEntry: false, bigint: true });
+  return info === undefined ? undefined : { stamp: `${info.ino}:${info.ctimeNs}:${info.mtimeNs}`, mtimeMs: Number(info.mtimeNs) / 1e6 };
+}
+
+/**
  * Remove a lock that may be taken over (its owner is dead, or its heartbeat
  * is stale). Returns true if it was removed. The reclaim guard makes this a
- * critical section; inside it the owner is read again and the lock's mtime
- * compared with the one seen before: a dead or stalled owner's heartbeat is
- * frozen, so a changed mtime means a live process has the lock meanwhile,
- * and it is left alone.
+ * critical section; inside it the owner is read again and the lock compared
+ * with the one seen before (see lockLook): a dead or stalled owner's
+ * heartbeat is frozen, so a changed lock means a live process has it
+ * meanwhile, and it is left alone.
  */
-async function reclaimLock(storeDir: string, seen: OwnerInfo | undefined, lockSeenAt: number): Promise<boolean> {
+async function reclaimLock(storeDir: string, seen: OwnerInfo | undefined, lockSeen: string): Promise<boolean> {
   const guard = join(storeDir, RECLAIM_DIR);
   try {
     await mkdir(guard);
@@ -179,7 +192,7 @@ async function reclaimLock(storeDir: string, seen: OwnerInfo | undefined, lockSe
   try {
     const owner = await readOwner(storeDir);
     if (owner?.contextId !== seen?.contextId) return false;
-    if (mtimeMs(join(storeDir, LOCK_DIR)) !== lockSeenAt) return false;
+    if (lockLook(join(storeDir, LOCK_DIR))?.stamp !== lockSeen) return false;
     await rm(join(storeDir, LOCK_DIR), { recursive: true, force: true });
     return true;
   } finally {
@@ -218,13 +231,14 @@ export async function claimOwnership(storeDir: string, owner: OwnerInfo, options
     await writeOwner(storeDir, owner);
     return { kind: 'acquired', lock };
   }
-  const lockSeenAt = mtimeMs(join(storeDir, LOCK_DIR));
+  const seen = lockLook(join(storeDir, LOCK_DIR));
   const ownerWrittenAt = mtimeMs(join(storeDir, OWNER_FILE));
   const holder = await readOwner(storeDir);
-  if (lockSeenAt === undefined || (holder !== undefined && sameOwner(holder, owner))) return { kind: 'held', owner: holder };
+  if (seen === undefined || (holder !== undefined && sameOwner(holder, owner))) return { kind: 'held', owner: holder };
+  const lockSeenAt = seen.mtimeMs;
   const provablyTheirs = ownerWrittenAt !== undefined && lockSeenAt <= ownerWrittenAt;
   if (!mayTakeOver(holder, Date.now() - lockSeenAt, provablyTheirs, lock.staleMs)) return { kind: 'held', owner: holder };
-  if (!(await reclaimLock(storeDir, holder, lockSeenAt))) return { kind: 'held', owner: await readOwner(storeDir) };
+  if (!(await reclaimLock(storeDir, holder, seen.stamp))) return { kind: 'held', owner: await readOwner(storeDir) };
   const second = await tryLock(storeDir, options, lock);
   if (second === 'missing') return { kind: 'missing' };
   if (!second) return { kind: 'held', owner: await readOwner(storeDir) };
@@ -233,19 +247,18 @@ export async function claimOwnership(storeDir: string, owner: OwnerInfo, options
 }
 
 /**
- * Make the owner file name `owner`, and no older than the lock just taken.
- * When it names `owner` already (a store this process just published, whose
- * staged owner file came with it), it is kept and only touched: one metadata
- * operation instead of a file creation and a rename. Its mtime is set past
- * the lock's, which proper-lockfile may set ahead of the clock (it probes the
- * mtime precision on its first lock) and whose kernel timestamp can be finer
- * than Date.now().
+ * Write the owner file anew, after the lock is taken, even when it names
+ * `owner` already (a store this process just published): its mtime, set by
+ * the kernel, is then no older than the lock, which is what makes a lock no
+ * newer than its owner file provably that owner's. Touching the file with an
+ * mtime of our choosing instead was tried and is wrong: to stay past a lock
+ * that proper-lockfile dates up to a second ahead (its first lock in a
+ * process), the owner file had to be dated ahead too, and then a lock taken
+ * by another process in that second, before it wrote its own owner file,
+ * passed for the dead owner's and was reclaimed from under it.
  */
 async function writeOwner(storeDir: string, owner: OwnerInfo): Promise<void> {
-  const path = join(storeDir, OWNER_FILE);
-  if (!sameOwner(readOwnerSync(storeDir), owner)) await writeFileQuick(path, JSON.stringify(owner));
-  const at = (Math.max(Date.now(), mtimeMs(join(storeDir, LOCK_DIR)) ?? 0) + 1) / 1000;
-  await utimes(path, at, at);
+  await writeFileQuick(join(storeDir, OWNER_FILE), JSON.stringify(owner));
 }
 
 /**

@@ -51,17 +51,24 @@ function outputs(): Parameters<typeof commitStore>[2] {
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
 describe('publishing and claiming a new store', () => {
-  it('keeps the owner file that came with the store, made no older than the lock', async () => {
-    expect(await publishStore(layout, { uid, record, operation: { namespace: 'test', name: 'Op', version: '1' } }, owner)).toBe('created');
+  it('writes the owner file again once the lock is taken, so it is no older than the lock', async () => {
+    const info = (u: Uid) => ({ uid: u, record, operation: { namespace: 'test', name: 'Op', version: '1' } });
+    // proper-lockfile dates the first lock of a process ahead (probing the mtime precision); from the second on, locks carry the real time.
+    const first = 'ef'.repeat(32) as Uid;
+    expect(await publishStore(layout, info(first), owner)).toBe('created');
+    const warm = await claimOwnership(layout.storeDir(first), owner);
+    if (warm.kind === 'acquired') await warm.lock.release();
+
+    expect(await publishStore(layout, info(uid), owner)).toBe('created');
     const storeDir = layout.storeDir(uid);
     const staged = await stat(join(storeDir, OWNER_FILE));
     const claim = await claimOwnership(storeDir, owner);
     expect(claim.kind).toBe('acquired');
-    const touched = await stat(join(storeDir, OWNER_FILE));
+    const written = await stat(join(storeDir, OWNER_FILE));
     const lock = await stat(join(storeDir, 'lock'));
-    // The same file (touched, not rewritten), newer than the lock: a dead owner's lock is then provably its own.
-    expect(touched.ino).toBe(staged.ino);
-    expect(touched.mtimeMs).toBeGreaterThanOrEqual(lock.mtimeMs);
+    // A new file, dated by the kernel after the lock: a dead owner's lock is then provably its own.
+    expect(written.ino).not.toBe(staged.ino);
+    expect(written.mtimeMs).toBeGreaterThanOrEqual(lock.mtimeMs);
     expect(await readOwner(storeDir)).toEqual(owner);
     if (claim.kind === 'acquired') await claim.lock.release();
   });
