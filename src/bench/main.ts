@@ -12,7 +12,8 @@
  *     --dir DIR       where working directories are made (default: the OS temp dir)
  *     --cpu-prof DIR  write a V8 CPU profile of every phase child into DIR
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import writeFileAtomic from 'write-file-atomic';
 import { availableParallelism, tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -83,7 +84,8 @@ async function main(): Promise<void> {
     `machine: ${machineLine(report.machine)}`,
   ];
   process.stdout.write(`${header.join('\n')}\n\n${formatTable(report.rows)}\n\n${report.notes.map((note) => `- ${note}`).join('\n')}\n`);
-  if (values.out !== undefined) await writeFile(values.out, `${JSON.stringify(report, null, 2)}\n`);
+  // Atomically: a report from an earlier run is replaced whole or not at all.
+  if (values.out !== undefined) await writeFileAtomic(values.out, `${JSON.stringify(report, null, 2)}\n`);
 }
 
 try {

@@ -7,8 +7,7 @@
  * The two halves are separate (`stageFile`, then `renameStaged`) so that a
  * commit can fsync all of its files at once and rename them in the order its
  * protocol needs, and so the crash tests have a kill point between "fsynced
- * under the temporary name" and "renamed". The owner file, which needs no
- * fsync, goes through write-file-atomic.
+ * under the temporary name" and "renamed".
  *
  * Which calls are synchronous: reads, a small write into a file already
  * open, and a close take microseconds in the kernel, while each
@@ -25,7 +24,6 @@ import { rename, unlink } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import writeFileAtomic from 'write-file-atomic';
 
 /** Prefix of temporary files inside a store; a store reset removes them. */
 export const TEMP_PREFIX = '.rg-tmp-';
@@ -78,9 +76,13 @@ export async function createFile(path: string, data: string | Uint8Array, option
   closeSync(fd);
 }
 
+function tempNameFor(path: string): string {
+  return join(dirname(path), `${TEMP_PREFIX}${basename(path)}.${randomBytes(4).toString('hex')}`);
+}
+
 /** Write `data` to a new temporary file beside `path` and fsync it. Nothing is visible under `path` yet. */
 export async function stageFile(path: string, data: string | Uint8Array): Promise<StagedFile> {
-  const temp = join(dirname(path), `${TEMP_PREFIX}${basename(path)}.${randomBytes(4).toString('hex')}`);
+  const temp = tempNameFor(path);
   await createFile(temp, data, { fsync: true });
   return { temp, path };
 }
@@ -124,9 +126,21 @@ async function fsyncPath(path: string, flags: string): Promise<void> {
   }
 }
 
-/** Write `path` atomically without fsync: for files whose loss in a power cut is detected and repaired (the owner file). */
+/**
+ * Write `path` atomically without fsync: a new temporary file, renamed over
+ * it. For files whose loss in a power cut is detected and repaired (the
+ * owner file, written at every lock): two round trips, where
+ * write-file-atomic's realpath, stat and chown make about seven.
+ */
 export async function writeFileQuick(path: string, data: string): Promise<void> {
-  await writeFileAtomic(path, data, { fsync: false });
+  const temp = tempNameFor(path);
+  await createFile(temp, data, { fsync: false });
+  try {
+    await rename(temp, path);
+  } catch (error) {
+    await removeQuietly(temp);
+    throw error;
+  }
 }
 
 /** Size and sha256 of a file, streamed. */

@@ -5,7 +5,7 @@
  * `run`, `status`, `explain` and the other commands also take the document
  * directly.
  */
-import { writeFile } from 'node:fs/promises';
+import writeFileAtomic from 'write-file-atomic';
 import { RunGraphError } from '../../errors.js';
 import { loadWorkflowGraph } from '../../workflow/load-graph.js';
 import { SCALEMS_WORKFLOW_VERSION } from '../../workflow/scalems.js';
@@ -27,7 +27,8 @@ export async function importCommand(document: string, options: ImportCommandOpti
   }
   const text = `${JSON.stringify({ description: `imported from ${document} (${SCALEMS_WORKFLOW_VERSION})`, ...workflow.spec }, null, 2)}\n`;
   if (options.output === undefined) process.stdout.write(text);
-  else await writeFile(options.output, text);
+  // Atomically: an existing file is replaced whole or not at all, never left half written.
+  else await writeFileAtomic(options.output, text);
   process.stderr.write(`${document}: ${graph.nodes.length} referents; every declared uid matches${options.output === undefined ? '' : `; wrote ${options.output}`}\n`);
   return EXIT.ok;
 }
