@@ -278,12 +278,8 @@ async function buildOwnedNode(env: BuildEnvironment, node: GraphNode, lock: Stor
  * commit; a failure here is left for it in the same way.
  */
 async function tidyCommitted(storeDir: string, lock: StoreLock): Promise<void> {
-  try {
-    await removeQuietly(join(storeDir, OWNER_FILE));
-    if (existsSync(join(storeDir, CHECKPOINT_DIR))) await rm(join(storeDir, CHECKPOINT_DIR), { recursive: true, force: true });
-  } catch {
-    // Left for the next reuse, as above.
-  }
+  await removeQuietly(join(storeDir, OWNER_FILE));
+  if (existsSync(join(storeDir, CHECKPOINT_DIR))) await rm(join(storeDir, CHECKPOINT_DIR), { recursive: true, force: true }).catch(() => undefined);
   await lock.release().catch(() => undefined);
 }
 

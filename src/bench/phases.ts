@@ -72,13 +72,12 @@ function expectedCounts(phase: PhaseName, total: number, deleted: number): Pick<
 
 /** This process's own peak resident set, KiB: VmHWM where /proc has it (Linux), getrusage's maxRSS elsewhere. */
 function peakRssKiB(): number {
-  const status = (() => {
-    try {
-      return readFileSync('/proc/self/status', 'utf8');
-    } catch {
-      return '';
-    }
-  })();
+  let status = '';
+  try {
+    status = readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    // No /proc: getrusage below.
+  }
   const match = /^VmHWM:\s+(\d+) kB$/m.exec(status);
   return match === null ? process.resourceUsage().maxRSS : Number(match[1]);
 }
