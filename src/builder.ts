@@ -24,7 +24,7 @@ import type { EventListener } from './events.js';
 import type { Uid } from './fingerprint.js';
 import { INPUT_KIND, qualifiedName, type ArtifactRef, type ControlContext, type OperationContext, type InputTree, type OperationOutputs, type RunInput } from './operations/operation.js';
 import { commitStore, publishStore, quarantineStore, resetStore, verifyStore, type VerifyMode } from './store/data-store.js';
-import { claimOwnership, clearLeftoverLock, type ClaimResult, type StoreLock } from './store/lock.js';
+import { LOCK_DIR, claimOwnership, clearLeftoverLock, type ClaimResult, type StoreLock } from './store/lock.js';
 import { STORE_FORMAT, isCommitted, readStoreMetadataSync, type CommittedMetadata, type StoreMetadata } from './store/metadata.js';
 import { OWNER_FILE, readOwnerSync, sameOwner, type OwnerInfo } from './store/owner.js';
 import { removeQuietly } from './store/durable.js';
@@ -46,6 +46,8 @@ export interface BuildEnvironment {
   readonly finished: ReadonlyMap<Uid, CommittedMetadata>;
   /** Nodes already reported as waiting for another process, so each is reported once. */
   readonly waiting: Set<Uid>;
+  /** Set once another process is seen publishing or holding one of this run's stores: the run then looks for locks left by any that died (see WorkerContext.run). */
+  othersSeen: boolean;
   /** At most `jobs` nodes publish, claim and run at once, each holding a slot here until its operation ends. Undefined: no limit but the scheduler's. */
   readonly compute?: JobSlots;
   /** Claims made ahead of time by `prepareNode`, by uid; the builder takes a node's when it starts. */
@@ -93,7 +95,7 @@ async function buildNodeUnchecked(env: BuildEnvironment, node: GraphNode): Promi
   if (env.existing.has(node.uid)) {
     const metadata = readStoreMetadataSync(storeDir);
     if (isCommitted(metadata) && (await verifyStore(storeDir, metadata, env.verify)) === undefined) {
-      await clearLeftoverLock(storeDir);
+      await tidyLeftover(env, storeDir);
       env.emit({ type: 'node-reused', label: node.label, uid: node.uid });
       return { kind: 'reused', metadata: sharingRecord(metadata, node) };
     }
@@ -134,6 +136,7 @@ async function takeComputeSlot(env: BuildEnvironment, node: GraphNode): Promise<
 async function publishAndClaim(env: BuildEnvironment, node: GraphNode, mayExist: boolean): Promise<PreparedClaim> {
   const storeDir = env.layout.storeDir(node.uid);
   const published = !mayExist || !existsSync(storeDir) ? await publishStore(env.layout, { uid: node.uid, record: node.record, operation: operationInfo(node) }, env.owner) : 'exists';
+  if (published === 'exists' && !env.existing.has(node.uid)) env.othersSeen = true;
   const claim = await claimOwnership(storeDir, env.owner, {
     staleMs: env.staleMs,
     onCompromised: (error) => env.emit({ type: 'lock-compromised', label: node.label, uid: node.uid, message: error.message }),
@@ -192,6 +195,7 @@ async function claimAndBuild(env: BuildEnvironment, node: GraphNode, slot: Compu
     if (claim.kind === 'missing') continue;
     if (claim.kind === 'held') {
       // Another process is building this node: reuse its commit, or come back later.
+      env.othersSeen = true;
       const metadata = readStoreMetadataSync(storeDir);
       if (isCommitted(metadata) && (await verifyStore(storeDir, metadata, env.verify)) === undefined) {
         env.emit({ type: 'node-reused', label: node.label, uid: node.uid });
@@ -232,6 +236,8 @@ async function buildOwnedNode(env: BuildEnvironment, node: GraphNode, lock: Stor
     if (isCommitted(metadata)) {
       const problem = await verifyStore(storeDir, metadata, env.verify);
       if (problem === undefined) {
+        await tidyCommitted(storeDir, lock);
+        released = true;
         env.emit({ type: 'node-reused', label: node.label, uid: node.uid });
         return { kind: 'reused', metadata: sharingRecord(metadata, node) };
       }
@@ -274,13 +280,29 @@ async function buildOwnedNode(env: BuildEnvironment, node: GraphNode, lock: Stor
  * intermediate state: its owner file and checkpoints go, then its lock. Done
  * after the node is reported committed, off the path of the nodes waiting
  * for it. If the process dies first, the next run that reuses the store
- * clears what is left (clearLeftoverLock), as after a kill right after the
+ * clears what is left (tidyLeftover), as after a kill right after the
  * commit; a failure here is left for it in the same way.
  */
 async function tidyCommitted(storeDir: string, lock: StoreLock): Promise<void> {
+  await removeIntermediateState(storeDir);
+  await lock.release().catch(() => undefined);
+}
+
+async function removeIntermediateState(storeDir: string): Promise<void> {
   await removeQuietly(join(storeDir, OWNER_FILE));
   if (existsSync(join(storeDir, CHECKPOINT_DIR))) await rm(join(storeDir, CHECKPOINT_DIR), { recursive: true, force: true }).catch(() => undefined);
-  await lock.release().catch(() => undefined);
+}
+
+/**
+ * Tidy a committed store that still has a lock, left by a process killed
+ * after committing it and before tidying it, or while it held the store to
+ * look at it: unless the holder lives, the store is tidied as after a commit
+ * and the lock removed (see clearLeftoverLock). Costs one stat when there is
+ * no lock.
+ */
+export async function tidyLeftover(env: Pick<BuildEnvironment, 'staleMs'>, storeDir: string): Promise<void> {
+  if (!existsSync(join(storeDir, LOCK_DIR))) return;
+  await clearLeftoverLock(storeDir, { staleMs: env.staleMs, tidy: async () => removeIntermediateState(storeDir) });
 }
 
 /** Run the node's operation and return its outputs; the compute slot is given back as it ends. */

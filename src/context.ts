@@ -7,14 +7,14 @@
 import { appendFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { buildNode, prepareNode, releasePrepared, sharingRecord, type BuildEnvironment, type NodeOutcome, type PreparedClaim } from './builder.js';
+import { buildNode, prepareNode, releasePrepared, sharingRecord, tidyLeftover, type BuildEnvironment, type NodeOutcome, type PreparedClaim } from './builder.js';
 import { RunGraphError } from './errors.js';
 import type { EventError, EventListener, RunCounts, RunEvent } from './events.js';
 import type { Uid } from './fingerprint.js';
 import { JobSlots, schedule, type ScheduleResult } from './scheduler.js';
 import { OperationThreads } from './threads/pool.js';
 import { verifyStore, type VerifyMode } from './store/data-store.js';
-import { DEFAULT_STALE_MS, LOCK_DIR, clearLeftoverLock } from './store/lock.js';
+import { DEFAULT_STALE_MS, LOCK_DIR, primeLockClock } from './store/lock.js';
 import { isCommitted, readStoreMetadataSync, type CommittedMetadata } from './store/metadata.js';
 import { currentOwner, type OwnerInfo } from './store/owner.js';
 import { listStoreUids, openWorkdir, sweepTmp, type WorkdirLayout } from './store/workdir.js';
@@ -133,7 +133,7 @@ async function findReusable(env: BuildEnvironment, nodes: readonly GraphNode[]):
       batch.map(async ({ node, storeDir, metadata, locked }) => {
         try {
           if ((await verifyStore(storeDir, metadata, env.verify)) !== undefined) return;
-          if (locked) await clearLeftoverLock(storeDir);
+          if (locked) await tidyLeftover(env, storeDir);
           reusable.set(node.uid, sharingRecord(metadata, node));
         } catch {
           // The builder will meet the same error and report it.
@@ -142,6 +142,11 @@ async function findReusable(env: BuildEnvironment, nodes: readonly GraphNode[]):
     );
   }
   return reusable;
+}
+
+/** tidyLeftover for each of these committed stores, one at a time: few have a lock to clear, and a stat each tells which. */
+async function tidyLeftovers(env: BuildEnvironment, uids: Iterable<Uid>): Promise<void> {
+  for (const uid of uids) await tidyLeftover(env, env.layout.storeDir(uid)).catch(() => undefined);
 }
 
 export class WorkerContext {
@@ -171,6 +176,7 @@ export class WorkerContext {
   /** Open (or create) a working directory and sweep what dead processes left in tmp/. */
   static async open(options: WorkerContextOptions): Promise<WorkerContext> {
     const context = new WorkerContext(await openWorkdir(options.workdir), options);
+    await primeLockClock(context.layout.tmp, context.owner);
     const swept = await sweepTmp(context.layout);
     if (swept.length > 0) context.#emit({ type: 'tmp-swept', entries: swept });
     return context;
@@ -212,6 +218,7 @@ export class WorkerContext {
       existing: await listStoreUids(this.layout),
       finished,
       waiting: new Set(),
+      othersSeen: false,
       compute: new JobSlots(this.jobs),
       prepared,
       committing: (node) => committingHooks.get(node.uid)?.(),
@@ -321,7 +328,9 @@ export class WorkerContext {
     userSignal.removeEventListener('abort', onInterrupt);
     userSignal.removeEventListener('abort', onUserAbort);
     counts.notRun += outcome.notRun.length;
-    // Processes that died while this run went on (another worker, killed) may have left staging entries.
+    // Processes that died while this run went on (another worker, killed) may have left staging entries, and locks on
+    // stores committed meanwhile (see tidyLeftover); a later run would clear those, this one does now.
+    if (env.othersSeen) await tidyLeftovers(env, finished.keys());
     const swept = await sweepTmp(this.layout).catch(() => []);
     if (swept.length > 0) emit({ type: 'tmp-swept', entries: swept });
     const interrupted = userSignal.aborted;

@@ -127,13 +127,13 @@ async function fsyncPath(path: string, flags: string): Promise<void> {
 }
 
 /**
- * Write `path` atomically without fsync: a new temporary file, renamed over
- * it. For files whose loss in a power cut is detected and repaired (the
- * owner file, written at every lock): two round trips, where
- * write-file-atomic's realpath, stat and chown make about seven.
+ * Write `path` atomically without fsync: a new temporary file (`temp`, by
+ * default a random name beside `path`), renamed over it. For files whose
+ * loss in a power cut is detected and repaired (the owner file, written at
+ * every lock): two round trips, where write-file-atomic's realpath, stat and
+ * chown make about seven.
  */
-export async function writeFileQuick(path: string, data: string): Promise<void> {
-  const temp = tempNameFor(path);
+export async function writeFileQuick(path: string, data: string, temp = tempNameFor(path)): Promise<void> {
   await createFile(temp, data, { fsync: false });
   try {
     await rename(temp, path);

@@ -13,8 +13,9 @@ import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { RunGraphError, isErrnoException } from '../errors.js';
-import { writeFileQuick } from './durable.js';
-import { OWNER_FILE, isOwnerDead, readOwner, sameOwner, thisHost, type OwnerInfo } from './owner.js';
+import { removeQuietly, writeFileQuick } from './durable.js';
+import { stagingName } from './staging.js';
+import { OWNER_FILE, isOwnerDead, pendingOwnerPath, readLockHolder, readOwner, sameOwner, thisHost, type OwnerInfo } from './owner.js';
 
 export const LOCK_DIR = 'lock';
 /** Held while one process removes a dead owner's lock, so two reclaimers cannot both win. */
@@ -153,6 +154,35 @@ async function tryLock(storeDir: string, options: LockOptions, lock: StoreLock):
   }
 }
 
+let primed: Promise<void> | undefined;
+
+/**
+ * Take and release one lock in `scratchDir` (a working directory's tmp/),
+ * so that the store locks this process takes next are dated when they are
+ * taken. proper-lockfile learns the file system's mtime precision from the
+ * first lock made through a file-system object, and dates that lock the next
+ * whole second plus 5 ms: up to a second ahead, and so newer than the owner
+ * file its holder writes next. Were the holder to die, that lock could not
+ * be proven its own, and would be reclaimed only after a grace period.
+ * Once per process; a failure is ignored (the first store lock then probes).
+ */
+export function primeLockClock(scratchDir: string, owner: OwnerInfo): Promise<void> {
+  primed ??= (async () => {
+    // Named like a staging entry, so that a sweep of tmp/ removes it if this process dies here.
+    const dir = join(scratchDir, stagingName('0', owner));
+    try {
+      await mkdir(dir);
+      const release = await lockfile.lock(dir, { lockfilePath: join(dir, LOCK_DIR), realpath: false, fs: LOCK_FS, stale: NEVER_STALE_MS, retries: 0 });
+      await release();
+    } catch {
+      // Only the dating of one lock is at stake.
+    } finally {
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  })();
+  return primed;
+}
+
 /** A path's mtime, or undefined if it is gone. Synchronous: one stat of a lock directory. */
 function mtimeMs(path: string): number | undefined {
   return statSync(path, { throwIfNoEntry: false })?.mtimeMs;
@@ -166,20 +196,22 @@ function mtimeMs(path: string): number | undefined {
  * have equal mtimes. The ctime is the kernel's own, set at creation and at
  * every heartbeat, and cannot be set back.
  */
-function lockLook(path: string): { stamp: string; mtimeMs: number } | undefined {
+function lockLook(path: string): { stamp: string; mtimeNs: bigint } | undefined {
   const info = statSync(path, { throwIfNoEntry: false, bigint: true });
-  return info === undefined ? undefined : { stamp: `${info.ino}:${info.ctimeNs}:${info.mtimeNs}`, mtimeMs: Number(info.mtimeNs) / 1e6 };
+  return info === undefined ? undefined : { stamp: `${info.ino}:${info.ctimeNs}:${info.mtimeNs}`, mtimeNs: info.mtimeNs };
 }
 
 /**
  * Remove a lock that may be taken over (its owner is dead, or its heartbeat
- * is stale). Returns true if it was removed. The reclaim guard makes this a
- * critical section; inside it the owner is read again and the lock compared
- * with the one seen before (see lockLook): a dead or stalled owner's
- * heartbeat is frozen, so a changed lock means a live process has it
- * meanwhile, and it is left alone.
+ * is stale), with any owner file its holder never renamed into place, after
+ * `before` (which may remove more of what the holder left). Returns true if
+ * it was removed. The reclaim guard makes this a critical section;
+ * inside it the holder is read again and the lock compared with the one
+ * seen before (see lockLook): a dead or stalled owner's heartbeat is frozen,
+ * so a changed lock means a live process has it meanwhile, and it is left
+ * alone.
  */
-async function reclaimLock(storeDir: string, seen: OwnerInfo | undefined, lockSeen: string): Promise<boolean> {
+async function reclaimLock(storeDir: string, seen: OwnerInfo | undefined, lockSeen: string, before?: () => Promise<void>): Promise<boolean> {
   const guard = join(storeDir, RECLAIM_DIR);
   try {
     await mkdir(guard);
@@ -190,14 +222,23 @@ async function reclaimLock(storeDir: string, seen: OwnerInfo | undefined, lockSe
     return false;
   }
   try {
-    const owner = await readOwner(storeDir);
-    if (owner?.contextId !== seen?.contextId) return false;
-    if (lockLook(join(storeDir, LOCK_DIR))?.stamp !== lockSeen) return false;
+    const look = lockLook(join(storeDir, LOCK_DIR));
+    if (look?.stamp !== lockSeen) return false;
+    const holder = readLockHolder(storeDir, look.mtimeNs);
+    if (holder.owner?.contextId !== seen?.contextId) return false;
+    // The temporary owner files seen just now are the dead holder's, or older leftovers. Not a fresh listing: one
+    // made since may be a live process's that took the lock an instant ago (see clearLeftoverLock).
+    await Promise.all(holder.pending.map(removeQuietly));
+    await before?.();
     await rm(join(storeDir, LOCK_DIR), { recursive: true, force: true });
     return true;
   } finally {
     await rmdir(guard).catch(() => undefined);
   }
+}
+
+function ageMs(timeNs: bigint): number {
+  return Date.now() - Number(timeNs / 1_000_000n);
 }
 
 /**
@@ -218,9 +259,11 @@ function mayTakeOver(holder: OwnerInfo | undefined, lockAgeMs: number, provablyT
  *
  * The owner file is rewritten after every lock is taken, so a lock no newer
  * than the owner file is provably that owner's, and when the owner is dead
- * it is reclaimed at once. A lock newer than the owner file may belong to a
- * live process that has not written its owner file yet (or to a dead owner
- * whose heartbeat touched it), and is reclaimed only after a short grace.
+ * it is reclaimed at once. The same holds for the temporary owner file of a
+ * holder killed before renaming it into place (see readLockHolder). A lock
+ * newer than the owner file may belong to a live process that has not
+ * written its owner file yet (or to a dead owner whose heartbeat touched
+ * it), and is reclaimed only after a short grace.
  * See mayTakeOver for who may be robbed at all.
  */
 export async function claimOwnership(storeDir: string, owner: OwnerInfo, options: LockOptions = {}): Promise<ClaimResult> {
@@ -232,12 +275,11 @@ export async function claimOwnership(storeDir: string, owner: OwnerInfo, options
     return { kind: 'acquired', lock };
   }
   const seen = lockLook(join(storeDir, LOCK_DIR));
-  const ownerWrittenAt = mtimeMs(join(storeDir, OWNER_FILE));
-  const holder = await readOwner(storeDir);
-  if (seen === undefined || (holder !== undefined && sameOwner(holder, owner))) return { kind: 'held', owner: holder };
-  const lockSeenAt = seen.mtimeMs;
-  const provablyTheirs = ownerWrittenAt !== undefined && lockSeenAt <= ownerWrittenAt;
-  if (!mayTakeOver(holder, Date.now() - lockSeenAt, provablyTheirs, lock.staleMs)) return { kind: 'held', owner: holder };
+  if (seen === undefined) return { kind: 'held', owner: await readOwner(storeDir) };
+  const { owner: holder, writtenAtNs } = readLockHolder(storeDir, seen.mtimeNs);
+  if (holder !== undefined && sameOwner(holder, owner)) return { kind: 'held', owner: holder };
+  const provablyTheirs = writtenAtNs !== undefined && seen.mtimeNs <= writtenAtNs;
+  if (!mayTakeOver(holder, ageMs(seen.mtimeNs), provablyTheirs, lock.staleMs)) return { kind: 'held', owner: holder };
   if (!(await reclaimLock(storeDir, holder, seen.stamp))) return { kind: 'held', owner: await readOwner(storeDir) };
   const second = await tryLock(storeDir, options, lock);
   if (second === 'missing') return { kind: 'missing' };
@@ -258,21 +300,27 @@ export async function claimOwnership(storeDir: string, owner: OwnerInfo, options
  * passed for the dead owner's and was reclaimed from under it.
  */
 async function writeOwner(storeDir: string, owner: OwnerInfo): Promise<void> {
-  await writeFileQuick(join(storeDir, OWNER_FILE), JSON.stringify(owner));
+  await writeFileQuick(join(storeDir, OWNER_FILE), JSON.stringify(owner), pendingOwnerPath(storeDir, owner));
 }
 
 /**
- * Remove the lock a committed store was left with by a process killed
- * between its commit and its release. A committed store's lock guards
- * nothing, so only a live owner's is left alone.
+ * Remove the lock left on a committed store, unless the holder its owner
+ * files name lives (or is on another host, with a heartbeat younger than the
+ * stale limit). Such a lock is left by a process killed after committing the
+ * store and before tidying it, or while it held the store to look at it. A
+ * committed store never changes, so its lock guards nothing: unlike
+ * claimOwnership, this takes a lock with no owner file at once, and one whose
+ * dead holder may have been followed by a live process that has not written
+ * its owner file yet (that process finds the store committed and leaves it).
+ * `tidy` runs first, inside the reclaim guard. Returns true if the lock was
+ * removed.
  */
-export async function clearLeftoverLock(storeDir: string): Promise<boolean> {
-  if (mtimeMs(join(storeDir, LOCK_DIR)) === undefined) return false;
-  const owner = await readOwner(storeDir);
-  if (owner !== undefined && !isOwnerDead(owner)) return false;
-  await rm(join(storeDir, OWNER_FILE), { force: true });
-  await rm(join(storeDir, LOCK_DIR), { recursive: true, force: true });
-  return true;
+export async function clearLeftoverLock(storeDir: string, options: { staleMs: number; tidy: () => Promise<void> }): Promise<boolean> {
+  const seen = lockLook(join(storeDir, LOCK_DIR));
+  if (seen === undefined) return false;
+  const { owner } = readLockHolder(storeDir, seen.mtimeNs);
+  const clear = owner === undefined || (owner.host === thisHost() ? isOwnerDead(owner) : ageMs(seen.mtimeNs) > options.staleMs);
+  return clear && (await reclaimLock(storeDir, owner, seen.stamp, options.tidy));
 }
 
 /** Whether a store's lock directory exists (someone holds it, or a dead owner left it). */

@@ -4,12 +4,16 @@
  * unrelated process after a crash is not mistaken for the owner.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { TEMP_PREFIX } from './durable.js';
+import { ownerTag, parseOwnerTag } from './staging.js';
 
 export const OWNER_FILE = 'owner';
+/** The owner file is written under a temporary name, this prefix and an owner tag, then renamed into place. */
+const PENDING_OWNER_PREFIX = `${TEMP_PREFIX}${OWNER_FILE}.`;
 
 export interface OwnerInfo {
   pid: number;
@@ -83,13 +87,73 @@ export async function readOwner(storeDir: string): Promise<OwnerInfo | undefined
 
 /** readOwner, synchronously: the commit path reads the owner file of every node it commits, and it is a few hundred bytes. */
 export function readOwnerSync(storeDir: string): OwnerInfo | undefined {
-  let text: string | undefined;
+  return parseOwner(readFileQuietly(join(storeDir, OWNER_FILE)));
+}
+
+/**
+ * Where `owner` writes its owner file before renaming it into place. The
+ * name says who wrote it: a holder killed before the rename, even before
+ * writing a byte, leaves a file that still names it, and nothing else does.
+ */
+export function pendingOwnerPath(storeDir: string, owner: OwnerInfo): string {
+  return join(storeDir, `${PENDING_OWNER_PREFIX}${ownerTag(owner)}`);
+}
+
+/** The temporary owner files in a store (see pendingOwnerPath), by path. */
+export function pendingOwnerFiles(storeDir: string): string[] {
+  let names: string[];
   try {
-    text = readFileSync(join(storeDir, OWNER_FILE), 'utf8');
+    names = readdirSync(storeDir);
   } catch {
-    text = undefined;
+    return [];
   }
-  return parseOwner(text);
+  return names.filter((name) => name.startsWith(PENDING_OWNER_PREFIX)).map((name) => join(storeDir, name));
+}
+
+/** What a store's owner files tell of who holds its lock. */
+export interface OwnerEvidence {
+  /** Who the owner file that counts names (see readLockHolder). */
+  owner: OwnerInfo | undefined;
+  /** When that file was written: its mtime in nanoseconds. */
+  writtenAtNs: bigint | undefined;
+  /** The temporary owner files there were. */
+  pending: string[];
+}
+
+/**
+ * Who holds a store's lock, as far as its files tell: the owner file, unless
+ * it predates the lock (whose mtime is `lockTimeNs`) and a temporary owner
+ * file was made after it. Such a file belongs to a holder writing its owner
+ * file now, or to one killed before renaming it into place, and its name
+ * (its content too, once written) names that holder; without it, a lock
+ * whose holder died in that moment could only be judged by its heartbeat's
+ * age. Times are compared in whole nanoseconds: a lock and the owner file
+ * written right after it often carry the same kernel timestamp, which
+ * milliseconds in floating point do not always show as equal.
+ */
+export function readLockHolder(storeDir: string, lockTimeNs: bigint): OwnerEvidence {
+  const holder: OwnerEvidence = { writtenAtNs: mtimeNs(join(storeDir, OWNER_FILE)), owner: readOwnerSync(storeDir), pending: pendingOwnerFiles(storeDir) };
+  if (holder.owner !== undefined && holder.writtenAtNs !== undefined && holder.writtenAtNs >= lockTimeNs) return holder;
+  for (const path of holder.pending) {
+    const writtenAtNs = mtimeNs(path);
+    if (writtenAtNs === undefined || (holder.owner !== undefined && holder.writtenAtNs !== undefined && writtenAtNs <= holder.writtenAtNs)) continue;
+    const owner = parseOwner(readFileQuietly(path)) ?? parseOwnerTag(basename(path).slice(PENDING_OWNER_PREFIX.length));
+    if (owner !== undefined) Object.assign(holder, { owner, writtenAtNs });
+  }
+  return holder;
+}
+
+/** A path's mtime in nanoseconds, or undefined if it is gone. */
+export function mtimeNs(path: string): bigint | undefined {
+  return statSync(path, { throwIfNoEntry: false, bigint: true })?.mtimeNs;
+}
+
+function readFileQuietly(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 function parseOwner(text: string | undefined): OwnerInfo | undefined {

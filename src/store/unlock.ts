@@ -4,11 +4,12 @@
  * is reported, never robbed; an owner on another host is reported with the
  * age of its heartbeat, since from here only the heartbeat can tell.
  */
-import { rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Uid } from '../fingerprint.js';
 import { LOCK_DIR } from './lock.js';
-import { OWNER_FILE, isOwnerDead, readOwner, thisHost, type OwnerInfo } from './owner.js';
+import { removeQuietly } from './durable.js';
+import { OWNER_FILE, isOwnerDead, mtimeNs, pendingOwnerFiles, readLockHolder, thisHost, type OwnerInfo } from './owner.js';
 import { listStoreUids, type WorkdirLayout } from './workdir.js';
 
 export type LockHolder =
@@ -29,21 +30,22 @@ export async function listLocks(layout: WorkdirLayout): Promise<LockInfo[]> {
   const locks: LockInfo[] = [];
   for (const uid of await listStoreUids(layout)) {
     const storeDir = layout.storeDir(uid);
-    const lockStat = await stat(join(storeDir, LOCK_DIR)).catch(() => undefined);
-    if (lockStat === undefined) continue;
-    const owner = await readOwner(storeDir);
+    const lockTimeNs = mtimeNs(join(storeDir, LOCK_DIR));
+    if (lockTimeNs === undefined) continue;
+    const { owner } = readLockHolder(storeDir, lockTimeNs);
     let holder: LockHolder;
     if (owner === undefined) holder = { status: 'unknown' };
     else if (owner.host !== thisHost()) holder = { status: 'other-host', owner };
     else holder = isOwnerDead(owner) ? { status: 'dead', owner } : { status: 'alive', owner };
-    locks.push({ uid, holder, heartbeatAgeMs: Math.max(0, Date.now() - lockStat.mtimeMs) });
+    locks.push({ uid, holder, heartbeatAgeMs: Math.max(0, Date.now() - Number(lockTimeNs / 1_000_000n)) });
   }
   return locks.sort((a, b) => a.uid.localeCompare(b.uid));
 }
 
-/** Remove a store's lock and its owner file. The store itself, committed or not, is untouched. */
+/** Remove a store's lock and its owner files. The store itself, committed or not, is untouched. */
 export async function removeLock(layout: WorkdirLayout, uid: Uid): Promise<void> {
   const storeDir = layout.storeDir(uid);
+  await Promise.all(pendingOwnerFiles(storeDir).map(removeQuietly));
   await rm(join(storeDir, OWNER_FILE), { force: true });
   await rm(join(storeDir, LOCK_DIR), { recursive: true, force: true });
 }
