@@ -3,13 +3,12 @@
  * started, and the process's own start time, so that a pid reused by an
  * unrelated process after a crash is not mistaken for the owner.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { TEMP_PREFIX } from './durable.js';
-import { ownerTag, parseOwnerTag } from './staging.js';
 
 export const OWNER_FILE = 'owner';
 /** The owner file is written under a temporary name, this prefix and an owner tag, then renamed into place. */
@@ -56,6 +55,45 @@ export function currentOwner(): OwnerInfo {
     startedAt: new Date().toISOString(),
     pidStartTime: processStartTime(process.pid),
   };
+}
+
+/**
+ * A host name longer than this once encoded is recorded in a tag by a hash
+ * of it, so that a file name stays within the 255 bytes file systems allow.
+ */
+const TAG_HOST_MAX = 64;
+
+function tagHost(host: string): string {
+  const encoded = encodeURIComponent(host);
+  return encoded.length <= TAG_HOST_MAX ? encoded : `~${createHash('sha256').update(host).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * A fresh tag naming `owner`, for a file or directory it makes before it can
+ * write anything into it (staging entries, temporary owner files):
+ * `<pid>.<pid start time>.<random>.<host>`, unique, and parsed back by
+ * parseOwnerTag.
+ */
+export function ownerTag(owner: OwnerInfo): string {
+  return `${owner.pid}.${owner.pidStartTime ?? 'x'}.${randomBytes(6).toString('hex')}.${tagHost(owner.host)}`;
+}
+
+/**
+ * The owner a tag records, its context id unknown (empty), or undefined for
+ * text of another form. A host recorded by its hash is recognised only if it
+ * is this one; another stays the hash, which names no host here.
+ */
+export function parseOwnerTag(tag: string): OwnerInfo | undefined {
+  const match = /^(\d+)\.(\d+|x)\.[0-9a-f]+\.(.+)$/.exec(tag);
+  if (match === null) return undefined;
+  const [, pid, start, hostText = ''] = match;
+  let host: string;
+  try {
+    host = hostText.startsWith('~') ? (hostText === tagHost(thisHost()) ? thisHost() : hostText) : decodeURIComponent(hostText);
+  } catch {
+    return undefined; // not a tag of ours: a malformed escape
+  }
+  return { pid: Number(pid), host, contextId: '', startedAt: '', pidStartTime: start === 'x' || start === undefined ? null : start };
 }
 
 /** Whether a process with this pid exists (EPERM means it does, owned by another user). */
