@@ -12,7 +12,7 @@ import type { NodeRecord, Uid } from '../../src/fingerprint.js';
 import { decodeNpy } from '../../src/npy.js';
 import { commitStore, publishStore } from '../../src/store/data-store.js';
 import { TEMP_PREFIX } from '../../src/store/durable.js';
-import { claimOwnership } from '../../src/store/lock.js';
+import { claimOwnership, primeLockClock } from '../../src/store/lock.js';
 import { isCommitted, readStoreMetadata, type StoreMetadata } from '../../src/store/metadata.js';
 import { OWNER_FILE, currentOwner, readOwner } from '../../src/store/owner.js';
 import { openWorkdir, type WorkdirLayout } from '../../src/store/workdir.js';
@@ -51,24 +51,17 @@ function outputs(): Parameters<typeof commitStore>[2] {
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
 describe('publishing and claiming a new store', () => {
-  it('writes the owner file again once the lock is taken, so it is no older than the lock', async () => {
-    const info = (u: Uid) => ({ uid: u, record, operation: { namespace: 'test', name: 'Op', version: '1' } });
-    // proper-lockfile dates the first lock of a process ahead (probing the mtime precision); from the second on, locks carry the real time.
-    const first = 'ef'.repeat(32) as Uid;
-    expect(await publishStore(layout, info(first), owner)).toBe('created');
-    const warm = await claimOwnership(layout.storeDir(first), owner);
-    if (warm.kind === 'acquired') await warm.lock.release();
-
-    expect(await publishStore(layout, info(uid), owner)).toBe('created');
+  it('publishes a store with no owner file, and writes it once the lock is taken, no older than the lock', async () => {
+    await primeLockClock(layout.tmp, owner);
+    expect(await publishStore(layout, { uid, record, operation: { namespace: 'test', name: 'Op', version: '1' } }, owner)).toBe('created');
     const storeDir = layout.storeDir(uid);
-    const staged = await stat(join(storeDir, OWNER_FILE));
+    expect(await readdir(storeDir)).toEqual(['metadata.json']);
     const claim = await claimOwnership(storeDir, owner);
     expect(claim.kind).toBe('acquired');
-    const written = await stat(join(storeDir, OWNER_FILE));
-    const lock = await stat(join(storeDir, 'lock'));
-    // A new file, dated by the kernel after the lock: a dead owner's lock is then provably its own.
-    expect(written.ino).not.toBe(staged.ino);
-    expect(written.mtimeMs).toBeGreaterThanOrEqual(lock.mtimeMs);
+    // Dated by the kernel after the lock: were this owner to die, its lock would be provably its own.
+    const written = await stat(join(storeDir, OWNER_FILE), { bigint: true });
+    const lock = await stat(join(storeDir, 'lock'), { bigint: true });
+    expect(written.mtimeNs >= lock.mtimeNs).toBe(true);
     expect(await readOwner(storeDir)).toEqual(owner);
     if (claim.kind === 'acquired') await claim.lock.release();
   });
