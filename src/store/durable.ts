@@ -19,8 +19,8 @@
  * made synchronously they would stall the event loop, and every other
  * node's work with it.
  */
-import { closeSync, createReadStream, fsync, open, openSync, write, writeSync } from 'node:fs';
-import { rename, unlink } from 'node:fs/promises';
+import { closeSync, fsync, open, openSync, write, writeSync } from 'node:fs';
+import { open as openHandle, rename, unlink } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -143,14 +143,33 @@ export async function writeFileQuick(path: string, data: string, temp = tempName
   }
 }
 
-/** Size and sha256 of a file, streamed. */
-export async function digestFileContent(path: string): Promise<{ size: number; sha256: string }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    const bytes = chunk as Buffer;
-    hash.update(bytes);
-    size += bytes.length;
+/** Bytes read at a time when digesting a file. */
+const DIGEST_CHUNK = 1 << 20;
+
+/**
+ * Size and sha256 of a file, from byte `start` to its end. The file is read
+ * into two buffers in turn, the next read under way while the last one is
+ * hashed. A read stream would allocate a buffer per chunk: 80 of them for an
+ * 80 MB array, which the garbage collector then has to clear while the rest
+ * of the graph is built.
+ */
+export async function digestFileContent(path: string, start = 0): Promise<{ size: number; sha256: string }> {
+  const handle = await openHandle(path, 'r');
+  try {
+    const hash = createHash('sha256');
+    let spare = Buffer.allocUnsafe(DIGEST_CHUNK);
+    let size = 0;
+    let reading = handle.read(Buffer.allocUnsafe(DIGEST_CHUNK), 0, DIGEST_CHUNK, start);
+    for (;;) {
+      const { bytesRead, buffer } = await reading;
+      if (bytesRead === 0) break;
+      size += bytesRead;
+      reading = handle.read(spare, 0, DIGEST_CHUNK, start + size);
+      hash.update(bytesRead === DIGEST_CHUNK ? buffer : buffer.subarray(0, bytesRead));
+      spare = buffer;
+    }
+    return { size, sha256: hash.digest('hex') };
+  } finally {
+    await handle.close();
   }
-  return { size, sha256: hash.digest('hex') };
 }

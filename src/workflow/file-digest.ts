@@ -4,13 +4,12 @@
  * the sha256 of its little-endian data bytes, so the same array saved with a
  * different header layout keeps its uid.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { RunGraphError, isErrnoException, type ErrorLocation } from '../errors.js';
 import { sha256Hex } from '../fingerprint.js';
 import { arrayBytes, decodeNpy, readNpyHeader, type NpyHeader } from '../npy.js';
 import { INPUT_KIND, type FileInput } from '../operations/operation.js';
+import { digestFileContent } from '../store/durable.js';
 
 async function npyHeaderOrUndefined(path: string): Promise<NpyHeader | undefined> {
   try {
@@ -43,16 +42,12 @@ export async function digestFile(path: string, given: string, where: ErrorLocati
   if (header !== undefined && size === header.dataOffset + header.dataLength) {
     let dataSha256: string;
     if (header.littleEndian) {
-      const data = createHash('sha256');
-      for await (const chunk of createReadStream(path, { start: header.dataOffset, highWaterMark: 1 << 20 })) data.update(chunk as Buffer);
-      dataSha256 = data.digest('hex');
+      dataSha256 = (await digestFileContent(path, header.dataOffset)).sha256;
     } else {
       // Rare: a big-endian array is swapped to little-endian in memory before hashing.
       dataSha256 = sha256Hex(arrayBytes(decodeNpy(await readFile(path), given)));
     }
     return { [INPUT_KIND]: 'file', given, path, size, sha256: dataSha256, npy: { dtype: header.dtype, shape: header.shape, dataSha256 } };
   }
-  const whole = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) whole.update(chunk as Buffer);
-  return { [INPUT_KIND]: 'file', given, path, size, sha256: whole.digest('hex') };
+  return { [INPUT_KIND]: 'file', given, path, size, sha256: (await digestFileContent(path)).sha256 };
 }
