@@ -4,11 +4,11 @@
  * every artifact is durable, so a store is either committed (every artifact
  * present and matching its recorded size and sha256) or not.
  */
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeRecord, Uid } from '../fingerprint.js';
 import type { Dtype } from '../npy.js';
+import { readSmallFileSync } from './durable.js';
 
 export const STORE_FORMAT = 'run-graph-store/1';
 export const METADATA_FILE = 'metadata.json';
@@ -70,7 +70,7 @@ export async function readStoreMetadata(storeDir: string): Promise<StoreMetadata
 export function readStoreMetadataSync(storeDir: string): StoreMetadata | undefined {
   let text: string;
   try {
-    text = readFileSync(join(storeDir, METADATA_FILE), 'utf8');
+    text = readSmallFileSync(join(storeDir, METADATA_FILE));
   } catch {
     return undefined;
   }

@@ -8,7 +8,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
-import { TEMP_PREFIX } from './durable.js';
+import { TEMP_PREFIX, readSmallFileSync } from './durable.js';
 
 export const OWNER_FILE = 'owner';
 /** The owner file is written under a temporary name, this prefix and an owner tag, then renamed into place. */
@@ -188,7 +188,7 @@ export function mtimeNs(path: string): bigint | undefined {
 
 function readFileQuietly(path: string): string | undefined {
   try {
-    return readFileSync(path, 'utf8');
+    return readSmallFileSync(path);
   } catch {
     return undefined;
   }

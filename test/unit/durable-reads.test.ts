@@ -1,12 +1,13 @@
-// digestFileContent reads a file in 1 MiB chunks into two buffers in turn:
-// the digest must be that of the bytes from `start` to the end, whatever the
-// size against the chunk (empty, under, exactly, several and a part).
+// Reads that avoid system calls and allocations must still return every
+// byte, whatever a file's size against their buffers: digestFileContent
+// (1 MiB chunks into two buffers in turn, from an offset) and
+// readSmallFileSync (one 64 KiB read when it fits).
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { digestFileContent } from '../../src/store/durable.js';
+import { digestFileContent, readSmallFileSync } from '../../src/store/durable.js';
 
 const MiB = 1 << 20;
 let dir: string;
@@ -26,6 +27,18 @@ describe('digestFileContent', () => {
       expect(await digestFileContent(path)).toEqual({ size, sha256: sha256(bytes) });
       const start = Math.min(size, 128);
       expect(await digestFileContent(path, start)).toEqual({ size: size - start, sha256: sha256(bytes.subarray(start)) });
+    });
+  }
+});
+
+describe('readSmallFileSync', () => {
+  for (const size of [0, 100, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 200 * 1024]) {
+    it(`reads ${size} bytes of text`, async () => {
+      // Text with multi-byte characters, so that a cut in the wrong place would show.
+      const text = 'é-0123456789abcdef'.repeat(Math.ceil(size / 19) + 1).slice(0, size);
+      const path = join(dir, `t${size}`);
+      await writeFile(path, text, 'utf8');
+      expect(readSmallFileSync(path)).toBe(text);
     });
   }
 });
