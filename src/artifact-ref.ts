@@ -4,7 +4,6 @@
  * same way on the main thread and in a worker thread, from the committed
  * artifact entry and the upstream store's directory.
  */
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JsonValue } from './canonical-json.js';
@@ -12,6 +11,7 @@ import { RunGraphError } from './errors.js';
 import { decodeNpy, type ArrayValue } from './npy.js';
 import { INPUT_KIND, type ArtifactRef, type TypedRef } from './operations/operation.js';
 import type { Uid } from './fingerprint.js';
+import { readSmallFileBytesSync } from './store/durable.js';
 import type { ArtifactEntry } from './store/metadata.js';
 import { readStreamChunks, readStreamWhole } from './stream.js';
 
@@ -27,7 +27,7 @@ export interface ArtifactSource {
 const SYNC_READ_LIMIT = 64 * 1024;
 
 async function readSmallFast(path: string, size: number): Promise<Buffer> {
-  return size <= SYNC_READ_LIMIT ? readFileSync(path) : readFile(path);
+  return size <= SYNC_READ_LIMIT ? readSmallFileBytesSync(path) : readFile(path);
 }
 
 export type SourcedArtifactRef = ArtifactRef & { readonly [ARTIFACT_SOURCE]: ArtifactSource };

@@ -19,8 +19,8 @@
  * made synchronously they would stall the event loop, and every other
  * node's work with it.
  */
-import { closeSync, fsync, open, openSync, readSync, write, writeSync } from 'node:fs';
-import { open as openHandle, rename, unlink } from 'node:fs/promises';
+import { closeSync, constants, fsync, open, openSync, readSync, write, writeSync } from 'node:fs';
+import { open as openHandle, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -149,14 +149,20 @@ const SMALL_READ = Buffer.allocUnsafe(64 * 1024);
 /**
  * A file's text, read synchronously in as few system calls as it takes:
  * open, one read and close when it fits in 64 KiB, where readFileSync reads
- * a second time to find the end. For the small files read by the thousand
- * (metadata of every store a resume checks, owner files).
+ * a second time to find the end, and without updating its access time (see
+ * openForReading). For the small files read by the thousand (metadata of
+ * every store a resume checks, owner files, small artifacts as inputs).
  */
 export function readSmallFileSync(path: string): string {
-  const fd = openSync(path, 'r');
+  return readSmallFileBytesSync(path).toString('utf8');
+}
+
+/** readSmallFileSync, as bytes. */
+export function readSmallFileBytesSync(path: string): Buffer {
+  const fd = openForReading(path);
   try {
     let size = readSync(fd, SMALL_READ, 0, SMALL_READ.length, 0);
-    if (size < SMALL_READ.length) return SMALL_READ.toString('utf8', 0, size);
+    if (size < SMALL_READ.length) return Buffer.from(SMALL_READ.subarray(0, size));
     // Larger than the buffer: read on to the end.
     const parts = [Buffer.from(SMALL_READ)];
     for (;;) {
@@ -166,10 +172,49 @@ export function readSmallFileSync(path: string): string {
       parts.push(part.subarray(0, got));
       size += got;
     }
-    return Buffer.concat(parts, size).toString('utf8');
+    return Buffer.concat(parts, size);
   } finally {
     closeSync(fd);
   }
+}
+
+/** O_NOATIME where the platform has it, else 0. */
+const NOATIME: number = (constants as { O_NOATIME?: number }).O_NOATIME ?? 0;
+
+/** Whether an open with O_NOATIME was refused because the file is not this user's; then it is opened as usual. */
+function notOurs(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException).code === 'EPERM';
+}
+
+/**
+ * Open a file to read it, without updating its access time where the file
+ * system allows (O_NOATIME, Linux, files of this user). With the usual
+ * `relatime` mount option, the first read of a file since it was written
+ * updates its access time, so the first resume after a run would dirty the
+ * inode of every store's metadata.json just by reading it: a journal write
+ * per node, for a time run-graph never looks at.
+ */
+function openForReading(path: string): number {
+  if (NOATIME !== 0) {
+    try {
+      return openSync(path, constants.O_RDONLY | NOATIME);
+    } catch (error) {
+      if (!notOurs(error)) throw error;
+    }
+  }
+  return openSync(path, 'r');
+}
+
+/** openForReading, as a FileHandle. */
+async function openHandleForReading(path: string): Promise<FileHandle> {
+  if (NOATIME !== 0) {
+    try {
+      return await openHandle(path, constants.O_RDONLY | NOATIME);
+    } catch (error) {
+      if (!notOurs(error)) throw error;
+    }
+  }
+  return openHandle(path, 'r');
 }
 
 /** Bytes read at a time when digesting a file. */
@@ -183,7 +228,7 @@ const DIGEST_CHUNK = 1 << 20;
  * of the graph is built.
  */
 export async function digestFileContent(path: string, start = 0): Promise<{ size: number; sha256: string }> {
-  const handle = await openHandle(path, 'r');
+  const handle = await openHandleForReading(path);
   try {
     const hash = createHash('sha256');
     let spare = Buffer.allocUnsafe(DIGEST_CHUNK);

@@ -3,7 +3,8 @@
 // (1 MiB chunks into two buffers in turn, from an offset) and
 // readSmallFileSync (one 64 KiB read when it fits).
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,4 +42,21 @@ describe('readSmallFileSync', () => {
       expect(readSmallFileSync(path)).toBe(text);
     });
   }
+});
+
+describe('readSmallFileSync and access times', () => {
+  it('leaves a file\'s access time alone where a plain read would update it', async (context) => {
+    const mtime = new Date();
+    const atime = new Date(mtime.getTime() - 60_000);
+    const [ours, control] = ['ours', 'control'].map((name) => join(dir, `atime-${name}`));
+    for (const path of [ours, control] as string[]) {
+      await writeFile(path, 'metadata');
+      await utimes(path, atime, mtime);
+    }
+    readFileSync(control as string);
+    // With noatime mounts nothing updates access times, and there is nothing to see.
+    if ((await stat(control as string)).atimeMs === atime.getTime()) context.skip();
+    expect(readSmallFileSync(ours as string)).toBe('metadata');
+    expect((await stat(ours as string)).atimeMs).toBe(atime.getTime());
+  });
 });
