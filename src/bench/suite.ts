@@ -65,15 +65,25 @@ function ratioRow(id: string, label: string, numerator: BenchRow | undefined, de
   return makeRow({ id, label, unit: 'x', median: value, samples: [], ...(target === undefined ? {} : { target }) });
 }
 
-/** Samples of one shape at one size, one entry per repetition, and the first failure if a run failed. */
-type PhaseSamples = { [phase in PhaseName]: PhaseResult[] } & { error?: string };
+/**
+ * Samples of one shape at one size, one entry per repetition, and the first
+ * failure if a run failed; `floorBefore`: the fsync floor (µs per node)
+ * measured right before each repetition's cold run.
+ */
+type PhaseSamples = { [phase in PhaseName]: PhaseResult[] } & { floorBefore: number[]; error?: string };
+
+/** A floor to measure right before each cold run: `count` stores, `concurrency` at a time. */
+interface PairedFloor {
+  count: number;
+  concurrency: number;
+}
 
 /** Run times of the phase's successful runs (a failed run's time measures nothing). */
 const runTimes = (results: readonly PhaseResult[], time: (r: PhaseResult) => number = (r) => r.runMs): number[] =>
   results.filter((r) => r.error === undefined).map(time);
 
-async function measureShape(options: SuiteOptions, shape: Shape, n: number, phases: readonly PhaseName[]): Promise<PhaseSamples> {
-  const samples: PhaseSamples = { cold: [], noop: [], partial: [] };
+async function measureShape(options: SuiteOptions, shape: Shape, n: number, phases: readonly PhaseName[], pairedFloor?: PairedFloor): Promise<PhaseSamples> {
+  const samples: PhaseSamples = { cold: [], noop: [], partial: [], floorBefore: [] };
   const child = { nodeFlags: options.nodeFlags ?? [] };
   for (let rep = 0; rep < options.reps && samples.error === undefined; rep++) {
     const workdir = await mkdtemp(join(options.dir, `run-graph-bench-${shape}-`));
@@ -81,6 +91,13 @@ async function measureShape(options: SuiteOptions, shape: Shape, n: number, phas
       const line: string[] = [];
       // In this order: the no-op resume needs the cold run's stores, the partial resume deletes some of them.
       for (const phase of phases) {
+        if (phase === 'cold' && pairedFloor !== undefined) {
+          // The disk of a shared machine changes speed over minutes: the cold run is compared with a floor taken
+          // just before it, not only with the one measured at the start.
+          settleDisk();
+          samples.floorBefore.push(await measureFloor({ dir: options.dir, count: pairedFloor.count, concurrency: pairedFloor.concurrency, fsync: true }));
+          line.push(`floor ${samples.floorBefore.at(-1)?.toFixed(0)} µs/node`);
+        }
         settleDisk();
         const result = await runPhaseInChild({ shape, n, phase, workdir, jobs: options.jobs }, child);
         samples[phase].push(result);
@@ -100,18 +117,25 @@ async function measureShape(options: SuiteOptions, shape: Shape, n: number, phas
   return samples;
 }
 
-function shapeRows(shape: 'fanout' | 'chain', n: number, samples: PhaseSamples, floor: BenchRow | undefined, floorInFlight?: BenchRow): BenchRow[] {
+function shapeRows(shape: 'fanout' | 'chain', n: number, samples: PhaseSamples, floorInFlight?: BenchRow): BenchRow[] {
   const name = `${shape} ${count(n)}`;
   const nodes = samples.cold[0]?.nodes ?? n;
   const id = `${shape}.${n}`;
   const all = [...samples.cold, ...samples.noop, ...samples.partial];
   const cold = sampleRow(`${id}.cold`, `${name}: cold run`, 'ms', runTimes(samples.cold));
   const coldPerNode = sampleRow(`${id}.cold.per-node`, `${name}: cold run, per node`, 'us', runTimes(samples.cold, (r) => (r.runMs * 1000) / nodes));
+  const at = shape === 'fanout' ? 'jobs' : '1';
+  // Each repetition's cold run against the floor measured right before it, then the median of those ratios.
+  const paired = samples.cold.flatMap((r, rep) => {
+    const floor = samples.floorBefore[rep];
+    return r.error === undefined && floor !== undefined ? [(r.runMs * 1000) / nodes / floor] : [];
+  });
   return [
     sampleRow(`${id}.build`, `${name}: graph build (parse, schema, types, uids)`, 'ms', all.map((r) => r.buildMs), shape === 'fanout' && n >= 100_000 ? TARGETS.largeFanoutBuildMs : undefined),
     cold,
     coldPerNode,
-    ratioRow(`${id}.cold.vs-floor`, `${name}: cold per node / fsync floor (${shape === 'fanout' ? 'jobs' : '1'} at a time)`, coldPerNode, floor, TARGETS.coldVsFloor),
+    sampleRow(`${id}.floor-before`, `${name}: fsync floor (${at} at a time) measured just before each cold run, per node`, 'us', samples.floorBefore),
+    sampleRow(`${id}.cold.vs-floor`, `${name}: cold per node / that floor (median of the repetitions' ratios)`, 'x', paired, TARGETS.coldVsFloor),
     ...(floorInFlight === undefined ? [] : [ratioRow(`${id}.cold.vs-floor-in-flight`, `${name}: cold per node / fsync floor (as many at a time as the run has nodes in flight)`, coldPerNode, floorInFlight)]),
     sampleRow(`${id}.noop`, `${name}: no-op resume (open + run)`, 'ms', runTimes(samples.noop)),
     sampleRow(`${id}.noop.per-node`, `${name}: no-op resume incl. graph build, per node`, 'us', runTimes(samples.noop, (r) => ((r.buildMs + r.runMs) * 1000) / nodes), TARGETS.noopPerNodeUs),
@@ -186,8 +210,8 @@ export async function runSuite(options: SuiteOptions): Promise<BenchReport> {
   const shapes = options.shapes ?? (['fanout', 'chain'] as const);
   for (const shape of shapes) {
     for (const n of sizes.workflow) {
-      const samples = await measureShape(options, shape, n, ['cold', 'noop', 'partial']);
-      workflowRows.push(...shapeRows(shape, n, samples, shape === 'fanout' ? floorFsyncJobs : floorFsyncSeq, shape === 'fanout' ? floorFsyncInFlight : undefined));
+      const samples = await measureShape(options, shape, n, ['cold', 'noop', 'partial'], { count: sizes.floorNodes, concurrency: shape === 'fanout' ? jobs : 1 });
+      workflowRows.push(...shapeRows(shape, n, samples, shape === 'fanout' ? floorFsyncInFlight : undefined));
       if (samples.error !== undefined) notes.push(`${shape} ${count(n)} failed, so its run times are missing (build time and RSS are from the failed run): ${samples.error}`);
     }
   }

@@ -46,7 +46,7 @@ function runBench(args: readonly string[]): Promise<Exit> {
 }
 
 const SIZES = [10, 100];
-const SHAPE_ROWS = ['build', 'cold', 'cold.per-node', 'cold.vs-floor', 'noop', 'noop.per-node', 'partial', 'rss'];
+const SHAPE_ROWS = ['build', 'cold', 'cold.per-node', 'floor-before', 'cold.vs-floor', 'noop', 'noop.per-node', 'partial', 'rss'];
 const EXPECTED_IDS = [
   'floor.fsync.1',
   'floor.fsync.jobs',
@@ -114,6 +114,17 @@ describe('npm run bench -- --quick', () => {
     }
     expect(report.settings).toMatchObject({ quick: true, reps: 1, sizes: SIZES });
     expect(report.machine.cores).toBeGreaterThan(0);
+  });
+
+  it('compares each cold run with the floor measured just before it', () => {
+    const median = (id: string): number => report.rows.find((row) => row.id === id)?.median ?? Number.NaN;
+    for (const shape of ['fanout', 'chain']) {
+      for (const n of SIZES) {
+        // One repetition: the median of the per-repetition ratios is that repetition's ratio.
+        const ratio = median(`${shape}.${n}.cold.per-node`) / median(`${shape}.${n}.floor-before`);
+        expect(median(`${shape}.${n}.cold.vs-floor`), `${shape} ${n}`).toBeCloseTo(ratio, 6);
+      }
+    }
   });
 
   it('leaves no working directory behind', async () => {
