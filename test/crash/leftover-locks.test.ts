@@ -68,11 +68,11 @@ describe('locks whose holder died before its owner file was in place', () => {
     await mkdir(storeDir);
     const claim = await claimOwnership(storeDir, currentOwner(), { staleMs: STALE_MS });
     if (claim.kind !== 'acquired') throw new Error(`expected to acquire the lock, got ${claim.kind}`);
-    const lockTime = (await stat(join(storeDir, 'lock'))).mtimeMs;
-    const ownerTime = (await stat(join(storeDir, OWNER_FILE))).mtimeMs;
+    const lockTime = (await stat(join(storeDir, 'lock'), { bigint: true })).mtimeNs;
+    const ownerTime = (await stat(join(storeDir, OWNER_FILE), { bigint: true })).mtimeNs;
     await claim.lock.release();
     // Unprimed, proper-lockfile dates a process's first lock at the next whole second plus 5 ms.
-    expect(lockTime).toBeLessThanOrEqual(ownerTime);
+    expect(lockTime <= ownerTime, `lock ${lockTime} ns, owner file ${ownerTime} ns`).toBe(true);
   });
 
   for (const content of ['written', 'empty'] as const) {
