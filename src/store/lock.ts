@@ -15,7 +15,7 @@ import lockfile from 'proper-lockfile';
 import { RunGraphError, isErrnoException } from '../errors.js';
 import { removeQuietly, writeFileQuick } from './durable.js';
 import { stagingName } from './staging.js';
-import { OWNER_FILE, isOwnerDead, pendingOwnerPath, readLockHolder, readOwner, sameOwner, thisHost, type OwnerInfo } from './owner.js';
+import { OWNER_FILE, ageMs, isOwnerDead, pendingOwnerPath, readLockHolder, readOwner, sameOwner, thisHost, type OwnerInfo } from './owner.js';
 
 export const LOCK_DIR = 'lock';
 /** Held while one process removes a dead owner's lock, so two reclaimers cannot both win. */
@@ -235,10 +235,6 @@ async function reclaimLock(storeDir: string, seen: OwnerInfo | undefined, lockSe
   } finally {
     await rmdir(guard).catch(() => undefined);
   }
-}
-
-function ageMs(timeNs: bigint): number {
-  return Date.now() - Number(timeNs / 1_000_000n);
 }
 
 /**

@@ -181,6 +181,11 @@ export function readLockHolder(storeDir: string, lockTimeNs: bigint): OwnerEvide
   return holder;
 }
 
+/** Milliseconds since a time given in nanoseconds (a file's mtimeNs). */
+export function ageMs(timeNs: bigint): number {
+  return Date.now() - Number(timeNs / 1_000_000n);
+}
+
 /** A path's mtime in nanoseconds, or undefined if it is gone. */
 export function mtimeNs(path: string): bigint | undefined {
   return statSync(path, { throwIfNoEntry: false, bigint: true })?.mtimeNs;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Uid } from '../fingerprint.js';
 import { LOCK_DIR } from './lock.js';
 import { removeQuietly } from './durable.js';
-import { OWNER_FILE, isOwnerDead, mtimeNs, pendingOwnerFiles, readLockHolder, thisHost, type OwnerInfo } from './owner.js';
+import { OWNER_FILE, ageMs, isOwnerDead, mtimeNs, pendingOwnerFiles, readLockHolder, thisHost, type OwnerInfo } from './owner.js';
 import { listStoreUids, type WorkdirLayout } from './workdir.js';
 
 export type LockHolder =
@@ -37,7 +37,7 @@ export async function listLocks(layout: WorkdirLayout): Promise<LockInfo[]> {
     if (owner === undefined) holder = { status: 'unknown' };
     else if (owner.host !== thisHost()) holder = { status: 'other-host', owner };
     else holder = isOwnerDead(owner) ? { status: 'dead', owner } : { status: 'alive', owner };
-    locks.push({ uid, holder, heartbeatAgeMs: Math.max(0, Date.now() - Number(lockTimeNs / 1_000_000n)) });
+    locks.push({ uid, holder, heartbeatAgeMs: Math.max(0, ageMs(lockTimeNs)) });
   }
   return locks.sort((a, b) => a.uid.localeCompare(b.uid));
 }
