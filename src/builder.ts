@@ -300,9 +300,9 @@ async function removeIntermediateState(storeDir: string): Promise<void> {
  * and the lock removed (see clearLeftoverLock). Costs one stat when there is
  * no lock.
  */
-export async function tidyLeftover(env: Pick<BuildEnvironment, 'staleMs'>, storeDir: string): Promise<void> {
+export async function tidyLeftover(env: Pick<BuildEnvironment, 'owner' | 'staleMs'>, storeDir: string): Promise<void> {
   if (!existsSync(join(storeDir, LOCK_DIR))) return;
-  await clearLeftoverLock(storeDir, { staleMs: env.staleMs, tidy: async () => removeIntermediateState(storeDir) });
+  await clearLeftoverLock(storeDir, { owner: env.owner, staleMs: env.staleMs, tidy: async () => removeIntermediateState(storeDir) });
 }
 
 /** Run the node's operation and return its outputs; the compute slot is given back as it ends. */

@@ -8,19 +8,19 @@
  * itself compromised and its holder must not commit.
  */
 import * as fs from 'node:fs';
-import { statSync } from 'node:fs';
-import { mkdir, rm, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { RunGraphError, isErrnoException } from '../errors.js';
 import { removeQuietly, writeFileQuick } from './durable.js';
 import { stagingName } from './staging.js';
-import { OWNER_FILE, ageMs, isOwnerDead, pendingOwnerPath, readLockHolder, readOwner, sameOwner, thisHost, type OwnerInfo } from './owner.js';
+import { OWNER_FILE, ageMs, isOwnerDead, ownerTag, parseOwnerTag, pendingOwnerPath, readLockHolder, readOwner, sameOwner, thisHost, type OwnerInfo } from './owner.js';
 
 export const LOCK_DIR = 'lock';
 /** Held while one process removes a dead owner's lock, so two reclaimers cannot both win. */
 const RECLAIM_DIR = 'lock.reclaim';
-/** A reclaim guard older than this was left by a process that died mid-reclaim. */
+/** An empty reclaim guard older than this was left by a process that died as it entered (see enterReclaimGuard). */
 const RECLAIM_GUARD_STALE_MS = 10_000;
 /** proper-lockfile's own stale limit: in effect never (see tryLock). */
 const NEVER_STALE_MS = 2 ** 31 - 1;
@@ -211,16 +211,9 @@ function lockLook(path: string): { stamp: string; mtimeNs: bigint } | undefined 
  * so a changed lock means a live process has it meanwhile, and it is left
  * alone.
  */
-async function reclaimLock(storeDir: string, seen: OwnerInfo | undefined, lockSeen: string, before?: () => Promise<void>): Promise<boolean> {
-  const guard = join(storeDir, RECLAIM_DIR);
-  try {
-    await mkdir(guard);
-  } catch (error) {
-    if (!isErrnoException(error) || error.code !== 'EEXIST') throw error;
-    const age = Date.now() - (mtimeMs(guard) ?? Date.now());
-    if (age > RECLAIM_GUARD_STALE_MS) await rmdir(guard).catch(() => undefined);
-    return false;
-  }
+async function reclaimLock(storeDir: string, self: OwnerInfo, seen: OwnerInfo | undefined, lockSeen: string, before?: () => Promise<void>): Promise<boolean> {
+  const inside = enterReclaimGuard(storeDir, self);
+  if (inside === undefined) return false;
   try {
     const look = lockLook(join(storeDir, LOCK_DIR));
     if (look?.stamp !== lockSeen) return false;
@@ -233,7 +226,72 @@ async function reclaimLock(storeDir: string, seen: OwnerInfo | undefined, lockSe
     await rm(join(storeDir, LOCK_DIR), { recursive: true, force: true });
     return true;
   } finally {
-    await rmdir(guard).catch(() => undefined);
+    leaveReclaimGuard(inside);
+  }
+}
+
+/**
+ * Enter a store's reclaim guard: the directory `lock.reclaim` with one entry
+ * inside, named by the owner tag of the process in it (see ownerTag). Both
+ * are made synchronously, one right after the other, so a guard is empty
+ * only for microseconds. Returns the entry to leave by, or undefined when
+ * another process is inside. A guard whose reclaimer was killed inside it
+ * would otherwise keep a dead holder's lock for as long as the guard lives:
+ * one naming a dead process is cleared at once, by removing that exact
+ * entry (which only one clearer can do) and then the emptied directory; an
+ * empty one only once it is older than RECLAIM_GUARD_STALE_MS.
+ */
+function enterReclaimGuard(storeDir: string, self: OwnerInfo): string | undefined {
+  const guard = join(storeDir, RECLAIM_DIR);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      mkdirSync(guard);
+      break;
+    } catch (error) {
+      if (!isErrnoException(error) || error.code !== 'EEXIST') throw error;
+      if (attempt > 0 || !clearAbandonedGuard(guard)) return undefined;
+    }
+  }
+  const inside = join(guard, ownerTag(self));
+  try {
+    mkdirSync(inside);
+  } catch (error) {
+    rmdirQuietly(guard);
+    throw error;
+  }
+  return inside;
+}
+
+/** Remove a reclaim guard whose reclaimer is provably gone (see enterReclaimGuard); true if it was removed. */
+function clearAbandonedGuard(guard: string): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync(guard);
+  } catch {
+    return false;
+  }
+  const [entry] = entries;
+  if (entry === undefined) {
+    if (Date.now() - (mtimeMs(guard) ?? Date.now()) <= RECLAIM_GUARD_STALE_MS) return false;
+  } else {
+    const reclaimer = entries.length === 1 ? parseOwnerTag(entry) : undefined;
+    if (reclaimer === undefined || !isOwnerDead(reclaimer) || !rmdirQuietly(join(guard, entry))) return false;
+  }
+  return rmdirQuietly(guard);
+}
+
+function leaveReclaimGuard(inside: string): void {
+  rmdirQuietly(inside);
+  rmdirQuietly(dirname(inside));
+}
+
+/** rmdir, reporting instead of throwing whether it removed the directory. */
+function rmdirQuietly(path: string): boolean {
+  try {
+    rmdirSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -276,7 +334,7 @@ export async function claimOwnership(storeDir: string, owner: OwnerInfo, options
   if (holder !== undefined && sameOwner(holder, owner)) return { kind: 'held', owner: holder };
   const provablyTheirs = writtenAtNs !== undefined && seen.mtimeNs <= writtenAtNs;
   if (!mayTakeOver(holder, ageMs(seen.mtimeNs), provablyTheirs, lock.staleMs)) return { kind: 'held', owner: holder };
-  if (!(await reclaimLock(storeDir, holder, seen.stamp))) return { kind: 'held', owner: await readOwner(storeDir) };
+  if (!(await reclaimLock(storeDir, owner, holder, seen.stamp))) return { kind: 'held', owner: await readOwner(storeDir) };
   const second = await tryLock(storeDir, options, lock);
   if (second === 'missing') return { kind: 'missing' };
   if (!second) return { kind: 'held', owner: await readOwner(storeDir) };
@@ -311,12 +369,12 @@ async function writeOwner(storeDir: string, owner: OwnerInfo): Promise<void> {
  * `tidy` runs first, inside the reclaim guard. Returns true if the lock was
  * removed.
  */
-export async function clearLeftoverLock(storeDir: string, options: { staleMs: number; tidy: () => Promise<void> }): Promise<boolean> {
+export async function clearLeftoverLock(storeDir: string, options: { owner: OwnerInfo; staleMs: number; tidy: () => Promise<void> }): Promise<boolean> {
   const seen = lockLook(join(storeDir, LOCK_DIR));
   if (seen === undefined) return false;
   const { owner } = readLockHolder(storeDir, seen.mtimeNs);
   const clear = owner === undefined || (owner.host === thisHost() ? isOwnerDead(owner) : ageMs(seen.mtimeNs) > options.staleMs);
-  return clear && (await reclaimLock(storeDir, owner, seen.stamp, options.tidy));
+  return clear && (await reclaimLock(storeDir, options.owner, owner, seen.stamp, options.tidy));
 }
 
 /** Whether a store's lock directory exists (someone holds it, or a dead owner left it). */

@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WorkerContext } from '../../src/context.js';
 import { publishStore } from '../../src/store/data-store.js';
 import { claimOwnership, primeLockClock } from '../../src/store/lock.js';
-import { OWNER_FILE, currentOwner, pendingOwnerPath, processStartTime, thisHost, type OwnerInfo } from '../../src/store/owner.js';
+import { OWNER_FILE, currentOwner, ownerTag, pendingOwnerPath, processStartTime, thisHost, type OwnerInfo } from '../../src/store/owner.js';
 import { openWorkdir } from '../../src/store/workdir.js';
 import { auditWorkdir } from '../../src/torture/audit.js';
 import type { ConcreteGraph, GraphNode } from '../../src/workflow/graph.js';
@@ -129,6 +129,32 @@ describe('a committed store with a lock', () => {
     expect(summary.counts).toMatchObject({ reused: 2, committed: 0 });
     expect(await entries(layout.storeDir(step0.uid))).toEqual(['metadata.json', 'result.npy']);
     expect(await entries(layout.storeDir(step1.uid))).toEqual(['lock', 'metadata.json', OWNER_FILE, 'result.npy']);
+  });
+});
+
+describe('a reclaim guard left by a process killed inside it', () => {
+  it('does not keep a dead holder\'s lock on a committed store', async () => {
+    const workdir = join(dir, 'work');
+    const { graph, step0 } = await chain();
+    await run(workdir, join(dir, 'both.json'));
+    const storeDir = (await openWorkdir(workdir)).storeDir(step0.uid);
+    const dead = ownerFor(deadPid());
+    // The dead holder's lock, and the guard of a reclaimer that died inside it a moment ago.
+    await lockWithPendingOwner(storeDir, dead);
+    await mkdir(join(storeDir, 'lock.reclaim', ownerTag(ownerFor(deadPid()))), { recursive: true });
+    const context = await WorkerContext.open({ workdir, jobs: 1 });
+    expect((await context.run(graph)).counts).toMatchObject({ reused: 2, committed: 0 });
+    expect(await entries(storeDir)).toEqual(['metadata.json', 'result.npy']);
+  });
+
+  it('is left alone while its reclaimer lives', async () => {
+    const storeDir = join(dir, 'store');
+    await lockWithPendingOwner(storeDir, ownerFor(deadPid()));
+    const inside = join(storeDir, 'lock.reclaim', ownerTag(ownerFor(sleeper.pid ?? 0)));
+    await mkdir(inside, { recursive: true });
+    const claim = await claimOwnership(storeDir, currentOwner(), { staleMs: STALE_MS });
+    expect(claim.kind).toBe('held');
+    expect(await readdir(join(storeDir, 'lock.reclaim'))).toEqual([basename(inside)]);
   });
 });
 
