@@ -36,11 +36,12 @@ export interface NewStore {
  * by another process or an earlier run): the rename fails on a non-empty
  * directory, and canonical stores are never empty.
  *
- * The staging directory holds metadata.json; its name is the owner claim
- * (pid, process start time, host: see stagingName), which is all a sweep of
- * tmp/ needs. No owner file is written into it: the owner file counts only
- * once written after the lock is taken (see claimOwnership), so one written
- * here would be overwritten unread, at the cost of a file creation per node.
+ * The staging directory holds metadata.json and an owner file naming the
+ * publisher. The owner rewrites that file once it holds the lock (only one
+ * written after the lock proves whose the lock is), but until then it is
+ * what names the holder: a publisher killed between taking the lock and
+ * writing its owner file is then known dead and its lock reclaimed after a
+ * short grace, where a lock with no owner file waits out the stale limit.
  */
 export async function publishStore(layout: WorkdirLayout, store: NewStore, owner: OwnerInfo): Promise<'created' | 'exists'> {
   const staging = join(layout.tmp, stagingName(store.uid.slice(0, 16), owner));
@@ -54,9 +55,11 @@ export async function publishStore(layout: WorkdirLayout, store: NewStore, owner
       createdAt: new Date().toISOString(),
       state: 'created',
     };
-    // No fsync: a store that loses this file in a power cut reads as uncommitted and is rebuilt.
+    // No fsync: a store that loses these files in a power cut reads as uncommitted and is rebuilt.
     faultWrite('publish', staging);
-    await createFile(join(staging, METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`, { fsync: false });
+    // Both at once, and both waited for before any failure is thrown, so nothing is still writing into the staging directory as it is removed.
+    const writes = await Promise.allSettled([createFile(join(staging, OWNER_FILE), JSON.stringify(owner), { fsync: false }), createFile(join(staging, METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`, { fsync: false })]);
+    for (const write of writes) if (write.status === 'rejected') throw write.reason;
     faultPoint('after-tmp-created');
     await rename(staging, layout.storeDir(store.uid));
     faultPoint('after-rename');

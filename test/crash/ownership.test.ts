@@ -58,6 +58,14 @@ describe('taking a lock over', () => {
     expect(await claim(await lockedStore({ pid: deadPid() }, 100))).toBe('acquired');
   });
 
+  it('reclaims after a short grace, not the stale limit, a dead owner whose owner file predates the lock', async () => {
+    // A publisher killed after taking the lock and before writing its owner file anew: the file from staging names it.
+    const store = await lockedStore({ pid: deadPid() }, 2_500);
+    const published = (Date.now() - 3_000) / 1000;
+    await utimes(join(store, 'owner'), published, published);
+    expect(await claim(store)).toBe('acquired');
+  });
+
   it('waits for an owner on another host while its heartbeat is fresh', async () => {
     expect(await claim(await lockedStore({ pid: 1, host: 'elsewhere.invalid', pidStartTime: null }, 1_000))).toBe('held');
   });

@@ -51,16 +51,19 @@ function outputs(): Parameters<typeof commitStore>[2] {
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
 describe('publishing and claiming a new store', () => {
-  it('publishes a store with no owner file, and writes it once the lock is taken, no older than the lock', async () => {
+  it('writes the owner file again once the lock is taken, so it is no older than the lock', async () => {
     await primeLockClock(layout.tmp, owner);
     expect(await publishStore(layout, { uid, record, operation: { namespace: 'test', name: 'Op', version: '1' } }, owner)).toBe('created');
     const storeDir = layout.storeDir(uid);
-    expect(await readdir(storeDir)).toEqual(['metadata.json']);
+    // Published with an owner file naming the publisher: until the owner file is written anew, it names the holder.
+    expect((await readdir(storeDir)).sort()).toEqual(['metadata.json', OWNER_FILE]);
+    const staged = await stat(join(storeDir, OWNER_FILE), { bigint: true });
     const claim = await claimOwnership(storeDir, owner);
     expect(claim.kind).toBe('acquired');
-    // Dated by the kernel after the lock: were this owner to die, its lock would be provably its own.
     const written = await stat(join(storeDir, OWNER_FILE), { bigint: true });
     const lock = await stat(join(storeDir, 'lock'), { bigint: true });
+    // A new file, dated by the kernel after the lock: a dead owner's lock is then provably its own.
+    expect(written.ino).not.toBe(staged.ino);
     expect(written.mtimeNs >= lock.mtimeNs).toBe(true);
     expect(await readOwner(storeDir)).toEqual(owner);
     if (claim.kind === 'acquired') await claim.lock.release();
