@@ -9,7 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { RunGraphError } from '../errors.js';
 import { TOKEN_ENV } from '../server/auth.js';
 import { DEFAULT_PORT } from '../server/server.js';
-import { GRAPH_FORMATS } from '../graph-render.js';
+import { GRAPH_FORMATS } from '../views/graph-render.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { explainCommand } from './commands/explain.js';
 import { gcCommand } from './commands/gc.js';

@@ -6,9 +6,9 @@
  *   with failures and warnings printed above it;
  * - `plain`: one line per event, for logs and CI.
  */
-import type { RunEvent } from '../events.js';
+import type { RunEvent } from '../engine/events.js';
 import { assertNever } from '../errors.js';
-import { shortUid } from '../fingerprint.js';
+import { shortUid } from '../identity/fingerprint.js';
 
 export type ReporterKind = 'json' | 'tty' | 'plain';
 

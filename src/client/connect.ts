@@ -3,10 +3,10 @@
  * with the shape of local ones. Nodes are made on demand and kept, so
  * following the same edge twice yields the same node, fetched once.
  */
-import { DEFAULT_CHUNK_BYTES, checkChunkBytes } from '../browse/chunk-layout.js';
-import type { BuildState, GraphRoot, ServerInfo } from '../browse/types.js';
+import { DEFAULT_CHUNK_BYTES, checkChunkBytes } from '../views/browse/chunk-layout.js';
+import type { BuildState, GraphRoot, ServerInfo } from '../views/browse/types.js';
 import { RunGraphError, assertNever } from '../errors.js';
-import { fingerprint, parseUid, type NodeRecord, type Uid } from '../fingerprint.js';
+import { fingerprint, parseUid, type NodeRecord, type Uid } from '../identity/fingerprint.js';
 import { TOKEN_ENV } from '../server/auth.js';
 import type { PublishedEvent } from '../server/events.js';
 import type { CommittedMetadata } from '../store/metadata.js';

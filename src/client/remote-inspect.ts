@@ -4,11 +4,11 @@
  * owner of a running store is known by pid and host only; a node of the
  * workflow with no store yet is `not-started`, as locally.
  */
-import type { NodeInfo, RootNode } from '../browse/types.js';
+import type { NodeInfo, RootNode } from '../views/browse/types.js';
 import { RunGraphError } from '../errors.js';
-import { isUid, type NodeRecord, type Uid } from '../fingerprint.js';
-import { UID_PREFIX, previewArtifactFrom, type ArtifactReport, type InspectReport } from '../inspect.js';
-import type { LedgerEntry } from '../ledger.js';
+import { isUid, type NodeRecord, type Uid } from '../identity/fingerprint.js';
+import { UID_PREFIX, previewArtifactFrom, type ArtifactReport, type InspectReport } from '../views/inspect.js';
+import type { LedgerEntry } from '../store/ledger.js';
 import { isCommitted } from '../store/metadata.js';
 import type { ConcreteGraph } from '../workflow/graph.js';
 import type { RemoteGraph } from './connect.js';

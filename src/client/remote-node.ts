@@ -7,13 +7,13 @@
  * produced (`streamChunks`).
  */
 import type { NdArray } from 'ndarray';
-import { arrayReceiver, checkChunkBytes, chunkLayout, chunkSpan } from '../browse/chunk-layout.js';
-import { followStream } from '../browse/follow-stream.js';
-import { defaultArrayOutput, expectArrayArtifact, toNdArray } from '../browse/local-graph.js';
-import type { StreamProgress } from '../browse/stream-view.js';
-import type { ArrayData, ArtifactChunk, ArtifactInfo, ChunkOptions, ChunkSpan, NodeEdges, NodeInfo, NodeView, StreamChunk, StreamChunkInfo, StreamFollowOptions, StreamListing } from '../browse/types.js';
-import type { Uid } from '../fingerprint.js';
-import type { LedgerEntry } from '../ledger.js';
+import { arrayReceiver, checkChunkBytes, chunkLayout, chunkSpan } from '../views/browse/chunk-layout.js';
+import { followStream } from '../views/browse/follow-stream.js';
+import { defaultArrayOutput, expectArrayArtifact, toNdArray } from '../views/browse/local-graph.js';
+import type { StreamProgress } from '../views/browse/stream-view.js';
+import type { ArrayData, ArtifactChunk, ArtifactInfo, ChunkOptions, ChunkSpan, NodeEdges, NodeInfo, NodeView, StreamChunk, StreamChunkInfo, StreamFollowOptions, StreamListing } from '../views/browse/types.js';
+import type { Uid } from '../identity/fingerprint.js';
+import type { LedgerEntry } from '../store/ledger.js';
 import type { StoreMetadata } from '../store/metadata.js';
 import { receiveInto, RemoteError, type Transport } from './transport.js';
 

@@ -2,9 +2,9 @@
  * Helpers the array operations share: turning an input (a reference or a
  * literal list) into an array at run time, and shape checks.
  */
-import type { JsonValue } from '../canonical-json.js';
-import { allocArray, type ArrayValue } from '../npy.js';
-import { arrayFromNestedList, literalArrayType } from '../values.js';
+import type { JsonValue } from '../identity/canonical-json.js';
+import { allocArray, type ArrayValue } from '../values/npy.js';
+import { arrayFromNestedList, literalArrayType } from '../values/values.js';
 import { inputError, isIntegerDtype } from './check.js';
 import { isInputRef, type ArtifactRef, type CheckSite, type InputTree } from './operation.js';
 

@@ -3,9 +3,9 @@
  * and what a field that must be an array, a string or a list holds. Each
  * failure is a RunGraphError naming node and field.
  */
-import type { JsonValue } from '../canonical-json.js';
+import type { JsonValue } from '../identity/canonical-json.js';
 import { RunGraphError, describeValue, type ErrorCode } from '../errors.js';
-import { describeType, literalArrayType, type ValueType } from '../values.js';
+import { describeType, literalArrayType, type ValueType } from '../values/values.js';
 import { isFileInput, isInputRef, type CheckInput, type CheckSite, type InputTree, type TypedRef } from './operation.js';
 
 export type ArrayType = ValueType & { kind: 'array' };

@@ -6,11 +6,11 @@
  * numbers themselves.
  */
 import { readFile } from 'node:fs/promises';
-import type { JsonValue } from '../canonical-json.js';
+import type { JsonValue } from '../identity/canonical-json.js';
 import { RunGraphError } from '../errors.js';
-import { sha256Hex } from '../fingerprint.js';
-import { arrayBytes, decodeNpy } from '../npy.js';
-import { arrayFromNestedList, nestedListShape } from '../values.js';
+import { sha256Hex } from '../identity/fingerprint.js';
+import { arrayBytes, decodeNpy } from '../values/npy.js';
+import { arrayFromNestedList, nestedListShape } from '../values/values.js';
 import { expectFields, inputError } from './check.js';
 import { isFileInput, isInputRef, type OperationDefinition } from './operation.js';
 

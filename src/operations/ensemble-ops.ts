@@ -4,8 +4,8 @@
  * arrays along a new leading axis (a map's gathered output), and Compare and
  * All turn numbers into the boolean a loop condition needs.
  */
-import { allocArray, elementCount, type ArrayValue } from '../npy.js';
-import { toFloat64 } from '../values.js';
+import { allocArray, elementCount, type ArrayValue } from '../values/npy.js';
+import { toFloat64 } from '../values/values.js';
 import { formatShape, isIntegerArray, resolveArray, resolveArrays, shapesEqual, toInt64 } from './array-helpers.js';
 import { expectArray, expectFields, expectInteger, expectList, expectString, inputError, promoteDtype, type ArrayType } from './check.js';
 import type { ArtifactRef, InputTree, OperationDefinition } from './operation.js';

@@ -9,14 +9,12 @@
  * `FileInput`), so an operation can accept a reference anywhere: a field, a
  * list element, an argument of a command line.
  */
-import type { JsonValue } from '../canonical-json.js';
-import type { CheckpointFacility } from '../checkpoint.js';
+import type { JsonValue } from '../identity/canonical-json.js';
+import type { CheckpointFacility } from '../store/checkpoint.js';
 import type { ArtifactEntry } from '../store/metadata.js';
-import type { Assembly } from '../workflow/assemble.js';
-import type { GraphNode, ResolvedRef } from '../workflow/graph.js';
-import type { Uid } from '../fingerprint.js';
-import type { ArrayValue, Dtype } from '../npy.js';
-import type { ValueType } from '../values.js';
+import type { Uid } from '../identity/fingerprint.js';
+import type { ArrayValue, Dtype } from '../values/npy.js';
+import type { ValueType } from '../values/values.js';
 
 /**
  * Marks the objects that stand for references and files inside an input
@@ -61,25 +59,19 @@ export interface FileInput {
   readonly npy?: { readonly dtype: Dtype; readonly shape: number[]; readonly dataSha256: string };
 }
 
+/** A reference as the checker resolved it, with the upstream uid for the record. */
+export interface ResolvedRef extends TypedRef {
+  readonly uid: Uid;
+}
+
 /** A JSON tree in which references appear as `R` and files as `FileInput`. */
 export type InputTree<R> = null | boolean | number | string | R | FileInput | InputTree<R>[] | { [key: string]: InputTree<R> };
 
 export type CheckInput = { [field: string]: InputTree<TypedRef> };
 export type RunInput = { [field: string]: InputTree<ArtifactRef> };
 
-/**
- * One output of a finished operation. File paths are relative to the store
- * directory; an `artifact` is another committed store's artifact, linked (or
- * copied) into this store unchanged: how a loop passes on its last state.
- */
-export type OutputValue =
-  | { kind: 'array'; value: ArrayValue }
-  | { kind: 'json'; value: JsonValue }
-  | { kind: 'file'; path: string }
-  | { kind: 'artifact'; source: string; entry: ArtifactEntry }
-  | { kind: 'stream'; entry: ArtifactEntry };
-
-export type OperationOutputs = { [output: string]: OutputValue };
+export type { OperationOutputs, OutputValue } from '../store/outputs.js';
+import type { OperationOutputs } from '../store/outputs.js';
 
 /** What a running operation may use. */
 export interface OperationContext {
@@ -103,10 +95,14 @@ export interface OperationContext {
 
 /** What a control operation (a loop) can do besides computing: make nodes and run them. */
 export interface ControlContext {
-  /** Assemble one use of a subgraph with its inputs bound; labels get `prefix`, records depend on `scopeDepends` too. */
-  instantiate(subgraph: string, bindings: ReadonlyMap<string, InputTree<ResolvedRef>>, prefix: string, scopeDepends: readonly Uid[]): Assembly;
-  /** Build the nodes (committed ones are reused) and wait for them; throws if any fails or the run is interrupted. */
-  run(nodes: readonly GraphNode[]): Promise<void>;
+  /**
+   * Assemble one use of a subgraph with its inputs bound (labels get
+   * `prefix`, records depend on `scopeDepends` too), build its nodes
+   * (committed ones are reused) and wait for them. Resolves to the
+   * subgraph's outputs by name; throws if a node fails or the run is
+   * interrupted.
+   */
+  runSubgraph(subgraph: string, bindings: ReadonlyMap<string, InputTree<ResolvedRef>>, prefix: string, scopeDepends: readonly Uid[]): Promise<ReadonlyMap<string, InputTree<ResolvedRef>>>;
   /** The committed artifact an output reference names, with its absolute path. */
   artifact(ref: ResolvedRef): { path: string; entry: ArtifactEntry };
   /** Report progress: iteration `iteration` was checked, and the condition said `stop`. */

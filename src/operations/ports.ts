@@ -24,10 +24,10 @@
  */
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize } from 'node:path';
-import { assertPlainJson, type JsonValue } from '../canonical-json.js';
+import { assertPlainJson, type JsonValue } from '../identity/canonical-json.js';
 import { RunGraphError, assertNever, describeValue } from '../errors.js';
-import { allocArray, type ArrayValue, type Dtype } from '../npy.js';
-import { describeRaggedItem, describeType, findNestedShape, toFloat64, type ValueType } from '../values.js';
+import { allocArray, type ArrayValue, type Dtype } from '../values/npy.js';
+import { describeRaggedItem, describeType, findNestedShape, toFloat64, type ValueType } from '../values/values.js';
 import { inputError } from './check.js';
 import { isFileInput, isInputRef, type CheckSite, type InputTree, type OperationOutputs, type OutputValue, type TypedRef } from './operation.js';
 

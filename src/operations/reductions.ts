@@ -5,8 +5,8 @@
  * `"axis": 0` over a gathered ensemble output they are the ensemble's
  * reduce step.
  */
-import { allocArray, elementCount, type ArrayValue } from '../npy.js';
-import { toFloat64 } from '../values.js';
+import { allocArray, elementCount, type ArrayValue } from '../values/npy.js';
+import { toFloat64 } from '../values/values.js';
 import { checkAxis, isIntegerArray, resolveArray, toInt64 } from './array-helpers.js';
 import { expectArray, expectFields, expectInteger, inputError, isIntegerDtype } from './check.js';
 import type { OperationDefinition } from './operation.js';

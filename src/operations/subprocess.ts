@@ -29,7 +29,7 @@ import { constants as fsConstants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { RunGraphError } from '../errors.js';
-import type { ValueType } from '../values.js';
+import type { ValueType } from '../values/values.js';
 import { expectFields, expectFileLike, expectList, expectObject, expectString, inputError } from './check.js';
 import { isFileInput, isInputRef, type ArtifactRef, type CheckSite, type InputTree, type OperationDefinition, type OperationOutputs, type TypedRef } from './operation.js';
 

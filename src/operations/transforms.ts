@@ -6,8 +6,8 @@
  * int64 and wraps as NumPy's does; any float input makes the result float64.
  */
 import { RunGraphError } from '../errors.js';
-import { allocArray, elementCount } from '../npy.js';
-import { toFloat64 } from '../values.js';
+import { allocArray, elementCount } from '../values/npy.js';
+import { toFloat64 } from '../values/values.js';
 import { checkAxis, formatShape, isIntegerArray, resolveArray, resolveArrays, shapesEqual, toInt64 } from './array-helpers.js';
 import { expectArray, expectFields, expectInteger, expectList, inputError, promoteDtype, type ArrayType } from './check.js';
 import type { ArtifactRef, CheckSite, InputTree, OperationDefinition } from './operation.js';

@@ -7,9 +7,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { checkChunkBytes, chunkLayout, chunkSpan } from '../browse/chunk-layout.js';
-import type { OpenArtifact } from '../browse/local-graph.js';
-import type { ArtifactInfo, ChunkLayout } from '../browse/types.js';
+import { checkChunkBytes, chunkLayout, chunkSpan } from '../views/browse/chunk-layout.js';
+import type { OpenArtifact } from '../views/browse/local-graph.js';
+import type { ArtifactInfo, ChunkLayout } from '../views/browse/types.js';
 import { integerParam } from './http-io.js';
 import { ApiError } from './status-codes.js';
 

@@ -6,7 +6,7 @@
  * reconnects with `Last-Event-ID`), so it sees the run from its start.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RunEvent } from '../events.js';
+import type { RunEvent } from '../engine/events.js';
 
 /** An event as the stream carries it: its sequence number, and when it was published. */
 export type PublishedEvent = RunEvent & { id: number; time: string };

@@ -25,34 +25,18 @@
  *     GET  /v1/builds/:uid                               BuildState (?waitMs=N long-polls)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { LocalGraph, OpenArtifact } from '../browse/local-graph.js';
-import type { ServerInfo } from '../browse/types.js';
-import { isUid, type Uid } from '../fingerprint.js';
+import type { OpenArtifact } from '../views/browse/local-graph.js';
+import { isUid, type Uid } from '../identity/fingerprint.js';
 import { requestedLayout, serveArtifactBytes, serveChunk } from './artifacts.js';
-import type { EventHub } from './events.js';
 import { integerParam, readJsonBody, sendJson } from './http-io.js';
 import { ApiError } from './status-codes.js';
-import { streamRoutes } from './streams.js';
-import type { BuildService } from './submit.js';
+import type { Route, RouteContext } from './route.js';
+import { streamRoutes } from './stream-routes.js';
+
+export type { Handler, Route, RouteContext } from './route.js';
 
 /** Longest long-poll of `GET /v1/builds/:uid`. */
 export const MAX_WAIT_MS = 60_000;
-
-/** What the routes answer from. */
-export interface RouteContext {
-  readonly graph: LocalGraph;
-  readonly events: EventHub;
-  /** Undefined on a read-only server. */
-  readonly builds: BuildService | undefined;
-  readonly info: ServerInfo;
-}
-
-export type Handler = (ctx: RouteContext, req: IncomingMessage, res: ServerResponse, params: URLSearchParams) => Promise<void> | void;
-
-export interface Route {
-  GET?: Handler;
-  POST?: Handler;
-}
 
 /** A uid from a path segment, or INVALID_KEY. */
 export function uidFromPath(segment: string): Uid {

@@ -11,11 +11,11 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_CHUNK_BYTES, checkChunkBytes } from '../browse/chunk-layout.js';
-import { openLocalGraph, type LocalGraph } from '../browse/local-graph.js';
-import type { ServerInfo } from '../browse/types.js';
+import { DEFAULT_CHUNK_BYTES, checkChunkBytes } from '../views/browse/chunk-layout.js';
+import { openLocalGraph, type LocalGraph } from '../views/browse/local-graph.js';
+import type { ServerInfo } from '../views/browse/types.js';
 import { RunGraphError, isErrnoException } from '../errors.js';
-import type { RunEvent } from '../events.js';
+import type { RunEvent } from '../engine/events.js';
 import type { OperationRegistry } from '../operations/registry.js';
 import type { ConcreteGraph } from '../workflow/graph.js';
 import { checkAccessPolicy, RequestGuard } from './auth.js';

@@ -8,15 +8,15 @@
  * anything is written: a rejected submission leaves the working directory
  * untouched.
  */
-import type { JsonValue } from '../canonical-json.js';
-import { toEventError, WorkerContext } from '../context.js';
+import type { JsonValue } from '../identity/canonical-json.js';
+import { toEventError, WorkerContext } from '../engine/worker-context.js';
 import { RunGraphError } from '../errors.js';
-import type { EventListener } from '../events.js';
-import { fingerprint, type NodeRecord, type Uid } from '../fingerprint.js';
+import type { EventListener } from '../engine/events.js';
+import { fingerprint, type NodeRecord, type Uid } from '../identity/fingerprint.js';
 import { operationIdentity, qualifiedName, type OperationDefinition } from '../operations/operation.js';
 import { BUILTIN_OPERATIONS, OperationRegistry } from '../operations/registry.js';
 import { subprocess } from '../operations/subprocess.js';
-import type { BuildState } from '../browse/types.js';
+import type { BuildState } from '../views/browse/types.js';
 import { verifyStore } from '../store/data-store.js';
 import { isCommitted, readStoreMetadata } from '../store/metadata.js';
 import { workdirLayout, type WorkdirLayout } from '../store/workdir.js';

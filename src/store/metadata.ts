@@ -6,8 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { NodeRecord, Uid } from '../fingerprint.js';
-import type { Dtype } from '../npy.js';
+import type { NodeRecord, Uid } from '../identity/fingerprint.js';
+import type { Dtype } from '../values/npy.js';
 import { readSmallFileSync } from './durable.js';
 
 export const STORE_FORMAT = 'run-graph-store/1';

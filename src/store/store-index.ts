@@ -5,7 +5,7 @@
  */
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Uid } from '../fingerprint.js';
+import type { Uid } from '../identity/fingerprint.js';
 import { readStoreMetadata, type StoreMetadata } from './metadata.js';
 import { listStoreUids, type WorkdirLayout } from './workdir.js';
 

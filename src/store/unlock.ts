@@ -6,7 +6,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Uid } from '../fingerprint.js';
+import type { Uid } from '../identity/fingerprint.js';
 import { LOCK_DIR } from './lock.js';
 import { removeQuietly } from './durable.js';
 import { OWNER_FILE, ageMs, isOwnerDead, mtimeNs, pendingOwnerFiles, readLockHolder, thisHost, type OwnerInfo } from './owner.js';

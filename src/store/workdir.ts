@@ -7,7 +7,7 @@
 import { access, constants, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { RunGraphError, isErrnoException } from '../errors.js';
-import { isUid, type Uid } from '../fingerprint.js';
+import { isUid, type Uid } from '../identity/fingerprint.js';
 import { isOwnerDead, readOwner } from './owner.js';
 import { stagingOwner } from './staging.js';
 

@@ -20,21 +20,20 @@
  *   anything runs.
  */
 import { isAbsolute, resolve } from 'node:path';
-import type { JsonValue } from '../canonical-json.js';
+import type { JsonValue } from '../identity/canonical-json.js';
 import { RunGraphError, describeValue, type ErrorCode } from '../errors.js';
-import { fingerprint, type NodeRecord, type Uid } from '../fingerprint.js';
-import { whileOperation } from '../loop.js';
+import { fingerprint, type NodeRecord, type Uid } from '../identity/fingerprint.js';
+import { whileOperation } from './loop.js';
 import { index as indexOperation, stack as stackOperation } from '../operations/ensemble-ops.js';
-import { INPUT_KIND, isFileInput, isInputRef, operationIdentity, qualifiedName, type CheckInput, type FileInput, type InputTree, type OperationDefinition } from '../operations/operation.js';
+import { INPUT_KIND, isFileInput, isInputRef, operationIdentity, qualifiedName, type CheckInput, type FileInput, type InputTree, type OperationDefinition, type ResolvedRef } from '../operations/operation.js';
 import type { OperationRegistry } from '../operations/registry.js';
-import { describeType, type ValueType } from '../values.js';
+import { describeType, type ValueType } from '../values/values.js';
 import { digestFile } from './file-digest.js';
 import { typeOfValue } from './value-type.js';
-import { closest, fileRecord, recordInput, topologicalOrder, type GraphNode, type ResolvedRef } from './graph.js';
-import type { MapSpec, SubgraphSpec, WhileSpec, WorkflowNodeSpec, WorkflowSpec } from './load.js';
-
-/** A value as the assembler resolves it: JSON with references and files in place. */
-export type ResolvedValue = InputTree<ResolvedRef>;
+import { closest } from './closest.js';
+import { fileRecord, recordInput, type Assembly, type GraphNode, type ResolvedValue } from './concrete-graph.js';
+import type { MapSpec, SubgraphSpec, WhileSpec, WorkflowNodeSpec, WorkflowSpec } from './spec.js';
+import { topologicalOrder } from './topological-order.js';
 
 /** What a label names inside a scope: a node, or something with outputs (a subgraph use, a map, a map member). */
 type Entity =
@@ -58,12 +57,6 @@ export interface AssemblerOptions {
   file: string | undefined;
 }
 
-/** Nodes made by one assembly, in an order where each follows its upstream. */
-export interface Assembly {
-  nodes: GraphNode[];
-  /** The outputs of an instantiated subgraph, by name. */
-  outputs: Map<string, ResolvedValue>;
-}
 
 const MEMBER_LABEL = /^(.*)\[(\d+)\]$/;
 

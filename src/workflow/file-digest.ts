@@ -6,8 +6,8 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { RunGraphError, isErrnoException, type ErrorLocation } from '../errors.js';
-import { sha256Hex } from '../fingerprint.js';
-import { arrayBytes, decodeNpy, readNpyHeader, type NpyHeader } from '../npy.js';
+import { sha256Hex } from '../identity/fingerprint.js';
+import { arrayBytes, decodeNpy, readNpyHeader, type NpyHeader } from '../values/npy.js';
 import { INPUT_KIND, type FileInput } from '../operations/operation.js';
 import { digestFileContent } from '../store/durable.js';
 

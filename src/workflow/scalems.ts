@@ -31,11 +31,11 @@
  *   a mismatch is E_UID_MISMATCH naming the referent.
  * - `types` is accepted and ignored: operations come from run-graph's registry.
  */
-import type { JsonValue } from '../canonical-json.js';
+import type { JsonValue } from '../identity/canonical-json.js';
 import { RunGraphError, describeValue } from '../errors.js';
-import { recordText, type Uid } from '../fingerprint.js';
-import type { ConcreteGraph } from './graph.js';
-import type { WorkflowNodeSpec, WorkflowSpec } from './load.js';
+import { recordText, type Uid } from '../identity/fingerprint.js';
+import type { ConcreteGraph } from './concrete-graph.js';
+import type { WorkflowNodeSpec, WorkflowSpec } from './spec.js';
 
 /** The `version` a SCALE-MS workflow document carries. */
 export const SCALEMS_WORKFLOW_VERSION = 'scalems_workflow_1';

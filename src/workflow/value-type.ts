@@ -1,8 +1,7 @@
 /** The static type of a value once references are resolved. */
-import type { JsonValue } from '../canonical-json.js';
-import { isFileInput, isInputRef, type InputTree } from '../operations/operation.js';
-import { literalArrayType, type ValueType } from '../values.js';
-import type { ResolvedRef } from './graph.js';
+import type { JsonValue } from '../identity/canonical-json.js';
+import { isFileInput, isInputRef, type InputTree, type ResolvedRef } from '../operations/operation.js';
+import { literalArrayType, type ValueType } from '../values/values.js';
 
 /** The type of a resolved value: a reference's type, a literal array's, or JSON. */
 export function typeOfValue(value: InputTree<ResolvedRef>, node: string, field: string): ValueType {

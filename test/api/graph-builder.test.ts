@@ -4,9 +4,9 @@
 import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WorkerContext } from '../../src/context.js';
+import { WorkerContext } from '../../src/engine/worker-context.js';
 import { RunGraphError } from '../../src/errors.js';
-import { GraphBuilder } from '../../src/graph-builder.js';
+import { GraphBuilder } from '../../src/api/graph-builder.js';
 import { add, integer64 } from '../../src/index.js';
 import { defineOperation, type TypedOperationDefinition } from '../../src/operations/define.js';
 import type { OperationDefinition } from '../../src/operations/operation.js';

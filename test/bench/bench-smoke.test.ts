@@ -1,5 +1,5 @@
 /**
- * The benchmark itself runs: `dist/bench/main.js --quick` on tiny sizes
+ * The benchmark itself runs: `build/bench/main.js --quick` on tiny sizes
  * prints one table with every expected row and writes a JSON report whose
  * every median is a number. No timing is asserted: figures on a shared test
  * machine mean nothing, only that they are produced.
@@ -14,10 +14,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BenchReport } from '../../src/bench/table.js';
+import type { BenchReport } from '../../bench/table.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BENCH = join(REPO_ROOT, 'dist', 'bench', 'main.js');
+const BENCH = join(REPO_ROOT, 'build', 'bench', 'main.js');
 
 if (!existsSync(BENCH)) {
   throw new Error(`${BENCH} is missing: this test runs the built benchmark. Run \`npm run build\` first.`);

@@ -8,7 +8,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allocArray, decodeNpy, encodeNpy, type ArrayValue } from '../../src/npy.js';
+import { allocArray, decodeNpy, encodeNpy, type ArrayValue } from '../../src/values/npy.js';
 import { createSandbox, eventsOf, labelsOf, loggedNode, must, parseEvents, readLog, readMetadata, ref, runCli, uidsByLabel, writeWorkflow, type Sandbox, type WorkflowDoc } from './helpers.js';
 
 function int64Array(shape: number[], values: number[]): ArrayValue<'int64'> {

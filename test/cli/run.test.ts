@@ -8,7 +8,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeNpy } from '../../src/npy.js';
+import { decodeNpy } from '../../src/values/npy.js';
 import {
   createSandbox,
   eventsOf,

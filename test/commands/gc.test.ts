@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseUid } from '../../src/fingerprint.js';
+import { parseUid } from '../../src/identity/fingerprint.js';
 import { claimOwnership } from '../../src/store/lock.js';
 import { currentOwner } from '../../src/store/owner.js';
 import { REPO_ROOT, createSandbox, runCli, type Sandbox } from './helpers.js';

@@ -3,7 +3,7 @@
 // holds exactly one complete entry per committed node, whoever wrote it.
 import { readdir, readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readLedger } from '../../src/ledger.js';
+import { readLedger } from '../../src/store/ledger.js';
 import { createSandbox, demoOperationsModule, runCli, type Sandbox } from './helpers.js';
 
 let box: Sandbox;

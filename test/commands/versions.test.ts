@@ -4,7 +4,7 @@
 // which upstream versions each result was made with.
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readLedger, summarizeLedger } from '../../src/ledger.js';
+import { readLedger, summarizeLedger } from '../../src/store/ledger.js';
 import { createSandbox, demoOperationsModule, demoWorkflow, runCli, type Sandbox } from './helpers.js';
 
 let box: Sandbox;

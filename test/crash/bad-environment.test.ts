@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { chmod, chown, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { auditWorkdir } from '../../src/torture/audit.js';
+import { auditWorkdir } from '../../torture/audit.js';
 import { readStoreMetadata } from '../../src/store/metadata.js';
 import { CLI, requireBuiltCli, runCli, scratch, writeTortureWorkflow } from './helpers.js';
 

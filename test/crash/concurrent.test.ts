@@ -5,8 +5,8 @@
 // worker SIGKILLed midway: the survivors finish its nodes.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditExecutionLog, auditWorkdir, committedOutputs } from '../../src/torture/audit.js';
-import { tortureNodeCount } from '../../src/torture/workflow.js';
+import { auditExecutionLog, auditWorkdir, committedOutputs } from '../../torture/audit.js';
+import { tortureNodeCount } from '../../torture/workflow.js';
 import type { ConcreteGraph } from '../../src/workflow/graph.js';
 import { loadGraph } from '../../src/workflow/load-graph.js';
 import { requireBuiltCli, runCli, scratch, writeTortureWorkflow } from './helpers.js';

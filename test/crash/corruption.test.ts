@@ -6,7 +6,7 @@ import { readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readStoreMetadata } from '../../src/store/metadata.js';
-import { auditWorkdir } from '../../src/torture/audit.js';
+import { auditWorkdir } from '../../torture/audit.js';
 import { loadGraph } from '../../src/workflow/load-graph.js';
 import { requireBuiltCli, runCli, scratch, writeTortureWorkflow } from './helpers.js';
 

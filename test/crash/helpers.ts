@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runAttempt } from '../../src/torture/harness.js';
-import { tortureWorkflow, type TortureWorkflowOptions } from '../../src/torture/workflow.js';
+import { runAttempt } from '../../torture/harness.js';
+import { tortureWorkflow, type TortureWorkflowOptions } from '../../torture/workflow.js';
 
 export const CLI = resolve(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 

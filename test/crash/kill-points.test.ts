@@ -7,7 +7,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCommitted, readStoreMetadata } from '../../src/store/metadata.js';
-import { auditExecutionLog, auditWorkdir, committedOutputs } from '../../src/torture/audit.js';
+import { auditExecutionLog, auditWorkdir, committedOutputs } from '../../torture/audit.js';
 import { loadGraph } from '../../src/workflow/load-graph.js';
 import type { ConcreteGraph } from '../../src/workflow/graph.js';
 import { requireBuiltCli, runCli, scratch, writeTortureWorkflow } from './helpers.js';

@@ -9,12 +9,12 @@ import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WorkerContext } from '../../src/context.js';
+import { WorkerContext } from '../../src/engine/worker-context.js';
 import { publishStore } from '../../src/store/data-store.js';
 import { claimOwnership, primeLockClock } from '../../src/store/lock.js';
 import { OWNER_FILE, currentOwner, ownerTag, pendingOwnerPath, processStartTime, thisHost, type OwnerInfo } from '../../src/store/owner.js';
 import { openWorkdir } from '../../src/store/workdir.js';
-import { auditWorkdir } from '../../src/torture/audit.js';
+import { auditWorkdir } from '../../torture/audit.js';
 import type { ConcreteGraph, GraphNode } from '../../src/workflow/graph.js';
 import { loadGraph } from '../../src/workflow/load-graph.js';
 

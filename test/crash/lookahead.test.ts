@@ -5,7 +5,7 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { auditWorkdir } from '../../src/torture/audit.js';
+import { auditWorkdir } from '../../torture/audit.js';
 import { loadGraph } from '../../src/workflow/load-graph.js';
 import { requireBuiltCli, runCli, scratch } from './helpers.js';
 

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { auditExecutionLog, auditWorkdir } from '../../src/torture/audit.js';
+import { auditExecutionLog, auditWorkdir } from '../../torture/audit.js';
 import { CLI, requireBuiltCli, runCli, scratch, writeTortureWorkflow } from './helpers.js';
 
 let dir: string;

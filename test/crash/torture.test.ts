@@ -4,7 +4,7 @@
 // checks that outputs equal an uninterrupted run's, that no committed node
 // executed again, and that no lock, staging entry or temp file is left.
 import { describe, expect, it } from 'vitest';
-import { torture } from '../../src/torture/harness.js';
+import { torture } from '../../torture/harness.js';
 import { CLI, requireBuiltCli, scratch } from './helpers.js';
 
 const SEED = 20261122;

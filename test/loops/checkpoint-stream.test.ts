@@ -7,9 +7,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeNpy } from '../../src/npy.js';
+import { decodeNpy } from '../../src/values/npy.js';
 import { readStoreMetadata } from '../../src/store/metadata.js';
-import { runAttempt } from '../../src/torture/harness.js';
+import { runAttempt } from '../../torture/harness.js';
 import { requireBuiltCli, scratch } from '../crash/helpers.js';
 
 const LIBRARY = pathToFileURL(resolve(import.meta.dirname, '..', '..', 'dist', 'index.js')).href;

@@ -5,10 +5,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeNpy } from '../../src/npy.js';
+import { decodeNpy } from '../../src/values/npy.js';
 import { readStoreMetadata } from '../../src/store/metadata.js';
-import { auditExecutionLog, auditWorkdir } from '../../src/torture/audit.js';
-import { runAttempt } from '../../src/torture/harness.js';
+import { auditExecutionLog, auditWorkdir } from '../../torture/audit.js';
+import { runAttempt } from '../../torture/harness.js';
 import { loadGraph } from '../../src/workflow/load-graph.js';
 import type { WorkflowSpec } from '../../src/workflow/load.js';
 import { CLI, requireBuiltCli, runCli, scratch } from '../crash/helpers.js';

@@ -1,6 +1,6 @@
 // Workflows for the loop and ensemble tests: a halving ensemble under a
 // while loop (the adaptive pattern), and variations that break it.
-import type { JsonValue } from '../../src/canonical-json.js';
+import type { JsonValue } from '../../src/identity/canonical-json.js';
 import type { WorkflowSpec } from '../../src/workflow/load.js';
 
 export interface HalvingOptions {

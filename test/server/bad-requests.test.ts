@@ -10,7 +10,7 @@ import { cp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/client/connect.js';
-import type { Uid } from '../../src/fingerprint.js';
+import type { Uid } from '../../src/identity/fingerprint.js';
 import { startServer, type RunGraphServer } from '../../src/server/server.js';
 import type { ConcreteGraph } from '../../src/workflow/graph.js';
 import { createSandbox, expectApiError, rawRequest, runWorkflow, SMALL_WORKFLOW, writeJson, type Sandbox } from './helpers.js';

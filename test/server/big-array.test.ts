@@ -11,8 +11,8 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type RemoteGraph } from '../../src/client/connect.js';
-import type { Uid } from '../../src/fingerprint.js';
-import { readNpyHeader } from '../../src/npy.js';
+import type { Uid } from '../../src/identity/fingerprint.js';
+import { readNpyHeader } from '../../src/values/npy.js';
 import { startServer, type RunGraphServer } from '../../src/server/server.js';
 import { bigValue, createSandbox, rawRequest, runWorkflow, writeBigNpy, type Sandbox } from './helpers.js';
 

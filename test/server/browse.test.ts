@@ -8,11 +8,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openLocalGraph, type LocalGraph } from '../../src/browse/local-graph.js';
+import { openLocalGraph, type LocalGraph } from '../../src/views/browse/local-graph.js';
 import { connect, type RemoteGraph } from '../../src/client/connect.js';
 import { RemoteError } from '../../src/client/transport.js';
-import { WorkerContext } from '../../src/context.js';
-import type { Uid } from '../../src/fingerprint.js';
+import { WorkerContext } from '../../src/engine/worker-context.js';
+import type { Uid } from '../../src/identity/fingerprint.js';
 import { builtinRegistry } from '../../src/operations/registry.js';
 import type { PublishedEvent } from '../../src/server/events.js';
 import { startServer, type RunGraphServer } from '../../src/server/server.js';

@@ -5,8 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { arrayLayout, chunkLayout, chunkSpan } from '../../src/browse/chunk-layout.js';
-import type { ArtifactInfo } from '../../src/browse/types.js';
+import { arrayLayout, chunkLayout, chunkSpan } from '../../src/views/browse/chunk-layout.js';
+import type { ArtifactInfo } from '../../src/views/browse/types.js';
 import { parseRange } from '../../src/server/artifacts.js';
 import { isLoopbackHost } from '../../src/server/auth.js';
 import { API_STATUS, ApiError } from '../../src/server/status-codes.js';

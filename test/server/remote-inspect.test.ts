@@ -9,8 +9,8 @@
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Uid } from '../../src/fingerprint.js';
-import type { InspectReport } from '../../src/inspect.js';
+import type { Uid } from '../../src/identity/fingerprint.js';
+import type { InspectReport } from '../../src/views/inspect.js';
 import { builtinRegistry } from '../../src/operations/registry.js';
 import { startServer, type RunGraphServer } from '../../src/server/server.js';
 import { buildGraph, type ConcreteGraph } from '../../src/workflow/graph.js';

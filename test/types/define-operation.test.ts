@@ -4,9 +4,9 @@
 // `expectTypeOf` must hold. Vitest also runs it, so the definitions made
 // here are checked at run time too.
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import type { JsonValue } from '../../src/canonical-json.js';
-import { GraphBuilder, fileInput, type NodeHandle, type OutputRef } from '../../src/graph-builder.js';
-import type { ArrayValue } from '../../src/npy.js';
+import type { JsonValue } from '../../src/identity/canonical-json.js';
+import { GraphBuilder, fileInput, type NodeHandle, type OutputRef } from '../../src/api/graph-builder.js';
+import type { ArrayValue } from '../../src/values/npy.js';
 import { defineOperation } from '../../src/operations/define.js';
 import { add, integer64 } from '../../src/index.js';
 import type { InputFile, InputValue, OutputFile, OutputValueOf } from '../../src/operations/ports.js';

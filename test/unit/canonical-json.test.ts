@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { assertPlainJson, canonicalJson } from '../../src/canonical-json.js';
+import { assertPlainJson, canonicalJson } from '../../src/identity/canonical-json.js';
 import { RunGraphError } from '../../src/errors.js';
 
 const hasPython = spawnSync('python3', ['-c', 'import json'], { encoding: 'utf8' }).status === 0;

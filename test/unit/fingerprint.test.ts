@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { RunGraphError } from '../../src/errors.js';
-import { fingerprint, isUid, parseUid, recordText, sha256Hex, shortUid, type NodeRecord, type Uid } from '../../src/fingerprint.js';
+import { fingerprint, isUid, parseUid, recordText, sha256Hex, shortUid, type NodeRecord, type Uid } from '../../src/identity/fingerprint.js';
 
 // From SCALE-MS's own tests (see DESIGN.md).
 const REFERENCE_TEXT = '{"depends":[],"input":{"data":[[1,2],[3,4]]},"operation":["scalems","Integer64"]}';

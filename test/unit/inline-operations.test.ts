@@ -3,11 +3,11 @@
 // work costs less than the trip to a thread and back. Small is counted in
 // elements: a fan-in over many tiny arrays stays on the main thread.
 import { describe, expect, it } from 'vitest';
-import { makeArtifactRef } from '../../src/artifact-ref.js';
-import type { Uid } from '../../src/fingerprint.js';
+import { makeArtifactRef } from '../../src/operations/artifact-ref.js';
+import type { Uid } from '../../src/identity/fingerprint.js';
 import { INPUT_KIND, type OperationDefinition, type RunInput } from '../../src/operations/operation.js';
 import { add } from '../../src/operations/transforms.js';
-import { INLINE_INPUT_ELEMENTS, runsInThread } from '../../src/threads/pool.js';
+import { INLINE_INPUT_ELEMENTS, runsInThread } from '../../src/engine/executors/pool.js';
 
 const uid = 'cd'.repeat(32) as Uid;
 

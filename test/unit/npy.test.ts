@@ -17,7 +17,7 @@ import {
   type ArrayValue,
   type Dtype,
   type TypedArray,
-} from '../../src/npy.js';
+} from '../../src/values/npy.js';
 
 const hasNumpy = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
 

@@ -4,7 +4,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WorkerContext } from '../../src/context.js';
+import { WorkerContext } from '../../src/engine/worker-context.js';
 import { currentOwner, ownerTag, parseOwnerTag, thisHost } from '../../src/store/owner.js';
 import { loadGraph } from '../../src/workflow/load-graph.js';
 

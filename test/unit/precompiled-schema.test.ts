@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
-import { fanoutWorkflow } from '../../src/bench/workflows.js';
+import { fanoutWorkflow } from '../../bench/workflows.js';
 import { AJV_OPTIONS, schemaDigest, schemaPath } from '../../src/workflow/schema.js';
 import * as built from '../../dist/workflow/schema.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JobSlots, schedule, type ScheduleOptions } from '../../src/scheduler.js';
+import { JobSlots, schedule, type ScheduleOptions } from '../../src/engine/scheduler.js';
 
 /** A start function whose calls resolve when the test says so, recording order and concurrency. */
 class FakeRunner {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { JsonValue } from '../../src/canonical-json.js';
+import type { JsonValue } from '../../src/identity/canonical-json.js';
 import { RunGraphError } from '../../src/errors.js';
-import type { ArrayValue } from '../../src/npy.js';
-import { arrayFromNestedList, arrayToNestedList, arrayType, describeType, literalArrayType, nestedListShape, toFloat64 } from '../../src/values.js';
+import type { ArrayValue } from '../../src/values/npy.js';
+import { arrayFromNestedList, arrayToNestedList, arrayType, describeType, literalArrayType, nestedListShape, toFloat64 } from '../../src/values/values.js';
 
 const site = { node: 'matrix', field: 'input.data' };
 

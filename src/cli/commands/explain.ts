@@ -1,5 +1,5 @@
 /** `run-graph explain`: why one node will run or is reused, in plain words (or JSON). Reads only. */
-import { describeExplanation, explainNode } from '../../explain/explain.js';
+import { describeExplanation, explainNode } from '../../views/explain/explain.js';
 import { loadGraph } from '../../workflow/load-graph.js';
 import { EXIT } from '../exit-codes.js';
 import { chosenWorkdir } from '../workdir-option.js';

@@ -5,8 +5,8 @@
  * in --keep fails before anything is deleted.
  */
 import { RunGraphError, assertNever } from '../../errors.js';
-import { shortUid, type Uid } from '../../fingerprint.js';
-import { collectGarbage, deletable, findGarbage, type StoreHolder } from '../../gc.js';
+import { shortUid, type Uid } from '../../identity/fingerprint.js';
+import { collectGarbage, deletable, findGarbage, type StoreHolder } from '../../views/gc.js';
 import { formatBytes } from '../../store/store-index.js';
 import { loadGraph } from '../../workflow/load-graph.js';
 import { EXIT } from '../exit-codes.js';

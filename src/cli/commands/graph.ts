@@ -3,8 +3,8 @@
  * are coloured by state when there is a working directory to read: the one
  * given with --workdir, or the default one if it exists. Reads only.
  */
-import { drawnStates, renderGraph, versionNotes, type GraphFormat } from '../../graph-render.js';
-import { readStatus } from '../../status.js';
+import { drawnStates, renderGraph, versionNotes, type GraphFormat } from '../../views/graph-render.js';
+import { readStatus } from '../../views/status.js';
 import { isRunGraphWorkdir } from '../../store/workdir.js';
 import { loadGraph } from '../../workflow/load-graph.js';
 import { EXIT } from '../exit-codes.js';

@@ -9,8 +9,8 @@
 import { connect } from '../../client/connect.js';
 import { inspectRemoteStore, resolveRemoteTarget } from '../../client/remote-inspect.js';
 import { RunGraphError } from '../../errors.js';
-import { describeLedgerOperation } from '../../ledger.js';
-import { inspectStore, resolveTarget, type InspectReport } from '../../inspect.js';
+import { describeLedgerOperation } from '../../store/ledger.js';
+import { inspectStore, resolveTarget, type InspectReport } from '../../views/inspect.js';
 import { formatBytes } from '../../store/store-index.js';
 import { loadGraph } from '../../workflow/load-graph.js';
 import { EXIT } from '../exit-codes.js';

@@ -4,11 +4,11 @@
  * local workflow file when one is given, else those of the workflow the
  * server serves.
  */
-import type { NodeInfo, StoreView } from '../../browse/types.js';
+import type { NodeInfo, StoreView } from '../../views/browse/types.js';
 import { connect } from '../../client/connect.js';
 import { RemoteError } from '../../client/transport.js';
 import { assertNever } from '../../errors.js';
-import { shortUid, type Uid } from '../../fingerprint.js';
+import { shortUid, type Uid } from '../../identity/fingerprint.js';
 import { loadGraph } from '../../workflow/load-graph.js';
 import { EXIT } from '../exit-codes.js';
 import { describeState } from './status.js';

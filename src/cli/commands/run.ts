@@ -5,7 +5,7 @@
  * point, releasing their locks; a second one exits at once. Either way the
  * same command resumes.
  */
-import { WorkerContext } from '../../context.js';
+import { WorkerContext } from '../../engine/worker-context.js';
 import { killRunningSubprocesses } from '../../operations/subprocess.js';
 import { loadGraph } from '../../workflow/load-graph.js';
 import { EXIT } from '../exit-codes.js';

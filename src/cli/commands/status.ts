@@ -1,8 +1,8 @@
 /** `run-graph status`: per node, label, short uid and state, then the counts. Reads only. */
 import { assertNever } from '../../errors.js';
-import { describePriorStore } from '../../explain/prior-versions.js';
-import { shortUid } from '../../fingerprint.js';
-import { readStatus, type NodeStatus } from '../../status.js';
+import { describePriorStore } from '../../views/explain/prior-versions.js';
+import { shortUid } from '../../identity/fingerprint.js';
+import { readStatus, type NodeStatus } from '../../views/status.js';
 import { loadGraph } from '../../workflow/load-graph.js';
 import { EXIT } from '../exit-codes.js';
 import { chosenWorkdir } from '../workdir-option.js';

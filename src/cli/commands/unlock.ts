@@ -4,7 +4,7 @@
  * `--force <uid>` removes a named lock whoever holds it, after a warning.
  */
 import { RunGraphError, assertNever } from '../../errors.js';
-import { parseUid, shortUid } from '../../fingerprint.js';
+import { parseUid, shortUid } from '../../identity/fingerprint.js';
 import { listLocks, removeLock, type LockInfo } from '../../store/unlock.js';
 import { isRunGraphWorkdir, workdirLayout } from '../../store/workdir.js';
 import { EXIT } from '../exit-codes.js';

@@ -1,5 +1,5 @@
 /** `run-graph validate`: every check `run` makes before it writes anything, and nothing else. */
-import { shortUid } from '../../fingerprint.js';
+import { shortUid } from '../../identity/fingerprint.js';
 import { describeOutputs } from '../../workflow/graph.js';
 import { loadGraph } from '../../workflow/load-graph.js';
 import { EXIT } from '../exit-codes.js';

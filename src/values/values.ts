@@ -1,0 +1,166 @@
+/**
+ * Types of the values that flow along edges, known before anything runs so
+ * that a wrong input type or shape is an error at validation, not hours into
+ * a run. Arrays carry dtype and shape when they are known statically (`null`
+ * where only the run can tell, as for an `.npy` a subprocess writes).
+ */
+import type { JsonValue } from '../identity/canonical-json.js';
+import { RunGraphError, describeValue } from '../errors.js';
+import { allocArray, elementCount, type ArrayValue, type Dtype } from './npy.js';
+
+export type ValueType =
+  | { kind: 'array'; dtype: Dtype | null; shape: number[] | null }
+  | { kind: 'json' }
+  | { kind: 'file' };
+
+/** Human-readable form of a type: `int64 array [2, 2]`, `file`, `JSON value`. */
+export function describeType(type: ValueType): string {
+  switch (type.kind) {
+    case 'array': {
+      const dtype = type.dtype ?? 'numeric';
+      return type.shape === null ? `${dtype} array` : `${dtype} array [${type.shape.join(', ')}]`;
+    }
+    case 'json':
+      return 'JSON value';
+    case 'file':
+      return 'file';
+  }
+}
+
+/** The type of an array value. */
+export function arrayType(value: ArrayValue): ValueType {
+  return { kind: 'array', dtype: value.dtype, shape: [...value.shape] };
+}
+
+/** Where a literal came from, for error messages. */
+export interface LiteralSite {
+  /** The workflow file, so the error names it like every other check does. Default: none. */
+  file?: string | undefined;
+  node: string;
+  field: string;
+}
+
+/** Where a nested list stops being rectangular, or holds an element the test refuses. `path` is relative (`[1][0]`). */
+export type NestedListProblem =
+  | { kind: 'element'; path: string; value: unknown }
+  | { kind: 'ragged'; path: string; expected: number; value: unknown };
+
+/**
+ * Shape of a rectangular nested list whose every element passes `accepts`
+ * (its depth is the depth of the first element's nesting), or the first
+ * place where it is not. A bare element is a scalar (shape `[]`).
+ */
+export function findNestedShape(value: unknown, accepts: (element: unknown) => boolean): { shape: number[] } | { problem: NestedListProblem } {
+  const shape: number[] = [];
+  let level: unknown = value;
+  while (Array.isArray(level)) {
+    shape.push(level.length);
+    if (level.length === 0) break;
+    level = level[0];
+  }
+  const visit = (item: unknown, depth: number, path: string): NestedListProblem | undefined => {
+    if (depth === shape.length) return accepts(item) ? undefined : { kind: 'element', path, value: item };
+    const expected = shape[depth] ?? 0;
+    if (!Array.isArray(item) || item.length !== expected) return { kind: 'ragged', path, expected, value: item };
+    for (let i = 0; i < item.length; i++) {
+      const problem = visit(item[i], depth + 1, `${path}[${i}]`);
+      if (problem !== undefined) return problem;
+    }
+    return undefined;
+  };
+  const problem = visit(value, 0, '');
+  return problem === undefined ? { shape } : { problem };
+}
+
+/** "a list of length 3", or the value described: what a ragged place held. */
+export function describeRaggedItem(value: unknown): string {
+  return Array.isArray(value) ? `a list of length ${value.length}` : describeValue(value);
+}
+
+/**
+ * Shape of a nested list of numbers, or an error naming the first ragged or
+ * non-numeric place. A bare number is a scalar (shape `[]`).
+ */
+export function nestedListShape(value: unknown, site: LiteralSite): number[] {
+  const found = findNestedShape(value, (element) => typeof element === 'number');
+  if ('shape' in found) return found.shape;
+  const { problem } = found;
+  const field = `${site.field}${problem.path}`;
+  const where = { ...(site.file === undefined ? {} : { file: site.file }), node: site.node, field, value: problem.value };
+  if (problem.kind === 'element') {
+    throw new RunGraphError('E_INPUT_TYPE', `expected a number at ${field}, got ${describeValue(problem.value)}`, where);
+  }
+  throw new RunGraphError('E_INPUT_SHAPE', `ragged nested list: expected a list of length ${problem.expected} at ${field}, got ${describeRaggedItem(problem.value)}`, {
+    ...where,
+    hint: 'every row of an array must have the same length',
+  });
+}
+
+function flatten(value: JsonValue, out: number[]): void {
+  if (Array.isArray(value)) for (const item of value) flatten(item, out);
+  else out.push(value as number);
+}
+
+/**
+ * Turn a nested list into an array of the given dtype. Integers must be
+ * exact: a number outside ±2^53 has already lost digits in JSON and is
+ * rejected rather than silently rounded.
+ */
+export function arrayFromNestedList(value: JsonValue, dtype: 'int64' | 'float64', site: LiteralSite): ArrayValue {
+  const shape = nestedListShape(value, site);
+  const flat: number[] = [];
+  flatten(value, flat);
+  const array = allocArray(dtype, shape);
+  if (dtype === 'int64') {
+    const data = array.data as BigInt64Array;
+    flat.forEach((n, i) => {
+      if (!Number.isSafeInteger(n)) {
+        throw new RunGraphError('E_INPUT_TYPE', `element ${i} (in C order) is ${describeValue(n)}, not an integer that int64 holds exactly`, {
+          ...(site.file === undefined ? {} : { file: site.file }),
+          node: site.node,
+          field: site.field,
+          value: n,
+          hint: 'Integer64 data must be whole numbers between -(2^53-1) and 2^53-1; use scalems.Float64 for fractions',
+        });
+      }
+      data[i] = BigInt(n);
+    });
+  } else {
+    (array.data as Float64Array).set(flat);
+  }
+  return array;
+}
+
+/** Inferred type of a literal nested list: int64 if every element is an integer, else float64. */
+export function literalArrayType(value: JsonValue, site: LiteralSite): ValueType & { kind: 'array' } {
+  const shape = nestedListShape(value, site);
+  const flat: number[] = [];
+  flatten(value, flat);
+  const dtype = flat.every((n) => Number.isInteger(n)) ? 'int64' : 'float64';
+  return { kind: 'array', dtype, shape };
+}
+
+/** Convert an int64 or bool array to float64 (for mixed arithmetic). */
+export function toFloat64(value: ArrayValue): ArrayValue<'float64'> {
+  const out = allocArray('float64', value.shape);
+  const n = elementCount(value.shape);
+  for (let i = 0; i < n; i++) out.data[i] = Number(value.data[i]);
+  return out;
+}
+
+/** Plain nested-list form of an array (for previews and JSON output). */
+export function arrayToNestedList(value: ArrayValue): JsonValue {
+  const flat = Array.from(value.data as ArrayLike<number | bigint>, (x) => (typeof x === 'bigint' ? Number(x) : x));
+  if (value.shape.length === 0) return flat[0] ?? null;
+  let offset = 0;
+  const build = (depth: number): JsonValue => {
+    const size = value.shape[depth] ?? 0;
+    const out: JsonValue[] = [];
+    for (let i = 0; i < size; i++) {
+      if (depth === value.shape.length - 1) out.push(flat[offset++] ?? null);
+      else out.push(build(depth + 1));
+    }
+    return out;
+  };
+  return build(0);
+}

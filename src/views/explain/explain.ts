@@ -1,0 +1,161 @@
+/**
+ * Why a node will run or is reused. A node is reused when a committed store
+ * has its uid; otherwise it runs, and the useful answer is what changed:
+ * the closest existing store (one made by the same operation, preferring the
+ * one that differs only in operation versions) is compared with the node's
+ * record field by field, and every upstream uid change is traced to the
+ * upstream node that caused it.
+ */
+import { RunGraphError, assertNever } from '../../errors.js';
+import { shortUid, type Uid } from '../../identity/fingerprint.js';
+import { describeLedgerOperation, readLedger, type LedgerEntry } from '../../store/ledger.js';
+import { isCommitted, type StoreMetadata } from '../../store/metadata.js';
+import { isLocked } from '../../store/lock.js';
+import { isOwnerDead, readOwner, type OwnerInfo } from '../../store/owner.js';
+import { readStoreIndex } from '../../store/store-index.js';
+import { workdirLayout } from '../../store/workdir.js';
+import { closest, type ConcreteGraph, type GraphNode } from '../../workflow/graph.js';
+import { findPriorStores, hasRecord } from './prior-versions.js';
+import { describeDifferences, diffRecords, differenceCount, type DiffContext, type RecordDifference } from './record-diff.js';
+
+/** The existing store a node that will run is compared with. */
+export interface ClosestStore {
+  uid: Uid;
+  operation: StoreMetadata['operation'];
+  state: StoreMetadata['state'];
+  /** committedAt for a committed store, createdAt otherwise. */
+  at: string;
+  differences: RecordDifference[];
+  omitted: number;
+}
+
+interface NodeIdentity {
+  label: string;
+  uid: Uid;
+  /** `namespace.name`. */
+  operation: string;
+  version: string | null;
+}
+
+/** Why a node is reused or will run: the verdict and what it rests on. */
+export type Explanation = NodeIdentity &
+  (
+    | { verdict: 'reused'; committedAt: string; durationMs: number; ledger: LedgerEntry | undefined }
+    | { verdict: 'running'; owner: Pick<OwnerInfo, 'pid' | 'host'> }
+    | { verdict: 'will-run'; reason: 'incomplete' }
+    | { verdict: 'will-run'; reason: 'no-store'; closest: ClosestStore | undefined; storesOfOperation: number; storeCount: number }
+  );
+
+/** The node labelled `label`, or E_UNKNOWN_NODE naming the workflow and suggesting a near label. */
+export function nodeByLabel(graph: ConcreteGraph, label: string): GraphNode {
+  const node = graph.byLabel.get(label);
+  if (node !== undefined) return node;
+  const guess = closest(label, graph.byLabel.keys());
+  const labels = [...graph.byLabel.keys()];
+  throw new RunGraphError('E_UNKNOWN_NODE', `no node labelled '${label}' in the workflow`, {
+    ...(graph.file === undefined ? {} : { file: graph.file }),
+    value: label,
+    hint: guess !== undefined ? `did you mean '${guess}'?` : `its labels are: ${labels.slice(0, 12).join(', ')}${labels.length > 12 ? ', ...' : ''}`,
+  });
+}
+
+function rank(metadata: StoreMetadata): [number, string] {
+  return [isCommitted(metadata) ? 1 : 0, isCommitted(metadata) ? metadata.committedAt : metadata.createdAt];
+}
+
+/** Explain one node of `graph` against the working directory `workdir` (which need not exist). */
+export async function explainNode(graph: ConcreteGraph, label: string, workdir: string): Promise<Explanation> {
+  const node = nodeByLabel(graph, label);
+  const layout = workdirLayout(workdir);
+  const stores = await readStoreIndex(layout);
+  const identity: NodeIdentity = { label: node.label, uid: node.uid, operation: `${node.operation.namespace}.${node.operation.name}`, version: node.operation.version ?? null };
+  const own = stores.get(node.uid);
+  if (stores.has(node.uid)) {
+    if (isCommitted(own)) {
+      const ledger = (await readLedger(layout.root, node.uid)).at(-1);
+      return { ...identity, verdict: 'reused', committedAt: own.committedAt, durationMs: own.durationMs, ledger };
+    }
+    const storeDir = layout.storeDir(node.uid);
+    const owner = (await isLocked(storeDir)) ? await readOwner(storeDir) : undefined;
+    if (owner !== undefined && !isOwnerDead(owner)) return { ...identity, verdict: 'running', owner: { pid: owner.pid, host: owner.host } };
+    return { ...identity, verdict: 'will-run', reason: 'incomplete' };
+  }
+
+  const context: DiffContext = { nodesByUid: new Map(graph.nodes.map((n) => [n.uid, n])), stores };
+  const prior = findPriorStores(graph, stores).get(node.label);
+  const candidates: [Uid, StoreMetadata][] = [];
+  for (const [uid, metadata] of stores) {
+    if (!hasRecord(metadata)) continue;
+    const [ns, name] = metadata.record.operation;
+    if (ns === node.operation.namespace && name === node.operation.name) candidates.push([uid, metadata]);
+  }
+  let best: ClosestStore | undefined;
+  let bestScore: [number, number, string] | undefined;
+  for (const [uid, metadata] of candidates) {
+    // Scored without tracing upstream; only the winner's differences are traced, below.
+    const result = diffRecords(node.record, metadata.record, context, 0, false);
+    // The store made by other versions only is the closest by definition; then fewest differences, committed, newest.
+    const [committed, at] = rank(metadata);
+    const score: [number, number, string] = [uid === prior?.uid ? -1 : differenceCount(result), -committed, at];
+    const better = bestScore === undefined || score[0] < bestScore[0] || (score[0] === bestScore[0] && (score[1] < bestScore[1] || (score[1] === bestScore[1] && score[2] > bestScore[2])));
+    if (better) {
+      bestScore = score;
+      best = { uid, operation: metadata.operation, state: metadata.state, at, ...result };
+    }
+  }
+  if (best !== undefined) {
+    const earlier = stores.get(best.uid);
+    if (hasRecord(earlier)) best = { ...best, ...diffRecords(node.record, earlier.record, context) };
+  }
+  return { ...identity, verdict: 'will-run', reason: 'no-store', closest: best, storesOfOperation: candidates.length, storeCount: stores.size };
+}
+
+function describeVersion(operation: string, version: string | null): string {
+  return version === null ? operation : `${operation} ${version}`;
+}
+
+/** The explanation in plain words, one line per fact, nested causes indented. */
+export function describeExplanation(explanation: Explanation, workdir: string): string[] {
+  const head = `${explanation.label} (uid ${shortUid(explanation.uid)}, ${describeVersion(explanation.operation, explanation.version)})`;
+  switch (explanation.verdict) {
+    case 'reused': {
+      const lines = [
+        `${head}: reused.`,
+        `  Its store ${explanation.uid} was committed at ${explanation.committedAt} (the operation ran ${explanation.durationMs} ms).`,
+        '  Its record is unchanged: same input, same upstream uids, same operation version, so it does not run again.',
+      ];
+      const ledger = explanation.ledger;
+      if (ledger !== undefined) {
+        const versions = ledger.upstreamVersions.map(describeLedgerOperation).join(', ');
+        lines.push(`  Ledger: made by pid ${ledger.ranBy.pid} on ${ledger.ranBy.host}${versions === '' ? '' : `, validated with upstream ${versions}`}.`);
+      }
+      return lines;
+    }
+    case 'running':
+      return [`${head}: running now, in pid ${explanation.owner.pid} on ${explanation.owner.host}.`, '  Another run will wait for it and reuse its result.'];
+    case 'will-run':
+      if (explanation.reason === 'incomplete') {
+        return [`${head}: will run.`, '  Its store exists but was never committed: an earlier attempt stopped before it finished. The next run builds it again from the start.'];
+      }
+      if (explanation.closest === undefined) {
+        return [
+          `${head}: will run.`,
+          explanation.storeCount === 0
+            ? `  The working directory ${workdir} holds no stores yet: nothing has run there.`
+            : `  No store has this uid, and none of the ${explanation.storeCount} stores in ${workdir} was made by ${explanation.operation} (any version): there is nothing to compare with; this is new work.`,
+        ];
+      }
+      {
+        const c = explanation.closest;
+        const count = c.differences.length + c.omitted;
+        const made = `${describeVersion(`${c.operation.namespace}.${c.operation.name}`, c.operation.version)}, ${c.state === 'committed' ? `committed ${c.at}` : `created ${c.at}, never committed`}`;
+        return [
+          `${head}: will run.`,
+          `  No store has this uid. The closest existing store, ${shortUid(c.uid)} (${made}), differs in ${count} place${count === 1 ? '' : 's'}:`,
+          ...describeDifferences(c.differences, c.omitted, '    '),
+        ];
+      }
+    default:
+      return assertNever(explanation, 'explanation');
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * What the working directory holds for each node of a graph, read without
+ * taking any lock or writing anything: committed, not started, incomplete
+ * (a store exists but was never committed), or running (its lock is held by
+ * a live owner). A node not started whose work was done before by another
+ * version of its operation, or of one upstream, says so ("will run:
+ * demo.simulate 1.2 -> 1.3").
+ */
+import { checkpointFacility, latestCheckpointVersion } from '../store/checkpoint.js';
+import { findPriorStores, type PriorStore } from './explain/prior-versions.js';
+import type { Uid } from '../identity/fingerprint.js';
+import { isLocked } from '../store/lock.js';
+import { isCommitted, readStoreMetadata } from '../store/metadata.js';
+import { isOwnerDead, readOwner } from '../store/owner.js';
+import { readStoreIndex } from '../store/store-index.js';
+import { listStoreUids, workdirLayout } from '../store/workdir.js';
+import type { ConcreteGraph } from '../workflow/graph.js';
+
+export type NodeState =
+  | { state: 'committed'; committedAt: string; durationMs: number }
+  | { state: 'not-started' }
+  | { state: 'incomplete' }
+  | { state: 'running'; owner: { pid: number; host: string } };
+
+/**
+ * A node's state, and for a node without a store whose work was done before
+ * by other versions of its operations (its own or upstream), that store and
+ * the version changes that mean it will run again.
+ */
+export type NodeStatus = {
+  label: string;
+  uid: Uid;
+  operation: string;
+  prior?: PriorStore;
+  /** How far an unfinished node has come, from its checkpoints: `iteration 7 in progress` for a loop. */
+  progress?: string;
+} & NodeState;
+
+export interface StatusReport {
+  nodes: NodeStatus[];
+  counts: { [S in NodeState['state']]: number } & { total: number };
+}
+
+/** What an unfinished store's last checkpoint says: a loop's iteration, or how many states an operation published. */
+async function checkpointProgress(storeDir: string, isLoop: boolean): Promise<string | undefined> {
+  const version = await latestCheckpointVersion(storeDir);
+  if (version === undefined) return undefined;
+  if (!isLoop) return `checkpoint ${version} written`;
+  const saved = (await checkpointFacility(storeDir).load().catch(() => undefined)) as { iteration?: unknown; stop?: unknown } | undefined;
+  if (typeof saved?.iteration !== 'number') return undefined;
+  return saved.stop === true ? `stopped after iteration ${saved.iteration}` : `iteration ${saved.iteration} in progress`;
+}
+
+/** The state of every node of `graph` in the working directory `workdir` (which need not exist). */
+export async function readStatus(graph: ConcreteGraph, workdir: string): Promise<StatusReport> {
+  const layout = workdirLayout(workdir);
+  const existing = await listStoreUids(layout);
+  const counts = { committed: 0, 'not-started': 0, incomplete: 0, running: 0, total: graph.nodes.length };
+  const nodes: NodeStatus[] = [];
+  for (const node of graph.nodes) {
+    const base = { label: node.label, uid: node.uid, operation: `${node.operation.namespace}.${node.operation.name}` };
+    let state: NodeState = { state: 'not-started' };
+    let progress: string | undefined;
+    if (existing.has(node.uid)) {
+      const storeDir = layout.storeDir(node.uid);
+      const metadata = await readStoreMetadata(storeDir);
+      if (isCommitted(metadata)) {
+        state = { state: 'committed', committedAt: metadata.committedAt, durationMs: metadata.durationMs };
+      } else {
+        state = { state: 'incomplete' };
+        if (await isLocked(storeDir)) {
+          const owner = await readOwner(storeDir);
+          if (owner !== undefined && !isOwnerDead(owner)) state = { state: 'running', owner: { pid: owner.pid, host: owner.host } };
+        }
+        progress = await checkpointProgress(storeDir, node.operation.control === true);
+      }
+    }
+    counts[state.state]++;
+    nodes.push({ ...base, ...state, ...(progress === undefined ? {} : { progress }) });
+  }
+  if (nodes.some((n) => n.state === 'not-started')) {
+    const priors = findPriorStores(graph, await readStoreIndex(layout));
+    for (const node of nodes) {
+      const prior = node.state === 'not-started' ? priors.get(node.label) : undefined;
+      if (prior !== undefined) node.prior = prior;
+    }
+  }
+  return { nodes, counts };
+}

@@ -1,0 +1,85 @@
+/**
+ * A concrete graph: nodes with uids, records and resolved inputs, in an
+ * order where each node follows its upstream; and the record form of their
+ * inputs, which is what a uid is computed from.
+ */
+import type { JsonValue } from '../identity/canonical-json.js';
+import type { NodeRecord, Uid } from '../identity/fingerprint.js';
+import { INPUT_KIND, type FileInput, type InputTree, type OperationDefinition, type ResolvedRef } from '../operations/operation.js';
+import { describeType, type ValueType } from '../values/values.js';
+
+/** A value as the assembler resolves it: JSON with references and files in place. */
+export type ResolvedValue = InputTree<ResolvedRef>;
+
+/** One node of a concrete graph. */
+export interface GraphNode {
+  readonly label: string;
+  readonly uid: Uid;
+  readonly record: NodeRecord;
+  readonly operation: OperationDefinition;
+  /** The input with references and files resolved. */
+  readonly input: { [field: string]: InputTree<ResolvedRef> };
+  /** Types of every output. */
+  readonly outputs: { readonly [output: string]: ValueType };
+  /** Indices (in `ConcreteGraph.nodes`) of the nodes this one reads from. */
+  readonly upstream: readonly number[];
+  readonly description: string | undefined;
+}
+
+/** A graph whose every node has a uid, in an order where each node follows its upstream. */
+export interface ConcreteGraph {
+  readonly nodes: readonly GraphNode[];
+  readonly byLabel: ReadonlyMap<string, GraphNode>;
+  readonly file: string | undefined;
+  /** Assembles the nodes loops generate as they run. */
+  readonly assembler?: SubgraphAssembler;
+}
+
+/** Nodes made by one assembly, in an order where each follows its upstream. */
+export interface Assembly {
+  nodes: GraphNode[];
+  /** The outputs of an instantiated subgraph, by name. */
+  outputs: Map<string, ResolvedValue>;
+}
+
+/** What assembles the nodes of one use of a subgraph while a run goes on (a loop iteration): the graph's GraphAssembler. */
+export interface SubgraphAssembler {
+  instantiate(subgraph: string, bindings: ReadonlyMap<string, ResolvedValue>, prefix: string, scopeDepends: readonly Uid[]): Assembly;
+}
+
+/** The record form of a file input: its content digest, an `.npy` one as an array. */
+export function fileRecord(file: FileInput): JsonValue {
+  return file.npy === undefined
+    ? { $file: { sha256: file.sha256, size: file.size } }
+    : { $npy: { dtype: file.npy.dtype, shape: file.npy.shape, sha256: file.npy.dataSha256 } };
+}
+
+/**
+ * The record form of an input: a reference becomes `{"$ref": "<uid>.<output>"}`
+ * and a file its content digest, so labels and paths never enter a uid.
+ */
+export function recordInput(input: { [field: string]: InputTree<ResolvedRef> }): { [field: string]: JsonValue } {
+  const convert = (value: InputTree<ResolvedRef>): JsonValue => {
+    if (Array.isArray(value)) return value.map(convert);
+    if (typeof value !== 'object' || value === null) return value;
+    const kind = (value as { [INPUT_KIND]?: string })[INPUT_KIND];
+    if (kind === 'ref') {
+      const ref = value as ResolvedRef;
+      return { $ref: `${ref.uid}.${ref.output}` };
+    }
+    if (kind === 'file') return fileRecord(value as FileInput);
+    const out: { [key: string]: JsonValue } = {};
+    for (const [key, child] of Object.entries(value as { [key: string]: InputTree<ResolvedRef> })) out[key] = convert(child);
+    return out;
+  };
+  const out: { [field: string]: JsonValue } = {};
+  for (const [field, value] of Object.entries(input)) out[field] = convert(value);
+  return out;
+}
+
+/** One line describing a node's outputs, for `validate` and `status`. */
+export function describeOutputs(node: GraphNode): string {
+  return Object.entries(node.outputs)
+    .map(([name, type]) => `${name}: ${describeType(type)}`)
+    .join(', ');
+}
