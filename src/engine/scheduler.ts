@@ -73,14 +73,8 @@ export interface ScheduleOptions {
   /** Whether node i takes a slot while it runs. Default: every node does. */
   holdsSlot?(index: number): boolean;
   signal?: AbortSignal;
-  /**
-   * Run node i; resolve true if it succeeded, `deferred` to be tried again
-   * later. Must not reject. `committing()` may be called once the node's
-   * work is done and only its commit remains (see `prepare`).
-   */
-  start(index: number, committing: () => void): Promise<boolean | 'deferred'>;
-  /** Node i will be ready as soon as the node now committing finishes: the moment to prepare it. Optional. */
-  prepare?(index: number): void;
+  /** Run node i; resolve true if it succeeded, `deferred` to be tried again later. Must not reject. */
+  start(index: number): Promise<boolean | 'deferred'>;
   /** Node i will not run because `failed` failed. */
   skip(index: number, failed: number): void;
 }
@@ -93,103 +87,133 @@ export interface ScheduleResult {
   notRun: number[];
 }
 
-export async function schedule(options: ScheduleOptions): Promise<ScheduleResult> {
-  const { count, upstream, signal } = options;
-  const slots = options.slots ?? new JobSlots(options.jobs);
-  const downstream: number[][] = Array.from({ length: count }, () => []);
-  const waiting = new Int32Array(count);
-  upstream.forEach((ups, i) => {
-    waiting[i] = ups.length;
-    for (const u of ups) downstream[u]?.push(i);
-  });
-  const ready: number[] = [];
-  for (let i = count - 1; i >= 0; i--) if (waiting[i] === 0) ready.push(i);
-  const done = new Uint8Array(count); // 0 pending, 1 finished or skipped
-  const result: ScheduleResult = { succeeded: [], failed: [], skipped: [], notRun: [] };
-  let running = 0;
-  // Deferred nodes waiting for their retry timer, with each one's next backoff.
-  const deferred = new Map<number, NodeJS.Timeout>();
-  const backoff = new Map<number, number>();
+/** Run a schedule to its end: `new Schedule(options).run()`. */
+export function schedule(options: ScheduleOptions): Promise<ScheduleResult> {
+  return new Schedule(options).run();
+}
 
-  const skipDescendants = (failed: number): void => {
-    const stack = [...(downstream[failed] ?? [])];
-    while (stack.length > 0) {
-      const d = stack.pop() as number;
-      if (done[d] === 1) continue;
-      done[d] = 1;
-      result.skipped.push(d);
-      options.skip(d, failed);
-      stack.push(...(downstream[d] ?? []));
-    }
-  };
+/**
+ * One schedule of nodes. Besides running them, it answers which nodes are
+ * about to become ready: the run claims their stores while the node before
+ * them commits.
+ */
+export class Schedule {
+  readonly #options: ScheduleOptions;
+  readonly #downstream: number[][];
+  /** Unfinished upstream nodes of each node. */
+  readonly #waiting: Int32Array;
+  /** 0 pending, 1 finished or skipped. */
+  readonly #done: Uint8Array;
 
-  await new Promise<void>((resolveAll) => {
-    const pump = (): void => {
-      while (ready.length > 0 && signal?.aborted !== true) {
-        const i = ready[ready.length - 1] as number;
-        if (done[i] === 1) {
-          ready.pop();
-          continue;
-        }
-        const holds = options.holdsSlot?.(i) ?? true;
-        if (holds && !slots.tryTake()) break;
-        ready.pop();
-        running++;
-        const committing = (): void => {
-          for (const d of downstream[i] ?? []) if (waiting[d] === 1 && done[d] === 0) options.prepare?.(d);
-        };
-        void options.start(i, committing).then((ok) => {
-          running--;
-          if (ok === 'deferred') {
-            const delay = backoff.get(i) ?? MIN_BACKOFF_MS;
-            backoff.set(i, Math.min(MAX_BACKOFF_MS, delay * 2));
-            deferred.set(
-              i,
-              setTimeout(() => {
-                deferred.delete(i);
-                ready.unshift(i);
-                pump();
-              }, delay),
-            );
-            // Given back only now: giving wakes every schedule of the run, this one included.
-            if (holds) slots.give();
-            pump();
-            return;
-          }
-          done[i] = 1;
-          if (ok) {
-            result.succeeded.push(i);
-            for (const d of downstream[i] ?? []) {
-              waiting[d] = (waiting[d] ?? 0) - 1;
-              if (waiting[d] === 0 && done[d] === 0) ready.push(d);
-            }
-          } else {
-            result.failed.push(i);
-            skipDescendants(i);
-          }
-          if (holds) slots.give();
-          pump();
-        });
-      }
-      if (signal?.aborted === true) {
-        for (const timer of deferred.values()) clearTimeout(timer);
-        deferred.clear();
-      }
-      if (running === 0 && deferred.size === 0 && (ready.length === 0 || signal?.aborted === true)) {
-        signal?.removeEventListener('abort', pump);
-        unsubscribe();
-        resolveAll();
+  constructor(options: ScheduleOptions) {
+    this.#options = options;
+    this.#downstream = Array.from({ length: options.count }, () => []);
+    this.#waiting = new Int32Array(options.count);
+    options.upstream.forEach((ups, i) => {
+      this.#waiting[i] = ups.length;
+      for (const u of ups) this.#downstream[u]?.push(i);
+    });
+    this.#done = new Uint8Array(options.count);
+  }
+
+  /** The pending nodes whose only unfinished upstream node is `index`: they become ready as soon as it succeeds. */
+  readyAfter(index: number): number[] {
+    return (this.#downstream[index] ?? []).filter((d) => this.#waiting[d] === 1 && this.#done[d] === 0);
+  }
+
+  /** Run every node; resolves once none is running or waiting for a retry. */
+  async run(): Promise<ScheduleResult> {
+    const options = this.#options;
+    const { count, signal } = options;
+    const slots = options.slots ?? new JobSlots(options.jobs);
+    const downstream = this.#downstream;
+    const waiting = this.#waiting;
+    const done = this.#done;
+    const ready: number[] = [];
+    for (let i = count - 1; i >= 0; i--) if (waiting[i] === 0) ready.push(i);
+    const result: ScheduleResult = { succeeded: [], failed: [], skipped: [], notRun: [] };
+    let running = 0;
+    // Deferred nodes waiting for their retry timer, with each one's next backoff.
+    const deferred = new Map<number, NodeJS.Timeout>();
+    const backoff = new Map<number, number>();
+
+    const skipDescendants = (failed: number): void => {
+      const stack = [...(downstream[failed] ?? [])];
+      while (stack.length > 0) {
+        const d = stack.pop() as number;
+        if (done[d] === 1) continue;
+        done[d] = 1;
+        result.skipped.push(d);
+        options.skip(d, failed);
+        stack.push(...(downstream[d] ?? []));
       }
     };
-    // A slot given back by another schedule of the run may let this one start a node.
-    const unsubscribe = slots.onFree(() => {
-      if (ready.length > 0) pump();
-    });
-    // An abort while only deferred nodes wait must end the run without waiting for their timers.
-    signal?.addEventListener('abort', pump, { once: true });
-    pump();
-  });
 
-  for (let i = 0; i < count; i++) if (done[i] === 0) result.notRun.push(i);
-  return result;
+    await new Promise<void>((resolveAll) => {
+      const pump = (): void => {
+        while (ready.length > 0 && signal?.aborted !== true) {
+          const i = ready[ready.length - 1] as number;
+          if (done[i] === 1) {
+            ready.pop();
+            continue;
+          }
+          const holds = options.holdsSlot?.(i) ?? true;
+          if (holds && !slots.tryTake()) break;
+          ready.pop();
+          running++;
+          void options.start(i).then((ok) => {
+            running--;
+            if (ok === 'deferred') {
+              const delay = backoff.get(i) ?? MIN_BACKOFF_MS;
+              backoff.set(i, Math.min(MAX_BACKOFF_MS, delay * 2));
+              deferred.set(
+                i,
+                setTimeout(() => {
+                  deferred.delete(i);
+                  ready.unshift(i);
+                  pump();
+                }, delay),
+              );
+              // Given back only now: giving wakes every schedule of the run, this one included.
+              if (holds) slots.give();
+              pump();
+              return;
+            }
+            done[i] = 1;
+            if (ok) {
+              result.succeeded.push(i);
+              for (const d of downstream[i] ?? []) {
+                waiting[d] = (waiting[d] ?? 0) - 1;
+                if (waiting[d] === 0 && done[d] === 0) ready.push(d);
+              }
+            } else {
+              result.failed.push(i);
+              skipDescendants(i);
+            }
+            if (holds) slots.give();
+            pump();
+          });
+        }
+        if (signal?.aborted === true) {
+          for (const timer of deferred.values()) clearTimeout(timer);
+          deferred.clear();
+        }
+        if (running === 0 && deferred.size === 0 && (ready.length === 0 || signal?.aborted === true)) {
+          signal?.removeEventListener('abort', pump);
+          unsubscribe();
+          resolveAll();
+        }
+      };
+      // A slot given back by another schedule of the run may let this one start a node.
+      const unsubscribe = slots.onFree(() => {
+        if (ready.length > 0) pump();
+      });
+      // An abort while only deferred nodes wait must end the run without waiting for their timers.
+      signal?.addEventListener('abort', pump, { once: true });
+      pump();
+    });
+
+    for (let i = 0; i < count; i++) if (done[i] === 0) result.notRun.push(i);
+    return result;
+  }
 }

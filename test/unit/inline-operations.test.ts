@@ -7,7 +7,7 @@ import { makeArtifactRef } from '../../src/operations/artifact-ref.js';
 import type { Uid } from '../../src/identity/fingerprint.js';
 import { INPUT_KIND, type OperationDefinition, type RunInput } from '../../src/operations/operation.js';
 import { add } from '../../src/operations/transforms.js';
-import { INLINE_INPUT_ELEMENTS, runsInThread } from '../../src/engine/executors/pool.js';
+import { INLINE_INPUT_ELEMENTS, runsInThread } from '../../src/engine/executors/worker-threads.js';
 
 const uid = 'cd'.repeat(32) as Uid;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JobSlots, schedule, type ScheduleOptions } from '../../src/engine/scheduler.js';
+import { JobSlots, Schedule, schedule, type ScheduleOptions } from '../../src/engine/scheduler.js';
 
 /** A start function whose calls resolve when the test says so, recording order and concurrency. */
 class FakeRunner {
@@ -249,33 +249,31 @@ describe('JobSlots.take', () => {
   });
 });
 
-describe('schedule: prepare', () => {
-  it('names a node whose only unfinished upstream is committing, and no other', async () => {
+describe('Schedule.readyAfter', () => {
+  it('names the nodes whose only unfinished upstream is the given running node, and no other', async () => {
     // 0 -> 2 <- 1, and 0 -> 3. With one job the nodes run in the order 0, 3, 1, 2.
-    const prepared: string[] = [];
-    const committing = new Map<number, () => void>();
+    const next: string[] = [];
     const finishers = new Map<number, (ok: boolean) => void>();
     const started: number[] = [];
-    const done = schedule({
+    const plan: Schedule = new Schedule({
       count: 4,
       upstream: [[], [], [0, 1], [0]],
       jobs: 1,
-      start: (index, onCommitting) => {
+      start: (index) => {
         started.push(index);
-        committing.set(index, onCommitting);
+        next.push(`${index} -> ${plan.readyAfter(index).join(',')}`);
         return new Promise((resolve) => finishers.set(index, resolve));
       },
-      prepare: (index) => prepared.push(`${started.at(-1) ?? '-'} -> ${index}`),
       skip: () => undefined,
     });
+    const done = plan.run();
     for (const expected of [0, 3, 1, 2]) {
       await tick();
       expect(started.at(-1)).toBe(expected);
-      committing.get(expected)?.();
       finishers.get(expected)?.(true);
     }
-    // While 0 commits, 3 is about to be ready but 2 still waits for 1; while 1 commits, 2 is.
-    expect(prepared).toEqual(['0 -> 3', '1 -> 2']);
+    // While 0 runs, 3 is about to be ready but 2 still waits for 1; while 1 runs, 2 is.
+    expect(next).toEqual(['0 -> 3', '3 -> ', '1 -> 2', '2 -> ']);
     expect((await done).succeeded.sort()).toEqual([0, 1, 2, 3]);
   });
 });

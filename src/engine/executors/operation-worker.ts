@@ -5,7 +5,7 @@
 import { checkpointFacility } from '../../store/checkpoint.js';
 import { RunGraphError } from '../../errors.js';
 import { qualifiedName, type OperationDefinition } from '../../operations/operation.js';
-import { unpackInput, type ThreadResult, type ThreadTask } from './task.js';
+import { unpackInput, type ThreadResult, type ThreadTask } from './thread-task.js';
 
 function isOperation(value: unknown): value is OperationDefinition {
   return typeof value === 'object' && value !== null && typeof (value as OperationDefinition).run === 'function' && typeof (value as OperationDefinition).name === 'string';

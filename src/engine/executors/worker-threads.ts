@@ -12,7 +12,7 @@ import { Piscina } from 'piscina';
 import { RunGraphError } from '../../errors.js';
 import { ARTIFACT_SOURCE, type SourcedArtifactRef } from '../../operations/artifact-ref.js';
 import { isFileInput, isInputRef, qualifiedName, type ArtifactRef, type InputTree, type OperationContext, type OperationDefinition, type OperationOutputs, type RunInput } from '../../operations/operation.js';
-import { errorFromThread, packInput, type ThreadResult, type ThreadTask } from './task.js';
+import { errorFromThread, packInput, type ThreadResult, type ThreadTask } from './thread-task.js';
 
 const WORKER_FILE = new URL('./operation-worker.js', import.meta.url);
 

@@ -1,0 +1,357 @@
+/**
+ * One run of a graph: the owner of everything a run knows while it goes on
+ * (the counts, the finished nodes, the failures, the stores claimed ahead of
+ * time, the tidyings still in flight) and the one thing the scheduler and
+ * the builder talk to. A WorkerContext makes a Run for each `run()` call.
+ *
+ *     start -> reuse pre-pass -> schedule the graph's nodes -> finish
+ *                                  each node: buildNode (build-node.ts)
+ *                                  each loop iteration: a nested schedule
+ */
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RunGraphError } from '../errors.js';
+import type { Uid } from '../identity/fingerprint.js';
+import type { ControlContext } from '../operations/operation.js';
+import { ledgerRecorder, type LedgerRecorder } from '../store/ledger.js';
+import type { ArtifactEntry, CommittedMetadata } from '../store/metadata.js';
+import type { OwnerInfo } from '../store/owner.js';
+import type { StoreClaim, Stores } from '../store/store.js';
+import { listStoreUids } from '../store/workdir.js';
+import type { ConcreteGraph, GraphNode } from '../workflow/graph.js';
+import { buildNode, claimStore, giveBack, type NodeOutcome, type NodeRun } from './build-node.js';
+import type { EventError, EventListener, RunCounts } from './events.js';
+import type { Executor } from './executors/executor.js';
+import { JobSlots, Schedule, type ScheduleResult } from './scheduler.js';
+
+export interface NodeFailure {
+  label: string;
+  uid: Uid;
+  error: EventError;
+}
+
+export interface RunSummary {
+  ok: boolean;
+  interrupted: boolean;
+  counts: RunCounts;
+  failures: NodeFailure[];
+  durationMs: number;
+  /** Committed metadata of every node that finished (built or reused), by label. */
+  results: Map<string, CommittedMetadata>;
+}
+
+/** Plain-data form of any error, for events and summaries. */
+export function toEventError(error: unknown): EventError {
+  if (error instanceof RunGraphError) {
+    return { code: error.code, message: error.describe(), ...(error.hint === undefined ? {} : { hint: error.hint }) };
+  }
+  return { code: 'E_INTERNAL', message: error instanceof Error ? (error.stack ?? error.message) : String(error) };
+}
+
+/**
+ * Nodes in the scheduler at once, per job. `jobs` of them publish, claim and
+ * run (the compute slots); the others commit, which is mostly waiting for
+ * fsync. With several commits in flight their fsyncs share the file
+ * system's journal commits, so a node's commit costs a fraction of its
+ * latency instead of all of it.
+ */
+export const NODES_IN_FLIGHT_PER_JOB = 4;
+
+/** Stores the reuse pre-pass checks between two yields to the event loop. */
+const REUSE_CHECK_BATCH = 256;
+
+/** What a run is given by its WorkerContext. */
+export interface RunSetup {
+  readonly stores: Stores;
+  readonly executor: Executor;
+  /** Most operations running at once. */
+  readonly jobs: number;
+  readonly emit: EventListener;
+  /** Append a JSON line per execution start and per commit to this file (see WorkerContextOptions.executionLog). */
+  readonly executionLog: string | undefined;
+  /** Aborted to stop the run: no node starts after it, running ones stop at a safe point. */
+  readonly signal: AbortSignal;
+}
+
+export class Run implements NodeRun {
+  readonly stores: Stores;
+  readonly executor: Executor;
+  readonly emit: EventListener;
+  readonly compute: JobSlots;
+  readonly #graph: ConcreteGraph;
+  readonly #setup: RunSetup;
+  readonly #started = performance.now();
+  /** Aborted by the caller's signal, or by a failure of the working directory itself (a full disk fails every node). */
+  readonly #stop = new AbortController();
+  /** Slots for the nodes in flight, shared by the graph's schedule and every loop iteration's. */
+  readonly #inFlight: JobSlots;
+  readonly #ledger: LedgerRecorder;
+  readonly #counts: RunCounts;
+  /** Stores there when the run began (one readdir), so absent ones cost no stat. */
+  #existing: ReadonlySet<Uid> = new Set();
+  /** Committed metadata of finished nodes, by uid: where downstream nodes find their inputs. */
+  readonly #finished = new Map<Uid, CommittedMetadata>();
+  readonly #results = new Map<string, CommittedMetadata>();
+  readonly #failures: NodeFailure[] = [];
+  readonly #failed = new Set<Uid>();
+  /** Nodes reported as waiting for another process, so each is reported once until it is claimed. */
+  readonly #waiting = new Set<Uid>();
+  /** Set once another process is seen publishing or holding one of this run's stores (see #finish). */
+  #othersSeen = false;
+  /** Stores claimed while the node before them commits, by uid (see committing). */
+  readonly #claimsAhead = new Map<Uid, Promise<StoreClaim>>();
+  /** Where each node being built sits in its schedule, to find the nodes that follow it. */
+  readonly #building = new Map<Uid, { schedule: Schedule; nodes: readonly GraphNode[]; index: number }>();
+  /** Committed stores being tidied in the background. */
+  readonly #tidyings = new Set<Promise<void>>();
+
+  constructor(graph: ConcreteGraph, setup: RunSetup) {
+    this.#graph = graph;
+    this.#setup = setup;
+    this.stores = setup.stores;
+    this.executor = setup.executor;
+    this.emit = setup.emit;
+    this.compute = new JobSlots(setup.jobs);
+    this.#inFlight = new JobSlots(setup.jobs * NODES_IN_FLIGHT_PER_JOB);
+    this.#counts = { total: graph.nodes.length, reused: 0, committed: 0, failed: 0, skipped: 0, notRun: 0 };
+    this.#ledger = ledgerRecorder(graph, this.stores.layout.root, this.stores.owner, (node, error) =>
+      this.emit({ type: 'ledger-failed', label: node.label, uid: node.uid, message: error instanceof Error ? error.message : String(error) }),
+    );
+  }
+
+  get signal(): AbortSignal {
+    return this.#stop.signal;
+  }
+
+  /** Build every node of the graph; reuse what is committed. Never throws for a node failure: see the summary. */
+  async execute(): Promise<RunSummary> {
+    const userSignal = this.#setup.signal;
+    const onUserAbort = (): void => this.#stop.abort();
+    const onInterrupt = (): void => this.emit({ type: 'run-interrupted', running: 0 });
+    if (userSignal.aborted) this.#stop.abort();
+    else userSignal.addEventListener('abort', onUserAbort, { once: true });
+    this.#existing = await listStoreUids(this.stores.layout);
+    this.emit({ type: 'run-started', total: this.#graph.nodes.length, workdir: this.stores.layout.root, jobs: this.#setup.jobs });
+    userSignal.addEventListener('abort', onInterrupt, { once: true });
+    let outcome: ScheduleResult;
+    try {
+      outcome = await this.#buildNodes(this.#graph.nodes);
+    } finally {
+      await Promise.all([this.executor.close(), this.#ledger.flush(), Promise.all(this.#tidyings), Promise.all([...this.#claimsAhead.values()].map(giveBack))]);
+    }
+    userSignal.removeEventListener('abort', onInterrupt);
+    userSignal.removeEventListener('abort', onUserAbort);
+    this.#counts.notRun += outcome.notRun.length;
+    return this.#finish(userSignal.aborted);
+  }
+
+  // --- NodeRun: what building a node asks of the run
+
+  mayExist(node: GraphNode): boolean {
+    return this.#existing.has(node.uid);
+  }
+
+  takeClaimAhead(node: GraphNode): Promise<StoreClaim> | undefined {
+    const claim = this.#claimsAhead.get(node.uid);
+    this.#claimsAhead.delete(node.uid);
+    return claim;
+  }
+
+  /**
+   * Claim the stores of the nodes that become ready once `node` commits, so
+   * that this time, mostly spent waiting for the file system's journal,
+   * overlaps the commit instead of following it. Only stores absent when the
+   * run started, never a loop's, never more than `jobs` claims waiting at
+   * once. Nothing is executed ahead of time; a claim never taken (the
+   * upstream failed, the run was interrupted) is given back as the run ends.
+   */
+  committing(node: GraphNode): void {
+    const at = this.#building.get(node.uid);
+    if (at === undefined) return;
+    for (const index of at.schedule.readyAfter(at.index)) {
+      const next = at.nodes[index];
+      if (next === undefined || !this.#mayClaimAhead(next)) continue;
+      const claim = claimStore(this, next, false);
+      // Handled here so that a failure before the node starts is not an unhandled rejection; the builder meets it when it awaits the claim.
+      claim.catch(() => undefined);
+      this.#claimsAhead.set(next.uid, claim);
+    }
+  }
+
+  #mayClaimAhead(node: GraphNode): boolean {
+    if (node.operation.control === true || this.#existing.has(node.uid) || this.#claimsAhead.has(node.uid)) return false;
+    return this.#claimsAhead.size < this.#setup.jobs && !this.signal.aborted;
+  }
+
+  claimed(node: GraphNode, claim: StoreClaim): void {
+    if (claim.kind === 'held' || (claim.foundPublished && !this.#existing.has(node.uid))) this.#othersSeen = true;
+    if (claim.kind === 'acquired') this.#waiting.delete(node.uid);
+  }
+
+  waitingFor(node: GraphNode, owner: OwnerInfo | undefined): void {
+    if (this.#waiting.has(node.uid)) return;
+    this.#waiting.add(node.uid);
+    this.emit({ type: 'lock-waiting', label: node.label, uid: node.uid, owner: owner === undefined ? null : { pid: owner.pid, host: owner.host } });
+  }
+
+  finishedArtifact(uid: Uid, output: string): ArtifactEntry | undefined {
+    return this.#finished.get(uid)?.artifacts[output];
+  }
+
+  afterCommit(tidied: Promise<void>): void {
+    this.#tidyings.add(tidied);
+    void tidied.finally(() => this.#tidyings.delete(tidied));
+  }
+
+  audit(what: 'start' | 'commit', node: GraphNode): void {
+    const log = this.#setup.executionLog;
+    // Synchronous on purpose: the line is on disk before the operation starts or the commit is reported.
+    if (log !== undefined) appendFileSync(log, `${JSON.stringify({ event: what, uid: node.uid, label: node.label, pid: process.pid, time: Date.now() })}\n`);
+    if (what === 'commit') this.#ledger.record(node);
+  }
+
+  controlFor(loop: GraphNode): ControlContext {
+    return {
+      runSubgraph: async (subgraph, bindings, prefix, scopeDepends) => {
+        const assembler = this.#graph.assembler;
+        if (assembler === undefined) throw new RunGraphError('E_NODE_FAILED', 'this graph was built without an assembler, so its loops cannot run', { node: loop.label });
+        const { nodes, outputs } = assembler.instantiate(subgraph, bindings, prefix, scopeDepends);
+        this.#counts.total += nodes.length;
+        this.emit({ type: 'nodes-added', label: loop.label, count: nodes.length });
+        const inner = await this.#buildNodes(nodes);
+        if (this.signal.aborted) throw new RunGraphError('E_INTERRUPTED', 'interrupted inside the loop', { node: loop.label });
+        const failed = inner.failed.map((i) => nodes[i]).find((n) => n !== undefined && this.#failed.has(n.uid));
+        if (failed !== undefined) {
+          const reason = this.#failures.find((f) => f.uid === failed.uid)?.error.message ?? 'failed';
+          throw new RunGraphError('E_NODE_FAILED', `node '${failed.label}' of the loop failed: ${reason}`, { node: loop.label });
+        }
+        return outputs;
+      },
+      artifact: (ref) => {
+        const entry = this.finishedArtifact(ref.uid, ref.output);
+        if (entry === undefined) throw new RunGraphError('E_CORRUPT_STORE', `no committed artifact for '${ref.label}.${ref.output}'`, { node: loop.label, value: ref.uid });
+        return { path: join(this.stores.dir(ref.uid), entry.path), entry };
+      },
+      progress: (iteration, stop) => this.emit({ type: 'loop-iteration', label: loop.label, uid: loop.uid, iteration, stop }),
+    };
+  }
+
+  // --- scheduling
+
+  /** Schedule a batch of nodes (the graph's, or a loop iteration's) with the run's shared slots; committed ones are reused. */
+  async #buildNodes(nodes: readonly GraphNode[]): Promise<ScheduleResult> {
+    const reusable = await this.#findReusable(nodes);
+    const schedule: Schedule = new Schedule({
+      count: nodes.length,
+      upstream: nodes.map((n) => n.upstream),
+      jobs: this.#setup.jobs * NODES_IN_FLIGHT_PER_JOB,
+      slots: this.#inFlight,
+      holdsSlot: (index) => nodes[index]?.operation.control !== true,
+      signal: this.signal,
+      start: async (index) => {
+        const node = nodes[index];
+        if (node === undefined) return false;
+        try {
+          const committed = reusable.get(node.uid);
+          if (committed !== undefined) return this.#record(node, this.#reused(node, committed));
+          this.#building.set(node.uid, { schedule, nodes, index });
+          return this.#record(node, await buildNode(this, node));
+        } catch (error) {
+          return this.#nodeFailed(node, error);
+        } finally {
+          this.#building.delete(node.uid);
+        }
+      },
+      skip: (index, failedIndex) => {
+        const node = nodes[index];
+        const failed = nodes[failedIndex];
+        if (node !== undefined && failed !== undefined) this.#nodeSkipped(node, failed);
+      },
+    });
+    return schedule.run();
+  }
+
+  #reused(node: GraphNode, metadata: CommittedMetadata): NodeOutcome {
+    this.emit({ type: 'node-reused', label: node.label, uid: node.uid });
+    return { kind: 'reused', metadata };
+  }
+
+  /** Count a node's outcome; what the scheduler is told. */
+  #record(node: GraphNode, outcome: NodeOutcome): boolean | 'deferred' {
+    if (outcome.kind === 'deferred') return 'deferred';
+    this.#finished.set(node.uid, outcome.metadata);
+    this.#results.set(node.label, outcome.metadata);
+    if (outcome.kind === 'reused') this.#counts.reused++;
+    else this.#counts.committed++;
+    return true;
+  }
+
+  #nodeFailed(node: GraphNode, error: unknown): false {
+    const failure = toEventError(error);
+    if (failure.code === 'E_INTERRUPTED') {
+      this.#counts.notRun++;
+      return false;
+    }
+    this.#counts.failed++;
+    this.#failures.push({ label: node.label, uid: node.uid, error: failure });
+    this.#failed.add(node.uid);
+    this.emit({ type: 'node-failed', label: node.label, uid: node.uid, error: failure });
+    if (failure.code === 'E_WORKDIR') this.#stop.abort();
+    return false;
+  }
+
+  #nodeSkipped(node: GraphNode, failed: GraphNode): void {
+    // Nodes downstream of an interrupted one are simply not run.
+    if (this.signal.aborted && !this.#failed.has(failed.uid)) {
+      this.#counts.notRun++;
+      return;
+    }
+    this.#counts.skipped++;
+    this.emit({ type: 'node-skipped', label: node.label, uid: node.uid, reason: 'upstream-failed', upstream: failed.label });
+  }
+
+  /**
+   * The nodes whose stores exist, are committed and pass verification, found
+   * before scheduling. Reusing a node waits only on the file system (its
+   * metadata, a stat per artifact, whether a lock was left behind): done in
+   * the scheduler, `jobs` at a time and each read a chain of thread-pool
+   * round trips, a no-op resume costs far more than the reads themselves.
+   * Here the stores of a batch are checked at once: each check reads
+   * synchronously up to its first await (see Stores.verified), and the event
+   * loop runs between batches. A store it does not accept (or that fails to
+   * read) is left to the builder, which decides and reports as usual.
+   */
+  async #findReusable(nodes: readonly GraphNode[]): Promise<Map<Uid, CommittedMetadata>> {
+    const candidates = nodes.filter((node) => this.#existing.has(node.uid));
+    const reusable = new Map<Uid, CommittedMetadata>();
+    for (let first = 0; first < candidates.length && !this.signal.aborted; first += REUSE_CHECK_BATCH) {
+      const batch = candidates.slice(first, first + REUSE_CHECK_BATCH);
+      await Promise.all(
+        batch.map(async (node) => {
+          try {
+            const metadata = await this.stores.reusable(node.uid, node.record);
+            if (metadata !== undefined) reusable.set(node.uid, metadata);
+          } catch {
+            // The builder will meet the same error and report it.
+          }
+        }),
+      );
+    }
+    return reusable;
+  }
+
+  // --- the end
+
+  async #finish(interrupted: boolean): Promise<RunSummary> {
+    // Processes that died while this run went on (another worker, killed) may have left staging entries, and locks on
+    // stores committed meanwhile (see Stores.tidyLeftover); a later run would clear those, this one does now.
+    if (this.#othersSeen) for (const uid of this.#finished.keys()) await this.stores.tidyLeftover(uid).catch(() => undefined);
+    const swept = await this.stores.sweepTmp().catch(() => []);
+    if (swept.length > 0) this.emit({ type: 'tmp-swept', entries: swept });
+    const counts = this.#counts;
+    const ok = counts.failed === 0 && !interrupted && counts.reused + counts.committed === counts.total;
+    const durationMs = Math.round(performance.now() - this.#started);
+    this.emit({ type: 'run-finished', ok, interrupted, counts: { ...counts }, durationMs });
+    return { ok, interrupted, counts, failures: this.#failures, durationMs, results: this.#results };
+  }
+}

@@ -1,0 +1,284 @@
+/**
+ * The store lifecycle, as the engine sees it: the one interface between a
+ * run and the files of its working directory. Only the store/ folder knows
+ * file names, locks and owners; the engine publishes, claims, opens,
+ * commits, reuses and releases.
+ *
+ *     absent --claim()--> claimed (this process holds the lock; published if it was absent)
+ *     claimed --open()--> committed and valid: reused (tidied, released)
+ *                         committed, corrupt:  quarantined (released), claim again
+ *                         otherwise:           reset, ready to run
+ *     ready --commit(outputs)--> committed (tidied in the background)
+ *     claimed --giveBack()--> absent again (claimed ahead of time, never used)
+ *
+ * Reusing a committed store takes no lock: committed stores never change.
+ * Everything that writes does so as the store's owner.
+ */
+import { existsSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RunGraphError } from '../errors.js';
+import type { NodeRecord, Uid } from '../identity/fingerprint.js';
+import type { ArrayValue } from '../values/npy.js';
+import { durableChunkCount, writeStream } from './array-stream.js';
+import { CHECKPOINT_DIR, checkpointFacility, type CheckpointFacility } from './checkpoint.js';
+import { commitStore, publishStore, quarantineStore, resetStore, verifyStore, type NewStore, type VerifyMode } from './data-store.js';
+import { removeQuietly } from './durable.js';
+import { LOCK_DIR, claimOwnership, clearLeftoverLock, type StoreLock } from './lock.js';
+import { STORE_FORMAT, isCommitted, readStoreMetadataSync, type ArtifactEntry, type CommittedMetadata, type StoreMetadata } from './metadata.js';
+import type { OperationOutputs } from './outputs.js';
+import { OWNER_FILE, readOwnerSync, sameOwner, type OwnerInfo } from './owner.js';
+import { stagingName } from './staging.js';
+import { sweepTmp, type WorkdirLayout } from './workdir.js';
+
+export type { NewStore, VerifyMode } from './data-store.js';
+
+export interface StoresOptions {
+  /** Check of committed stores before reuse: `size` (cheap) or `checksum` (reads every artifact). */
+  readonly verify: VerifyMode;
+  /** Heartbeat age in ms after which another host's lock counts as abandoned. */
+  readonly staleMs: number;
+}
+
+export interface ClaimOptions {
+  /**
+   * Whether the store may exist already. False for a store absent when the
+   * run listed the working directory: it is published without a look first,
+   * and publishing finds out if someone made it since.
+   */
+  readonly mayExist: boolean;
+  /** Called once if the lock's heartbeat is lost while this process holds it. */
+  readonly onCompromised?: (error: Error) => void;
+}
+
+/**
+ * The outcome of a claim. `acquired`: this process owns the store.
+ * `held`: another live process does. `missing`: the store vanished between
+ * publishing and locking (moved to quarantine meanwhile); claim again.
+ * `foundPublished` says the store was there when this process tried to
+ * publish it, which the caller compares with what it knew.
+ */
+export type StoreClaim = ({ kind: 'acquired'; store: ClaimedStore } | { kind: 'held'; owner: OwnerInfo | undefined } | { kind: 'missing' }) & {
+  readonly foundPublished: boolean;
+};
+
+/** What a claimed store turned out to hold once it was ours to look at (see ClaimedStore.open). */
+export type OpenedStore =
+  | { kind: 'committed'; metadata: CommittedMetadata }
+  | { kind: 'quarantined'; reason: string; path: string }
+  | { kind: 'ready'; created: StoreMetadata; removed: string[] };
+
+/** A store's metadata holding `record` instead of the copy parsed from the file: the same value (the uid is its hash), kept once. */
+function sharingRecord<M extends StoreMetadata>(metadata: M, uid: Uid, record: NodeRecord): M {
+  return metadata.uid === uid ? { ...metadata, record } : metadata;
+}
+
+/**
+ * The stores of one working directory, as seen by one process (`owner`).
+ * Every question the engine asks of a store, and every change it makes to
+ * one, goes through here or through the ClaimedStore a claim gives.
+ */
+export class Stores {
+  constructor(
+    readonly layout: WorkdirLayout,
+    readonly owner: OwnerInfo,
+    readonly options: StoresOptions,
+  ) {}
+
+  /** The directory of a node's store. */
+  dir(uid: Uid): string {
+    return this.layout.storeDir(uid);
+  }
+
+  /**
+   * The metadata of a committed store whose artifacts pass verification,
+   * or undefined (absent, uncommitted, corrupt or unreadable: the builder
+   * then claims it and finds out which). Takes no lock. `record` replaces
+   * the parsed copy in what is returned.
+   *
+   * The metadata is read and the lock looked for synchronously, before the
+   * first await: a caller checking many stores at once (the resume pre-pass)
+   * gets those reads in a row, without a thread-pool round trip each.
+   */
+  async verified(uid: Uid, record: NodeRecord): Promise<CommittedMetadata | undefined> {
+    const storeDir = this.dir(uid);
+    const metadata = readStoreMetadataSync(storeDir);
+    if (!isCommitted(metadata)) return undefined;
+    if ((await verifyStore(storeDir, metadata, this.options.verify)) !== undefined) return undefined;
+    return sharingRecord(metadata, uid, record);
+  }
+
+  /**
+   * "Committed and verified, so reuse it": verified(), and a lock a killed
+   * process left on the store cleared (see tidyLeftover). The one answer to
+   * whether a node's existing store may be reused as it is.
+   */
+  async reusable(uid: Uid, record: NodeRecord): Promise<CommittedMetadata | undefined> {
+    const metadata = await this.verified(uid, record);
+    if (metadata !== undefined) await this.tidyLeftover(uid);
+    return metadata;
+  }
+
+  /**
+   * Tidy a committed store that still has a lock, left by a process killed
+   * after committing it and before tidying it, or while it held the store to
+   * look at it: unless the holder lives, the store is tidied as after a
+   * commit and the lock removed (see clearLeftoverLock). Costs one stat when
+   * there is no lock.
+   */
+  async tidyLeftover(uid: Uid): Promise<void> {
+    const storeDir = this.dir(uid);
+    if (!existsSync(join(storeDir, LOCK_DIR))) return;
+    await clearLeftoverLock(storeDir, { owner: this.owner, staleMs: this.options.staleMs, tidy: async () => removeIntermediateState(storeDir) });
+  }
+
+  /** Publish the node's store unless it may exist and does, then try to take it. */
+  async claim(store: NewStore, options: ClaimOptions): Promise<StoreClaim> {
+    const storeDir = this.dir(store.uid);
+    const published = !options.mayExist || !existsSync(storeDir) ? await publishStore(this.layout, store, this.owner) : 'exists';
+    const foundPublished = published === 'exists';
+    const claim = await claimOwnership(storeDir, this.owner, {
+      staleMs: this.options.staleMs,
+      ...(options.onCompromised === undefined ? {} : { onCompromised: options.onCompromised }),
+    });
+    if (claim.kind !== 'acquired') return { ...claim, foundPublished };
+    return { kind: 'acquired', store: new ClaimedStore(this, store, claim.lock, published === 'created'), foundPublished };
+  }
+
+  /** Remove what dead processes left in tmp/; returns the names removed. */
+  sweepTmp(): Promise<string[]> {
+    return sweepTmp(this.layout);
+  }
+}
+
+/**
+ * A store this process owns: it holds the lock until the store is
+ * committed, released, quarantined or given back. The operation's files,
+ * checkpoints and streamed chunks are written here.
+ */
+export class ClaimedStore {
+  readonly dir: string;
+  #released = false;
+
+  constructor(
+    readonly stores: Stores,
+    readonly identity: NewStore,
+    readonly lock: StoreLock,
+    /** Whether this process published the store for this claim (it was absent). */
+    readonly published: boolean,
+  ) {
+    this.dir = stores.dir(identity.uid);
+  }
+
+  /**
+   * Look at the store now that it is ours: another process may have
+   * committed it between our look and our lock. A committed, valid store is
+   * tidied and released, to be reused; a committed, corrupt one is moved to
+   * quarantine while still locked (so no one can be writing it), then
+   * released; anything else is reset to its metadata, ownership and
+   * checkpoints, ready for the operation to run.
+   */
+  async open(): Promise<OpenedStore> {
+    const { uid, record } = this.identity;
+    const metadata = readStoreMetadataSync(this.dir);
+    if (isCommitted(metadata)) {
+      const problem = await verifyStore(this.dir, metadata, this.stores.options.verify);
+      if (problem === undefined) {
+        await this.#tidyCommitted();
+        return { kind: 'committed', metadata: sharingRecord(metadata, uid, record) };
+      }
+      const path = await quarantineStore(this.stores.layout, uid);
+      await this.release();
+      return { kind: 'quarantined', reason: problem, path };
+    }
+    const created: StoreMetadata =
+      metadata !== undefined
+        ? sharingRecord(metadata, uid, record)
+        : { format: STORE_FORMAT, uid, record, operation: this.identity.operation, createdAt: new Date().toISOString(), state: 'created' };
+    const removed = await resetStore(this.dir);
+    return { kind: 'ready', created, removed };
+  }
+
+  /** Durable intermediate state of the node's operation. */
+  checkpoint(): CheckpointFacility {
+    return checkpointFacility(this.dir);
+  }
+
+  /** How many chunks of a streamed output are durable already: where a resumed stream starts. */
+  durableChunks(output: string): Promise<number> {
+    return durableChunkCount(this.dir, output);
+  }
+
+  /** Write a streamed output's chunks durably, one by one, starting at chunk `start`; returns its artifact entry. */
+  writeStream(output: string, chunks: AsyncIterable<ArrayValue>, start: number, signal: AbortSignal, label: string): Promise<ArtifactEntry> {
+    return writeStream(this.dir, output, chunks, start, signal, label);
+  }
+
+  /**
+   * Commit the outputs (see commitStore), unless the lock was lost or the
+   * owner file names another process meanwhile. The store is then tidied
+   * (owner file, checkpoints, lock) in the background: `tidied` settles when
+   * that is done, and never rejects.
+   */
+  async commit(created: StoreMetadata, outputs: OperationOutputs, durationMs: number): Promise<{ metadata: CommittedMetadata; tidied: Promise<void> }> {
+    const metadata = await commitStore(this.dir, created, outputs, {
+      durationMs,
+      beforeCommit: async () => this.#assertStillOwner(),
+    });
+    this.#released = true;
+    return { metadata, tidied: this.#tidyCommitted() };
+  }
+
+  /** Release the lock; the store stays as it is. Safe to call twice. */
+  async release(): Promise<void> {
+    this.#released = true;
+    await this.lock.release();
+  }
+
+  /** Whether the lock is still to be released (the store was neither committed nor released). */
+  get held(): boolean {
+    return !this.#released;
+  }
+
+  /**
+   * Give up a claim made ahead of time and never used. A store this process
+   * published for it, in which nothing ever ran, is taken back: moved out to
+   * tmp/ while still locked (so no one can be inside it) and removed, so that
+   * its node reads as not started rather than as an unfinished attempt.
+   */
+  async giveBack(): Promise<void> {
+    const { layout, owner } = this.stores;
+    const aside = join(layout.tmp, stagingName(this.identity.uid.slice(0, 16), owner));
+    const moved = this.published ? await rename(this.dir, aside).then(() => true, () => false) : false;
+    await this.release().catch(() => undefined);
+    if (moved) await rm(aside, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  /**
+   * A committed store is immutable and owned by no one, and needs no
+   * intermediate state: its owner file and checkpoints go, then its lock. If
+   * the process dies first, the next run that reuses the store clears what
+   * is left (Stores.tidyLeftover), as after a kill right after the commit; a
+   * failure here is left for it in the same way.
+   */
+  async #tidyCommitted(): Promise<void> {
+    this.#released = true;
+    await removeIntermediateState(this.dir);
+    await this.lock.release().catch(() => undefined);
+  }
+
+  /** A process whose lock was lost, or whose owner file names someone else, must not commit. */
+  #assertStillOwner(): void {
+    this.lock.assertFresh();
+    if (!sameOwner(readOwnerSync(this.dir), this.stores.owner)) {
+      throw new RunGraphError('E_LOCK_COMPROMISED', `another process took ownership of ${this.dir}; not committing`, {
+        hint: 'its result, not ours, will be committed',
+      });
+    }
+  }
+}
+
+async function removeIntermediateState(storeDir: string): Promise<void> {
+  await removeQuietly(join(storeDir, OWNER_FILE));
+  if (existsSync(join(storeDir, CHECKPOINT_DIR))) await rm(join(storeDir, CHECKPOINT_DIR), { recursive: true, force: true }).catch(() => undefined);
+}
