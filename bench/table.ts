@@ -2,7 +2,7 @@
  * Benchmark results as rows: an id that stays stable between runs (for
  * comparing JSON files), a label for people, the median of the samples, and,
  * where the issue sets one, a target judged `pass` or `short`. Printed as one
- * Markdown table (readable in a terminal, pasteable into the README) and
+ * Markdown table (readable in a terminal, pasteable into docs/performance.md) and
  * written as JSON.
  */
 import type { MachineInfo } from './machine.js';

@@ -2,7 +2,7 @@
  * Every error the HTTP API can answer, in one table: the stable `status`
  * string a client switches on, the HTTP status that carries it, and what it
  * means. Every error response has the body `{"status": STATUS, "message": "..."}`;
- * the README lists this table for users.
+ * docs/http-api.md lists this table for users.
  */
 import { RunGraphError, assertNever } from '../errors.js';
 

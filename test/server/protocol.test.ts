@@ -1,7 +1,7 @@
 /**
  * The pure pieces of the protocol: byte ranges, chunk layouts (whole rows,
- * never past the data), and the one table of error statuses, which the
- * README must list exactly.
+ * never past the data), and the one table of error statuses, which
+ * docs/http-api.md must list exactly.
  */
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
@@ -88,9 +88,9 @@ describe('loopback hosts', () => {
 });
 
 describe('the status table', () => {
-  it('is documented in the README, row for row', async () => {
-    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
-    const rows = [...readme.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \| (.+) \|$/gm)].map((m) => [m[1], Number(m[2]), m[3]]);
+  it('is documented in docs/http-api.md, row for row', async () => {
+    const page = await readFile(new URL('../../docs/http-api.md', import.meta.url), 'utf8');
+    const rows = [...page.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \| (.+) \|$/gm)].map((m) => [m[1], Number(m[2]), m[3]]);
     expect(rows).toEqual(Object.entries(API_STATUS).map(([status, { http, meaning }]) => [status, http, meaning]));
   });
 });
