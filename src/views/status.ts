@@ -6,13 +6,12 @@
  * version of its operation, or of one upstream, says so ("will run:
  * demo.simulate 1.2 -> 1.3").
  */
+import { assertNever } from '../errors.js';
 import { checkpointFacility, latestCheckpointVersion } from '../store/checkpoint.js';
 import { findPriorStores, type PriorStore } from './explain/prior-versions.js';
 import type { Uid } from '../identity/fingerprint.js';
-import { isLocked } from '../store/lock.js';
-import { isCommitted, readStoreMetadata } from '../store/metadata.js';
-import { isOwnerDead, readOwner } from '../store/owner.js';
 import { readStoreIndex } from '../store/store-index.js';
+import { readStoreStatus, type ExistingStoreStatus, type StoreStatus } from '../store/store-status.js';
 import { listStoreUids, workdirLayout } from '../store/workdir.js';
 import type { ConcreteGraph } from '../workflow/graph.js';
 
@@ -21,6 +20,28 @@ export type NodeState =
   | { state: 'not-started' }
   | { state: 'incomplete' }
   | { state: 'running'; owner: { pid: number; host: string } };
+
+/**
+ * A store's status in the terms `status` reports it (and a served working
+ * directory, whose StoreView is a NodeState): the one place a StoreStatus
+ * becomes a NodeState, so the two cannot drift apart.
+ */
+export function nodeState(status: ExistingStoreStatus): Exclude<NodeState, { state: 'not-started' }>;
+export function nodeState(status: StoreStatus): NodeState;
+export function nodeState(status: StoreStatus): NodeState {
+  switch (status.state) {
+    case 'not-started':
+      return { state: 'not-started' };
+    case 'committed':
+      return { state: 'committed', committedAt: status.metadata.committedAt, durationMs: status.metadata.durationMs };
+    case 'incomplete':
+      return { state: 'incomplete' };
+    case 'running':
+      return { state: 'running', owner: { pid: status.owner.pid, host: status.owner.host } };
+    default:
+      return assertNever(status, 'store status');
+  }
+}
 
 /**
  * A node's state, and for a node without a store whose work was done before
@@ -63,17 +84,8 @@ export async function readStatus(graph: ConcreteGraph, workdir: string): Promise
     let progress: string | undefined;
     if (existing.has(node.uid)) {
       const storeDir = layout.storeDir(node.uid);
-      const metadata = await readStoreMetadata(storeDir);
-      if (isCommitted(metadata)) {
-        state = { state: 'committed', committedAt: metadata.committedAt, durationMs: metadata.durationMs };
-      } else {
-        state = { state: 'incomplete' };
-        if (await isLocked(storeDir)) {
-          const owner = await readOwner(storeDir);
-          if (owner !== undefined && !isOwnerDead(owner)) state = { state: 'running', owner: { pid: owner.pid, host: owner.host } };
-        }
-        progress = await checkpointProgress(storeDir, node.operation.control === true);
-      }
+      state = nodeState(await readStoreStatus(storeDir));
+      if (state.state === 'incomplete' || state.state === 'running') progress = await checkpointProgress(storeDir, node.operation.control === true);
     }
     counts[state.state]++;
     nodes.push({ ...base, ...state, ...(progress === undefined ? {} : { progress }) });
