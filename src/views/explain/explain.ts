@@ -10,9 +10,9 @@ import { RunGraphError, assertNever } from '../../errors.js';
 import { shortUid, type Uid } from '../../identity/fingerprint.js';
 import { describeLedgerOperation, readLedger, type LedgerEntry } from '../../store/ledger.js';
 import { isCommitted, type StoreMetadata } from '../../store/metadata.js';
-import { isLocked } from '../../store/lock.js';
-import { isOwnerDead, readOwner, type OwnerInfo } from '../../store/owner.js';
+import type { OwnerInfo } from '../../store/owner.js';
 import { readStoreIndex } from '../../store/store-index.js';
+import { readStoreStatus } from '../../store/store-status.js';
 import { workdirLayout } from '../../store/workdir.js';
 import { closest, type ConcreteGraph, type GraphNode } from '../../workflow/graph.js';
 import { findPriorStores, hasRecord } from './prior-versions.js';
@@ -69,16 +69,20 @@ export async function explainNode(graph: ConcreteGraph, label: string, workdir: 
   const layout = workdirLayout(workdir);
   const stores = await readStoreIndex(layout);
   const identity: NodeIdentity = { label: node.label, uid: node.uid, operation: `${node.operation.namespace}.${node.operation.name}`, version: node.operation.version ?? null };
-  const own = stores.get(node.uid);
   if (stores.has(node.uid)) {
-    if (isCommitted(own)) {
-      const ledger = (await readLedger(layout.root, node.uid)).at(-1);
-      return { ...identity, verdict: 'reused', committedAt: own.committedAt, durationMs: own.durationMs, ledger };
+    const own = await readStoreStatus(layout.storeDir(node.uid), { metadata: stores.get(node.uid) });
+    switch (own.state) {
+      case 'committed': {
+        const ledger = (await readLedger(layout.root, node.uid)).at(-1);
+        return { ...identity, verdict: 'reused', committedAt: own.metadata.committedAt, durationMs: own.metadata.durationMs, ledger };
+      }
+      case 'running':
+        return { ...identity, verdict: 'running', owner: { pid: own.owner.pid, host: own.owner.host } };
+      case 'incomplete':
+        return { ...identity, verdict: 'will-run', reason: 'incomplete' };
+      default:
+        return assertNever(own, 'store status');
     }
-    const storeDir = layout.storeDir(node.uid);
-    const owner = (await isLocked(storeDir)) ? await readOwner(storeDir) : undefined;
-    if (owner !== undefined && !isOwnerDead(owner)) return { ...identity, verdict: 'running', owner: { pid: owner.pid, host: owner.host } };
-    return { ...identity, verdict: 'will-run', reason: 'incomplete' };
   }
 
   const context: DiffContext = { nodesByUid: new Map(graph.nodes.map((n) => [n.uid, n])), stores };
