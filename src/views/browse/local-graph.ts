@@ -14,11 +14,11 @@ import { RunGraphError, describeValue, isErrnoException } from '../../errors.js'
 import { isUid, type Uid } from '../../identity/fingerprint.js';
 import { readLedger, type LedgerEntry } from '../../store/ledger.js';
 import { itemSize, readNpyHeader, type TypedArray } from '../../values/npy.js';
-import { isLocked } from '../../store/lock.js';
 import { isCommitted, readStoreMetadata, type CommittedMetadata, type StoreMetadata } from '../../store/metadata.js';
-import { isOwnerDead, readOwner } from '../../store/owner.js';
+import { readStoreStatus } from '../../store/store-status.js';
 import { workdirLayout, type WorkdirLayout } from '../../store/workdir.js';
 import type { ConcreteGraph } from '../../workflow/graph.js';
+import { nodeState } from '../status.js';
 import { DEFAULT_CHUNK_BYTES, arrayLayout, arrayReceiver, checkChunkBytes, chunkLayout, chunkSpan } from './chunk-layout.js';
 import { followStream } from './follow-stream.js';
 import { readStreamChunk, streamProgress } from './stream-view.js';
@@ -152,13 +152,7 @@ export class LocalGraph {
   }
 
   async #state(metadata: StoreMetadata): Promise<StoreView> {
-    if (isCommitted(metadata)) return { state: 'committed', committedAt: metadata.committedAt, durationMs: metadata.durationMs };
-    const storeDir = this.layout.storeDir(metadata.uid);
-    if (await isLocked(storeDir)) {
-      const owner = await readOwner(storeDir);
-      if (owner !== undefined && !isOwnerDead(owner)) return { state: 'running', owner: { pid: owner.pid, host: owner.host } };
-    }
-    return { state: 'incomplete' };
+    return nodeState(await readStoreStatus(this.layout.storeDir(metadata.uid), { metadata }));
   }
 
   async edges(uid: Uid): Promise<NodeEdges> {
