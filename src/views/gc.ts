@@ -18,12 +18,13 @@ import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RunGraphError } from '../errors.js';
 import type { Uid } from '../identity/fingerprint.js';
-import { claimOwnership, isLocked } from '../store/lock.js';
+import { claimOwnership } from '../store/lock.js';
 import { hasRecord } from './explain/prior-versions.js';
 import { iterationUid } from '../workflow/loop.js';
-import { isCommitted, type StoreMetadata } from '../store/metadata.js';
-import { currentOwner, isOwnerDead, readOwner } from '../store/owner.js';
+import type { StoreMetadata } from '../store/metadata.js';
+import { currentOwner } from '../store/owner.js';
 import { directorySize, readStoreIndex } from '../store/store-index.js';
+import { readStoreStatus, type ExistingStoreStatus } from '../store/store-status.js';
 import { isRunGraphWorkdir, workdirLayout, type WorkdirLayout } from '../store/workdir.js';
 
 /** Who holds a store's lock, if anyone. */
@@ -52,11 +53,16 @@ export interface GarbageReport {
   bytes: number;
 }
 
-async function holderOf(storeDir: string): Promise<StoreHolder> {
-  if (!(await isLocked(storeDir))) return { status: 'none' };
-  const owner = await readOwner(storeDir);
-  if (owner === undefined) return { status: 'unknown' };
-  return isOwnerDead(owner) ? { status: 'dead', pid: owner.pid, host: owner.host } : { status: 'live', pid: owner.pid, host: owner.host };
+/**
+ * Who holds a store's lock, from its status: committed or not, a lock left
+ * on a store says who may still be using it. A lock with no owner file is
+ * `unknown` (gc keeps it), where status calls such a store incomplete.
+ */
+function holderOf(store: ExistingStoreStatus): StoreHolder {
+  if (!store.locked) return { status: 'none' };
+  if (store.owner === undefined) return { status: 'unknown' };
+  const { pid, host, alive } = store.owner;
+  return alive ? { status: 'live', pid, host } : { status: 'dead', pid, host };
 }
 
 /** Whether gc may delete a store with this holder: never one a live (or unidentifiable) process holds. */
@@ -115,13 +121,15 @@ export async function findGarbage(workdir: string, keepNodes: ReadonlySet<Uid>):
     }
     const storeDir = layout.storeDir(uid);
     const operation = metadata === undefined ? undefined : `${metadata.operation.namespace}.${metadata.operation.name}${metadata.operation.version === null ? '' : ` ${metadata.operation.version}`}`;
+    const size = await directorySize(storeDir);
+    const store = await readStoreStatus(storeDir, { metadata });
     unreachable.push({
       uid,
-      bytes: await directorySize(storeDir),
-      state: isCommitted(metadata) ? 'committed' : 'uncommitted',
+      bytes: size,
+      state: store.state === 'committed' ? 'committed' : 'uncommitted',
       operation,
-      at: metadata === undefined ? undefined : isCommitted(metadata) ? metadata.committedAt : metadata.createdAt,
-      holder: await holderOf(storeDir),
+      at: store.state === 'committed' ? store.metadata.committedAt : store.metadata?.createdAt,
+      holder: holderOf(store),
     });
   }
   const bytes = unreachable.filter((s) => deletable(s.holder)).reduce((sum, s) => sum + s.bytes, 0);
