@@ -10,9 +10,9 @@ import { RunGraphError } from '../errors.js';
 import { isUid, type NodeRecord, type Uid } from '../identity/fingerprint.js';
 import { readLedger, type LedgerEntry } from '../store/ledger.js';
 import { decodeNpy, elementCount, type Dtype } from '../values/npy.js';
-import { isLocked } from '../store/lock.js';
-import { isCommitted, readStoreMetadata, type ArtifactEntry, type StoreMetadata } from '../store/metadata.js';
-import { isOwnerDead, readOwner, type OwnerInfo } from '../store/owner.js';
+import type { ArtifactEntry, StoreMetadata } from '../store/metadata.js';
+import type { OwnerInfo } from '../store/owner.js';
+import { readStoreStatus } from '../store/store-status.js';
 import { listStoreUids, workdirLayout } from '../store/workdir.js';
 import { arrayToNestedList } from '../values/values.js';
 import type { ConcreteGraph } from '../workflow/graph.js';
@@ -167,10 +167,12 @@ export async function previewArtifactFrom(artifact: ArtifactEntry, open: () => P
 export async function inspectStore(workdir: string, uid: Uid, labels: string[], graph?: ConcreteGraph): Promise<InspectReport> {
   const layout = workdirLayout(workdir);
   const storeDir = layout.storeDir(uid);
-  const metadata = await readStoreMetadata(storeDir);
+  const store = await readStoreStatus(storeDir);
   const ledger = await readLedger(layout.root, uid);
-  const exists = (await stat(storeDir).catch(() => undefined)) !== undefined;
-  if (!exists || metadata === undefined) {
+  // A store without readable metadata is shown as its node of the graph, and as incomplete even while a live
+  // owner holds its lock (where status says running): it has no operation or times of its own to show.
+  if (store.state === 'not-started' || store.metadata === undefined) {
+    const exists = store.state !== 'not-started';
     const node = graph?.nodes.find((n) => n.uid === uid);
     if (node === undefined) {
       throw new RunGraphError('E_UNKNOWN_NODE', exists ? `store ${uid} in ${workdir} has no readable metadata.json` : `no store ${uid} in ${workdir}`, {
@@ -189,13 +191,10 @@ export async function inspectStore(workdir: string, uid: Uid, labels: string[], 
       ledger,
     };
   }
-  const ownerInfo = await readOwner(storeDir);
-  const owner = ownerInfo === undefined ? undefined : { ...ownerInfo, alive: !isOwnerDead(ownerInfo) };
-  let state: InspectState = 'committed';
-  if (!isCommitted(metadata)) state = owner?.alive === true && (await isLocked(storeDir)) ? 'running' : 'incomplete';
+  const { metadata, owner } = store;
   const artifacts: ArtifactReport[] = [];
-  if (isCommitted(metadata)) {
-    for (const [output, artifact] of Object.entries(metadata.artifacts)) {
+  if (store.state === 'committed') {
+    for (const [output, artifact] of Object.entries(store.metadata.artifacts)) {
       artifacts.push({ output, ...artifact, preview: await previewArtifact(storeDir, artifact) });
     }
   }
@@ -203,10 +202,10 @@ export async function inspectStore(workdir: string, uid: Uid, labels: string[], 
     uid,
     labels,
     storeDir,
-    state,
+    state: store.state,
     operation: metadata.operation,
     createdAt: metadata.createdAt,
-    ...(isCommitted(metadata) ? { committedAt: metadata.committedAt, durationMs: metadata.durationMs } : {}),
+    ...(store.state === 'committed' ? { committedAt: store.metadata.committedAt, durationMs: store.metadata.durationMs } : {}),
     ...(owner === undefined ? {} : { owner }),
     record: metadata.record,
     artifacts,
