@@ -15,7 +15,7 @@
  *     });
  */
 import { RunGraphError, describeValue } from '../errors.js';
-import { type ArtifactRef, type InputTree, type OperationContext, type OperationDefinition } from './operation.js';
+import type { ArtifactRef, InputTree, OperationContext, OperationDefinition } from './operation.js';
 import { inputError } from './check.js';
 import {
   checkInputPort,

@@ -25,7 +25,7 @@ import { RunGraphError, describeValue, type ErrorCode } from '../errors.js';
 import { fingerprint, type NodeRecord, type Uid } from '../identity/fingerprint.js';
 import { whileOperation } from './loop.js';
 import { index as indexOperation, stack as stackOperation } from '../operations/ensemble-ops.js';
-import { INPUT_KIND, isFileInput, isInputRef, operationIdentity, qualifiedName, type CheckInput, type FileInput, type InputTree, type OperationDefinition, type ResolvedRef } from '../operations/operation.js';
+import { INPUT_KIND, isFileInput, isInputRef, operationIdentity, qualifiedName, type CheckInput, type FileInput, type OperationDefinition, type ResolvedRef } from '../operations/operation.js';
 import type { OperationRegistry } from '../operations/registry.js';
 import { describeType, type ValueType } from '../values/values.js';
 import { digestFile } from './file-digest.js';

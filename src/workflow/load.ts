@@ -5,7 +5,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { JsonValue } from '../identity/canonical-json.js';
 import { RunGraphError, isErrnoException } from '../errors.js';
 import { jsonSyntaxErrorOffset } from './json-syntax.js';
 import { isScalemsDocument, scalemsToWorkflow, type DeclaredReferent } from './scalems.js';

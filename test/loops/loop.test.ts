@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeNpy } from '../../src/values/npy.js';
 import { readStoreMetadata } from '../../src/store/metadata.js';
 import { auditExecutionLog, auditWorkdir } from '../../torture/audit.js';
-import { runAttempt } from '../../torture/harness.js';
+import type { runAttempt } from '../../torture/harness.js';
 import { loadGraph } from '../../src/workflow/load-graph.js';
 import type { WorkflowSpec } from '../../src/workflow/load.js';
 import { CLI, requireBuiltCli, runCli, scratch } from '../crash/helpers.js';

@@ -108,7 +108,7 @@ function makeArray(dtype: Dtype, shape: number[]): ArrayValue {
 
 const DTYPES: Dtype[] = ['int64', 'float64', 'bool', 'int32', 'float32', 'uint8'];
 const SHAPES: number[][] = [[], [0], [5], [2, 3], [2, 3, 4]];
-const STORAGE: { [D in Dtype]: Function } = {
+const STORAGE: { [D in Dtype]: new (length: number) => ArrayBufferView } = {
   int64: BigInt64Array,
   float64: Float64Array,
   bool: Uint8Array,
