@@ -111,6 +111,7 @@ describe('canonicalJson: rejections', () => {
   const circularArray: unknown[] = [1];
   circularArray.push({ back: circularArray });
   // A hole at index 1, not an undefined element.
+  // eslint-disable-next-line no-sparse-arrays -- the hole is the case under test
   const sparse = [1, , 3];
 
   const cases: [string, unknown, string][] = [

@@ -42,9 +42,13 @@ export interface OpenStreamChunk {
 /** Longest output name looked at (a file name's limit on common file systems). */
 const MAX_OUTPUT_NAME = 255;
 
+/** A path separator or a control character (C0 or DEL). */
+// eslint-disable-next-line no-control-regex -- control characters are what it rejects
+const SEPARATOR_OR_CONTROL = /[/\\\u0000-\u001f\u007f]/;
+
 /** Whether a name can only be one plain entry of a directory: not empty, not `.` or `..`, no separator or control character. */
 export function isPlainName(name: string): boolean {
-  return name.length > 0 && name.length <= MAX_OUTPUT_NAME && name !== '.' && name !== '..' && !/[/\\\u0000-\u001f\u007f]/.test(name);
+  return name.length > 0 && name.length <= MAX_OUTPUT_NAME && name !== '.' && name !== '..' && !SEPARATOR_OR_CONTROL.test(name);
 }
 
 function checkOutputName(uid: Uid, output: string): void {
