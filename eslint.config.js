@@ -63,13 +63,5 @@ export default defineConfig(
     files: ['src/cli/**', 'src/workflow/compile-schemas.ts'],
     rules: { 'no-console': 'off' },
   },
-  {
-    // TEMPORARY, until the restructuring of src/engine, src/store and src/api
-    // lands (they are not edited meanwhile): the one finding there, in
-    // src/api/graph-builder.ts (`const builder = this` for the handle's
-    // `output` method). src/engine and src/store lint clean. Remove this block then.
-    files: ['src/api/**'],
-    rules: { '@typescript-eslint/no-this-alias': 'off' },
-  },
   prettier,
 );

@@ -138,13 +138,13 @@ export class GraphBuilder {
   }
 
   #handle(label: string): NodeHandle {
-    const builder = this;
     return {
-      [REF]: { builder, label, output: undefined },
+      [REF]: { builder: this, label, output: undefined },
       label,
-      output(name: string) {
+      // An arrow function, so `this` is the builder whoever calls it.
+      output: (name: string) => {
         if (typeof name !== 'string' || name === '') throw new RunGraphError('E_USAGE', `node '${label}': output name must be a non-empty string, got ${describeValue(name)}`, { node: label });
-        return { [REF]: { builder, label, output: name } };
+        return { [REF]: { builder: this, label, output: name } };
       },
     };
   }
