@@ -5,12 +5,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CLI, REPO_ROOT } from './support/cli.js';
 
-const root = resolve(import.meta.dirname, '..');
-const cli = join(root, 'dist', 'cli', 'main.js');
-const example = join(root, 'workdir.example');
+const example = join(REPO_ROOT, 'workdir.example');
 const fresh = mkdtempSync(join(tmpdir(), 'run-graph-example-'));
 
 afterAll(() => rmSync(fresh, { recursive: true, force: true }));
@@ -29,8 +28,8 @@ function timelessMetadata(path: string): unknown {
 
 describe('workdir.example', () => {
   it('is what a fresh run of examples/quickstart.json produces', () => {
-    expect(existsSync(cli), 'dist/cli/main.js is missing: run `npm run build` (npm test does)').toBe(true);
-    const result = spawnSync(process.execPath, [cli, 'run', join(root, 'examples', 'quickstart.json'), '--workdir', fresh], { encoding: 'utf8' });
+    expect(existsSync(CLI), 'dist/cli/main.js is missing: run `npm run build` (npm test does)').toBe(true);
+    const result = spawnSync(process.execPath, [CLI, 'run', join(REPO_ROOT, 'examples', 'quickstart.json'), '--workdir', fresh], { encoding: 'utf8' });
     expect(result.status, result.stderr).toBe(0);
 
     const expected = storeListing(example);

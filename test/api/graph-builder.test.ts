@@ -10,7 +10,9 @@ import { GraphBuilder } from '../../src/api/graph-builder.js';
 import { add, integer64 } from '../../src/index.js';
 import { defineOperation, type TypedOperationDefinition } from '../../src/operations/define.js';
 import type { OperationDefinition } from '../../src/operations/operation.js';
-import { createSandbox, demoOperationsModule, runCli, type Sandbox } from '../commands/helpers.js';
+import { runCli } from '../support/cli.js';
+import { createSandbox, type Sandbox } from '../support/sandbox.js';
+import { demoOperationsModule } from '../support/workflows.js';
 
 let box: Sandbox;
 beforeEach(async () => {

@@ -5,7 +5,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RunGraphError } from '../../src/errors.js';
 import { loadGraph } from '../../src/workflow/load-graph.js';
-import { DIST_INDEX_URL, createSandbox, demoOperationsModule, demoWorkflow, type Sandbox } from '../commands/helpers.js';
+import { DIST_INDEX_URL } from '../support/cli.js';
+import { createSandbox, type Sandbox } from '../support/sandbox.js';
+import { demoOperationsModule, demoWorkflow } from '../support/workflows.js';
 
 let box: Sandbox;
 beforeEach(async () => {

@@ -8,7 +8,8 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, createSandbox, runCli, type Sandbox } from '../commands/helpers.js';
+import { REPO_ROOT, runCli } from '../support/cli.js';
+import { createSandbox, type Sandbox } from '../support/sandbox.js';
 
 let box: Sandbox;
 beforeAll(async () => {

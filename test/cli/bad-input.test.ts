@@ -6,7 +6,9 @@
  */
 import { readdir, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSandbox, loggedNode, ref, runCli, uidsByLabel, writeWorkflow, type Sandbox, type WorkflowDoc } from './helpers.js';
+import { runCli, uidsByLabel } from '../support/cli.js';
+import { createSandbox, writeJson, type Sandbox } from '../support/sandbox.js';
+import { loggedNode, ref, type WorkflowDoc } from '../support/workflows.js';
 
 interface BadCase {
   name: string;
@@ -184,7 +186,7 @@ describe('bad input', () => {
     it(`refuses ${badCase.name}: exit 2, file/node/field named, nothing written`, async () => {
       const file = box.path(`case-${index}.json`);
       if (typeof badCase.content === 'string') await writeFile(file, badCase.content);
-      else if (badCase.content !== undefined) await writeWorkflow(file, badCase.content);
+      else if (badCase.content !== undefined) await writeJson(file, badCase.content);
       const workdir = box.path(`case-${index}.wd`);
       const before = (await readdir(box.dir)).sort();
 
@@ -221,7 +223,7 @@ describe('bad input', () => {
   it('names the cycle in full with every label on it', async () => {
     const cycle = CASES.find((c) => c.code === 'E_CYCLE');
     const file = box.path('cycle-again.json');
-    await writeWorkflow(file, cycle?.content);
+    await writeJson(file, cycle?.content);
     const result = await runCli(['validate', file]);
     expect(result.code).toBe(2);
     for (const label of ['first', 'second', 'third']) expect(result.stderr).toContain(label);
@@ -231,7 +233,7 @@ describe('bad input', () => {
   it('validates a good file: exit 0, every node with its uid, nothing written', async () => {
     const file = box.path('good.json');
     const log = box.path('never-written.log');
-    await writeWorkflow(file, {
+    await writeJson(file, {
       nodes: [matrix, { label: 'total', operation: 'run-graph.Sum', input: { array: ref('matrix') } }, loggedNode('step', log, { inputs: ['total'] })],
     });
     const before = (await readdir(box.dir)).sort();

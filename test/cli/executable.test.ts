@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CLI } from './helpers.js';
+import { CLI } from '../support/cli.js';
 
 describe('the built run-graph program', () => {
   it('is executable and runs by itself, as npx runs it', () => {

@@ -8,23 +8,10 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  createSandbox,
-  eventsOf,
-  exists,
-  labelsOf,
-  loggedNode,
-  must,
-  parseEvents,
-  readLog,
-  readMetadata,
-  runCli,
-  uidsByLabel,
-  writeWorkflow,
-  type NodeSpec,
-  type Sandbox,
-  type WorkflowDoc,
-} from './helpers.js';
+import { eventsOf, labelsOf, must, parseEvents, runCli, uidsByLabel } from '../support/cli.js';
+import { createSandbox, exists, writeJson, type Sandbox } from '../support/sandbox.js';
+import { readMetadata, storeUids } from '../support/stores.js';
+import { loggedNode, readLog, type NodeSpec, type WorkflowDoc } from '../support/workflows.js';
 
 /** Logs its run, then fails with "boom" on stderr and exit 3 unless `marker` exists. */
 function flakyNode(label: string, log: string, marker: string): NodeSpec {
@@ -63,7 +50,7 @@ describe('a failing node', () => {
     marker = box.path('ok');
     workflow = box.path('flaky.json');
     workdir = box.path('wd');
-    await writeWorkflow(workflow, workflowWithFailure(log, marker));
+    await writeJson(workflow, workflowWithFailure(log, marker));
   });
   afterEach(async () => {
     await box.cleanup();
@@ -178,14 +165,14 @@ describe('a subprocess output that is a symbolic link', () => {
     try {
       const outside = sandbox.path('outside.txt');
       await writeFile(outside, 'not ours');
-      const file = await writeWorkflow(sandbox.path('link.json'), {
+      const file = await writeJson(sandbox.path('link.json'), {
         nodes: [{ label: 'linker', operation: 'scalems.Subprocess', input: { argv: ['ln', '-s', outside, 'out.txt'], outputFiles: ['out.txt'] } }],
       });
       const workdir = join(sandbox.dir, 'work');
       const run = await runCli(['run', file, '--workdir', workdir]);
       expect(run.code).toBe(1);
       expect(run.stdout + run.stderr).toContain("declared output file 'out.txt' is a symbolic link");
-      const stores = (await readdir(workdir)).filter((name) => /^[0-9a-f]{64}$/.test(name));
+      const stores = await storeUids(workdir);
       for (const uid of stores) expect((await readMetadata(workdir, uid)).state).not.toBe('committed');
     } finally {
       await sandbox.cleanup();

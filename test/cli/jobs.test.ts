@@ -6,7 +6,10 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSandbox, eventsOf, loggedNode, parseEvents, readLog, readMetadata, ref, runCli, sha256File, storeUids, writeWorkflow, type Sandbox, type WorkflowDoc } from './helpers.js';
+import { eventsOf, parseEvents, runCli } from '../support/cli.js';
+import { createSandbox, writeJson, type Sandbox } from '../support/sandbox.js';
+import { readMetadata, sha256File, storeUids } from '../support/stores.js';
+import { loggedNode, readLog, ref, type WorkflowDoc } from '../support/workflows.js';
 
 /** A fan-out of three branches off one matrix, a fan-in, and four subprocesses of which three run side by side. */
 function fanOutFanIn(log: string): WorkflowDoc {
@@ -55,7 +58,7 @@ describe('--jobs', () => {
   it('gives identical stores with --jobs 1 and --jobs 4, each node run once', async () => {
     // One log for both runs: it is part of the subprocess records, so both runs must name the same file.
     const log = box.path('executions.log');
-    const workflow = await writeWorkflow(box.path('fan.json'), fanOutFanIn(log));
+    const workflow = await writeJson(box.path('fan.json'), fanOutFanIn(log));
 
     const serial = await runCli(['run', workflow, '--workdir', box.path('serial'), '--jobs', '1', '--json']);
     expect(serial.code).toBe(0);
@@ -92,7 +95,7 @@ describe('--jobs', () => {
   });
 
   it('refuses --jobs 0 with exit code 2 before touching anything', async () => {
-    const workflow = await writeWorkflow(box.path('small.json'), { nodes: [{ label: 'one', operation: 'scalems.Integer64', input: { data: [1] } }] });
+    const workflow = await writeJson(box.path('small.json'), { nodes: [{ label: 'one', operation: 'scalems.Integer64', input: { data: [1] } }] });
     const result = await runCli(['run', workflow, '--workdir', box.path('never'), '--jobs', '0']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('expected a positive integer, got "0"');

@@ -9,7 +9,10 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allocArray, decodeNpy, encodeNpy, type ArrayValue } from '../../src/values/npy.js';
-import { createSandbox, eventsOf, labelsOf, loggedNode, must, parseEvents, readLog, readMetadata, ref, runCli, uidsByLabel, writeWorkflow, type Sandbox, type WorkflowDoc } from './helpers.js';
+import { eventsOf, labelsOf, must, parseEvents, runCli, uidsByLabel } from '../support/cli.js';
+import { createSandbox, writeJson, type Sandbox } from '../support/sandbox.js';
+import { readMetadata } from '../support/stores.js';
+import { loggedNode, readLog, ref, type WorkflowDoc } from '../support/workflows.js';
 
 function int64Array(shape: number[], values: number[]): ArrayValue<'int64'> {
   const array = allocArray('int64', shape);
@@ -53,7 +56,7 @@ describe('NpyFile and Concatenate', () => {
     const workdir = box.path('wd');
     await mkdir(box.path('arrays'));
     await writeFile(box.path('arrays', 'input.npy'), encodeNpy(int64Array([2, 3], [1, 2, 3, 4, 5, 6])));
-    const workflow = await writeWorkflow(box.path('arrays.json'), workflowFor('arrays/input.npy', log));
+    const workflow = await writeJson(box.path('arrays.json'), workflowFor('arrays/input.npy', log));
 
     // Run from another directory: $file is relative to the workflow file, not the cwd.
     const first = await runCli(['run', workflow, '--workdir', workdir], { cwd: box.path('arrays') });
@@ -87,7 +90,7 @@ describe('NpyFile and Concatenate', () => {
 
     // Same content under another name: nothing re-runs.
     await rename(box.path('arrays', 'input.npy'), box.path('arrays', 'renamed.npy'));
-    await writeWorkflow(workflow, workflowFor('arrays/renamed.npy', log));
+    await writeJson(workflow, workflowFor('arrays/renamed.npy', log));
     const moved = await runCli(['run', workflow, '--workdir', workdir, '--json']);
     expect(moved.code).toBe(0);
     expect(eventsOf(parseEvents(moved.stdout), 'node-started')).toEqual([]);
@@ -113,7 +116,7 @@ describe('NpyFile and Concatenate', () => {
 
   it('refuses a $file that is not a .npy array, naming node and field', async () => {
     await writeFile(box.path('not-an-array.npy'), 'hello\n');
-    const workflow = await writeWorkflow(box.path('bad-npy.json'), {
+    const workflow = await writeJson(box.path('bad-npy.json'), {
       nodes: [{ label: 'loaded', operation: 'run-graph.NpyFile', input: { file: { $file: 'not-an-array.npy' } } }],
     });
     const result = await runCli(['run', workflow, '--workdir', box.path('bad-wd')]);

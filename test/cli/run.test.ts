@@ -9,25 +9,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeNpy } from '../../src/values/npy.js';
-import {
-  createSandbox,
-  eventsOf,
-  exists,
-  labelsOf,
-  loggedNode,
-  must,
-  parseEvents,
-  readLog,
-  readMetadata,
-  ref,
-  runCli,
-  sha256File,
-  storeUids,
-  uidsByLabel,
-  writeWorkflow,
-  type Sandbox,
-  type WorkflowDoc,
-} from './helpers.js';
+import { eventsOf, labelsOf, must, parseEvents, runCli, uidsByLabel } from '../support/cli.js';
+import { createSandbox, exists, writeJson, type Sandbox } from '../support/sandbox.js';
+import { readMetadata, sha256File, storeUids } from '../support/stores.js';
+import { loggedNode, readLog, ref, type WorkflowDoc } from '../support/workflows.js';
 
 /** SCALE-MS's reference record: Integer64 [[1,2],[3,4]] with no dependencies. */
 const REFERENCE_UID = '266bb4e33dfb7be89c04735cebe31cae8d7714243ccb9d137a1a37a46a645365';
@@ -84,7 +69,7 @@ describe('run', () => {
   });
 
   it('commits one complete store per node on a first run, and leaves no staging or locks', async () => {
-    await writeWorkflow(workflow, pipeline(log));
+    await writeJson(workflow, pipeline(log));
     const result = await runCli(['run', workflow, '--workdir', workdir]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -134,7 +119,7 @@ describe('run', () => {
   });
 
   it('executes nothing on an unchanged second run and reports every node as reused', async () => {
-    await writeWorkflow(workflow, pipeline(log));
+    await writeJson(workflow, pipeline(log));
     expect((await runCli(['run', workflow, '--workdir', workdir])).code).toBe(0);
     const logAfterFirst = await readLog(log);
     const storesAfterFirst = await storeUids(workdir);
@@ -153,13 +138,13 @@ describe('run', () => {
   });
 
   it('re-runs exactly a changed node and its descendants, and keeps the old stores', async () => {
-    await writeWorkflow(workflow, pipeline(log));
+    await writeJson(workflow, pipeline(log));
     expect((await runCli(['run', workflow, '--workdir', workdir])).code).toBe(0);
     const firstStores = await storeUids(workdir);
     const firstUids = await uidsByLabel(workflow);
 
     // A literal in an in-process node: matrix, doubled, total and report (which reads doubled).
-    await writeWorkflow(workflow, pipeline(log, { matrix: [[1, 2], [3, 5]] }));
+    await writeJson(workflow, pipeline(log, { matrix: [[1, 2], [3, 5]] }));
     const changed = await runCli(['run', workflow, '--workdir', workdir, '--json']);
     expect(changed.code).toBe(0);
     let events = parseEvents(changed.stdout);
@@ -178,7 +163,7 @@ describe('run', () => {
     expect(secondStores).toHaveLength(firstStores.length + 4);
 
     // An input of the first subprocess: it and its chain re-run, in dependency order.
-    await writeWorkflow(workflow, pipeline(log, { matrix: [[1, 2], [3, 5]], fetchEnv: { MIRROR: 'b' } }));
+    await writeJson(workflow, pipeline(log, { matrix: [[1, 2], [3, 5]], fetchEnv: { MIRROR: 'b' } }));
     const third = await runCli(['run', workflow, '--workdir', workdir, '--json']);
     expect(third.code).toBe(0);
     events = parseEvents(third.stdout);
@@ -187,7 +172,7 @@ describe('run', () => {
     expect((await readLog(log)).slice(5)).toEqual(['fetch', 'prepare', 'report']);
 
     // Back to the first workflow: everything is already there.
-    await writeWorkflow(workflow, pipeline(log));
+    await writeJson(workflow, pipeline(log));
     const back = await runCli(['run', workflow, '--workdir', workdir, '--json']);
     expect(back.code).toBe(0);
     expect(eventsOf(parseEvents(back.stdout), 'node-started')).toEqual([]);
@@ -195,7 +180,7 @@ describe('run', () => {
   });
 
   it('re-runs nothing when labels are renamed or nodes reordered', async () => {
-    await writeWorkflow(workflow, pipeline(log));
+    await writeJson(workflow, pipeline(log));
     expect((await runCli(['run', workflow, '--workdir', workdir])).code).toBe(0);
     const before = await uidsByLabel(workflow);
     const stores = await storeUids(workdir);
@@ -208,7 +193,7 @@ describe('run', () => {
       .replaceAll('"$ref":"matrix"', '"$ref":"m"');
     const nodes = (JSON.parse(json) as WorkflowDoc['nodes']).reverse();
     // The tag of `prepare` is its old label, so its record is unchanged.
-    await writeWorkflow(workflow, { nodes });
+    await writeJson(workflow, { nodes });
     const after = await uidsByLabel(workflow);
     expect(must(after, 'cleaned')).toBe(must(before, 'prepare'));
     expect(must(after, 'm')).toBe(must(before, 'matrix'));
@@ -224,7 +209,7 @@ describe('run', () => {
   });
 
   it('prints only JSON event lines with --json, from run-started to run-finished', async () => {
-    await writeWorkflow(workflow, pipeline(log));
+    await writeJson(workflow, pipeline(log));
     const result = await runCli(['run', workflow, '--workdir', workdir, '--json', '--jobs', '2']);
     expect(result.code).toBe(0);
     const lines = result.stdout.split('\n').filter((line) => line !== '');
@@ -252,7 +237,7 @@ describe('run', () => {
 
   it('runs the shipped quickstart example in the default working directory beside the workflow', async () => {
     const copy = box.path('quickstart.json');
-    await writeWorkflow(copy, JSON.parse(await readFile(new URL('../../examples/quickstart.json', import.meta.url), 'utf8')) as unknown);
+    await writeJson(copy, JSON.parse(await readFile(new URL('../../examples/quickstart.json', import.meta.url), 'utf8')) as unknown);
     const first = await runCli(['run', copy], { cwd: box.dir });
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/done: 4 built, 0 reused, 0 failed/);

@@ -6,7 +6,9 @@
  */
 import { readdir } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSandbox, loggedNode, readLog, ref, runCli, uidsByLabel, writeWorkflow, type Sandbox } from './helpers.js';
+import { runCli, uidsByLabel } from '../support/cli.js';
+import { createSandbox, writeJson, type Sandbox } from '../support/sandbox.js';
+import { loggedNode, readLog, ref } from '../support/workflows.js';
 
 interface StatusJson {
   workdir: string;
@@ -23,7 +25,7 @@ describe('status', () => {
     box = await createSandbox();
     workflow = box.path('wf.json');
     log = box.path('executions.log');
-    await writeWorkflow(workflow, {
+    await writeJson(workflow, {
       nodes: [
         { label: 'matrix', operation: 'scalems.Integer64', input: { data: [[1, 2], [3, 4]] } },
         { label: 'total', operation: 'run-graph.Sum', input: { array: ref('matrix'), axis: 0 } },
@@ -81,7 +83,7 @@ describe('status', () => {
 
   it('refuses a bad workflow with exit code 2', async () => {
     const bad = box.path('bad.json');
-    await writeWorkflow(bad, { nodes: [{ label: 'total', operation: 'run-graph.Sum', input: { array: ref('nowhere') } }] });
+    await writeJson(bad, { nodes: [{ label: 'total', operation: 'run-graph.Sum', input: { array: ref('nowhere') } }] });
     const result = await runCli(['status', bad]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("node 'total'");

@@ -6,7 +6,10 @@
  */
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSandbox, loggedNode, readLog, runCli, writeWorkflow, type Sandbox } from './helpers.js';
+import { runCli } from '../support/cli.js';
+import { createSandbox, writeJson, type Sandbox } from '../support/sandbox.js';
+import { storeUids } from '../support/stores.js';
+import { loggedNode, readLog } from '../support/workflows.js';
 
 describe('working directory problems', () => {
   let box: Sandbox;
@@ -16,7 +19,7 @@ describe('working directory problems', () => {
   beforeEach(async () => {
     box = await createSandbox();
     log = box.path('executions.log');
-    workflow = await writeWorkflow(box.path('wf.json'), {
+    workflow = await writeJson(box.path('wf.json'), {
       nodes: [{ label: 'matrix', operation: 'scalems.Integer64', input: { data: [[1, 2], [3, 4]] } }, loggedNode('step', log, { inputs: ['matrix'] })],
     });
   });
@@ -67,7 +70,7 @@ describe('working directory problems', () => {
     await mkdir(dir);
     const result = await runCli(['run', workflow, '--workdir', dir]);
     expect(result.code).toBe(0);
-    expect((await readdir(dir)).filter((name) => /^[0-9a-f]{64}$/.test(name))).toHaveLength(2);
+    expect(await storeUids(dir)).toHaveLength(2);
     expect(await readLog(log)).toEqual(['step']);
   });
 });

@@ -5,7 +5,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSandbox, runCli, type Sandbox } from './helpers.js';
+import { runCli } from '../support/cli.js';
+import { createSandbox, type Sandbox } from '../support/sandbox.js';
 
 let box: Sandbox;
 let workflow: string;

@@ -8,7 +8,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseUid } from '../../src/identity/fingerprint.js';
 import { claimOwnership } from '../../src/store/lock.js';
 import { currentOwner } from '../../src/store/owner.js';
-import { REPO_ROOT, createSandbox, runCli, type Sandbox } from './helpers.js';
+import { REPO_ROOT, runCli } from '../support/cli.js';
+import { createSandbox, type Sandbox } from '../support/sandbox.js';
+import { storeUids } from '../support/stores.js';
 
 let box: Sandbox;
 let keep: string;
@@ -16,7 +18,7 @@ let drop: string;
 let workdir: string;
 
 async function stores(): Promise<string[]> {
-  return (await readdir(workdir)).filter((n) => /^[0-9a-f]{64}$/.test(n)).sort();
+  return storeUids(workdir);
 }
 
 async function uidsOf(workflow: string): Promise<string[]> {

@@ -8,7 +8,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/operations/registry.js';
 import { buildGraph } from '../../src/workflow/graph.js';
 import { toScalemsDocument } from '../../src/workflow/scalems.js';
-import { createSandbox, runCli, type Sandbox } from './helpers.js';
+import { runCli } from '../support/cli.js';
+import { createSandbox, type Sandbox } from '../support/sandbox.js';
+import { storeUids } from '../support/stores.js';
 
 const MATRIX = '266bb4e33dfb7be89c04735cebe31cae8d7714243ccb9d137a1a37a46a645365';
 
@@ -44,7 +46,7 @@ describe('SCALE-MS documents', () => {
     });
     const result = await runCli(['run', doc, '--workdir', box.path('wd')]);
     expect(result.code, result.stderr).toBe(0);
-    expect((await readdir(box.path('wd'))).filter((n) => /^[0-9a-f]{64}$/.test(n))).toEqual([MATRIX]);
+    expect(await storeUids(box.path('wd'))).toEqual([MATRIX]);
   });
 
   it('a document with references runs, each store under the uid its referent declares', async () => {
@@ -53,7 +55,7 @@ describe('SCALE-MS documents', () => {
     const doc = await box.write('doc.json', document);
     const result = await runCli(['run', doc, '--workdir', box.path('wd')]);
     expect(result.code, result.stderr).toBe(0);
-    const stores = (await readdir(box.path('wd'))).filter((n) => /^[0-9a-f]{64}$/.test(n)).sort();
+    const stores = await storeUids(box.path('wd'));
     expect(stores).toEqual(document.referents.map((r) => r.uid).sort());
   });
 

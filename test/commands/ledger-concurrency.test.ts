@@ -4,7 +4,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLedger } from '../../src/store/ledger.js';
-import { createSandbox, demoOperationsModule, runCli, type Sandbox } from './helpers.js';
+import { runCli } from '../support/cli.js';
+import { createSandbox, type Sandbox } from '../support/sandbox.js';
+import { demoOperationsModule } from '../support/workflows.js';
 
 let box: Sandbox;
 beforeAll(async () => {

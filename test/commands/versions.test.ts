@@ -5,7 +5,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLedger, summarizeLedger } from '../../src/store/ledger.js';
-import { createSandbox, demoOperationsModule, demoWorkflow, runCli, type Sandbox } from './helpers.js';
+import { runCli } from '../support/cli.js';
+import { createSandbox, type Sandbox } from '../support/sandbox.js';
+import { demoOperationsModule, demoWorkflow } from '../support/workflows.js';
 
 let box: Sandbox;
 let workflow: string;

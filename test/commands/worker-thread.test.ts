@@ -3,7 +3,8 @@
 // its declarations just as on the main thread.
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_INDEX_URL, createSandbox, runCli, type Sandbox } from './helpers.js';
+import { DIST_INDEX_URL, runCli } from '../support/cli.js';
+import { createSandbox, type Sandbox } from '../support/sandbox.js';
 
 let box: Sandbox;
 beforeAll(async () => {

@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditWorkdir } from '../../torture/audit.js';
 import { readStoreMetadata } from '../../src/store/metadata.js';
-import { CLI, requireBuiltCli, runCli, scratch, writeTortureWorkflow } from './helpers.js';
+import { CLI, requireBuiltCli } from '../support/cli.js';
+import { createSandbox } from '../support/sandbox.js';
+import { storeUids } from '../support/stores.js';
+import { runCliAttempt, writeTortureWorkflow } from '../support/torture.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -15,13 +18,13 @@ let workflow: { file: string; log: string };
 
 beforeEach(async () => {
   requireBuiltCli();
-  ({ dir, cleanup } = await scratch());
+  ({ dir, cleanup } = await createSandbox());
   workflow = await writeTortureWorkflow(dir);
 });
 afterEach(async () => cleanup());
 
 async function committedCount(workdir: string): Promise<number> {
-  const stores = (await readdir(workdir).catch(() => [] as string[])).filter((n) => /^[0-9a-f]{64}$/.test(n));
+  const stores = await storeUids(workdir).catch(() => [] as string[]);
   const metadata = await Promise.all(stores.map((s) => readStoreMetadata(join(workdir, s))));
   return metadata.filter((m) => m?.state === 'committed').length;
 }
@@ -29,33 +32,33 @@ async function committedCount(workdir: string): Promise<number> {
 describe('bad environments', () => {
   it('a full disk while writing an artifact stops the run with one clear error, then the run completes', async () => {
     const workdir = join(dir, 'work');
-    const full = await runCli(['run', workflow.file, '--workdir', workdir], { RUN_GRAPH_FAIL_AT: 'artifact-write:ENOSPC' });
+    const full = await runCliAttempt(['run', workflow.file, '--workdir', workdir], { RUN_GRAPH_FAIL_AT: 'artifact-write:ENOSPC' });
     expect(full.code).toBe(3);
     expect(full.stderr).toMatch(/E_WORKDIR: node '[^']+': no space left on device while building the node \((result|data)\.npy\)/);
     expect(await committedCount(workdir)).toBe(0);
 
-    const fixed = await runCli(['run', workflow.file, '--workdir', workdir]);
+    const fixed = await runCliAttempt(['run', workflow.file, '--workdir', workdir]);
     expect(fixed.code, fixed.stderr).toBe(0);
     expect(await auditWorkdir(workdir)).toEqual([]);
   });
 
   it('a read-only file system when publishing a store: exit 3, nothing committed, then completes', async () => {
     const workdir = join(dir, 'work');
-    const ro = await runCli(['run', workflow.file, '--workdir', workdir], { RUN_GRAPH_FAIL_AT: 'publish:EROFS' });
+    const ro = await runCliAttempt(['run', workflow.file, '--workdir', workdir], { RUN_GRAPH_FAIL_AT: 'publish:EROFS' });
     expect(ro.code).toBe(3);
     expect(ro.stderr).toContain('read-only file system');
     expect(await committedCount(workdir)).toBe(0);
-    const fixed = await runCli(['run', workflow.file, '--workdir', workdir]);
+    const fixed = await runCliAttempt(['run', workflow.file, '--workdir', workdir]);
     expect(fixed.code, fixed.stderr).toBe(0);
   });
 
   it('a failed commit write leaves the store uncommitted and the next run rebuilds it', async () => {
     const workdir = join(dir, 'work');
-    const failed = await runCli(['run', workflow.file, '--workdir', workdir, '--jobs', '1'], { RUN_GRAPH_FAIL_AT: 'metadata-write:EIO' });
+    const failed = await runCliAttempt(['run', workflow.file, '--workdir', workdir, '--jobs', '1'], { RUN_GRAPH_FAIL_AT: 'metadata-write:EIO' });
     expect(failed.code).toBe(3);
     expect(failed.stderr).toContain('i/o error');
     expect(await committedCount(workdir)).toBe(0);
-    const fixed = await runCli(['run', workflow.file, '--workdir', workdir]);
+    const fixed = await runCliAttempt(['run', workflow.file, '--workdir', workdir]);
     expect(fixed.code, fixed.stderr).toBe(0);
     expect(await auditWorkdir(workdir)).toEqual([]);
   });
@@ -63,7 +66,7 @@ describe('bad environments', () => {
   it('a working directory that is a file is refused before anything runs', async () => {
     const file = join(dir, 'not-a-dir');
     await writeFile(file, 'precious');
-    const run = await runCli(['run', workflow.file, '--workdir', file]);
+    const run = await runCliAttempt(['run', workflow.file, '--workdir', file]);
     expect(run.code).toBe(3);
     expect(run.stderr).toContain('is a file, not a directory');
   });

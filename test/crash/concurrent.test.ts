@@ -8,8 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditExecutionLog, auditWorkdir, committedOutputs } from '../../torture/audit.js';
 import { tortureNodeCount } from '../../torture/workflow.js';
 import type { ConcreteGraph } from '../../src/workflow/graph.js';
-import { loadGraph } from '../../src/workflow/load-graph.js';
-import { requireBuiltCli, runCli, scratch, writeTortureWorkflow } from './helpers.js';
+import { runCliAttempt, tortureReference } from '../support/torture.js';
 
 const SHAPE = { groups: 6, transforms: 3, subprocesses: 3, subprocessSleep: 0.1 };
 
@@ -20,17 +19,10 @@ let graph: ConcreteGraph;
 let expected: Map<string, string>;
 
 beforeAll(async () => {
-  requireBuiltCli();
-  ({ dir, cleanup } = await scratch());
-  workflow = await writeTortureWorkflow(dir, SHAPE);
-  graph = await loadGraph(workflow.file);
-  const reference = join(dir, 'single');
-  const run = await runCli(['run', workflow.file, '--workdir', reference, '--jobs', '2']);
-  expect(run.code, run.stderr).toBe(0);
-  expected = await committedOutputs(reference, graph);
+  ({ dir, cleanup, workflow, graph, expected } = await tortureReference(SHAPE, ['--jobs', '2']));
 }, 120_000);
 
-afterAll(async () => cleanup());
+afterAll(async () => cleanup?.());
 
 function countWaits(stdout: string): number {
   return stdout.split('\n').filter((line) => line.includes('"type":"lock-waiting"')).length;
@@ -41,7 +33,7 @@ describe('concurrent workers', () => {
     const workdir = join(dir, 'four');
     const log = join(dir, 'four.log');
     const args = ['run', workflow.file, '--workdir', workdir, '--jobs', '2', '--json'];
-    const runs = await Promise.all([0, 1, 2, 3].map(() => runCli(args, { RUN_GRAPH_EXECUTION_LOG: log })));
+    const runs = await Promise.all([0, 1, 2, 3].map(() => runCliAttempt(args, { RUN_GRAPH_EXECUTION_LOG: log })));
     for (const run of runs) expect(run.code, run.stderr).toBe(0);
 
     const { problems, counts } = await auditExecutionLog(log);
@@ -57,8 +49,8 @@ describe('concurrent workers', () => {
     const log = join(dir, 'killed.log');
     const args = ['run', workflow.file, '--workdir', workdir, '--jobs', '2', '--json'];
     const env = { RUN_GRAPH_EXECUTION_LOG: log };
-    const victim = runCli(args, env, 700);
-    const survivors = [0, 1, 2].map(() => runCli(args, env));
+    const victim = runCliAttempt(args, env, 700);
+    const survivors = [0, 1, 2].map(() => runCliAttempt(args, env));
     const [killed, ...rest] = await Promise.all([victim, ...survivors]);
     expect(killed?.signal).toBe('SIGKILL');
     for (const run of rest) expect(run.code, run.stderr).toBe(0);

@@ -8,7 +8,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readStoreMetadata } from '../../src/store/metadata.js';
 import { auditWorkdir } from '../../torture/audit.js';
 import { loadGraph } from '../../src/workflow/load-graph.js';
-import { requireBuiltCli, runCli, scratch, writeTortureWorkflow } from './helpers.js';
+import { requireBuiltCli } from '../support/cli.js';
+import { createSandbox } from '../support/sandbox.js';
+import { runCliAttempt, writeTortureWorkflow } from '../support/torture.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -17,10 +19,10 @@ let workdir: string;
 
 beforeEach(async () => {
   requireBuiltCli();
-  ({ dir, cleanup } = await scratch());
+  ({ dir, cleanup } = await createSandbox());
   workflow = await writeTortureWorkflow(dir);
   workdir = join(dir, 'work');
-  const first = await runCli(['run', workflow.file, '--workdir', workdir]);
+  const first = await runCliAttempt(['run', workflow.file, '--workdir', workdir]);
   expect(first.code, first.stderr).toBe(0);
 });
 afterEach(async () => cleanup());
@@ -48,7 +50,7 @@ describe('corrupted artifacts', () => {
   it('a truncated artifact is caught by the default size check, quarantined and rebuilt', async () => {
     const { uid, path, bytes } = await artifactOf('add1_2');
     await truncate(path, bytes.length - 8);
-    const run = await runCli(['run', workflow.file, '--workdir', workdir, '--json']);
+    const run = await runCliAttempt(['run', workflow.file, '--workdir', workdir, '--json']);
     expect(run.code, run.stderr).toBe(0);
     const quarantined = run.stdout.split('\n').find((line) => line.includes('"type":"store-quarantined"'));
     expect(quarantined).toContain('result.npy');
@@ -66,10 +68,10 @@ describe('corrupted artifacts', () => {
     flipped[flipped.length - 1] = (flipped[flipped.length - 1] ?? 0) ^ 0xff;
     await writeFile(path, flipped);
 
-    const cheap = await runCli(['run', workflow.file, '--workdir', workdir, '--json']);
+    const cheap = await runCliAttempt(['run', workflow.file, '--workdir', workdir, '--json']);
     expect(executions(cheap.stdout)).toEqual([]);
 
-    const verified = await runCli(['run', workflow.file, '--workdir', workdir, '--json', '--verify']);
+    const verified = await runCliAttempt(['run', workflow.file, '--workdir', workdir, '--json', '--verify']);
     expect(verified.code, verified.stderr).toBe(0);
     expect(verified.stdout).toContain('does not match its sha256');
     expect(executions(verified.stdout)).toEqual(['source2']);

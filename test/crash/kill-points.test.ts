@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCommitted, readStoreMetadata } from '../../src/store/metadata.js';
 import { auditExecutionLog, auditWorkdir, committedOutputs } from '../../torture/audit.js';
-import { loadGraph } from '../../src/workflow/load-graph.js';
 import type { ConcreteGraph } from '../../src/workflow/graph.js';
-import { requireBuiltCli, runCli, scratch, writeTortureWorkflow } from './helpers.js';
+import { storeUids } from '../support/stores.js';
+import { runCliAttempt, tortureReference } from '../support/torture.js';
 
 const POINTS = ['after-tmp-created', 'after-rename', 'after-artifact-write', 'after-metadata-temp', 'after-commit'] as const;
 
@@ -21,17 +21,10 @@ let graph: ConcreteGraph;
 let expected: Map<string, string>;
 
 beforeAll(async () => {
-  requireBuiltCli();
-  ({ dir, cleanup } = await scratch());
-  workflow = await writeTortureWorkflow(dir);
-  graph = await loadGraph(workflow.file);
-  const reference = join(dir, 'reference');
-  const run = await runCli(['run', workflow.file, '--workdir', reference, '--json']);
-  expect(run.code, run.stderr).toBe(0);
-  expected = await committedOutputs(reference, graph);
+  ({ dir, cleanup, workflow, graph, expected } = await tortureReference({}, ['--json']));
 });
 
-afterAll(async () => cleanup());
+afterAll(async () => cleanup?.());
 
 describe('deliberate kill points', () => {
   for (const point of POINTS) {
@@ -40,19 +33,19 @@ describe('deliberate kill points', () => {
         const workdir = join(dir, `${point}-${pass}`);
         const log = join(dir, `${point}-${pass}.log`);
         const env = { RUN_GRAPH_EXECUTION_LOG: log };
-        const killed = await runCli(['run', workflow.file, '--workdir', workdir, '--jobs', '1', '--json'], { ...env, RUN_GRAPH_KILL_AT: `${point}#${pass}` });
+        const killed = await runCliAttempt(['run', workflow.file, '--workdir', workdir, '--jobs', '1', '--json'], { ...env, RUN_GRAPH_KILL_AT: `${point}#${pass}` });
         expect(killed.signal, `the process should have killed itself ${point}: ${killed.stderr}`).toBe('SIGKILL');
 
         if (point === 'after-metadata-temp') {
           // The committed metadata exists only under its temporary name (in the killed node's store, and in any
           // other store committing at the same moment): none of those stores may read as committed.
-          const stores = (await readdir(workdir)).filter((n) => /^[0-9a-f]{64}$/.test(n));
+          const stores = await storeUids(workdir);
           const staged = (await Promise.all(stores.map(async (s) => ((await readdir(join(workdir, s))).some((f) => f.startsWith('.rg-tmp-metadata.json')) ? [s] : [])))).flat();
           expect(staged.length).toBeGreaterThanOrEqual(1);
           for (const store of staged) expect(isCommitted(await readStoreMetadata(join(workdir, store))), store).toBe(false);
         }
 
-        const resumed = await runCli(['run', workflow.file, '--workdir', workdir, '--jobs', '2', '--json'], env);
+        const resumed = await runCliAttempt(['run', workflow.file, '--workdir', workdir, '--jobs', '2', '--json'], env);
         expect(resumed.code, resumed.stderr).toBe(0);
         const { problems } = await auditExecutionLog(log);
         expect(problems).toEqual([]);

@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditWorkdir } from '../../torture/audit.js';
 import { loadGraph } from '../../src/workflow/load-graph.js';
-import { requireBuiltCli, runCli, scratch } from './helpers.js';
+import { requireBuiltCli } from '../support/cli.js';
+import { createSandbox } from '../support/sandbox.js';
+import { storeUids } from '../support/stores.js';
+import { runCliAttempt } from '../support/torture.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -15,7 +18,7 @@ let file: string;
 
 beforeEach(async () => {
   requireBuiltCli();
-  ({ dir, cleanup } = await scratch());
+  ({ dir, cleanup } = await createSandbox());
   file = join(dir, 'chain.json');
   const nodes = [0, 1, 2].map((i) => ({ label: `step${i}`, operation: 'run-graph.Add', input: { a: i === 0 ? [0] : { $ref: `step${i - 1}` }, b: 1 } }));
   await writeFile(file, JSON.stringify({ nodes }));
@@ -25,7 +28,7 @@ afterEach(async () => cleanup());
 describe('claims made ahead', () => {
   it('hand each node of a chain its store in order, and leave nothing behind', async () => {
     const workdir = join(dir, 'work');
-    const run = await runCli(['run', file, '--workdir', workdir, '--jobs', '1', '--json']);
+    const run = await runCliAttempt(['run', file, '--workdir', workdir, '--jobs', '1', '--json']);
     expect(run.code, run.stderr).toBe(0);
     const events = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; label?: string });
     const order = events.filter((e) => ['node-started', 'node-committing', 'node-committed'].includes(e.type)).map((e) => `${e.type} ${e.label ?? ''}`);
@@ -37,15 +40,15 @@ describe('claims made ahead', () => {
   it('take back the store of a node that never started because its upstream failed to commit', async () => {
     const workdir = join(dir, 'work');
     const graph = await loadGraph(file);
-    const failed = await runCli(['run', file, '--workdir', workdir, '--jobs', '1'], { RUN_GRAPH_FAIL_AT: 'metadata-write:EIO' });
+    const failed = await runCliAttempt(['run', file, '--workdir', workdir, '--jobs', '1'], { RUN_GRAPH_FAIL_AT: 'metadata-write:EIO' });
     expect(failed.code).toBe(3);
-    const stores = (await readdir(workdir)).filter((n) => /^[0-9a-f]{64}$/.test(n));
+    const stores = await storeUids(workdir);
     // step0 failed to commit and keeps its unfinished store; step1's store, claimed ahead, is gone; step2 was never claimed.
     expect(stores).toEqual([graph.nodes[0]?.uid]);
     expect(await readdir(join(workdir, 'tmp'))).toEqual([]);
     expect(await readdir(join(workdir, stores[0] ?? ''))).not.toContain('lock');
 
-    const fixed = await runCli(['run', file, '--workdir', workdir]);
+    const fixed = await runCliAttempt(['run', file, '--workdir', workdir]);
     expect(fixed.code, fixed.stderr).toBe(0);
     expect(await auditWorkdir(workdir)).toEqual([]);
   });

@@ -6,7 +6,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditExecutionLog, auditWorkdir } from '../../torture/audit.js';
-import { CLI, requireBuiltCli, runCli, scratch, writeTortureWorkflow } from './helpers.js';
+import { CLI, requireBuiltCli } from '../support/cli.js';
+import { createSandbox } from '../support/sandbox.js';
+import { runCliAttempt, writeTortureWorkflow } from '../support/torture.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -14,7 +16,7 @@ let workflow: { file: string; log: string };
 
 beforeEach(async () => {
   requireBuiltCli();
-  ({ dir, cleanup } = await scratch());
+  ({ dir, cleanup } = await createSandbox());
   // Slow subprocesses, so the signal lands while some run.
   workflow = await writeTortureWorkflow(dir, { groups: 4, subprocesses: 2, subprocessSleep: 1 });
 });
@@ -65,7 +67,7 @@ describe('signals', () => {
       const problems = await auditWorkdir(workdir);
       expect(problems.filter((p) => p.includes('lock'))).toEqual([]);
 
-      const resumed = await runCli(['run', workflow.file, '--workdir', workdir], { RUN_GRAPH_EXECUTION_LOG: workflow.log });
+      const resumed = await runCliAttempt(['run', workflow.file, '--workdir', workdir], { RUN_GRAPH_EXECUTION_LOG: workflow.log });
       expect(resumed.code, resumed.stderr).toBe(0);
       expect((await auditExecutionLog(workflow.log)).problems).toEqual([]);
       expect(await auditWorkdir(workdir)).toEqual([]);
@@ -89,7 +91,7 @@ describe('signals', () => {
     expect(stopped.code).toBe(130);
     expect(stopped.stderr).toContain('exiting at once');
     expect(stopped.ms).toBeLessThan(2_500);
-    const resumed = await runCli(['run', stubborn, '--workdir', workdir], { RUN_GRAPH_EXECUTION_LOG: workflow.log });
+    const resumed = await runCliAttempt(['run', stubborn, '--workdir', workdir], { RUN_GRAPH_EXECUTION_LOG: workflow.log });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect((await auditExecutionLog(workflow.log)).problems).toEqual([]);
     expect(await auditWorkdir(workdir)).toEqual([]);

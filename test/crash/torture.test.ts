@@ -5,14 +5,15 @@
 // executed again, and that no lock, staging entry or temp file is left.
 import { describe, expect, it } from 'vitest';
 import { torture } from '../../torture/harness.js';
-import { CLI, requireBuiltCli, scratch } from './helpers.js';
+import { CLI, requireBuiltCli } from '../support/cli.js';
+import { createSandbox } from '../support/sandbox.js';
 
 const SEED = 20261122;
 
 describe('crash torture', () => {
   it('survives 25 SIGKILLs at random moments with nothing lost, repeated or half written', async () => {
     requireBuiltCli();
-    const { dir, cleanup } = await scratch();
+    const { dir, cleanup } = await createSandbox();
     try {
       const report = await torture({ kills: 25, seed: SEED, cli: CLI, scratch: dir, groups: 20, jobs: 4 });
       expect(report.problems, `seed ${SEED}: replay with npm run torture -- --seed ${SEED}`).toEqual([]);

@@ -6,7 +6,10 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { processStartTime, type OwnerInfo } from '../../src/store/owner.js';
-import { CLI, requireBuiltCli, runCli, scratch, writeTortureWorkflow } from './helpers.js';
+import { CLI, requireBuiltCli } from '../support/cli.js';
+import { createSandbox } from '../support/sandbox.js';
+import { storeUids } from '../support/stores.js';
+import { runCliAttempt, writeTortureWorkflow } from '../support/torture.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -15,12 +18,12 @@ let stores: string[];
 
 beforeEach(async () => {
   requireBuiltCli();
-  ({ dir, cleanup } = await scratch());
+  ({ dir, cleanup } = await createSandbox());
   const workflow = await writeTortureWorkflow(dir);
   workdir = join(dir, 'work');
-  const run = await runCli(['run', workflow.file, '--workdir', workdir]);
+  const run = await runCliAttempt(['run', workflow.file, '--workdir', workdir]);
   expect(run.code, run.stderr).toBe(0);
-  stores = (await readdir(workdir)).filter((n) => /^[0-9a-f]{64}$/.test(n)).sort();
+  stores = await storeUids(workdir);
 });
 afterEach(async () => cleanup());
 

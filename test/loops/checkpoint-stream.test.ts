@@ -4,21 +4,19 @@
 // last durable chunk, with no chunk duplicated or missing.
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeNpy } from '../../src/values/npy.js';
 import { readStoreMetadata } from '../../src/store/metadata.js';
 import { runAttempt } from '../../torture/harness.js';
-import { requireBuiltCli, scratch } from '../crash/helpers.js';
-
-const LIBRARY = pathToFileURL(resolve(import.meta.dirname, '..', '..', 'dist', 'index.js')).href;
+import { DIST_INDEX_URL, requireBuiltCli } from '../support/cli.js';
+import { createSandbox } from '../support/sandbox.js';
 
 // A script using the library: a 40-step sum that checkpoints after every
 // step, and a 30-chunk stream, both slow enough to be killed midway.
 const SCRIPT = `
 import { appendFileSync } from 'node:fs';
-import { WorkerContext, buildGraph, builtinRegistry } from ${JSON.stringify(LIBRARY)};
+import { WorkerContext, buildGraph, builtinRegistry } from ${JSON.stringify(DIST_INDEX_URL)};
 const [workdir, log] = process.argv.slice(2);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const slowSum = {
@@ -66,7 +64,7 @@ let cleanup: () => Promise<void>;
 
 beforeEach(async () => {
   requireBuiltCli();
-  ({ dir, cleanup } = await scratch());
+  ({ dir, cleanup } = await createSandbox());
 });
 afterEach(async () => cleanup());
 

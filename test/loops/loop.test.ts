@@ -11,7 +11,9 @@ import { auditExecutionLog, auditWorkdir } from '../../torture/audit.js';
 import type { runAttempt } from '../../torture/harness.js';
 import { loadGraph } from '../../src/workflow/load-graph.js';
 import type { WorkflowSpec } from '../../src/workflow/load.js';
-import { CLI, requireBuiltCli, runCli, scratch } from '../crash/helpers.js';
+import { CLI, requireBuiltCli } from '../support/cli.js';
+import { createSandbox } from '../support/sandbox.js';
+import { runCliAttempt } from '../support/torture.js';
 import { halvingWorkflow } from './workflows.js';
 
 let dir: string;
@@ -19,7 +21,7 @@ let cleanup: () => Promise<void>;
 
 beforeEach(async () => {
   requireBuiltCli();
-  ({ dir, cleanup } = await scratch());
+  ({ dir, cleanup } = await createSandbox());
 });
 afterEach(async () => cleanup());
 
@@ -49,7 +51,7 @@ describe('while loops', () => {
   it('runs until the condition says stop, and its outputs are the last state', async () => {
     const file = await write(halvingWorkflow({ initial: [100, 300, 800], below: 1, maxIterations: 50 }));
     const workdir = join(dir, 'work');
-    const run = await runCli(['run', file, '--workdir', workdir, '--json']);
+    const run = await runCliAttempt(['run', file, '--workdir', workdir, '--json']);
     expect(run.code, run.stderr).toBe(0);
     const checks = events(run.stdout).filter((e) => e.type === 'loop-iteration');
     // 800 / 2^10 < 1 <= 800 / 2^9: ten halvings, eleven checks, the last one says stop.
@@ -58,14 +60,14 @@ describe('while loops', () => {
     expect(await outputOf(file, workdir, 'relax', 'ensemble')).toEqual([100 / 1024, 300 / 1024, 800 / 1024]);
     expect(await outputOf(file, workdir, 'final', 'result')).toEqual([1200 / 1024]);
 
-    const again = await runCli(['run', file, '--workdir', workdir, '--json']);
+    const again = await runCliAttempt(['run', file, '--workdir', workdir, '--json']);
     expect(events(again.stdout).filter((e) => e.type === 'node-started')).toEqual([]);
   });
 
   it('a condition true at once means zero iterations: the outputs are the initial state', async () => {
     const file = await write(halvingWorkflow({ initial: [0.25, 0.5], below: 1, maxIterations: 5 }));
     const workdir = join(dir, 'work');
-    const run = await runCli(['run', file, '--workdir', workdir, '--json']);
+    const run = await runCliAttempt(['run', file, '--workdir', workdir, '--json']);
     expect(run.code, run.stderr).toBe(0);
     expect(events(run.stdout).filter((e) => e.type === 'loop-iteration')).toEqual([expect.objectContaining({ iteration: 0, stop: true })]);
     expect(await outputOf(file, workdir, 'relax', 'ensemble')).toEqual([0.25, 0.5]);
@@ -95,7 +97,7 @@ describe('while loops', () => {
       ],
     } as WorkflowSpec);
     const workdir = join(dir, 'work');
-    const run = await runCli(['run', file, '--workdir', workdir]);
+    const run = await runCliAttempt(['run', file, '--workdir', workdir]);
     expect(run.code, run.stderr).toBe(0);
     const graph = await loadGraph(file);
     const loop = graph.byLabel.get('relax');
@@ -112,13 +114,13 @@ describe('while loops', () => {
 
   it('fails at maxIterations unless the workflow accepts the cap', async () => {
     const failing = await write(halvingWorkflow({ initial: [800], below: 1, maxIterations: 3 }), 'capped.json');
-    const run = await runCli(['run', failing, '--workdir', join(dir, 'a')]);
+    const run = await runCliAttempt(['run', failing, '--workdir', join(dir, 'a')]);
     expect(run.code).toBe(1);
     expect(run.stdout + run.stderr).toContain('did not stop within maxIterations (3)');
 
     const accepting = await write(halvingWorkflow({ initial: [800], below: 1, maxIterations: 3, onMaxIterations: 'accept' }), 'accept.json');
     const workdir = join(dir, 'b');
-    const accepted = await runCli(['run', accepting, '--workdir', workdir]);
+    const accepted = await runCliAttempt(['run', accepting, '--workdir', workdir]);
     expect(accepted.code, accepted.stderr).toBe(0);
     expect(await outputOf(accepting, workdir, 'relax', 'ensemble')).toEqual([100]);
   });
@@ -144,7 +146,7 @@ describe('while loops', () => {
     expect(killed.signal).toBe('SIGKILL');
     const before = (await readFile(log, 'utf8')).split('\n').filter((l) => l !== '').length;
 
-    const resumed = await runCli(['run', file, '--workdir', workdir, '--json'], { RUN_GRAPH_EXECUTION_LOG: log });
+    const resumed = await runCliAttempt(['run', file, '--workdir', workdir, '--json'], { RUN_GRAPH_EXECUTION_LOG: log });
     expect(resumed.code, resumed.stderr).toBe(0);
     const { problems } = await auditExecutionLog(log);
     expect(problems).toEqual([]);
@@ -170,7 +172,7 @@ describe('maps', () => {
     } as WorkflowSpec);
     // Member i multiplies row i (a scalar) by the whole array: the gathered result is the outer product.
     const workdir = join(dir, 'work');
-    const run = await runCli(['run', file, '--workdir', workdir, '--json']);
+    const run = await runCliAttempt(['run', file, '--workdir', workdir, '--json']);
     expect(run.code, run.stderr).toBe(0);
     const members = events(run.stdout).filter((e) => e.type === 'node-committed' && /^squares\[\d+\]$/.test(e.label ?? ''));
     expect(members.length).toBe(8);
@@ -190,7 +192,7 @@ describe('maps', () => {
       ],
     } as WorkflowSpec);
     const workdir = join(dir, 'work');
-    const run = await runCli(['run', file, '--workdir', workdir, '--jobs', '4']);
+    const run = await runCliAttempt(['run', file, '--workdir', workdir, '--jobs', '4']);
     expect(run.code, run.stderr).toBe(0);
     expect(await outputOf(file, workdir, 'total', 'result')).toEqual([999 * 1000]);
     const graph = await loadGraph(file);
@@ -233,7 +235,7 @@ describe('bad loops and maps are refused before anything runs', () => {
       const file = await write(spec);
       const workdir = join(dir, 'never');
       for (const command of [['validate', file], ['run', file, '--workdir', workdir]]) {
-        const result = await runCli(command);
+        const result = await runCliAttempt(command);
         expect(result.code).toBe(2);
         expect(result.stderr).toMatch(message);
         expect(result.stderr).toContain("node 'relax");

@@ -9,12 +9,10 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { requireBuiltCli, scratch } from '../crash/helpers.js';
-
-const LIBRARY = pathToFileURL(resolve(import.meta.dirname, '..', '..', 'dist', 'index.js')).href;
+import { DIST_INDEX_URL, requireBuiltCli } from '../support/cli.js';
+import { createSandbox } from '../support/sandbox.js';
 
 const OPERATIONS = `
 import { appendFileSync } from 'node:fs';
@@ -32,7 +30,7 @@ export const busy = {
 `;
 
 const SCRIPT = `
-import { WorkerContext, buildGraph, builtinRegistry } from ${JSON.stringify(LIBRARY)};
+import { WorkerContext, buildGraph, builtinRegistry } from ${JSON.stringify(DIST_INDEX_URL)};
 import { busy } from './operations.mjs';
 const [workdir, threads] = process.argv.slice(2);
 const graph = await buildGraph({ nodes: [{ label: 'spin', operation: 'test.Busy', input: {} }] }, { registry: builtinRegistry().register(busy) });
@@ -53,7 +51,7 @@ let cleanup: () => Promise<void>;
 
 beforeEach(async () => {
   requireBuiltCli();
-  ({ dir, cleanup } = await scratch());
+  ({ dir, cleanup } = await createSandbox());
   await writeFile(join(dir, 'operations.mjs'), OPERATIONS);
   await writeFile(join(dir, 'spin.mjs'), SCRIPT);
 });

@@ -13,7 +13,8 @@ import { connect } from '../../src/client/connect.js';
 import type { Uid } from '../../src/identity/fingerprint.js';
 import { startServer, type RunGraphServer } from '../../src/server/server.js';
 import type { ConcreteGraph } from '../../src/workflow/graph.js';
-import { createSandbox, expectApiError, rawRequest, runWorkflow, SMALL_WORKFLOW, writeJson, type Sandbox } from './helpers.js';
+import { createSandbox, writeJson, type Sandbox } from '../support/sandbox.js';
+import { expectApiError, rawRequest, runWorkflow, SMALL_WORKFLOW } from '../support/server.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const SECRET = 'TOP-SECRET-CONTENT-OUTSIDE-THE-WORKDIR';

@@ -14,7 +14,8 @@ import { connect, type RemoteGraph } from '../../src/client/connect.js';
 import type { Uid } from '../../src/identity/fingerprint.js';
 import { readNpyHeader } from '../../src/values/npy.js';
 import { startServer, type RunGraphServer } from '../../src/server/server.js';
-import { bigValue, createSandbox, rawRequest, runWorkflow, writeBigNpy, type Sandbox } from './helpers.js';
+import { createSandbox, type Sandbox } from '../support/sandbox.js';
+import { bigValue, rawRequest, runWorkflow, writeBigNpy } from '../support/server.js';
 
 const ROWS = 12_800;
 const COLUMNS = 1024;

@@ -17,7 +17,8 @@ import { builtinRegistry } from '../../src/operations/registry.js';
 import type { PublishedEvent } from '../../src/server/events.js';
 import { startServer, type RunGraphServer } from '../../src/server/server.js';
 import { buildGraph, type ConcreteGraph } from '../../src/workflow/graph.js';
-import { createSandbox, runWorkflow, SMALL_WORKFLOW, snapshotTree, type Sandbox } from './helpers.js';
+import { createSandbox, type Sandbox } from '../support/sandbox.js';
+import { runWorkflow, SMALL_WORKFLOW, snapshotTree } from '../support/server.js';
 
 let sandbox: Sandbox;
 let workdir: string;

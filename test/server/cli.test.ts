@@ -8,7 +8,9 @@ import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/client/connect.js';
 import type { PublishedEvent } from '../../src/server/events.js';
-import { createSandbox, runWorkflow, SMALL_WORKFLOW, startCli, type Sandbox } from './helpers.js';
+import { startCli } from '../support/cli.js';
+import { createSandbox, type Sandbox } from '../support/sandbox.js';
+import { runWorkflow, SMALL_WORKFLOW } from '../support/server.js';
 
 let sandbox: Sandbox;
 

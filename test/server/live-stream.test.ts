@@ -8,8 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLocalGraph } from '../../src/views/browse/local-graph.js';
 import type { StreamChunk, StreamListing } from '../../src/views/browse/types.js';
@@ -21,9 +20,11 @@ import { inspectStore } from '../../src/views/inspect.js';
 import { encodeNpy } from '../../src/values/npy.js';
 import { isCommitted, readStoreMetadata } from '../../src/store/metadata.js';
 import { startServer, type RunGraphServer } from '../../src/server/server.js';
-import { createSandbox, expectApiError, rawRequest, waitUntil, writeJson, type Sandbox } from './helpers.js';
+import { DIST_INDEX_URL } from '../support/cli.js';
+import { createSandbox, writeJson, type Sandbox } from '../support/sandbox.js';
+import { expectApiError, rawRequest } from '../support/server.js';
+import { waitUntil } from '../support/wait.js';
 
-const LIBRARY = pathToFileURL(resolve(import.meta.dirname, '..', '..', 'dist', 'index.js')).href;
 const CHUNKS = 8;
 /** The producer writes this many chunks, then waits for the gate file before the rest. */
 const BEFORE_GATE = 3;
@@ -36,7 +37,7 @@ const SECRET = 'TOP-SECRET-CONTENT-OUTSIDE-THE-WORKDIR';
 // test that fails early never leaves the producer waiting forever.
 const PRODUCER = `
 import { existsSync } from 'node:fs';
-import { WorkerContext, buildGraph, builtinRegistry } from ${JSON.stringify(LIBRARY)};
+import { WorkerContext, buildGraph, builtinRegistry } from ${JSON.stringify(DIST_INDEX_URL)};
 const [workdir, gate] = process.argv.slice(2);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const rowsOf = (c) => (c % 3) + 1;

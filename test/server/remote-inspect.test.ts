@@ -15,7 +15,9 @@ import { builtinRegistry } from '../../src/operations/registry.js';
 import { startServer, type RunGraphServer } from '../../src/server/server.js';
 import { buildGraph, type ConcreteGraph } from '../../src/workflow/graph.js';
 import type { WorkflowSpec } from '../../src/workflow/load.js';
-import { createSandbox, runWorkflow, SMALL_WORKFLOW, startCli, writeJson, type CliProcess, type Sandbox } from './helpers.js';
+import { startCli, type CliProcess } from '../support/cli.js';
+import { createSandbox, writeJson, type Sandbox } from '../support/sandbox.js';
+import { runWorkflow, SMALL_WORKFLOW } from '../support/server.js';
 
 const TOKEN = 'remote-inspect-token-0123456789';
 /** A hand-made store that was started and never committed. */

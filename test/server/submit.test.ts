@@ -15,7 +15,9 @@ import type { OperationDefinition } from '../../src/operations/operation.js';
 import type { PublishedEvent } from '../../src/server/events.js';
 import { startServer, type RunGraphServer } from '../../src/server/server.js';
 import { submittableRegistry } from '../../src/server/submit.js';
-import { createSandbox, expectApiError, rawRequest, waitUntil, type Sandbox } from './helpers.js';
+import { createSandbox, type Sandbox } from '../support/sandbox.js';
+import { expectApiError, rawRequest } from '../support/server.js';
+import { waitUntil } from '../support/wait.js';
 
 const TOKEN = 'submit-token-0123456789abcdef';
 const AUTH = { Authorization: `Bearer ${TOKEN}` };

@@ -21,7 +21,9 @@ import { currentOwner } from '../../src/store/owner.js';
 import { openWorkdir } from '../../src/store/workdir.js';
 import { AJV_OPTIONS, schemaDigest, schemaPath } from '../../src/workflow/schema.js';
 import * as built from '../../dist/workflow/schema.js';
-import { createSandbox, parseEvents, runCli, storeUids, writeWorkflow, type JsonEvent, type Sandbox } from '../cli/helpers.js';
+import { parseEvents, runCli, type JsonEvent } from '../support/cli.js';
+import { createSandbox, writeJson, type Sandbox } from '../support/sandbox.js';
+import { storeUids } from '../support/stores.js';
 
 const SCHEMAS = ['bench-report', 'ledger-entry', 'run-event', 'store-metadata', 'workflow'];
 
@@ -144,7 +146,7 @@ describe('what a run writes', () => {
     box = await createSandbox();
     workdir = box.path('work');
     await writeFile(box.path('ops.mjs'), STREAM_MODULE);
-    const workflow = await writeWorkflow(box.path('flow.json'), WORKFLOW);
+    const workflow = await writeJson(box.path('flow.json'), WORKFLOW);
     events = [];
     // Each fails: the workflow has a node that fails (the resumed run retries it after a store-reset), the third has no workflow.
     for (const args of [[workflow], [workflow], [box.path('missing.json')]]) {

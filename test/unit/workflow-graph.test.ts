@@ -1,8 +1,6 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { RunGraphError } from '../../src/errors.js';
 import { fingerprint } from '../../src/identity/fingerprint.js';
 import { encodeNpy, type ArrayValue } from '../../src/values/npy.js';
@@ -10,19 +8,12 @@ import { builtinRegistry } from '../../src/operations/registry.js';
 import { loadGraph } from '../../src/workflow/load-graph.js';
 import { buildGraph, type ConcreteGraph } from '../../src/workflow/graph.js';
 import { checkWorkflowDocument, type WorkflowNodeSpec, type WorkflowSpec } from '../../src/workflow/load.js';
+import { REPO_ROOT } from '../support/cli.js';
+import { tempDirsRemovedAfterAll } from '../support/sandbox.js';
 
 const REFERENCE_UID = '266bb4e33dfb7be89c04735cebe31cae8d7714243ccb9d137a1a37a46a645365';
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-const tempDirs: string[] = [];
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'run-graph-graph-'));
-  tempDirs.push(dir);
-  return dir;
-}
+const tempDir = tempDirsRemovedAfterAll();
 
 function build(nodes: WorkflowNodeSpec[], baseDir?: string): Promise<ConcreteGraph> {
   return buildGraph({ nodes }, { registry: builtinRegistry(), ...(baseDir === undefined ? {} : { baseDir }), file: 'wf.json' });
@@ -351,7 +342,7 @@ describe('buildGraph: .npy file inputs are hashed by content', () => {
 });
 
 describe('buildGraph on the shipped examples', () => {
-  const examplesDir = join(repoRoot, 'examples');
+  const examplesDir = join(REPO_ROOT, 'examples');
   for (const name of readdirSync(examplesDir).filter((n) => n.endsWith('.json'))) {
     it(`examples/${name} builds into a concrete graph`, async () => {
       // Through loadGraph, as the CLI reads it: an example may name operation modules of its own.

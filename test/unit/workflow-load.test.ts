@@ -1,24 +1,15 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { RunGraphError } from '../../src/errors.js';
 import { checkWorkflowDocument, loadWorkflowFile } from '../../src/workflow/load.js';
 import { findSchemaProblem, instancePathToField, schemaPath } from '../../src/workflow/schema.js';
+import { REPO_ROOT } from '../support/cli.js';
+import { tempDirsRemovedAfterAll } from '../support/sandbox.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const examplesDir = join(repoRoot, 'examples');
+const examplesDir = join(REPO_ROOT, 'examples');
 
-const tempDirs: string[] = [];
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'run-graph-load-'));
-  tempDirs.push(dir);
-  return dir;
-}
+const tempDir = tempDirsRemovedAfterAll();
 
 function rejection(document: unknown, file: string | null = 'wf.json'): RunGraphError {
   try {

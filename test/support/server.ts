@@ -1,15 +1,14 @@
 /**
  * Shared set-up of the server tests: working directories produced by
- * running small workflows through the library (WorkerContext), a real
- * server on 127.0.0.1 port 0, and raw HTTP requests whose path is sent
- * exactly as written (no URL normalisation), for the bad-request tests.
+ * running small workflows through the library (WorkerContext), big arrays
+ * written without holding them in memory, and raw HTTP requests whose path
+ * is sent exactly as written (no URL normalisation), for the bad-request
+ * tests. The CLI (`serve`, `status --remote`) is started with `startCli`
+ * from ./cli.ts.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import { WorkerContext } from '../../src/engine/worker-context.js';
 import { encodeNpyHeader } from '../../src/values/npy.js';
@@ -17,17 +16,6 @@ import { builtinRegistry } from '../../src/operations/registry.js';
 import { API_STATUS, type ApiStatus } from '../../src/server/status-codes.js';
 import { buildGraph, type ConcreteGraph } from '../../src/workflow/graph.js';
 import type { WorkflowSpec } from '../../src/workflow/load.js';
-
-export interface Sandbox {
-  readonly dir: string;
-  path(...parts: string[]): string;
-  cleanup(): Promise<void>;
-}
-
-export async function createSandbox(): Promise<Sandbox> {
-  const dir = await mkdtemp(join(tmpdir(), 'run-graph-server-'));
-  return { dir, path: (...parts) => join(dir, ...parts), cleanup: () => rm(dir, { recursive: true, force: true }) };
-}
 
 /** Run a workflow spec in `workdir` through the library; returns the graph. Fails the test if a node fails unexpectedly. */
 export async function runWorkflow(spec: WorkflowSpec, baseDir: string, workdir: string, options: { allowFailures?: boolean } = {}): Promise<ConcreteGraph> {
@@ -136,65 +124,4 @@ export function expectApiError(res: RawResponse, status: ApiStatus): void {
   }
   expect({ http: res.status, status: (body as { status?: unknown }).status }).toEqual({ http: API_STATUS[status].http, status });
   expect(typeof (body as { message?: unknown }).message).toBe('string');
-}
-
-/** Write a JSON file (for hand-made stores in the traversal tests). */
-export async function writeJson(path: string, value: unknown): Promise<void> {
-  await writeFile(path, `${JSON.stringify(value, null, 2)}\n`);
-}
-
-/** Resolve when `predicate` holds, polling every 20 ms; fail after `timeoutMs`. */
-export async function waitUntil(predicate: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** A CLI process started by a test; `stop()` sends SIGTERM to it (by its pid) and waits for its exit. */
-export interface CliProcess {
-  readonly pid: number;
-  stdout(): string;
-  stderr(): string;
-  /** Resolve with the first match of `pattern` in stdout or stderr. */
-  waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-export const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'main.js');
-
-/** Start `node dist/cli/main.js ...args`; it is SIGKILLed after `limitMs` whatever happens, so no test leaves it behind. */
-export function startCli(args: readonly string[], options: { cwd: string; limitMs?: number; env?: { [name: string]: string } }): CliProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...process.env, CI: '1', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => (out += text));
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (err += text));
-  const limit = setTimeout(() => child.kill('SIGKILL'), options.limitMs ?? 60_000);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('close', (code, signal) => {
-      clearTimeout(limit);
-      resolve({ code, signal });
-    }),
-  );
-  return {
-    pid: child.pid ?? -1,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    async waitFor(pattern, timeoutMs) {
-      let found: RegExpMatchArray | null = null;
-      let done = false;
-      void exited.then(() => (done = true));
-      await waitUntil(() => (found = pattern.exec(out) ?? pattern.exec(err)) !== null || done, timeoutMs, `${pattern} in the output of run-graph ${args.join(' ')}`);
-      if (found === null) throw new Error(`run-graph ${args.join(' ')} exited before printing ${pattern}; stderr: ${err}`);
-      return found;
-    },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
 }
