@@ -1,97 +1,37 @@
-// Locks left by holders that died at awkward moments: between taking a lock
-// and renaming their owner file into place (only the temporary owner file
-// names them then), or while holding a store another process had just
-// committed. Such a lock is taken over at once once its holder is dead, and a
-// run that shared its stores with other processes clears those on committed
-// stores before it ends. Also: a process's store locks are dated when taken.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+// Locks left on committed stores by holders that died at awkward moments:
+// while tidying after a commit, between taking a lock and renaming their
+// owner file into place, inside a reclaim guard, or (SIGKILLed here) while
+// holding a store another run waits for. A run reuses such a store and
+// clears the lock unless its holder lives. The lock's own rules, tested in
+// process on hand-made locks, are in test/unit/lock.test.ts.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WorkerContext } from '../../src/engine/worker-context.js';
 import { publishStore } from '../../src/store/data-store.js';
-import { claimOwnership, primeLockClock } from '../../src/store/lock.js';
-import { OWNER_FILE, currentOwner, ownerTag, pendingOwnerPath, processStartTime, thisHost, type OwnerInfo } from '../../src/store/owner.js';
+import { claimOwnership } from '../../src/store/lock.js';
+import { OWNER_FILE, ownerTag } from '../../src/store/owner.js';
 import { openWorkdir } from '../../src/store/workdir.js';
 import { auditWorkdir } from '../../torture/audit.js';
 import type { ConcreteGraph, GraphNode } from '../../src/workflow/graph.js';
 import { loadGraph } from '../../src/workflow/load-graph.js';
+import { deadPid, entries, lockWithPendingOwner, ownerFor } from '../support/locks.js';
+import { createSandbox, type Sandbox } from '../support/sandbox.js';
 
 const STALE_MS = 5_000;
+let box: Sandbox;
 let dir: string;
 let sleeper: ChildProcess;
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'run-graph-leftover-'));
+  box = await createSandbox();
+  dir = box.dir;
   sleeper = spawn('sleep', ['60']);
 });
 afterEach(async () => {
   sleeper.kill();
-  await rm(dir, { recursive: true, force: true });
-});
-
-function ownerFor(pid: number): OwnerInfo {
-  return { pid, host: thisHost(), contextId: `ctx-${pid}`, startedAt: new Date().toISOString(), pidStartTime: processStartTime(pid) };
-}
-
-function deadPid(): number {
-  return Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
-}
-
-/**
- * A lock taken 100 ms ago by `holder`, who then died or stalled with its
- * owner file still under its temporary name: written (`content`), or
- * created and still empty.
- */
-async function lockWithPendingOwner(storeDir: string, holder: OwnerInfo, content: 'written' | 'empty' = 'written'): Promise<string> {
-  await mkdir(join(storeDir, 'lock'), { recursive: true });
-  const lockTime = (Date.now() - 100) / 1000;
-  await utimes(join(storeDir, 'lock'), lockTime, lockTime);
-  const pending = pendingOwnerPath(storeDir, holder);
-  await writeFile(pending, content === 'written' ? JSON.stringify(holder) : '');
-  return pending;
-}
-
-async function entries(storeDir: string): Promise<string[]> {
-  return (await readdir(storeDir)).sort();
-}
-
-describe('locks whose holder died before its owner file was in place', () => {
-  // First in this file: nothing has taken a lock in this module yet.
-  it('are dated when taken once the lock clock is primed, so they can be proven their holder’s', async () => {
-    const scratch = join(dir, 'tmp');
-    await mkdir(scratch);
-    await primeLockClock(scratch, currentOwner());
-    expect(await readdir(scratch)).toEqual([]);
-    const storeDir = join(dir, 'store');
-    await mkdir(storeDir);
-    const claim = await claimOwnership(storeDir, currentOwner(), { staleMs: STALE_MS });
-    if (claim.kind !== 'acquired') throw new Error(`expected to acquire the lock, got ${claim.kind}`);
-    const lockTime = (await stat(join(storeDir, 'lock'), { bigint: true })).mtimeNs;
-    const ownerTime = (await stat(join(storeDir, OWNER_FILE), { bigint: true })).mtimeNs;
-    await claim.lock.release();
-    // Unprimed, proper-lockfile dates a process's first lock at the next whole second plus 5 ms.
-    expect(lockTime <= ownerTime, `lock ${lockTime} ns, owner file ${ownerTime} ns`).toBe(true);
-  });
-
-  for (const content of ['written', 'empty'] as const) {
-    it(`are taken over at once, and the temporary owner file (${content}) goes with them`, async () => {
-      const storeDir = join(dir, 'store');
-      const pending = await lockWithPendingOwner(storeDir, ownerFor(deadPid()), content);
-      const claim = await claimOwnership(storeDir, currentOwner(), { staleMs: STALE_MS });
-      expect(claim.kind).toBe('acquired');
-      if (claim.kind === 'acquired') await claim.lock.release();
-      expect(await entries(storeDir)).not.toContain(basename(pending));
-    });
-
-    it(`are left alone while the holder the temporary owner file (${content}) names lives`, async () => {
-      const storeDir = join(dir, 'store');
-      await lockWithPendingOwner(storeDir, ownerFor(sleeper.pid ?? 0), content);
-      const claim = await claimOwnership(storeDir, currentOwner(), { staleMs: STALE_MS });
-      expect(claim).toMatchObject({ kind: 'held', owner: { pid: sleeper.pid } });
-    });
-  }
+  await box.cleanup();
 });
 
 /** A two-step chain: the workflow file of its first step alone, and the graph of both. */
@@ -145,16 +85,6 @@ describe('a reclaim guard left by a process killed inside it', () => {
     const context = await WorkerContext.open({ workdir, jobs: 1 });
     expect((await context.run(graph)).counts).toMatchObject({ reused: 2, committed: 0 });
     expect(await entries(storeDir)).toEqual(['metadata.json', 'result.npy']);
-  });
-
-  it('is left alone while its reclaimer lives', async () => {
-    const storeDir = join(dir, 'store');
-    await lockWithPendingOwner(storeDir, ownerFor(deadPid()));
-    const inside = join(storeDir, 'lock.reclaim', ownerTag(ownerFor(sleeper.pid ?? 0)));
-    await mkdir(inside, { recursive: true });
-    const claim = await claimOwnership(storeDir, currentOwner(), { staleMs: STALE_MS });
-    expect(claim.kind).toBe('held');
-    expect(await readdir(join(storeDir, 'lock.reclaim'))).toEqual([basename(inside)]);
   });
 });
 

@@ -2,11 +2,11 @@
 // live owners, and removes a named lock with --force after a warning.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { processStartTime, type OwnerInfo } from '../../src/store/owner.js';
+import type { OwnerInfo } from '../../src/store/owner.js';
 import { CLI, requireBuiltCli } from '../support/cli.js';
+import { deadPid, ownerFor } from '../support/locks.js';
 import { createSandbox } from '../support/sandbox.js';
 import { storeUids } from '../support/stores.js';
 import { runCliAttempt, writeTortureWorkflow } from '../support/torture.js';
@@ -27,15 +27,9 @@ beforeEach(async () => {
 });
 afterEach(async () => cleanup());
 
-async function fakeLock(uid: string, owner: Partial<OwnerInfo> & { pid: number }): Promise<void> {
-  const full: OwnerInfo = { host: hostname(), contextId: `test-${owner.pid}`, startedAt: new Date().toISOString(), pidStartTime: processStartTime(owner.pid), ...owner };
+async function fakeLock(uid: string, owner: OwnerInfo): Promise<void> {
   await mkdir(join(workdir, uid, 'lock'));
-  await writeFile(join(workdir, uid, 'owner'), JSON.stringify(full));
-}
-
-function deadPid(): number {
-  const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-  return Number(child.stdout);
+  await writeFile(join(workdir, uid, 'owner'), JSON.stringify(owner));
 }
 
 describe('run-graph unlock', () => {
@@ -44,9 +38,9 @@ describe('run-graph unlock', () => {
     if (dead === undefined || live === undefined || remote === undefined) throw new Error('too few stores');
     const sleeper = spawn('sleep', ['30']);
     try {
-      await fakeLock(dead, { pid: deadPid() });
-      await fakeLock(live, { pid: sleeper.pid ?? 0 });
-      await fakeLock(remote, { pid: 1, host: 'elsewhere.invalid', pidStartTime: null });
+      await fakeLock(dead, ownerFor(deadPid()));
+      await fakeLock(live, ownerFor(sleeper.pid ?? 0));
+      await fakeLock(remote, ownerFor(1, { host: 'elsewhere.invalid', pidStartTime: null }));
 
       const listed = spawnSync(process.execPath, [CLI, 'unlock', '--workdir', workdir], { encoding: 'utf8' });
       expect(listed.status, listed.stderr).toBe(0);
