@@ -12,7 +12,7 @@ import { decodeNpy } from '../../src/values/npy.js';
 import { eventsOf, labelsOf, must, parseEvents, runCli, uidsByLabel } from '../support/cli.js';
 import { createSandbox, exists, writeJson, type Sandbox } from '../support/sandbox.js';
 import { readMetadata, sha256File, storeUids } from '../support/stores.js';
-import { loggedNode, readLog, ref, type WorkflowDoc } from '../support/workflows.js';
+import { copyExample, loggedNode, readLog, ref, type WorkflowDoc } from '../support/workflows.js';
 
 /** SCALE-MS's reference record: Integer64 [[1,2],[3,4]] with no dependencies. */
 const REFERENCE_UID = '266bb4e33dfb7be89c04735cebe31cae8d7714243ccb9d137a1a37a46a645365';
@@ -236,8 +236,7 @@ describe('run', () => {
   });
 
   it('runs the shipped quickstart example in the default working directory beside the workflow', async () => {
-    const copy = box.path('quickstart.json');
-    await writeJson(copy, JSON.parse(await readFile(new URL('../../examples/quickstart.json', import.meta.url), 'utf8')) as unknown);
+    const copy = await copyExample('quickstart.json', box);
     const first = await runCli(['run', copy], { cwd: box.dir });
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/done: 4 built, 0 reused, 0 failed/);

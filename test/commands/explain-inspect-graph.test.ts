@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { createSandbox, type Sandbox } from '../support/sandbox.js';
+import { copyExample } from '../support/workflows.js';
 
 let box: Sandbox;
 let workflow: string;
@@ -145,7 +146,8 @@ describe('graph', () => {
   });
 
   it('draws plain boxes without a working directory, and refuses an unknown format', async () => {
-    const plain = await runCli(['graph', 'examples/quickstart.json']);
+    // The example's copy: beside the checkout's, a user's run may have left its default working directory.
+    const plain = await runCli(['graph', await copyExample('quickstart.json', box)]);
     expect(plain.code, plain.stderr).toBe(0);
     expect(plain.stdout).not.toContain('classDef');
     const bad = await runCli(['graph', workflow, '--format', 'png']);

@@ -5,8 +5,10 @@
  * working directory, so a reused node adds nothing to the log and a re-run
  * one adds exactly one line; the demo operation module appends its label.
  */
-import { readFile } from 'node:fs/promises';
-import { DIST_INDEX_URL } from './cli.js';
+import { copyFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DIST_INDEX_URL, REPO_ROOT } from './cli.js';
+import type { Sandbox } from './sandbox.js';
 
 /** A workflow node as written in a workflow file. */
 export interface NodeSpec {
@@ -19,6 +21,19 @@ export interface NodeSpec {
 export interface WorkflowDoc {
   description?: string;
   nodes: NodeSpec[];
+}
+
+/**
+ * Copy `examples/<name>` into the sandbox and return the copy's path. A
+ * test runs an example's copy, never the example in place: a command's
+ * default working directory is `<workflow>.workdir` beside the workflow, and
+ * beside the checkout's example lies whatever a user's own run of it left
+ * there (the README's quick start makes examples/quickstart.workdir).
+ */
+export async function copyExample(name: string, box: Sandbox): Promise<string> {
+  const copy = box.path(name);
+  await copyFile(join(REPO_ROOT, 'examples', name), copy);
+  return copy;
 }
 
 /** `{"$ref": target}`. */
