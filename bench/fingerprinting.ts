@@ -58,10 +58,16 @@ export function nestedRecord(members: number): NodeRecord {
       label: `member-${i}`,
       parameters: { temperature: 300 + i * 0.25, steps: 1000 * (i + 1), seed: i, thermostat: 'v-rescale' },
       tags: ['production', i % 2 === 0 ? 'even' : 'odd'],
-      box: [[i, i + 1, i + 2], [i + 3, i + 4, i + 5]],
+      box: [
+        [i, i + 1, i + 2],
+        [i + 3, i + 4, i + 5],
+      ],
     });
   }
-  const depends = Array.from({ length: 64 }, (_, i) => createHash('sha256').update(String(i)).digest('hex') as Uid).sort();
+  const depends = Array.from(
+    { length: 64 },
+    (_, i) => createHash('sha256').update(String(i)).digest('hex') as Uid,
+  ).sort();
   return { depends, input: { ensemble, description: 'benchmark record' }, operation: ['bench', 'Nested', '1'] };
 }
 
@@ -72,7 +78,9 @@ export async function measureFingerprinting(options: FingerprintOptions): Promis
     randomFillSync(new Uint8Array(array.buffer));
     const data = new Uint8Array(array.buffer);
     await writeFile(join(root, 'array.npy'), encodeNpy({ dtype: 'int64', shape: [options.elements], data: array }));
-    const spec = { nodes: [{ label: 'array', operation: 'run-graph.NpyFile', input: { file: { $file: 'array.npy' } } }] };
+    const spec = {
+      nodes: [{ label: 'array', operation: 'run-graph.NpyFile', input: { file: { $file: 'array.npy' } } }],
+    };
     const registry = builtinRegistry();
 
     const record = nestedRecord(options.recordMembers);
@@ -87,14 +95,34 @@ export async function measureFingerprinting(options: FingerprintOptions): Promis
       recordFingerprint: [],
     };
     for (let rep = 0; rep < options.reps; rep++) {
-      samples.rawArraySha256.push(megabytesPerSecond(data.byteLength, timeSync(() => createHash('sha256').update(data).digest('hex'))));
+      samples.rawArraySha256.push(
+        megabytesPerSecond(
+          data.byteLength,
+          timeSync(() => createHash('sha256').update(data).digest('hex')),
+        ),
+      );
       const started = performance.now();
       const graph = await buildGraph(spec, { registry, baseDir: root });
       samples.npyInput.push(megabytesPerSecond(data.byteLength, performance.now() - started));
       if (graph.nodes.length !== 1) throw new Error('the npy workflow should have one node');
-      samples.rawRecordSha256.push(megabytesPerSecond(recordText.byteLength, timeSync(() => createHash('sha256').update(recordText).digest('hex'))));
-      samples.canonicalJson.push(megabytesPerSecond(recordText.byteLength, timeSync(() => canonicalJson(record))));
-      samples.recordFingerprint.push(megabytesPerSecond(recordText.byteLength, timeSync(() => fingerprint(record))));
+      samples.rawRecordSha256.push(
+        megabytesPerSecond(
+          recordText.byteLength,
+          timeSync(() => createHash('sha256').update(recordText).digest('hex')),
+        ),
+      );
+      samples.canonicalJson.push(
+        megabytesPerSecond(
+          recordText.byteLength,
+          timeSync(() => canonicalJson(record)),
+        ),
+      );
+      samples.recordFingerprint.push(
+        megabytesPerSecond(
+          recordText.byteLength,
+          timeSync(() => fingerprint(record)),
+        ),
+      );
     }
     return samples;
   } finally {

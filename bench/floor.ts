@@ -26,7 +26,9 @@ export interface FloorOptions {
 }
 
 /** About the size of a store's metadata.json. */
-const PAYLOAD = Buffer.from(`${JSON.stringify({ format: 'run-graph-store/1', uid: randomBytes(32).toString('hex'), state: 'created', padding: 'x'.repeat(200) }, null, 2)}\n`);
+const PAYLOAD = Buffer.from(
+  `${JSON.stringify({ format: 'run-graph-store/1', uid: randomBytes(32).toString('hex'), state: 'created', padding: 'x'.repeat(200) }, null, 2)}\n`,
+);
 
 async function fsyncPath(path: string): Promise<void> {
   const handle = await open(path, 'r');
@@ -58,7 +60,9 @@ export async function measureFloor(options: FloorOptions): Promise<number> {
   try {
     const tmp = join(root, 'tmp');
     await mkdir(tmp);
-    const { ms } = await timed(() => pooled(options.count, options.concurrency, (i) => publishOne(root, tmp, i, options.fsync)));
+    const { ms } = await timed(() =>
+      pooled(options.count, options.concurrency, (i) => publishOne(root, tmp, i, options.fsync)),
+    );
     return (ms * 1000) / options.count;
   } finally {
     await rm(root, { recursive: true, force: true });

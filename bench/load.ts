@@ -73,7 +73,8 @@ const MAX_CLIENTS = 1000;
 const VERIFY_EVERY = 8;
 
 function checkedInteger(name: string, value: number, low: number, high: number): number {
-  if (!Number.isSafeInteger(value) || value < low || value > high) throw new Error(`${name} must be an integer from ${low} to ${high}, got ${String(value)}`);
+  if (!Number.isSafeInteger(value) || value < low || value > high)
+    throw new Error(`${name} must be an integer from ${low} to ${high}, got ${String(value)}`);
   return value;
 }
 
@@ -82,7 +83,12 @@ function summarize(samples: number[]): LatencySummary {
   const sorted = Float64Array.from(samples).sort();
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
   const round = (ms: number): number => Math.round(ms * 100) / 100;
-  return { count: sorted.length, p50: round(at(0.5)), p99: round(at(0.99)), max: round(sorted[sorted.length - 1] as number) };
+  return {
+    count: sorted.length,
+    p50: round(at(0.5)),
+    p99: round(at(0.99)),
+    max: round(sorted[sorted.length - 1] as number),
+  };
 }
 
 /** The array: a float64 matrix of 1024 columns, written in blocks so it is never whole in memory. */
@@ -108,7 +114,10 @@ async function writeArray(path: string, arrayBytes: number): Promise<number[]> {
 /** Start `run-graph serve` from this build on 127.0.0.1, port 0; resolve with its URL. */
 function startServeProcess(workflow: string, cwd: string): Promise<{ child: ChildProcess; url: string }> {
   const cli = fileURLToPath(import.meta.resolve('#dist/cli/main.js'));
-  const child = spawn(process.execPath, [cli, 'serve', workflow, '--host', '127.0.0.1', '--port', '0', '--json'], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [cli, 'serve', workflow, '--host', '127.0.0.1', '--port', '0', '--json'], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolvePromise, reject) => {
     let out = '';
     const timer = setTimeout(() => {
@@ -150,7 +159,14 @@ function get(agent: Agent, url: URL): Promise<Answer> {
 }
 
 /** Read a file in `chunkBytes` pieces for `ms`: one reader in order, or `readers` at random offsets. Returns MiB/s. */
-async function localReadRate(path: string, start: number, length: number, chunkBytes: number, ms: number, readers: number): Promise<number> {
+async function localReadRate(
+  path: string,
+  start: number,
+  length: number,
+  chunkBytes: number,
+  ms: number,
+  readers: number,
+): Promise<number> {
   const handle = await open(path, 'r');
   const chunks = Math.ceil(length / chunkBytes);
   let bytes = 0;
@@ -189,7 +205,9 @@ export async function runLoadBenchmark(options: LoadOptions = {}): Promise<LoadR
   try {
     progress(`writing a ${arrayBytes / MIB} MiB array and committing it through a workflow in ${dir}`);
     const shape = await writeArray(join(dir, 'array.npy'), arrayBytes);
-    const spec = { nodes: [{ label: 'array', operation: 'run-graph.NpyFile', input: { file: { $file: 'array.npy' } } }] };
+    const spec = {
+      nodes: [{ label: 'array', operation: 'run-graph.NpyFile', input: { file: { $file: 'array.npy' } } }],
+    };
     await writeFile(join(dir, 'load.json'), JSON.stringify(spec));
     const graph = await buildGraph(spec, { registry: builtinRegistry(), baseDir: dir });
     const summary = await (await WorkerContext.open({ workdir: join(dir, 'load.workdir') })).run(graph);
@@ -219,7 +237,9 @@ export async function runLoadBenchmark(options: LoadOptions = {}): Promise<LoadR
     const started = await startServeProcess('load.json', dir);
     server = started.child;
     const base = started.url;
-    progress(`serving at ${base}; ${clients} clients for ${seconds} s, ${chunkCount} chunks of ${chunkBytes / 1024} KiB`);
+    progress(
+      `serving at ${base}; ${clients} clients for ${seconds} s, ${chunkCount} chunks of ${chunkBytes / 1024} KiB`,
+    );
 
     const latencies = { info: [] as number[], chunk: [] as number[] };
     let errors = 0;
@@ -241,7 +261,9 @@ export async function runLoadBenchmark(options: LoadOptions = {}): Promise<LoadR
           while (performance.now() < deadline) {
             const chunk = turn++ % 2 === 0;
             const index = (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % chunkCount;
-            const url = chunk ? new URL(`/v1/nodes/${uid}/artifacts/data/chunks/${index}?chunkBytes=${chunkBytes}`, base) : infoUrl;
+            const url = chunk
+              ? new URL(`/v1/nodes/${uid}/artifacts/data/chunks/${index}?chunkBytes=${chunkBytes}`, base)
+              : infoUrl;
             const sent = performance.now();
             try {
               const answer = await get(agent, url);
@@ -253,10 +275,15 @@ export async function runLoadBenchmark(options: LoadOptions = {}): Promise<LoadR
               if (chunk) {
                 latencies.chunk.push(ms);
                 chunkBytesServed += answer.body.length;
-                if (turn % VERIFY_EVERY === client % VERIFY_EVERY && createHash('sha256').update(answer.body).digest('hex') !== expected[index]) fail(`chunk ${index}: wrong content`);
+                if (
+                  turn % VERIFY_EVERY === client % VERIFY_EVERY &&
+                  createHash('sha256').update(answer.body).digest('hex') !== expected[index]
+                )
+                  fail(`chunk ${index}: wrong content`);
               } else {
                 latencies.info.push(ms);
-                if ((JSON.parse(answer.body.toString('utf8')) as { state?: string }).state !== 'committed') fail('info: not committed');
+                if ((JSON.parse(answer.body.toString('utf8')) as { state?: string }).state !== 'committed')
+                  fail('info: not committed');
               }
             } catch (error) {
               fail(`${url.pathname}: ${error instanceof Error ? error.message : String(error)}`);
@@ -284,7 +311,11 @@ export async function runLoadBenchmark(options: LoadOptions = {}): Promise<LoadR
       requestsPerSecond: round(requests / elapsed),
       errors,
       errorSamples,
-      latencyMs: { all: summarize([...latencies.info, ...latencies.chunk]), info: summarize(latencies.info), chunk: summarize(latencies.chunk) },
+      latencyMs: {
+        all: summarize([...latencies.info, ...latencies.chunk]),
+        info: summarize(latencies.info),
+        chunk: summarize(latencies.chunk),
+      },
       chunkMiBPerSecond: round(chunkBytesServed / MIB / elapsed),
       localMiBPerSecond: { sequential: round(sequential), concurrent: round(concurrent) },
       machine: `${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; server and clients share the machine`,

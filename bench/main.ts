@@ -21,13 +21,15 @@ import { machineLine } from './machine.js';
 import { runSuite } from './suite.js';
 import { formatTable } from './table.js';
 
-const USAGE = 'usage: node build/bench/main.js [--out FILE] [--large] [--reps N] [--quick] [--shapes fanout,chain] [--jobs N] [--dir DIR] [--cpu-prof DIR]';
+const USAGE =
+  'usage: node build/bench/main.js [--out FILE] [--large] [--reps N] [--quick] [--shapes fanout,chain] [--jobs N] [--dir DIR] [--cpu-prof DIR]';
 
 function shapeList(text: string | undefined): ('fanout' | 'chain')[] {
   if (text === undefined) return ['fanout', 'chain'];
   const shapes = text.split(',').map((s) => s.trim());
   for (const shape of shapes) {
-    if (shape !== 'fanout' && shape !== 'chain') throw new Error(`--shapes: expected fanout and/or chain, got ${JSON.stringify(shape)}`);
+    if (shape !== 'fanout' && shape !== 'chain')
+      throw new Error(`--shapes: expected fanout and/or chain, got ${JSON.stringify(shape)}`);
   }
   return [...new Set(shapes)] as ('fanout' | 'chain')[];
 }
@@ -35,7 +37,8 @@ function shapeList(text: string | undefined): ('fanout' | 'chain')[] {
 function positiveInteger(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`--${name}: expected a positive integer, got ${JSON.stringify(text)}`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new Error(`--${name}: expected a positive integer, got ${JSON.stringify(text)}`);
   return value;
 }
 
@@ -83,7 +86,9 @@ async function main(): Promise<void> {
     `run-graph benchmark${quick ? ' (--quick smoke run)' : ''}: medians of ${reps} repetition${reps === 1 ? '' : 's'}, jobs ${jobs}, ${minutes.toFixed(1)} min`,
     `machine: ${machineLine(report.machine)}`,
   ];
-  process.stdout.write(`${header.join('\n')}\n\n${formatTable(report.rows)}\n\n${report.notes.map((note) => `- ${note}`).join('\n')}\n`);
+  process.stdout.write(
+    `${header.join('\n')}\n\n${formatTable(report.rows)}\n\n${report.notes.map((note) => `- ${note}`).join('\n')}\n`,
+  );
   // Atomically: a report from an earlier run is replaced whole or not at all.
   if (values.out !== undefined) await writeFileAtomic(values.out, `${JSON.stringify(report, null, 2)}\n`);
 }

@@ -55,7 +55,8 @@ export interface MakeSamples {
 
 async function runMake(folder: string, jobs: number): Promise<number> {
   const { ms, value } = await timed(() => run('make', ['-s', '-j', String(jobs)], folder));
-  if (value.code !== 0) throw new Error(`make failed with exit code ${value.code}: ${value.stderr.trim().slice(-1000)}`);
+  if (value.code !== 0)
+    throw new Error(`make failed with exit code ${value.code}: ${value.stderr.trim().slice(-1000)}`);
   return ms;
 }
 

@@ -13,10 +13,14 @@ function parseRequest(text: string | undefined): PhaseRequest {
   const request = JSON.parse(text ?? '') as Partial<PhaseRequest>;
   const { shape, n, phase, workdir, jobs } = request;
   if (typeof shape !== 'string' || !isShape(shape)) throw new Error(`expected a shape, got ${JSON.stringify(shape)}`);
-  if (typeof phase !== 'string' || !(PHASES as readonly string[]).includes(phase)) throw new Error(`expected a phase, got ${JSON.stringify(phase)}`);
-  if (!Number.isSafeInteger(n) || (n as number) < 1) throw new Error(`expected a positive integer n, got ${JSON.stringify(n)}`);
-  if (!Number.isSafeInteger(jobs) || (jobs as number) < 1) throw new Error(`expected a positive integer jobs, got ${JSON.stringify(jobs)}`);
-  if (typeof workdir !== 'string' || workdir === '') throw new Error(`expected a workdir, got ${JSON.stringify(workdir)}`);
+  if (typeof phase !== 'string' || !(PHASES as readonly string[]).includes(phase))
+    throw new Error(`expected a phase, got ${JSON.stringify(phase)}`);
+  if (!Number.isSafeInteger(n) || (n as number) < 1)
+    throw new Error(`expected a positive integer n, got ${JSON.stringify(n)}`);
+  if (!Number.isSafeInteger(jobs) || (jobs as number) < 1)
+    throw new Error(`expected a positive integer jobs, got ${JSON.stringify(jobs)}`);
+  if (typeof workdir !== 'string' || workdir === '')
+    throw new Error(`expected a workdir, got ${JSON.stringify(workdir)}`);
   return { shape, n: n as number, phase: phase as PhaseRequest['phase'], workdir, jobs: jobs as number };
 }
 

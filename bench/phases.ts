@@ -106,10 +106,19 @@ export async function executePhase(request: PhaseRequest): Promise<PhaseResult> 
   });
   const summary = run.value;
   const expected = expectedCounts(request.phase, graph.nodes.length, deleted);
-  const result: PhaseResult = { nodes: graph.nodes.length, buildMs: built.ms, runMs: run.ms, counts: summary.counts, maxRssKiB: peakRssKiB() };
+  const result: PhaseResult = {
+    nodes: graph.nodes.length,
+    buildMs: built.ms,
+    runMs: run.ms,
+    counts: summary.counts,
+    maxRssKiB: peakRssKiB(),
+  };
   if (!summary.ok || summary.counts.committed !== expected.committed || summary.counts.reused !== expected.reused) {
     const failure = summary.failures[0];
-    const counts = Object.entries(summary.counts).filter(([, count]) => count > 0).map(([name, count]) => `${name} ${count}`).join(', ');
+    const counts = Object.entries(summary.counts)
+      .filter(([, count]) => count > 0)
+      .map(([name, count]) => `${name} ${count}`)
+      .join(', ');
     result.error = `${request.shape} ${request.n} ${request.phase}: ${counts}${failure === undefined ? '' : `; ${failure.label}: ${failure.error.message.split('\n')[0]}`}`;
   }
   return result;
@@ -125,7 +134,9 @@ const PHASE_SCRIPT = fileURLToPath(new URL('./phase.js', import.meta.url));
 /** Run one phase in a fresh child process (`node build/bench/phase.js REQUEST`) and return what it measured. */
 export function runPhaseInChild(request: PhaseRequest, options: ChildOptions = {}): Promise<PhaseResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), PHASE_SCRIPT, JSON.stringify(request)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), PHASE_SCRIPT, JSON.stringify(request)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -134,13 +145,21 @@ export function runPhaseInChild(request: PhaseRequest, options: ChildOptions = {
     child.once('close', (code, signal) => {
       const line = stdout.trim().split('\n').pop() ?? '';
       if (code !== 0) {
-        reject(new Error(`phase ${request.shape} n=${request.n} ${request.phase} exited with ${code ?? signal}: ${stderr.trim().slice(-2000)}`));
+        reject(
+          new Error(
+            `phase ${request.shape} n=${request.n} ${request.phase} exited with ${code ?? signal}: ${stderr.trim().slice(-2000)}`,
+          ),
+        );
         return;
       }
       try {
         resolve(JSON.parse(line) as PhaseResult);
       } catch (error) {
-        reject(new Error(`phase ${request.shape} n=${request.n} ${request.phase} printed no result: ${String(error)}; stdout ${JSON.stringify(stdout.slice(-500))}`));
+        reject(
+          new Error(
+            `phase ${request.shape} n=${request.n} ${request.phase} printed no result: ${String(error)}; stdout ${JSON.stringify(stdout.slice(-500))}`,
+          ),
+        );
       }
     });
   });

@@ -22,7 +22,11 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; valu
 }
 
 /** `count` calls of `task(i)`, at most `concurrency` at once; resolves when all are done. */
-export async function pooled(count: number, concurrency: number, task: (index: number) => Promise<void>): Promise<void> {
+export async function pooled(
+  count: number,
+  concurrency: number,
+  task: (index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < count) {

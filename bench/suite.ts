@@ -44,7 +44,8 @@ interface Sizes {
 }
 
 function sizesFor(options: SuiteOptions): Sizes {
-  if (options.quick) return { workflow: [10, 100], floorNodes: 50, subprocessNodes: 10, arrayElements: 100_000, recordMembers: 1_000 };
+  if (options.quick)
+    return { workflow: [10, 100], floorNodes: 50, subprocessNodes: 10, arrayElements: 100_000, recordMembers: 1_000 };
   return {
     workflow: options.large ? [1_000, 10_000, 100_000] : [1_000, 10_000],
     floorNodes: 1_000,
@@ -60,8 +61,15 @@ function sampleRow(id: string, label: string, unit: Unit, samples: number[], tar
   return makeRow({ id, label, unit, median: median(samples), samples, ...(target === undefined ? {} : { target }) });
 }
 
-function ratioRow(id: string, label: string, numerator: BenchRow | undefined, denominator: BenchRow | undefined, target?: Target): BenchRow {
-  const value = numerator === undefined || denominator === undefined ? Number.NaN : numerator.median / denominator.median;
+function ratioRow(
+  id: string,
+  label: string,
+  numerator: BenchRow | undefined,
+  denominator: BenchRow | undefined,
+  target?: Target,
+): BenchRow {
+  const value =
+    numerator === undefined || denominator === undefined ? Number.NaN : numerator.median / denominator.median;
   return makeRow({ id, label, unit: 'x', median: value, samples: [], ...(target === undefined ? {} : { target }) });
 }
 
@@ -82,7 +90,13 @@ interface PairedFloor {
 const runTimes = (results: readonly PhaseResult[], time: (r: PhaseResult) => number = (r) => r.runMs): number[] =>
   results.filter((r) => r.error === undefined).map(time);
 
-async function measureShape(options: SuiteOptions, shape: Shape, n: number, phases: readonly PhaseName[], pairedFloor?: PairedFloor): Promise<PhaseSamples> {
+async function measureShape(
+  options: SuiteOptions,
+  shape: Shape,
+  n: number,
+  phases: readonly PhaseName[],
+  pairedFloor?: PairedFloor,
+): Promise<PhaseSamples> {
   const samples: PhaseSamples = { cold: [], noop: [], partial: [], floorBefore: [] };
   const child = { nodeFlags: options.nodeFlags ?? [] };
   for (let rep = 0; rep < options.reps && samples.error === undefined; rep++) {
@@ -95,13 +109,22 @@ async function measureShape(options: SuiteOptions, shape: Shape, n: number, phas
           // The disk of a shared machine changes speed over minutes: the cold run is compared with a floor taken
           // just before it, not only with the one measured at the start.
           settleDisk();
-          samples.floorBefore.push(await measureFloor({ dir: options.dir, count: pairedFloor.count, concurrency: pairedFloor.concurrency, fsync: true }));
+          samples.floorBefore.push(
+            await measureFloor({
+              dir: options.dir,
+              count: pairedFloor.count,
+              concurrency: pairedFloor.concurrency,
+              fsync: true,
+            }),
+          );
           line.push(`floor ${samples.floorBefore.at(-1)?.toFixed(0)} µs/node`);
         }
         settleDisk();
         const result = await runPhaseInChild({ shape, n, phase, workdir, jobs: options.jobs }, child);
         samples[phase].push(result);
-        line.push(`${phase} ${result.runMs.toFixed(0)} ms (build ${result.buildMs.toFixed(0)} ms, ${(result.maxRssKiB / 1024).toFixed(0)} MiB)`);
+        line.push(
+          `${phase} ${result.runMs.toFixed(0)} ms (build ${result.buildMs.toFixed(0)} ms, ${(result.maxRssKiB / 1024).toFixed(0)} MiB)`,
+        );
         // A failure of the engine is deterministic: record it, and measure no further on this workflow.
         if (result.error !== undefined) {
           samples.error = result.error;
@@ -123,7 +146,12 @@ function shapeRows(shape: 'fanout' | 'chain', n: number, samples: PhaseSamples, 
   const id = `${shape}.${n}`;
   const all = [...samples.cold, ...samples.noop, ...samples.partial];
   const cold = sampleRow(`${id}.cold`, `${name}: cold run`, 'ms', runTimes(samples.cold));
-  const coldPerNode = sampleRow(`${id}.cold.per-node`, `${name}: cold run, per node`, 'us', runTimes(samples.cold, (r) => (r.runMs * 1000) / nodes));
+  const coldPerNode = sampleRow(
+    `${id}.cold.per-node`,
+    `${name}: cold run, per node`,
+    'us',
+    runTimes(samples.cold, (r) => (r.runMs * 1000) / nodes),
+  );
   const at = shape === 'fanout' ? 'jobs' : '1';
   // Each repetition's cold run against the floor measured right before it, then the median of those ratios.
   const paired = samples.cold.flatMap((r, rep) => {
@@ -131,20 +159,55 @@ function shapeRows(shape: 'fanout' | 'chain', n: number, samples: PhaseSamples, 
     return r.error === undefined && floor !== undefined ? [(r.runMs * 1000) / nodes / floor] : [];
   });
   return [
-    sampleRow(`${id}.build`, `${name}: graph build (parse, schema, types, uids)`, 'ms', all.map((r) => r.buildMs), shape === 'fanout' && n >= 100_000 ? TARGETS.largeFanoutBuildMs : undefined),
+    sampleRow(
+      `${id}.build`,
+      `${name}: graph build (parse, schema, types, uids)`,
+      'ms',
+      all.map((r) => r.buildMs),
+      shape === 'fanout' && n >= 100_000 ? TARGETS.largeFanoutBuildMs : undefined,
+    ),
     cold,
     coldPerNode,
-    sampleRow(`${id}.floor-before`, `${name}: fsync floor (${at} at a time) measured just before each cold run, per node`, 'us', samples.floorBefore),
-    sampleRow(`${id}.cold.vs-floor`, `${name}: cold per node / that floor (median of the repetitions' ratios)`, 'x', paired, TARGETS.coldVsFloor),
-    ...(floorInFlight === undefined ? [] : [ratioRow(`${id}.cold.vs-floor-in-flight`, `${name}: cold per node / fsync floor (as many at a time as the run has nodes in flight)`, coldPerNode, floorInFlight)]),
+    sampleRow(
+      `${id}.floor-before`,
+      `${name}: fsync floor (${at} at a time) measured just before each cold run, per node`,
+      'us',
+      samples.floorBefore,
+    ),
+    sampleRow(
+      `${id}.cold.vs-floor`,
+      `${name}: cold per node / that floor (median of the repetitions' ratios)`,
+      'x',
+      paired,
+      TARGETS.coldVsFloor,
+    ),
+    ...(floorInFlight === undefined
+      ? []
+      : [
+          ratioRow(
+            `${id}.cold.vs-floor-in-flight`,
+            `${name}: cold per node / fsync floor (as many at a time as the run has nodes in flight)`,
+            coldPerNode,
+            floorInFlight,
+          ),
+        ]),
     sampleRow(`${id}.noop`, `${name}: no-op resume (open + run)`, 'ms', runTimes(samples.noop)),
-    sampleRow(`${id}.noop.per-node`, `${name}: no-op resume incl. graph build, per node`, 'us', runTimes(samples.noop, (r) => ((r.buildMs + r.runMs) * 1000) / nodes), TARGETS.noopPerNodeUs),
+    sampleRow(
+      `${id}.noop.per-node`,
+      `${name}: no-op resume incl. graph build, per node`,
+      'us',
+      runTimes(samples.noop, (r) => ((r.buildMs + r.runMs) * 1000) / nodes),
+      TARGETS.noopPerNodeUs,
+    ),
     sampleRow(`${id}.partial`, `${name}: partial resume (last 10% deleted)`, 'ms', runTimes(samples.partial)),
     sampleRow(
       `${id}.rss`,
       `${name}: peak RSS (largest phase)`,
       'MiB',
-      samples.cold.map((r, rep) => Math.max(r.maxRssKiB, samples.noop[rep]?.maxRssKiB ?? 0, samples.partial[rep]?.maxRssKiB ?? 0) / 1024),
+      samples.cold.map(
+        (r, rep) =>
+          Math.max(r.maxRssKiB, samples.noop[rep]?.maxRssKiB ?? 0, samples.partial[rep]?.maxRssKiB ?? 0) / 1024,
+      ),
       shape === 'fanout' && n >= 100_000 ? TARGETS.largeFanoutRssMiB : undefined,
     ),
   ];
@@ -180,7 +243,13 @@ export async function runSuite(options: SuiteOptions): Promise<BenchReport> {
   // 1. Filesystem floor, one node at a time (the chain's situation) and `jobs` at a time (the fanout's).
   // And as many at a time as a run has nodes in flight (committing while `jobs` run), for comparison.
   const inFlight = jobs * NODES_IN_FLIGHT_PER_JOB;
-  const floor = { fsyncSeq: [] as number[], fsyncJobs: [] as number[], fsyncInFlight: [] as number[], plainSeq: [] as number[], plainJobs: [] as number[] };
+  const floor = {
+    fsyncSeq: [] as number[],
+    fsyncJobs: [] as number[],
+    fsyncInFlight: [] as number[],
+    plainSeq: [] as number[],
+    plainJobs: [] as number[],
+  };
   for (let rep = 0; rep < reps; rep++) {
     const base = { dir: options.dir, count: sizes.floorNodes };
     const measure = async (concurrency: number, fsync: boolean): Promise<number> => {
@@ -192,11 +261,28 @@ export async function runSuite(options: SuiteOptions): Promise<BenchReport> {
     floor.fsyncInFlight.push(await measure(inFlight, true));
     floor.plainSeq.push(await measure(1, false));
     floor.plainJobs.push(await measure(jobs, false));
-    log(`floor rep ${rep + 1}/${reps}: fsync ${floor.fsyncSeq.at(-1)?.toFixed(0)} µs/node (1 at a time), ${floor.fsyncJobs.at(-1)?.toFixed(0)} µs/node (${jobs} at a time)`);
+    log(
+      `floor rep ${rep + 1}/${reps}: fsync ${floor.fsyncSeq.at(-1)?.toFixed(0)} µs/node (1 at a time), ${floor.fsyncJobs.at(-1)?.toFixed(0)} µs/node (${jobs} at a time)`,
+    );
   }
-  const floorFsyncSeq = sampleRow('floor.fsync.1', 'floor: mkdir + write + fsync + rename + dir fsync, 1 at a time, per node', 'us', floor.fsyncSeq);
-  const floorFsyncJobs = sampleRow(`floor.fsync.jobs`, `floor: the same, ${jobs} at a time, per node`, 'us', floor.fsyncJobs);
-  const floorFsyncInFlight = sampleRow(`floor.fsync.in-flight`, `floor: the same, ${inFlight} at a time (a run's nodes in flight), per node`, 'us', floor.fsyncInFlight);
+  const floorFsyncSeq = sampleRow(
+    'floor.fsync.1',
+    'floor: mkdir + write + fsync + rename + dir fsync, 1 at a time, per node',
+    'us',
+    floor.fsyncSeq,
+  );
+  const floorFsyncJobs = sampleRow(
+    `floor.fsync.jobs`,
+    `floor: the same, ${jobs} at a time, per node`,
+    'us',
+    floor.fsyncJobs,
+  );
+  const floorFsyncInFlight = sampleRow(
+    `floor.fsync.in-flight`,
+    `floor: the same, ${inFlight} at a time (a run's nodes in flight), per node`,
+    'us',
+    floor.fsyncInFlight,
+  );
   rows.push(
     floorFsyncSeq,
     floorFsyncJobs,
@@ -210,9 +296,15 @@ export async function runSuite(options: SuiteOptions): Promise<BenchReport> {
   const shapes = options.shapes ?? (['fanout', 'chain'] as const);
   for (const shape of shapes) {
     for (const n of sizes.workflow) {
-      const samples = await measureShape(options, shape, n, ['cold', 'noop', 'partial'], { count: sizes.floorNodes, concurrency: shape === 'fanout' ? jobs : 1 });
+      const samples = await measureShape(options, shape, n, ['cold', 'noop', 'partial'], {
+        count: sizes.floorNodes,
+        concurrency: shape === 'fanout' ? jobs : 1,
+      });
       workflowRows.push(...shapeRows(shape, n, samples, shape === 'fanout' ? floorFsyncInFlight : undefined));
-      if (samples.error !== undefined) notes.push(`${shape} ${count(n)} failed, so its run times are missing (build time and RSS are from the failed run): ${samples.error}`);
+      if (samples.error !== undefined)
+        notes.push(
+          `${shape} ${count(n)} failed, so its run times are missing (build time and RSS are from the failed run): ${samples.error}`,
+        );
     }
   }
   rows.push(...workflowRows);
@@ -221,8 +313,18 @@ export async function runSuite(options: SuiteOptions): Promise<BenchReport> {
   const sub = sizes.subprocessNodes;
   const subSamples = await measureShape(options, 'subprocess', sub, ['cold', 'noop']);
   const endToEnd = (r: PhaseResult): number => r.buildMs + r.runMs;
-  const subCold = sampleRow(`subprocess.${sub}.cold`, `subprocess ${count(sub)}: cold (build + run)`, 'ms', runTimes(subSamples.cold, endToEnd));
-  const subNoop = sampleRow(`subprocess.${sub}.noop`, `subprocess ${count(sub)}: no-op (build + run)`, 'ms', runTimes(subSamples.noop, endToEnd));
+  const subCold = sampleRow(
+    `subprocess.${sub}.cold`,
+    `subprocess ${count(sub)}: cold (build + run)`,
+    'ms',
+    runTimes(subSamples.cold, endToEnd),
+  );
+  const subNoop = sampleRow(
+    `subprocess.${sub}.noop`,
+    `subprocess ${count(sub)}: no-op (build + run)`,
+    'ms',
+    runTimes(subSamples.noop, endToEnd),
+  );
   rows.push(subCold, subNoop);
   if (subSamples.error !== undefined) notes.push(`subprocess ${count(sub)} failed: ${subSamples.error}`);
   const make = await gnuMakeVersion();
@@ -231,31 +333,74 @@ export async function runSuite(options: SuiteOptions): Promise<BenchReport> {
     log('GNU make not found: skipping the make comparison');
   } else {
     const makeSamples = await measureMake({ dir: options.dir, n: sub, jobs, reps });
-    log(`make n=${sub}: cold ${median(makeSamples.cold).toFixed(0)} ms, no-op ${median(makeSamples.noop).toFixed(0)} ms`);
+    log(
+      `make n=${sub}: cold ${median(makeSamples.cold).toFixed(0)} ms, no-op ${median(makeSamples.noop).toFixed(0)} ms`,
+    );
     const makeCold = sampleRow(`make.${sub}.cold`, `make -j${jobs} ${count(sub)}: cold`, 'ms', makeSamples.cold);
     const makeNoop = sampleRow(`make.${sub}.noop`, `make -j${jobs} ${count(sub)}: no-op`, 'ms', makeSamples.noop);
     rows.push(
       makeCold,
       makeNoop,
       ratioRow(`subprocess.${sub}.cold.vs-make`, `subprocess ${count(sub)}: cold, run-graph / make`, subCold, makeCold),
-      ratioRow(`subprocess.${sub}.noop.vs-make`, `subprocess ${count(sub)}: no-op, run-graph / make`, subNoop, makeNoop),
+      ratioRow(
+        `subprocess.${sub}.noop.vs-make`,
+        `subprocess ${count(sub)}: no-op, run-graph / make`,
+        subNoop,
+        makeNoop,
+      ),
     );
     notes.push(`make: ${make}; it writes targets without fsync and keeps no per-node record.`);
   }
 
   // 4. Fingerprinting.
   log('fingerprinting');
-  const fp = await measureFingerprinting({ dir: options.dir, elements: sizes.arrayElements, recordMembers: sizes.recordMembers, reps });
+  const fp = await measureFingerprinting({
+    dir: options.dir,
+    elements: sizes.arrayElements,
+    recordMembers: sizes.recordMembers,
+    reps,
+  });
   const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
-  const rawArray = sampleRow('fingerprint.array.raw-sha256', `raw sha256 of ${count(sizes.arrayElements)} int64 (${mb(fp.arrayBytes)}, in memory)`, 'MB/s', fp.rawArraySha256);
-  const npyInput = sampleRow('fingerprint.array.npy-input', 'fingerprint of the same array as an .npy input (digest + uid)', 'MB/s', fp.npyInput);
-  const rawRecord = sampleRow('fingerprint.record.raw-sha256', `raw sha256 of a nested record's canonical text (${mb(fp.recordBytes)})`, 'MB/s', fp.rawRecordSha256);
-  const canonical = sampleRow('fingerprint.record.canonical-json', 'canonicalJson of that record', 'MB/s', fp.canonicalJson);
-  const recordFp = sampleRow('fingerprint.record.fingerprint', 'fingerprint of that record (canonical JSON + sha256)', 'MB/s', fp.recordFingerprint);
+  const rawArray = sampleRow(
+    'fingerprint.array.raw-sha256',
+    `raw sha256 of ${count(sizes.arrayElements)} int64 (${mb(fp.arrayBytes)}, in memory)`,
+    'MB/s',
+    fp.rawArraySha256,
+  );
+  const npyInput = sampleRow(
+    'fingerprint.array.npy-input',
+    'fingerprint of the same array as an .npy input (digest + uid)',
+    'MB/s',
+    fp.npyInput,
+  );
+  const rawRecord = sampleRow(
+    'fingerprint.record.raw-sha256',
+    `raw sha256 of a nested record's canonical text (${mb(fp.recordBytes)})`,
+    'MB/s',
+    fp.rawRecordSha256,
+  );
+  const canonical = sampleRow(
+    'fingerprint.record.canonical-json',
+    'canonicalJson of that record',
+    'MB/s',
+    fp.canonicalJson,
+  );
+  const recordFp = sampleRow(
+    'fingerprint.record.fingerprint',
+    'fingerprint of that record (canonical JSON + sha256)',
+    'MB/s',
+    fp.recordFingerprint,
+  );
   rows.push(
     rawArray,
     npyInput,
-    ratioRow('fingerprint.array.share', 'array fingerprint / raw sha256', npyInput, rawArray, TARGETS.arrayFingerprintShare),
+    ratioRow(
+      'fingerprint.array.share',
+      'array fingerprint / raw sha256',
+      npyInput,
+      rawArray,
+      TARGETS.arrayFingerprintShare,
+    ),
     rawRecord,
     canonical,
     recordFp,
@@ -266,7 +411,7 @@ export async function runSuite(options: SuiteOptions): Promise<BenchReport> {
   for (const shape of shapes) rows.push(...scalingRows(shape, sizes.workflow, workflowRows));
 
   notes.push(
-    'Times of workflow phases are measured inside a child process per phase (node start-up excluded); peak RSS is that process\'s own high-water mark (VmHWM).',
+    "Times of workflow phases are measured inside a child process per phase (node start-up excluded); peak RSS is that process's own high-water mark (VmHWM).",
     'Cold and partial runs fsync every artifact, the directory, and metadata.json before a store counts as committed.',
   );
   if (options.quick) notes.push('--quick: tiny sizes, a smoke test of the benchmark; its verdicts mean nothing.');
@@ -274,7 +419,16 @@ export async function runSuite(options: SuiteOptions): Promise<BenchReport> {
     format: 'run-graph-bench/1',
     generatedAt: new Date().toISOString(),
     machine: describeMachine(options.dir),
-    settings: { quick: options.quick, large: options.large, reps, jobs, shapes: [...shapes], sizes: sizes.workflow, subprocessNodes: sub, floorNodes: sizes.floorNodes },
+    settings: {
+      quick: options.quick,
+      large: options.large,
+      reps,
+      jobs,
+      shapes: [...shapes],
+      sizes: sizes.workflow,
+      subprocessNodes: sub,
+      floorNodes: sizes.floorNodes,
+    },
     rows,
     notes,
   };

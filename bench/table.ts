@@ -81,7 +81,12 @@ function formatTarget(target: Target, unit: Unit): string {
 export function formatTable(rows: readonly BenchRow[]): string {
   const cells = [
     ['measurement', 'median', 'target', 'result'],
-    ...rows.map((row) => [row.label, formatValue(row.median, row.unit), row.target === undefined ? '' : formatTarget(row.target, row.unit), row.verdict ?? '']),
+    ...rows.map((row) => [
+      row.label,
+      formatValue(row.median, row.unit),
+      row.target === undefined ? '' : formatTarget(row.target, row.unit),
+      row.verdict ?? '',
+    ]),
   ];
   const widths = [0, 1, 2, 3].map((c) => Math.max(...cells.map((line) => [...(line[c] ?? '')].length)));
   const pad = (text: string, c: number): string => {
@@ -98,7 +103,16 @@ export interface BenchReport {
   format: 'run-graph-bench/1';
   generatedAt: string;
   machine: MachineInfo;
-  settings: { quick: boolean; large: boolean; reps: number; jobs: number; shapes: string[]; sizes: number[]; subprocessNodes: number; floorNodes: number };
+  settings: {
+    quick: boolean;
+    large: boolean;
+    reps: number;
+    jobs: number;
+    shapes: string[];
+    sizes: number[];
+    subprocessNodes: number;
+    floorNodes: number;
+  };
   rows: BenchRow[];
   /** What was skipped and why, and how to read the figures. */
   notes: string[];

@@ -38,7 +38,11 @@ export function fanoutWorkflow(n: number): WorkflowSpec {
 export function chainWorkflow(n: number): WorkflowSpec {
   const nodes: WorkflowNodeSpec[] = [];
   for (let i = 0; i < n; i++) {
-    nodes.push({ label: `step${i}`, operation: 'run-graph.Add', input: { a: i === 0 ? [0] : ref(`step${i - 1}`), b: 1 } });
+    nodes.push({
+      label: `step${i}`,
+      operation: 'run-graph.Add',
+      input: { a: i === 0 ? [0] : ref(`step${i - 1}`), b: 1 },
+    });
   }
   return { description: `chain of ${n}`, nodes };
 }
@@ -64,7 +68,11 @@ export function subprocessWorkflow(n: number): WorkflowSpec {
     nodes.push({ label: `sh${i}`, operation: 'scalems.Subprocess', input: { argv: ['sh', '-c', arithmetic(i)] } });
     members.push(ref(`sh${i}`));
   }
-  nodes.push({ label: 'total', operation: 'scalems.Subprocess', input: { argv: ['sh', '-c', SUM_FILES, 'sh', ...members] } });
+  nodes.push({
+    label: 'total',
+    operation: 'scalems.Subprocess',
+    input: { argv: ['sh', '-c', SUM_FILES, 'sh', ...members] },
+  });
   return { description: `subprocess fanout of ${n}`, nodes };
 }
 

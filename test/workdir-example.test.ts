@@ -22,14 +22,23 @@ function storeListing(workdir: string): Map<string, string[]> {
 
 /** metadata.json without the fields that record when and how long. */
 function timelessMetadata(path: string): unknown {
-  const { createdAt: _c, committedAt: _t, durationMs: _d, ...rest } = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  const {
+    createdAt: _c,
+    committedAt: _t,
+    durationMs: _d,
+    ...rest
+  } = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
   return rest;
 }
 
 describe('workdir.example', () => {
   it('is what a fresh run of examples/quickstart.json produces', () => {
     expect(existsSync(CLI), 'dist/cli/main.js is missing: run `npm run build` (npm test does)').toBe(true);
-    const result = spawnSync(process.execPath, [CLI, 'run', join(REPO_ROOT, 'examples', 'quickstart.json'), '--workdir', fresh], { encoding: 'utf8' });
+    const result = spawnSync(
+      process.execPath,
+      [CLI, 'run', join(REPO_ROOT, 'examples', 'quickstart.json'), '--workdir', fresh],
+      { encoding: 'utf8' },
+    );
     expect(result.status, result.stderr).toBe(0);
 
     const expected = storeListing(example);

@@ -47,12 +47,16 @@ export async function auditExecutionLog(path: string): Promise<{ problems: strin
  * whose records differ only where they name a log file).
  */
 // Structural: a graph built from src/ (tests) or from dist/ (the torture run) fits.
-export async function committedOutputs(workdir: string, graph: { readonly nodes: readonly { readonly uid: string; readonly label: string }[] }): Promise<Map<string, string>> {
+export async function committedOutputs(
+  workdir: string,
+  graph: { readonly nodes: readonly { readonly uid: string; readonly label: string }[] },
+): Promise<Map<string, string>> {
   const outputs = new Map<string, string>();
   for (const node of graph.nodes) {
     const metadata = await readStoreMetadata(join(workdir, node.uid));
     if (metadata?.state !== 'committed') continue;
-    for (const [output, artifact] of Object.entries(metadata.artifacts)) outputs.set(`${node.label}.${output}`, artifact.sha256);
+    for (const [output, artifact] of Object.entries(metadata.artifacts))
+      outputs.set(`${node.label}.${output}`, artifact.sha256);
   }
   return outputs;
 }

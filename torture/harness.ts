@@ -62,7 +62,12 @@ export interface Attempt {
 }
 
 /** Run the CLI once; SIGKILL it after `killAfterMs` unless it exits first. */
-export function runAttempt(cli: string, args: string[], env: NodeJS.ProcessEnv, killAfterMs: number | undefined): Promise<Attempt> {
+export function runAttempt(
+  cli: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  killAfterMs: number | undefined,
+): Promise<Attempt> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, [cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -72,18 +77,30 @@ export function runAttempt(cli: string, args: string[], env: NodeJS.ProcessEnv, 
     let killed = false;
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString('utf8');
-      if (firstStartMs === undefined && stdout.includes('"type":"node-started"')) firstStartMs = performance.now() - started;
+      if (firstStartMs === undefined && stdout.includes('"type":"node-started"'))
+        firstStartMs = performance.now() - started;
     });
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString('utf8');
     });
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => {
-      killed = child.kill('SIGKILL');
-    }, killAfterMs);
+    const timer =
+      killAfterMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            killed = child.kill('SIGKILL');
+          }, killAfterMs);
     child.once('error', reject);
     child.once('close', (code, signal) => {
       if (timer !== undefined) clearTimeout(timer);
-      resolve({ code, signal, killed: killed && signal === 'SIGKILL', stderr, stdout, firstStartMs, durationMs: performance.now() - started });
+      resolve({
+        code,
+        signal,
+        killed: killed && signal === 'SIGKILL',
+        stderr,
+        stdout,
+        firstStartMs,
+        durationMs: performance.now() - started,
+      });
     });
   });
 }
@@ -100,9 +117,18 @@ export async function torture(options: TortureOptions): Promise<TortureReport> {
 
   // The reference: one uninterrupted run, with its own log.
   const referenceDir = join(options.scratch, 'reference');
-  await writeFile(workflowFile, JSON.stringify(tortureWorkflow({ ...workflowOptions, executionLog: join(options.scratch, 'reference.log') })));
-  const reference = await runAttempt(options.cli, ['run', workflowFile, '--workdir', referenceDir, '--jobs', jobs, '--json'], process.env, undefined);
-  if (reference.code !== 0) throw new Error(`the uninterrupted reference run failed (exit ${String(reference.code)}): ${reference.stderr}`);
+  await writeFile(
+    workflowFile,
+    JSON.stringify(tortureWorkflow({ ...workflowOptions, executionLog: join(options.scratch, 'reference.log') })),
+  );
+  const reference = await runAttempt(
+    options.cli,
+    ['run', workflowFile, '--workdir', referenceDir, '--jobs', jobs, '--json'],
+    process.env,
+    undefined,
+  );
+  if (reference.code !== 0)
+    throw new Error(`the uninterrupted reference run failed (exit ${String(reference.code)}): ${reference.stderr}`);
   const expected = await committedOutputs(referenceDir, await loadGraph(workflowFile));
   // Kill anywhere from just after start-up to just before the end of a full run.
   const window = reference.durationMs;
@@ -118,7 +144,12 @@ export async function torture(options: TortureOptions): Promise<TortureReport> {
     let killsThisRound = 0;
     for (;;) {
       const delay = report.kills < options.kills ? 50 + random() * window : undefined;
-      const attempt = await runAttempt(options.cli, ['run', workflowFile, '--workdir', workdir, '--jobs', jobs, '--json'], env, delay);
+      const attempt = await runAttempt(
+        options.cli,
+        ['run', workflowFile, '--workdir', workdir, '--jobs', jobs, '--json'],
+        env,
+        delay,
+      );
       if (attempt.killed) {
         report.kills++;
         killsThisRound++;
@@ -126,7 +157,9 @@ export async function torture(options: TortureOptions): Promise<TortureReport> {
       }
       if (killsThisRound > 0 && attempt.firstStartMs !== undefined) report.recoveryMs.push(attempt.firstStartMs);
       if (attempt.code !== 0) {
-        report.problems.push(`round ${report.rounds}: run exited ${String(attempt.code ?? attempt.signal)} without being killed: ${attempt.stderr.trim()}`);
+        report.problems.push(
+          `round ${report.rounds}: run exited ${String(attempt.code ?? attempt.signal)} without being killed: ${attempt.stderr.trim()}`,
+        );
         return report;
       }
       break;
@@ -137,7 +170,8 @@ export async function torture(options: TortureOptions): Promise<TortureReport> {
     for (const [key, sha] of expected) {
       if (actual.get(key) !== sha) problems.push(`output ${key} differs from the uninterrupted run`);
     }
-    if (actual.size !== expected.size) problems.push(`${actual.size} committed outputs, the uninterrupted run has ${expected.size}`);
+    if (actual.size !== expected.size)
+      problems.push(`${actual.size} committed outputs, the uninterrupted run has ${expected.size}`);
     report.problems.push(...problems.slice(0, 20).map((p) => `round ${report.rounds}: ${p}`));
     if (problems.length > 20) report.problems.push(`round ${report.rounds}: ... and ${problems.length - 20} more`);
     log(`round ${report.rounds}: ${killsThisRound} kills, ${problems.length} problems (total kills ${report.kills})`);

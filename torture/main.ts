@@ -34,9 +34,13 @@ const report = await torture({
 });
 const sorted = [...report.recoveryMs].sort((a, b) => a - b);
 const median = sorted.length === 0 ? NaN : (sorted[Math.floor(sorted.length / 2)] ?? NaN);
-process.stdout.write(`kills survived: ${report.kills} in ${report.rounds} rounds of ${report.nodes} nodes; median time from restart to first node started: ${Math.round(median)} ms\n`);
+process.stdout.write(
+  `kills survived: ${report.kills} in ${report.rounds} rounds of ${report.nodes} nodes; median time from restart to first node started: ${Math.round(median)} ms\n`,
+);
 if (report.problems.length > 0) {
-  process.stdout.write(`FAILED with seed ${seed}:\n${report.problems.map((p) => `  ${p}`).join('\n')}\nscratch kept at ${scratch}\n`);
+  process.stdout.write(
+    `FAILED with seed ${seed}:\n${report.problems.map((p) => `  ${p}`).join('\n')}\nscratch kept at ${scratch}\n`,
+  );
   process.exitCode = 1;
 } else if (!values.keep) {
   await rm(scratch, { recursive: true, force: true });

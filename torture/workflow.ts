@@ -32,7 +32,11 @@ export function tortureWorkflow(options: TortureWorkflowOptions): WorkflowSpec {
   const gathers: JsonValue[] = [];
   for (let g = 0; g < options.groups; g++) {
     const source = `source${g}`;
-    nodes.push({ label: source, operation: 'scalems.Integer64', input: { data: [g * 7 + 1, g * 7 + 2, g * 7 + 3, g * 7 + 4] } });
+    nodes.push({
+      label: source,
+      operation: 'scalems.Integer64',
+      input: { data: [g * 7 + 1, g * 7 + 2, g * 7 + 3, g * 7 + 4] },
+    });
     const members: JsonValue[] = [];
     for (let k = 0; k < transforms; k++) {
       const label = `add${g}_${k}`;

@@ -21,7 +21,16 @@ import type { Uid } from '../identity/fingerprint.js';
 import type { ArrayValue } from '../values/npy.js';
 import type { TypedOperationDefinition } from '../operations/define.js';
 import { INPUT_KIND, qualifiedName, type OperationDefinition } from '../operations/operation.js';
-import { inputPortValue, type AcceptedDtype, type FileLiteral, type InputFile, type InputValue, type LiteralInput, type PortDeclaration, type PortDeclarations } from '../operations/ports.js';
+import {
+  inputPortValue,
+  type AcceptedDtype,
+  type FileLiteral,
+  type InputFile,
+  type InputValue,
+  type LiteralInput,
+  type PortDeclaration,
+  type PortDeclarations,
+} from '../operations/ports.js';
 import { BUILTIN_OPERATIONS, OperationRegistry } from '../operations/registry.js';
 import type { ArtifactEntry } from '../store/metadata.js';
 import { buildGraph, type ConcreteGraph, type GraphNode } from '../workflow/graph.js';
@@ -45,29 +54,49 @@ export interface OutputRef<P = UntypedPort> {
 }
 
 /** A node added to a builder: a reference to its default output, and the way to its named outputs. */
-export interface NodeHandle<O extends { readonly [name: string]: unknown } = { readonly [name: string]: UntypedPort }, D extends keyof O = keyof O> extends OutputRef<O[D]> {
+export interface NodeHandle<
+  O extends { readonly [name: string]: unknown } = { readonly [name: string]: UntypedPort },
+  D extends keyof O = keyof O,
+> extends OutputRef<O[D]> {
   readonly label: string;
   /** A named output. */
   output<K extends keyof O & string>(name: K): OutputRef<O[K]>;
 }
 
 /** A value an input of an untyped operation may hold: JSON, references and files, nested at will. */
-export type UntypedInputValue = null | boolean | number | string | OutputRef<unknown> | FileLiteral | UntypedInputValue[] | { [key: string]: UntypedInputValue };
+export type UntypedInputValue =
+  | null
+  | boolean
+  | number
+  | string
+  | OutputRef<unknown>
+  | FileLiteral
+  | UntypedInputValue[]
+  | { [key: string]: UntypedInputValue };
 
-type OptionalKeys<T extends PortDeclarations> = { [K in keyof T]: T[K] extends { readonly optional: true } ? K : never }[keyof T];
+type OptionalKeys<T extends PortDeclarations> = {
+  [K in keyof T]: T[K] extends { readonly optional: true } ? K : never;
+}[keyof T];
 type RequiredKeys<T extends PortDeclarations> = Exclude<keyof T, OptionalKeys<T>>;
 
 /** What one typed input accepts: a literal of its dtype and shape, or a reference to an output of an accepted dtype. */
-export type BuilderInput<P extends PortDeclaration> = LiteralInput<P> | OutputRef<{ readonly dtype: AcceptedDtype<P['dtype']> }>;
+export type BuilderInput<P extends PortDeclaration> =
+  LiteralInput<P> | OutputRef<{ readonly dtype: AcceptedDtype<P['dtype']> }>;
 
 /** The inputs of a typed operation as a builder takes them. */
-export type BuilderInputs<I extends PortDeclarations> = { [K in RequiredKeys<I>]: BuilderInput<I[K]> } & { [K in OptionalKeys<I>]?: BuilderInput<I[K]> };
+export type BuilderInputs<I extends PortDeclarations> = { [K in RequiredKeys<I>]: BuilderInput<I[K]> } & {
+  [K in OptionalKeys<I>]?: BuilderInput<I[K]>;
+};
 
 /** The input type `add` takes for an operation. */
-export type InputsFor<Op> = Op extends TypedOperationDefinition<infer I, infer _O, infer _D> ? BuilderInputs<I> : { [field: string]: UntypedInputValue };
+export type InputsFor<Op> =
+  Op extends TypedOperationDefinition<infer I, infer _O, infer _D>
+    ? BuilderInputs<I>
+    : { [field: string]: UntypedInputValue };
 
 /** The handle type `add` returns for an operation. */
-export type HandleFor<Op> = Op extends TypedOperationDefinition<infer _I, infer O, infer D> ? NodeHandle<O, D> : NodeHandle;
+export type HandleFor<Op> =
+  Op extends TypedOperationDefinition<infer _I, infer O, infer D> ? NodeHandle<O, D> : NodeHandle;
 
 /** What reading an output gives: the declared value for a typed output; an array, JSON or a file for an untyped one. */
 export type OutputReadValue<P> = 0 extends 1 & (P extends { readonly dtype: infer D } ? D : never)
@@ -78,7 +107,10 @@ export type OutputReadValue<P> = 0 extends 1 & (P extends { readonly dtype: infe
 
 /** A `$file` input: a file beside the workflow (relative to `baseDir` when built), hashed by content. */
 export function fileInput(path: string): FileLiteral {
-  if (typeof path !== 'string' || path === '') throw new RunGraphError('E_USAGE', `fileInput: expected a non-empty path, got ${describeValue(path)}`, { value: path });
+  if (typeof path !== 'string' || path === '')
+    throw new RunGraphError('E_USAGE', `fileInput: expected a non-empty path, got ${describeValue(path)}`, {
+      value: path,
+    });
   return { $file: path };
 }
 
@@ -122,16 +154,33 @@ export class GraphBuilder {
    * checked by the compiler; every input is checked again when the graph is
    * built.
    */
-  add<Op extends OperationDefinition>(label: string, operation: Op, input: InputsFor<Op>, options: { description?: string } = {}): HandleFor<Op> {
+  add<Op extends OperationDefinition>(
+    label: string,
+    operation: Op,
+    input: InputsFor<Op>,
+    options: { description?: string } = {},
+  ): HandleFor<Op> {
     if (typeof label !== 'string' || !LABEL.test(label)) {
-      throw new RunGraphError('E_USAGE', `label must start with a letter or '_' and hold only letters, digits, '_' and '-', got ${describeValue(label)}`, { value: label, field: 'label' });
+      throw new RunGraphError(
+        'E_USAGE',
+        `label must start with a letter or '_' and hold only letters, digits, '_' and '-', got ${describeValue(label)}`,
+        { value: label, field: 'label' },
+      );
     }
-    if (this.#labels.has(label)) throw new RunGraphError('E_DUPLICATE_LABEL', `label '${label}' is already used in this graph`, { node: label, value: label });
+    if (this.#labels.has(label))
+      throw new RunGraphError('E_DUPLICATE_LABEL', `label '${label}' is already used in this graph`, {
+        node: label,
+        value: label,
+      });
     if (typeof operation !== 'object' || operation === null || typeof operation.run !== 'function') {
-      throw new RunGraphError('E_USAGE', `node '${label}': expected an operation, got ${describeValue(operation)}`, { node: label, field: 'operation' });
+      throw new RunGraphError('E_USAGE', `node '${label}': expected an operation, got ${describeValue(operation)}`, {
+        node: label,
+        field: 'operation',
+      });
     }
     const json: { [field: string]: JsonValue } = {};
-    for (const [field, value] of Object.entries(input as object)) json[field] = this.#serialize(value as unknown, label, `input.${field}`);
+    for (const [field, value] of Object.entries(input as object))
+      json[field] = this.#serialize(value as unknown, label, `input.${field}`);
     this.#nodes.push({ label, operation, input: json, description: options.description });
     this.#labels.add(label);
     return this.#handle(label) as HandleFor<Op>;
@@ -143,7 +192,12 @@ export class GraphBuilder {
       label,
       // An arrow function, so `this` is the builder whoever calls it.
       output: (name: string) => {
-        if (typeof name !== 'string' || name === '') throw new RunGraphError('E_USAGE', `node '${label}': output name must be a non-empty string, got ${describeValue(name)}`, { node: label });
+        if (typeof name !== 'string' || name === '')
+          throw new RunGraphError(
+            'E_USAGE',
+            `node '${label}': output name must be a non-empty string, got ${describeValue(name)}`,
+            { node: label },
+          );
         return { [REF]: { builder: this, label, output: name } };
       },
     };
@@ -153,15 +207,25 @@ export class GraphBuilder {
   #serialize(value: unknown, label: string, field: string): JsonValue {
     if (isRef(value)) {
       const ref = value[REF];
-      if (ref.builder !== this) throw new RunGraphError('E_UNKNOWN_REFERENCE', `reference to node '${ref.label}' of another GraphBuilder`, { node: label, field, value: ref.label });
+      if (ref.builder !== this)
+        throw new RunGraphError('E_UNKNOWN_REFERENCE', `reference to node '${ref.label}' of another GraphBuilder`, {
+          node: label,
+          field,
+          value: ref.label,
+        });
       return { $ref: ref.output === undefined ? ref.label : `${ref.label}.${ref.output}` };
     }
     if (Array.isArray(value)) return value.map((item, i) => this.#serialize(item, label, `${field}[${i}]`));
     if (typeof value === 'object' && value !== null) {
       const keys = Object.keys(value);
-      if (keys.length === 1 && keys[0] === '$file' && typeof (value as FileLiteral).$file === 'string') return { $file: (value as FileLiteral).$file };
+      if (keys.length === 1 && keys[0] === '$file' && typeof (value as FileLiteral).$file === 'string')
+        return { $file: (value as FileLiteral).$file };
       if ('$ref' in value || '$file' in value) {
-        throw new RunGraphError('E_USAGE', `a literal object with "$ref" or "$file" in a builder input`, { node: label, field, hint: 'pass a node handle (or handle.output(name)) or fileInput(path)' });
+        throw new RunGraphError('E_USAGE', `a literal object with "$ref" or "$file" in a builder input`, {
+          node: label,
+          field,
+          hint: 'pass a node handle (or handle.output(name)) or fileInput(path)',
+        });
       }
       const out: { [key: string]: JsonValue } = {};
       for (const [key, child] of Object.entries(value)) out[key] = this.#serialize(child, label, `${field}.${key}`);
@@ -170,7 +234,12 @@ export class GraphBuilder {
     try {
       assertPlainJson(value, field);
     } catch (error) {
-      throw new RunGraphError('E_NOT_CANONICAL', `${describeValue(value)} is not plain JSON`, { node: label, field, value, cause: error });
+      throw new RunGraphError('E_NOT_CANONICAL', `${describeValue(value)} is not plain JSON`, {
+        node: label,
+        field,
+        value,
+        cause: error,
+      });
     }
     return value;
   }
@@ -200,11 +269,15 @@ export class GraphBuilder {
       const earlier = seen.get(key);
       if (builtin === node.operation || earlier?.op === node.operation) continue;
       if (builtin !== undefined || earlier !== undefined) {
-        throw new RunGraphError('E_DUPLICATE_OPERATION', `operation ${key} is defined twice: node '${node.label}' uses another definition than ${earlier === undefined ? 'the built-in one' : `node '${earlier.label}'`}`, {
-          node: node.label,
-          value: key,
-          hint: 'give your operation its own namespace',
-        });
+        throw new RunGraphError(
+          'E_DUPLICATE_OPERATION',
+          `operation ${key} is defined twice: node '${node.label}' uses another definition than ${earlier === undefined ? 'the built-in one' : `node '${earlier.label}'`}`,
+          {
+            node: node.label,
+            value: key,
+            hint: 'give your operation its own namespace',
+          },
+        );
       }
       registry.register(node.operation);
       seen.set(key, { op: node.operation, label: node.label });
@@ -214,7 +287,10 @@ export class GraphBuilder {
 
   /** Check the graph and give every node its uid. */
   async build(options: BuildOptions = {}): Promise<ConcreteGraph> {
-    return buildGraph(this.toWorkflowSpec(), { registry: options.registry ?? this.registry(), ...(options.baseDir === undefined ? {} : { baseDir: options.baseDir }) });
+    return buildGraph(this.toWorkflowSpec(), {
+      registry: options.registry ?? this.registry(),
+      ...(options.baseDir === undefined ? {} : { baseDir: options.baseDir }),
+    });
   }
 
   /** Build and run the graph in a WorkerContext; the result reads outputs back as typed values. */
@@ -227,7 +303,10 @@ export class GraphBuilder {
   /** @internal The label and output a reference of this builder names. */
   resolve(ref: OutputRef<unknown>): { label: string; output: string | undefined } {
     const target = ref[REF];
-    if (target.builder !== this) throw new RunGraphError('E_UNKNOWN_REFERENCE', `reference to node '${target.label}' of another GraphBuilder`, { value: target.label });
+    if (target.builder !== this)
+      throw new RunGraphError('E_UNKNOWN_REFERENCE', `reference to node '${target.label}' of another GraphBuilder`, {
+        value: target.label,
+      });
     return { label: target.label, output: target.output };
   }
 }
@@ -249,7 +328,8 @@ export class GraphRun {
   #node(ref: OutputRef<unknown>): { node: GraphNode; output: string } {
     const { label, output } = this.#builder.resolve(ref);
     const node = this.graph.byLabel.get(label);
-    if (node === undefined) throw new RunGraphError('E_UNKNOWN_NODE', `no node labelled '${label}' in this run`, { node: label });
+    if (node === undefined)
+      throw new RunGraphError('E_UNKNOWN_NODE', `no node labelled '${label}' in this run`, { node: label });
     return { node, output: output ?? node.operation.defaultOutput };
   }
 
@@ -264,10 +344,18 @@ export class GraphRun {
     const metadata = this.summary.results.get(node.label);
     if (metadata === undefined) {
       const failure = this.summary.failures.find((f) => f.label === node.label);
-      throw new RunGraphError('E_NOT_COMMITTED', `node '${node.label}' did not finish${failure === undefined ? '' : `: ${failure.error.message}`}`, { node: node.label });
+      throw new RunGraphError(
+        'E_NOT_COMMITTED',
+        `node '${node.label}' did not finish${failure === undefined ? '' : `: ${failure.error.message}`}`,
+        { node: node.label },
+      );
     }
     const artifact = metadata.artifacts[output];
-    if (artifact === undefined) throw new RunGraphError('E_UNKNOWN_ARTIFACT', `node '${node.label}' has no output '${output}'`, { node: node.label, value: output });
+    if (artifact === undefined)
+      throw new RunGraphError('E_UNKNOWN_ARTIFACT', `node '${node.label}' has no output '${output}'`, {
+        node: node.label,
+        value: output,
+      });
     return { ...artifact, absolutePath: join(this.#storeDir(node.uid), artifact.path) };
   }
 
@@ -283,7 +371,11 @@ export class GraphRun {
     );
     const port = (node.operation as Partial<TypedOperationDefinition>).outputs?.[output];
     // A typed output reads through the same conversion a typed input uses, so the value has the declared form.
-    if (port !== undefined) return (await inputPortValue(port, source, { node: node.label, field: `outputs.${output}` })) as OutputReadValue<P>;
+    if (port !== undefined)
+      return (await inputPortValue(port, source, {
+        node: node.label,
+        field: `outputs.${output}`,
+      })) as OutputReadValue<P>;
     switch (artifact.kind) {
       case 'array':
       case 'stream':
@@ -297,4 +389,3 @@ export class GraphRun {
     }
   }
 }
-

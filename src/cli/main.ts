@@ -44,22 +44,28 @@ export function parsePositiveInteger(text: string): number {
 /** Commander argument parser for `--port`: an integer from 0 to 65535. */
 export function parsePort(text: string): number {
   const value = Number(text);
-  if (!/^\d+$/.test(text.trim()) || value > 65_535) throw new InvalidArgumentError(`expected a port from 0 to 65535, got ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text.trim()) || value > 65_535)
+    throw new InvalidArgumentError(`expected a port from 0 to 65535, got ${JSON.stringify(text)}`);
   return value;
 }
 
 function buildProgram(): Command {
   const program = new Command('run-graph')
-    .description('Checkpointing workflow engine: run a JSON workflow in a working directory; run it again after a crash to resume.')
+    .description(
+      'Checkpointing workflow engine: run a JSON workflow in a working directory; run it again after a crash to resume.',
+    )
     .version(packageVersion())
     .option('--verbose', 'print stack traces with errors')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
-  const workdirOption = (): Option => new Option('-w, --workdir <dir>', 'working directory (default: <workflow>.workdir beside the workflow file)');
+  const workdirOption = (): Option =>
+    new Option('-w, --workdir <dir>', 'working directory (default: <workflow>.workdir beside the workflow file)');
   const jsonOption = (what: string): Option => new Option('--json', what);
-  const hostOption = (): Option => new Option('--host <address>', 'address to serve on; any but a loopback one needs a token').default('127.0.0.1');
-  const portOption = (): Option => new Option('--port <port>', 'port to serve on (0: any free port)').default(DEFAULT_PORT).argParser(parsePort);
+  const hostOption = (): Option =>
+    new Option('--host <address>', 'address to serve on; any but a loopback one needs a token').default('127.0.0.1');
+  const portOption = (): Option =>
+    new Option('--port <port>', 'port to serve on (0: any free port)').default(DEFAULT_PORT).argParser(parsePort);
   const tokenOption = (): Option => new Option('--token <token>', `bearer token (default: $${TOKEN_ENV})`);
 
   program
@@ -67,11 +73,24 @@ function buildProgram(): Command {
     .description('run a workflow; committed nodes are reused, so running it again resumes it')
     .argument('<workflow>', 'workflow JSON file')
     .addOption(workdirOption())
-    .addOption(new Option('-j, --jobs <n>', 'most operations running at once; up to 4n nodes may be committing meanwhile (default: number of CPUs)').argParser(parsePositiveInteger))
+    .addOption(
+      new Option(
+        '-j, --jobs <n>',
+        'most operations running at once; up to 4n nodes may be committing meanwhile (default: number of CPUs)',
+      ).argParser(parsePositiveInteger),
+    )
     .addOption(jsonOption('print one JSON event per line instead of progress'))
-    .addOption(new Option('--verify', 'check every committed artifact against its sha256 before reuse (default: sizes only)'))
-    .addOption(new Option('--stale <seconds>', 'heartbeat age after which a lock held on another host is taken over').default(30).argParser(parsePositiveInteger))
-    .addOption(new Option('--serve', 'serve the working directory and stream live events to clients while the run lasts'))
+    .addOption(
+      new Option('--verify', 'check every committed artifact against its sha256 before reuse (default: sizes only)'),
+    )
+    .addOption(
+      new Option('--stale <seconds>', 'heartbeat age after which a lock held on another host is taken over')
+        .default(30)
+        .argParser(parsePositiveInteger),
+    )
+    .addOption(
+      new Option('--serve', 'serve the working directory and stream live events to clients while the run lasts'),
+    )
     .addOption(hostOption())
     .addOption(portOption())
     .addOption(tokenOption())
@@ -85,16 +104,24 @@ function buildProgram(): Command {
     .argument('[workflow]', 'workflow JSON file (optional with --remote: the served workflow)')
     .addOption(workdirOption())
     .addOption(jsonOption('print the status as JSON'))
-    .addOption(new Option('--remote <url>', 'ask a run-graph server (run-graph serve) instead of reading a working directory'))
+    .addOption(
+      new Option('--remote <url>', 'ask a run-graph server (run-graph serve) instead of reading a working directory'),
+    )
     .addOption(tokenOption())
-    .action(async (workflow: string | undefined, options: Parameters<typeof statusCommand>[1] & { remote?: string; token?: string }) => {
-      if (options.remote !== undefined) {
-        process.exitCode = await remoteStatusCommand(workflow, { ...options, remote: options.remote });
-        return;
-      }
-      if (workflow === undefined) throw new RunGraphError('E_USAGE', 'status needs a workflow file (or --remote URL)');
-      process.exitCode = await statusCommand(workflow, options);
-    });
+    .action(
+      async (
+        workflow: string | undefined,
+        options: Parameters<typeof statusCommand>[1] & { remote?: string; token?: string },
+      ) => {
+        if (options.remote !== undefined) {
+          process.exitCode = await remoteStatusCommand(workflow, { ...options, remote: options.remote });
+          return;
+        }
+        if (workflow === undefined)
+          throw new RunGraphError('E_USAGE', 'status needs a workflow file (or --remote URL)');
+        process.exitCode = await statusCommand(workflow, options);
+      },
+    );
 
   program
     .command('serve')
@@ -105,7 +132,11 @@ function buildProgram(): Command {
     .addOption(portOption())
     .addOption(tokenOption())
     .addOption(new Option('--allow-submit', 'build records clients submit (needs a token): a shared result cache'))
-    .addOption(new Option('--max-body <bytes>', 'largest request body accepted (default: 8 MiB)').argParser(parsePositiveInteger))
+    .addOption(
+      new Option('--max-body <bytes>', 'largest request body accepted (default: 8 MiB)').argParser(
+        parsePositiveInteger,
+      ),
+    )
     .addOption(jsonOption('print the address as a JSON line'))
     .action(async (workflow: string | undefined, options: Parameters<typeof serveCommand>[1]) => {
       process.exitCode = await serveCommand(workflow, options);
@@ -147,7 +178,12 @@ function buildProgram(): Command {
     .argument('<target>', 'a node label (with --workflow), a uid, or a unique uid prefix')
     .addOption(new Option('-w, --workdir <dir>', 'working directory (default: that of --workflow)'))
     .addOption(new Option('--workflow <file>', 'workflow whose labels the target may name'))
-    .addOption(new Option('--remote <url>', 'inspect through a run-graph server (run-graph serve); labels may be those of the served workflow'))
+    .addOption(
+      new Option(
+        '--remote <url>',
+        'inspect through a run-graph server (run-graph serve); labels may be those of the served workflow',
+      ),
+    )
     .addOption(tokenOption())
     .addOption(jsonOption('print the store as JSON'))
     .action(async (target: string, options: Parameters<typeof inspectCommand>[1]) => {
@@ -156,7 +192,9 @@ function buildProgram(): Command {
 
   program
     .command('graph')
-    .description('print the workflow as a Mermaid or Graphviz DOT graph, nodes coloured by state when there is a working directory')
+    .description(
+      'print the workflow as a Mermaid or Graphviz DOT graph, nodes coloured by state when there is a working directory',
+    )
     .argument('<workflow>', 'workflow JSON file')
     .addOption(new Option('-f, --format <format>', 'output format').choices([...GRAPH_FORMATS]).default('mermaid'))
     .addOption(workdirOption())
@@ -166,11 +204,17 @@ function buildProgram(): Command {
 
   program
     .command('gc')
-    .description('list the stores no kept workflow reaches and the space they take; delete them with --yes (never a store a live process holds)')
+    .description(
+      'list the stores no kept workflow reaches and the space they take; delete them with --yes (never a store a live process holds)',
+    )
     .requiredOption('-k, --keep <workflow...>', 'workflows whose stores are kept')
     .addOption(new Option('-w, --workdir <dir>', 'working directory (default: that of the first --keep workflow)'))
     .addOption(new Option('-y, --yes', 'delete the unreachable stores (default: only list them)'))
-    .addOption(new Option('--stale <seconds>', 'heartbeat age after which a lock held on another host is taken over').default(30).argParser(parsePositiveInteger))
+    .addOption(
+      new Option('--stale <seconds>', 'heartbeat age after which a lock held on another host is taken over')
+        .default(30)
+        .argParser(parsePositiveInteger),
+    )
     .addOption(jsonOption('print the stores (and what was deleted) as JSON'))
     .action(async (options: Parameters<typeof gcCommand>[0]) => {
       process.exitCode = await gcCommand(options);
@@ -178,7 +222,9 @@ function buildProgram(): Command {
 
   program
     .command('import')
-    .description('check a SCALE-MS scalems_workflow_1 document (its declared uids must match) and print it as a run-graph workflow')
+    .description(
+      'check a SCALE-MS scalems_workflow_1 document (its declared uids must match) and print it as a run-graph workflow',
+    )
     .argument('<document>', 'SCALE-MS workflow document (JSON)')
     .addOption(new Option('-o, --output <file>', 'write the workflow to this file instead of stdout'))
     .action(async (document: string, options: Parameters<typeof importCommand>[1]) => {
@@ -196,7 +242,9 @@ function reportError(error: unknown, verbose: boolean, json: boolean): number {
     if (verbose && error.stack !== undefined) process.stderr.write(`${error.stack}\n`);
     return exitCodeFor(error.code);
   }
-  process.stderr.write(`run-graph: internal error (a bug in run-graph, please report it): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `run-graph: internal error (a bug in run-graph, please report it): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   return EXIT.internal;
 }
 

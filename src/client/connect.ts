@@ -55,14 +55,24 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   try {
     base = new URL(url);
   } catch (error) {
-    throw new RunGraphError('E_USAGE', `not a URL: ${JSON.stringify(url)}`, { value: url, cause: error, hint: 'e.g. http://127.0.0.1:7377' });
+    throw new RunGraphError('E_USAGE', `not a URL: ${JSON.stringify(url)}`, {
+      value: url,
+      cause: error,
+      hint: 'e.g. http://127.0.0.1:7377',
+    });
   }
   if (base.protocol !== 'http:' && base.protocol !== 'https:') {
-    throw new RunGraphError('E_USAGE', `a server URL must be http: or https:, got ${JSON.stringify(base.protocol)}`, { value: url });
+    throw new RunGraphError('E_USAGE', `a server URL must be http: or https:, got ${JSON.stringify(base.protocol)}`, {
+      value: url,
+    });
   }
   const connections = options.connections ?? 4;
   if (!Number.isSafeInteger(connections) || connections < 1 || connections > 256) {
-    throw new RunGraphError('E_USAGE', `connections must be an integer from 1 to 256, got ${String(options.connections)}`, { value: options.connections });
+    throw new RunGraphError(
+      'E_USAGE',
+      `connections must be an integer from 1 to 256, got ${String(options.connections)}`,
+      { value: options.connections },
+    );
   }
   const transport = new Transport(base, {
     token: options.token ?? process.env[TOKEN_ENV],
@@ -71,7 +81,8 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   });
   try {
     const { body } = await transport.json<ServerInfo>('/v1');
-    if (body.name !== 'run-graph' || body.api !== 1) throw new RemoteError('PROTOCOL', `${url} is not a run-graph API v1 server`);
+    if (body.name !== 'run-graph' || body.api !== 1)
+      throw new RemoteError('PROTOCOL', `${url} is not a run-graph API v1 server`);
     return new RemoteGraph(transport, body, connections, checkChunkBytes(options.chunkBytes ?? DEFAULT_CHUNK_BYTES));
   } catch (error) {
     transport.close();
@@ -126,7 +137,8 @@ export class RemoteGraph implements RemoteGraphLink {
   /** The node of a label of the served workflow. */
   async nodeByLabel(label: string): Promise<RemoteNode> {
     const found = (await this.root()).nodes.find((n) => n.label === label);
-    if (found === undefined) throw new RemoteError('UNKNOWN_LABEL', `the served workflow has no node labelled ${JSON.stringify(label)}`);
+    if (found === undefined)
+      throw new RemoteError('UNKNOWN_LABEL', `the served workflow has no node labelled ${JSON.stringify(label)}`);
     return this.node(found.uid);
   }
 
@@ -143,19 +155,32 @@ export class RemoteGraph implements RemoteGraphLink {
   async submit(record: NodeRecord, options: SubmitOptions = {}): Promise<SubmitResult> {
     const uid = fingerprint(record);
     const deadline = Date.now() + (options.timeoutMs ?? 600_000);
-    let { body: state } = await this.transport.json<BuildState>('/v1/submit', { method: 'POST', body: { record, uid } });
+    let { body: state } = await this.transport.json<BuildState>('/v1/submit', {
+      method: 'POST',
+      body: { record, uid },
+    });
     for (;;) {
       switch (state.state) {
         case 'committed':
           return { uid, cached: state.cached, metadata: state.metadata, node: this.node(uid) };
         case 'failed':
-          throw new RunGraphError('E_NODE_FAILED', `the server failed to build submitted node ${uid}: ${state.error.code}: ${state.error.message}`, { value: uid });
+          throw new RunGraphError(
+            'E_NODE_FAILED',
+            `the server failed to build submitted node ${uid}: ${state.error.code}: ${state.error.message}`,
+            { value: uid },
+          );
         case 'queued':
         case 'running': {
           const left = deadline - Date.now();
-          if (left <= 0) throw new RemoteError('TIMEOUT', `submitted node ${uid} was not built within ${options.timeoutMs ?? 600_000} ms; the server goes on building it`);
+          if (left <= 0)
+            throw new RemoteError(
+              'TIMEOUT',
+              `submitted node ${uid} was not built within ${options.timeoutMs ?? 600_000} ms; the server goes on building it`,
+            );
           const waitMs = Math.min(POLL_MS, left);
-          state = (await this.transport.json<BuildState>(`/v1/builds/${uid}?waitMs=${waitMs}`, { timeoutMs: waitMs + 30_000 })).body;
+          state = (
+            await this.transport.json<BuildState>(`/v1/builds/${uid}?waitMs=${waitMs}`, { timeoutMs: waitMs + 30_000 })
+          ).body;
           break;
         }
         default:
@@ -167,7 +192,10 @@ export class RemoteGraph implements RemoteGraphLink {
   /** The server's events (of `run --serve` runs and submitted builds), history first, until the server ends the stream. */
   async *events(options: EventStreamOptions = {}): AsyncGenerator<PublishedEvent, void, undefined> {
     const res = await this.transport.send('/v1/events', {
-      headers: { Accept: 'text/event-stream', ...(options.lastEventId === undefined ? {} : { 'Last-Event-ID': String(options.lastEventId) }) },
+      headers: {
+        Accept: 'text/event-stream',
+        ...(options.lastEventId === undefined ? {} : { 'Last-Event-ID': String(options.lastEventId) }),
+      },
       dedicated: true,
       // An event stream is idle between events for as long as a run takes.
       timeoutMs: 0,

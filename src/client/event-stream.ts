@@ -27,7 +27,12 @@ export async function* parseEventStream(res: IncomingMessage): AsyncGenerator<Pu
           try {
             yield JSON.parse(data) as PublishedEvent;
           } catch (error) {
-            throw new RemoteError('PROTOCOL', `an event that is not JSON: ${JSON.stringify(data.slice(0, 200))}`, undefined, error);
+            throw new RemoteError(
+              'PROTOCOL',
+              `an event that is not JSON: ${JSON.stringify(data.slice(0, 200))}`,
+              undefined,
+              error,
+            );
           }
         }
         end = buffer.indexOf('\n\n');

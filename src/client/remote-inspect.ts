@@ -31,7 +31,11 @@ function isUnknownNode(error: unknown): boolean {
 /** A root node's operation: `namespace.name` split at its last dot. */
 function rootOperation(node: RootNode): InspectReport['operation'] {
   const dot = node.operation.lastIndexOf('.');
-  return { namespace: node.operation.slice(0, dot), name: node.operation.slice(dot + 1), version: node.version ?? null };
+  return {
+    namespace: node.operation.slice(0, dot),
+    name: node.operation.slice(dot + 1),
+    version: node.version ?? null,
+  };
 }
 
 /**
@@ -39,33 +43,67 @@ function rootOperation(node: RootNode): InspectReport['operation'] {
  * `workflow` if one is given, else of the workflow the server serves; a
  * full uid; or a unique prefix of at least 6 hex digits of a served store's uid.
  */
-export async function resolveRemoteTarget(graph: RemoteGraph, target: string, workflow?: ConcreteGraph): Promise<RemoteTarget> {
+export async function resolveRemoteTarget(
+  graph: RemoteGraph,
+  target: string,
+  workflow?: ConcreteGraph,
+): Promise<RemoteTarget> {
   if (workflow !== undefined) {
     const labelsOf = (uid: Uid): string[] => workflow.nodes.filter((n) => n.uid === uid).map((n) => n.label);
     const node = workflow.byLabel.get(target);
     const uid = node?.uid ?? (isUid(target) ? target : undefined);
     const planned = workflow.nodes.find((n) => n.uid === uid);
-    const known = planned === undefined ? {} : { planned: { operation: { namespace: planned.operation.namespace, name: planned.operation.name, version: planned.operation.version ?? null }, record: planned.record } };
+    const known =
+      planned === undefined
+        ? {}
+        : {
+            planned: {
+              operation: {
+                namespace: planned.operation.namespace,
+                name: planned.operation.name,
+                version: planned.operation.version ?? null,
+              },
+              record: planned.record,
+            },
+          };
     if (uid !== undefined) return { uid, labels: labelsOf(uid), ...known };
   }
   const root = workflow === undefined && graph.server.workflow ? await graph.root() : undefined;
-  const served = root?.nodes.find((n) => n.label === target) ?? (isUid(target) ? root?.nodes.find((n) => n.uid === target) : undefined);
+  const served =
+    root?.nodes.find((n) => n.label === target) ??
+    (isUid(target) ? root?.nodes.find((n) => n.uid === target) : undefined);
   if (served !== undefined) {
-    return { uid: served.uid, labels: root?.nodes.filter((n) => n.uid === served.uid).map((n) => n.label), planned: { operation: rootOperation(served) } };
+    return {
+      uid: served.uid,
+      labels: root?.nodes.filter((n) => n.uid === served.uid).map((n) => n.label),
+      planned: { operation: rootOperation(served) },
+    };
   }
   if (isUid(target)) return { uid: target, labels: workflow === undefined ? undefined : [] };
   if (UID_PREFIX.test(target)) {
     const matches = (await graph.uids()).filter((uid) => uid.startsWith(target));
     const [only] = matches;
     if (matches.length === 1 && only !== undefined) return resolveRemoteTarget(graph, only, workflow);
-    if (matches.length > 1) throw new RunGraphError('E_UNKNOWN_NODE', `uid prefix '${target}' matches ${matches.length} stores at ${graph.url}`, { value: target, hint: 'give more digits' });
+    if (matches.length > 1)
+      throw new RunGraphError(
+        'E_UNKNOWN_NODE',
+        `uid prefix '${target}' matches ${matches.length} stores at ${graph.url}`,
+        { value: target, hint: 'give more digits' },
+      );
   }
   const labels = workflow !== undefined ? [...workflow.byLabel.keys()] : (root?.nodes.map((n) => n.label) ?? []);
-  throw new RunGraphError('E_UNKNOWN_NODE', `'${target}' is neither a label of the ${workflow !== undefined ? 'workflow' : 'served workflow'} nor the uid of a store at ${graph.url}`, {
-    ...(workflow?.file === undefined ? {} : { file: workflow.file }),
-    value: target,
-    hint: labels.length > 0 ? `labels: ${labels.slice(0, 12).join(', ')}` : 'the server serves no workflow: name a uid (or a unique uid prefix)',
-  });
+  throw new RunGraphError(
+    'E_UNKNOWN_NODE',
+    `'${target}' is neither a label of the ${workflow !== undefined ? 'workflow' : 'served workflow'} nor the uid of a store at ${graph.url}`,
+    {
+      ...(workflow?.file === undefined ? {} : { file: workflow.file }),
+      value: target,
+      hint:
+        labels.length > 0
+          ? `labels: ${labels.slice(0, 12).join(', ')}`
+          : 'the server serves no workflow: name a uid (or a unique uid prefix)',
+    },
+  );
 }
 
 /** The ledger entries of a uid; none when the server has neither store nor entry for it. */
@@ -89,7 +127,11 @@ export async function inspectRemoteStore(graph: RemoteGraph, target: RemoteTarge
   } catch (error) {
     if (!isUnknownNode(error)) throw error;
     if (target.planned === undefined) {
-      throw new RunGraphError('E_UNKNOWN_NODE', `no store ${uid} at ${graph.url}`, { value: uid, hint: 'is this the right server?', cause: error });
+      throw new RunGraphError('E_UNKNOWN_NODE', `no store ${uid} at ${graph.url}`, {
+        value: uid,
+        hint: 'is this the right server?',
+        cause: error,
+      });
     }
     return {
       uid,
@@ -108,7 +150,8 @@ export async function inspectRemoteStore(graph: RemoteGraph, target: RemoteTarge
     for (const [output, artifact] of Object.entries(metadata.artifacts)) {
       const preview = await previewArtifactFrom(artifact, async () => ({
         size: artifact.size,
-        read: (maxBytes) => node.bytes(output, maxBytes === undefined ? undefined : { start: 0, end: Math.min(maxBytes, artifact.size) }),
+        read: (maxBytes) =>
+          node.bytes(output, maxBytes === undefined ? undefined : { start: 0, end: Math.min(maxBytes, artifact.size) }),
       }));
       artifacts.push({ output, ...artifact, preview });
     }
@@ -123,7 +166,9 @@ export async function inspectRemoteStore(graph: RemoteGraph, target: RemoteTarge
     operation: metadata.operation,
     createdAt: metadata.createdAt,
     ...(isCommitted(metadata) ? { committedAt: metadata.committedAt, durationMs: metadata.durationMs } : {}),
-    ...(info.state === 'running' && state === 'running' ? { owner: { pid: info.owner.pid, host: info.owner.host, alive: true } } : {}),
+    ...(info.state === 'running' && state === 'running'
+      ? { owner: { pid: info.owner.pid, host: info.owner.host, alive: true } }
+      : {}),
     record: metadata.record,
     artifacts,
     ledger: await ledgerOf(node),

@@ -11,7 +11,20 @@ import { arrayReceiver, checkChunkBytes, chunkLayout, chunkSpan } from '../views
 import { followStream } from '../views/browse/follow-stream.js';
 import { defaultArrayOutput, expectArrayArtifact, toNdArray } from '../views/browse/local-graph.js';
 import type { StreamProgress } from '../views/browse/stream-view.js';
-import type { ArrayData, ArtifactChunk, ArtifactInfo, ChunkOptions, ChunkSpan, NodeEdges, NodeInfo, NodeView, StreamChunk, StreamChunkInfo, StreamFollowOptions, StreamListing } from '../views/browse/types.js';
+import type {
+  ArrayData,
+  ArtifactChunk,
+  ArtifactInfo,
+  ChunkOptions,
+  ChunkSpan,
+  NodeEdges,
+  NodeInfo,
+  NodeView,
+  StreamChunk,
+  StreamChunkInfo,
+  StreamFollowOptions,
+  StreamListing,
+} from '../views/browse/types.js';
 import type { Uid } from '../identity/fingerprint.js';
 import type { LedgerEntry } from '../store/ledger.js';
 import type { StoreMetadata } from '../store/metadata.js';
@@ -76,7 +89,9 @@ export class RemoteNode implements NodeView {
 
   async artifacts(): Promise<ArtifactInfo[]> {
     // Only a committed store has artifacts, so the answer is final.
-    this.#artifacts ??= (await this.#graph.transport.json<{ artifacts: ArtifactInfo[] }>(`${this.#path}/artifacts`)).body.artifacts;
+    this.#artifacts ??= (
+      await this.#graph.transport.json<{ artifacts: ArtifactInfo[] }>(`${this.#path}/artifacts`)
+    ).body.artifacts;
     return this.#artifacts;
   }
 
@@ -88,17 +103,29 @@ export class RemoteNode implements NodeView {
     const target = Buffer.alloc(Math.max(0, end - start));
     if (target.length === 0) return target;
     const res = await this.#graph.transport.send(`${this.#path}/artifacts/${encodeURIComponent(info.output)}`, {
-      headers: { Accept: 'application/octet-stream', ...(range === undefined ? {} : { Range: `bytes=${start}-${end - 1}` }) },
+      headers: {
+        Accept: 'application/octet-stream',
+        ...(range === undefined ? {} : { Range: `bytes=${start}-${end - 1}` }),
+      },
     });
     await receiveInto(res, target, `bytes ${start}-${end} of ${info.output}`);
     return target;
   }
 
-  async #fetchChunk(info: ArtifactInfo, chunkBytes: number, span: ChunkSpan, target: Uint8Array, signal: AbortSignal): Promise<void> {
-    const res = await this.#graph.transport.send(`${this.#path}/artifacts/${encodeURIComponent(info.output)}/chunks/${span.index}?chunkBytes=${chunkBytes}`, {
-      headers: { Accept: 'application/octet-stream' },
-      signal,
-    });
+  async #fetchChunk(
+    info: ArtifactInfo,
+    chunkBytes: number,
+    span: ChunkSpan,
+    target: Uint8Array,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const res = await this.#graph.transport.send(
+      `${this.#path}/artifacts/${encodeURIComponent(info.output)}/chunks/${span.index}?chunkBytes=${chunkBytes}`,
+      {
+        headers: { Accept: 'application/octet-stream' },
+        signal,
+      },
+    );
     await receiveInto(res, target, `chunk ${span.index} of ${this.uid}/${info.output}`);
   }
 
@@ -157,14 +184,22 @@ export class RemoteNode implements NodeView {
       while (next < layout.count && !abort.signal.aborted) {
         const span = chunkSpan(info, layout, next++) as ChunkSpan;
         const offset = span.start - info.array.dataOffset;
-        await this.#fetchChunk(info, chunkBytes, span, receiver.bytes.subarray(offset, offset + (span.end - span.start)), abort.signal);
+        await this.#fetchChunk(
+          info,
+          chunkBytes,
+          span,
+          receiver.bytes.subarray(offset, offset + (span.end - span.start)),
+          abort.signal,
+        );
       }
     };
     try {
       await Promise.all(Array.from({ length: Math.min(concurrency, layout.count) }, () => worker()));
     } catch (error) {
       abort.abort();
-      throw error instanceof RemoteError ? error : new RemoteError('NETWORK', `reading ${this.uid}/${info.output}: ${String(error)}`, undefined, error);
+      throw error instanceof RemoteError
+        ? error
+        : new RemoteError('NETWORK', `reading ${this.uid}/${info.output}: ${String(error)}`, undefined, error);
     }
     receiver.finish();
     return toNdArray(receiver.value.data, info.shape);
@@ -186,12 +221,16 @@ export class RemoteNode implements NodeView {
             return (await transport.json<StreamListing>(`${path}?from=${from}`, { signal })).body;
           } catch (error) {
             // Not begun yet: the store exists but no chunk of this output is under way.
-            if (error instanceof RemoteError && error.status === 'STREAM_NOT_STARTED') return { state: 'not-started', uid: this.uid, output };
+            if (error instanceof RemoteError && error.status === 'STREAM_NOT_STARTED')
+              return { state: 'not-started', uid: this.uid, output };
             throw error;
           }
         },
         chunk: async (info: StreamChunkInfo, signal): Promise<Uint8Array> => {
-          const res = await transport.send(`${path}/chunks/${info.index}`, { headers: { Accept: 'application/octet-stream' }, signal });
+          const res = await transport.send(`${path}/chunks/${info.index}`, {
+            headers: { Accept: 'application/octet-stream' },
+            signal,
+          });
           const bytes = Buffer.alloc(info.size);
           await receiveInto(res, bytes, `chunk ${info.index} of stream ${this.uid}/${output}`);
           return bytes;

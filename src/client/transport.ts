@@ -19,7 +19,11 @@ export class RemoteError extends RunGraphError {
   readonly httpStatus: number | undefined;
 
   constructor(status: RemoteStatus, message: string, httpStatus?: number, cause?: unknown) {
-    super('E_REMOTE', `${status}${httpStatus === undefined ? '' : ` (HTTP ${httpStatus})`}: ${message}`, cause === undefined ? {} : { cause });
+    super(
+      'E_REMOTE',
+      `${status}${httpStatus === undefined ? '' : ` (HTTP ${httpStatus})`}: ${message}`,
+      cause === undefined ? {} : { cause },
+    );
     this.name = 'RemoteError';
     this.status = status;
     this.httpStatus = httpStatus;
@@ -104,8 +108,21 @@ export class Transport {
         this.#seen.add(socket);
         this.#connections++;
       });
-      req.once('timeout', () => req.destroy(new RemoteError('TIMEOUT', `no answer from ${url.origin} within ${options.timeoutMs ?? this.#options.timeoutMs} ms`)));
-      req.once('error', (error) => reject(error instanceof RemoteError ? error : new RemoteError('NETWORK', `${url.origin}: ${error.message}`, undefined, error)));
+      req.once('timeout', () =>
+        req.destroy(
+          new RemoteError(
+            'TIMEOUT',
+            `no answer from ${url.origin} within ${options.timeoutMs ?? this.#options.timeoutMs} ms`,
+          ),
+        ),
+      );
+      req.once('error', (error) =>
+        reject(
+          error instanceof RemoteError
+            ? error
+            : new RemoteError('NETWORK', `${url.origin}: ${error.message}`, undefined, error),
+        ),
+      );
       req.once('response', (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) {
@@ -141,7 +158,8 @@ export class Transport {
 function errorFromAnswer(httpStatus: number, text: string, path: string): RemoteError {
   try {
     const body = JSON.parse(text) as { status?: unknown; message?: unknown };
-    if (isApiStatus(body.status)) return new RemoteError(body.status, typeof body.message === 'string' ? body.message : path, httpStatus);
+    if (isApiStatus(body.status))
+      return new RemoteError(body.status, typeof body.message === 'string' ? body.message : path, httpStatus);
   } catch {
     // Not one of ours (a proxy's error page): reported as a protocol error below.
   }
@@ -160,5 +178,6 @@ export async function receiveInto(res: IncomingMessage, target: Uint8Array, what
     target.set(bytes, offset);
     offset += bytes.length;
   }
-  if (offset !== target.length) throw new RemoteError('PROTOCOL', `${what}: ${offset} bytes received, ${target.length} expected`);
+  if (offset !== target.length)
+    throw new RemoteError('PROTOCOL', `${what}: ${offset} bytes received, ${target.length} expected`);
 }

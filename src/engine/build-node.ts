@@ -13,7 +13,16 @@
  */
 import { RunGraphError, assertNever, isErrnoException } from '../errors.js';
 import { makeArtifactRef } from '../operations/artifact-ref.js';
-import { INPUT_KIND, qualifiedName, type ArtifactRef, type ControlContext, type InputTree, type OperationContext, type OperationOutputs, type RunInput } from '../operations/operation.js';
+import {
+  INPUT_KIND,
+  qualifiedName,
+  type ArtifactRef,
+  type ControlContext,
+  type InputTree,
+  type OperationContext,
+  type OperationOutputs,
+  type RunInput,
+} from '../operations/operation.js';
 import type { ArtifactEntry, CommittedMetadata, StoreMetadata } from '../store/metadata.js';
 import type { OwnerInfo } from '../store/owner.js';
 import type { ClaimedStore, NewStore, StoreClaim, Stores } from '../store/store.js';
@@ -60,7 +69,17 @@ function interrupted(node: GraphNode): RunGraphError {
 }
 
 /** Errors of the file system itself: every node would meet them, so the run stops. */
-const ENVIRONMENT_ERRORS: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'ENOTDIR', 'EMFILE', 'ENFILE']);
+const ENVIRONMENT_ERRORS: ReadonlySet<string> = new Set([
+  'ENOSPC',
+  'EDQUOT',
+  'EROFS',
+  'EACCES',
+  'EPERM',
+  'EIO',
+  'ENOTDIR',
+  'EMFILE',
+  'ENFILE',
+]);
 
 /** Build one node: reuse its committed store, or run it and commit. Throws RunGraphError on failure. */
 export async function buildNode(run: NodeRun, node: GraphNode): Promise<NodeOutcome> {
@@ -68,11 +87,15 @@ export async function buildNode(run: NodeRun, node: GraphNode): Promise<NodeOutc
     return await buildNodeUnchecked(run, node);
   } catch (error) {
     if (isErrnoException(error) && error.code !== undefined && ENVIRONMENT_ERRORS.has(error.code)) {
-      throw new RunGraphError('E_WORKDIR', `${describeFsError(error)} while building the node${error.path === undefined ? '' : ` (${error.path})`}`, {
-        node: node.label,
-        cause: error,
-        hint: 'fix the working directory (space, permissions, mount) and run the same command again; nothing was committed for this node',
-      });
+      throw new RunGraphError(
+        'E_WORKDIR',
+        `${describeFsError(error)} while building the node${error.path === undefined ? '' : ` (${error.path})`}`,
+        {
+          node: node.label,
+          cause: error,
+          hint: 'fix the working directory (space, permissions, mount) and run the same command again; nothing was committed for this node',
+        },
+      );
     }
     throw error;
   }
@@ -122,14 +145,23 @@ async function takeComputeSlot(run: NodeRun, node: GraphNode): Promise<ComputeSl
 
 /** What the store of a node is published with. */
 export function newStore(node: GraphNode): NewStore {
-  return { uid: node.uid, record: node.record, operation: { namespace: node.operation.namespace, name: node.operation.name, version: node.operation.version ?? null } };
+  return {
+    uid: node.uid,
+    record: node.record,
+    operation: {
+      namespace: node.operation.namespace,
+      name: node.operation.name,
+      version: node.operation.version ?? null,
+    },
+  };
 }
 
 /** Claim a node's store: publish it unless it may exist, then lock it. */
 export function claimStore(run: NodeRun, node: GraphNode, mayExist: boolean): Promise<StoreClaim> {
   return run.stores.claim(newStore(node), {
     mayExist,
-    onCompromised: (error) => run.emit({ type: 'lock-compromised', label: node.label, uid: node.uid, message: error.message }),
+    onCompromised: (error) =>
+      run.emit({ type: 'lock-compromised', label: node.label, uid: node.uid, message: error.message }),
   });
 }
 
@@ -164,14 +196,25 @@ export async function giveBack(claim: Promise<StoreClaim>): Promise<void> {
   if (result?.kind === 'acquired') await result.store.giveBack();
 }
 
-async function buildOwnedNode(run: NodeRun, node: GraphNode, store: ClaimedStore, slot: ComputeSlot): Promise<NodeOutcome | 'quarantined'> {
+async function buildOwnedNode(
+  run: NodeRun,
+  node: GraphNode,
+  store: ClaimedStore,
+  slot: ComputeSlot,
+): Promise<NodeOutcome | 'quarantined'> {
   try {
     const opened = await store.open();
     switch (opened.kind) {
       case 'committed':
         return reused(run, node, opened.metadata);
       case 'quarantined':
-        run.emit({ type: 'store-quarantined', label: node.label, uid: node.uid, reason: opened.reason, path: opened.path });
+        run.emit({
+          type: 'store-quarantined',
+          label: node.label,
+          uid: node.uid,
+          reason: opened.reason,
+          path: opened.path,
+        });
         return 'quarantined';
       case 'ready':
         return await runAndCommit(run, node, store, opened.created, opened.removed, slot);
@@ -183,7 +226,14 @@ async function buildOwnedNode(run: NodeRun, node: GraphNode, store: ClaimedStore
   }
 }
 
-async function runAndCommit(run: NodeRun, node: GraphNode, store: ClaimedStore, created: StoreMetadata, removed: string[], slot: ComputeSlot): Promise<NodeOutcome> {
+async function runAndCommit(
+  run: NodeRun,
+  node: GraphNode,
+  store: ClaimedStore,
+  created: StoreMetadata,
+  removed: string[],
+  slot: ComputeSlot,
+): Promise<NodeOutcome> {
   if (removed.length > 0) run.emit({ type: 'store-reset', label: node.label, uid: node.uid, removed });
   if (run.signal.aborted) throw interrupted(node);
   const { outputs, started } = await execute(run, node, store, slot);
@@ -196,7 +246,12 @@ async function runAndCommit(run: NodeRun, node: GraphNode, store: ClaimedStore, 
 }
 
 /** Run the node's operation through the run's executor and return its outputs; the compute slot is given back as it ends. */
-async function execute(run: NodeRun, node: GraphNode, store: ClaimedStore, slot: ComputeSlot): Promise<{ outputs: OperationOutputs; started: number }> {
+async function execute(
+  run: NodeRun,
+  node: GraphNode,
+  store: ClaimedStore,
+  slot: ComputeSlot,
+): Promise<{ outputs: OperationOutputs; started: number }> {
   try {
     if (run.signal.aborted) throw interrupted(node);
     run.emit({ type: 'node-started', label: node.label, uid: node.uid, operation: qualifiedName(node.operation) });
@@ -238,7 +293,10 @@ function operationFailure(error: unknown, node: GraphNode): unknown {
   if (error instanceof RunGraphError || (error as { name?: unknown } | null)?.name === 'RunGraphError') return error;
   if (isErrnoException(error) && error.syscall !== undefined) return error;
   const message = error instanceof Error ? error.message : String(error);
-  return new RunGraphError('E_NODE_FAILED', `operation ${qualifiedName(node.operation)} failed: ${message}`, { node: node.label, cause: error });
+  return new RunGraphError('E_NODE_FAILED', `operation ${qualifiedName(node.operation)} failed: ${message}`, {
+    node: node.label,
+    cause: error,
+  });
 }
 
 function checkOutputs(node: GraphNode, outputs: OperationOutputs): void {
@@ -246,9 +304,13 @@ function checkOutputs(node: GraphNode, outputs: OperationOutputs): void {
   const missing = declared.filter((name) => !(name in outputs));
   const extra = Object.keys(outputs).filter((name) => !(name in node.outputs));
   if (missing.length > 0 || extra.length > 0) {
-    throw new RunGraphError('E_NODE_FAILED', `operation ${qualifiedName(node.operation)} returned outputs that differ from its declaration (missing: ${missing.join(', ') || 'none'}; unexpected: ${extra.join(', ') || 'none'})`, {
-      node: node.label,
-    });
+    throw new RunGraphError(
+      'E_NODE_FAILED',
+      `operation ${qualifiedName(node.operation)} returned outputs that differ from its declaration (missing: ${missing.join(', ') || 'none'}; unexpected: ${extra.join(', ') || 'none'})`,
+      {
+        node: node.label,
+      },
+    );
   }
 }
 
@@ -261,7 +323,8 @@ function runInput(run: NodeRun, node: GraphNode): RunInput {
     if (kind === 'ref') return artifactRef(run, node, value as ResolvedRef);
     if (kind === 'file') return value as InputTree<ArtifactRef>;
     const out: { [key: string]: InputTree<ArtifactRef> } = {};
-    for (const [key, child] of Object.entries(value as { [key: string]: InputTree<ResolvedRef> })) out[key] = convert(child);
+    for (const [key, child] of Object.entries(value as { [key: string]: InputTree<ResolvedRef> }))
+      out[key] = convert(child);
     return out;
   };
   const out: RunInput = {};
@@ -272,7 +335,10 @@ function runInput(run: NodeRun, node: GraphNode): RunInput {
 function artifactRef(run: NodeRun, node: GraphNode, ref: ResolvedRef): ArtifactRef {
   const artifact = run.finishedArtifact(ref.uid, ref.output);
   if (artifact === undefined) {
-    throw new RunGraphError('E_CORRUPT_STORE', `upstream store ${ref.uid} has no artifact for output '${ref.output}'`, { node: node.label, value: ref.uid });
+    throw new RunGraphError('E_CORRUPT_STORE', `upstream store ${ref.uid} has no artifact for output '${ref.output}'`, {
+      node: node.label,
+      value: ref.uid,
+    });
   }
   return makeArtifactRef(ref, artifact, run.stores.dir(ref.uid), node.label);
 }

@@ -115,7 +115,12 @@ export class Run implements NodeRun {
     this.#inFlight = new JobSlots(setup.jobs * NODES_IN_FLIGHT_PER_JOB);
     this.#counts = { total: graph.nodes.length, reused: 0, committed: 0, failed: 0, skipped: 0, notRun: 0 };
     this.#ledger = ledgerRecorder(graph, this.stores.layout.root, this.stores.owner, (node, error) =>
-      this.emit({ type: 'ledger-failed', label: node.label, uid: node.uid, message: error instanceof Error ? error.message : String(error) }),
+      this.emit({
+        type: 'ledger-failed',
+        label: node.label,
+        uid: node.uid,
+        message: error instanceof Error ? error.message : String(error),
+      }),
     );
   }
 
@@ -131,13 +136,23 @@ export class Run implements NodeRun {
     if (userSignal.aborted) this.#stop.abort();
     else userSignal.addEventListener('abort', onUserAbort, { once: true });
     this.#existing = await listStoreUids(this.stores.layout);
-    this.emit({ type: 'run-started', total: this.#graph.nodes.length, workdir: this.stores.layout.root, jobs: this.#setup.jobs });
+    this.emit({
+      type: 'run-started',
+      total: this.#graph.nodes.length,
+      workdir: this.stores.layout.root,
+      jobs: this.#setup.jobs,
+    });
     userSignal.addEventListener('abort', onInterrupt, { once: true });
     let outcome: ScheduleResult;
     try {
       outcome = await this.#buildNodes(this.#graph.nodes);
     } finally {
-      await Promise.all([this.executor.close(), this.#ledger.flush(), Promise.all(this.#tidyings), Promise.all([...this.#claimsAhead.values()].map(giveBack))]);
+      await Promise.all([
+        this.executor.close(),
+        this.#ledger.flush(),
+        Promise.all(this.#tidyings),
+        Promise.all([...this.#claimsAhead.values()].map(giveBack)),
+      ]);
     }
     userSignal.removeEventListener('abort', onInterrupt);
     userSignal.removeEventListener('abort', onUserAbort);
@@ -179,7 +194,8 @@ export class Run implements NodeRun {
   }
 
   #mayClaimAhead(node: GraphNode): boolean {
-    if (node.operation.control === true || this.#existing.has(node.uid) || this.#claimsAhead.has(node.uid)) return false;
+    if (node.operation.control === true || this.#existing.has(node.uid) || this.#claimsAhead.has(node.uid))
+      return false;
     return this.#claimsAhead.size < this.#setup.jobs && !this.signal.aborted;
   }
 
@@ -191,7 +207,12 @@ export class Run implements NodeRun {
   waitingFor(node: GraphNode, owner: OwnerInfo | undefined): void {
     if (this.#waiting.has(node.uid)) return;
     this.#waiting.add(node.uid);
-    this.emit({ type: 'lock-waiting', label: node.label, uid: node.uid, owner: owner === undefined ? null : { pid: owner.pid, host: owner.host } });
+    this.emit({
+      type: 'lock-waiting',
+      label: node.label,
+      uid: node.uid,
+      owner: owner === undefined ? null : { pid: owner.pid, host: owner.host },
+    });
   }
 
   finishedArtifact(uid: Uid, output: string): ArtifactEntry | undefined {
@@ -206,7 +227,11 @@ export class Run implements NodeRun {
   audit(what: 'start' | 'commit', node: GraphNode): void {
     const log = this.#setup.executionLog;
     // Synchronous on purpose: the line is on disk before the operation starts or the commit is reported.
-    if (log !== undefined) appendFileSync(log, `${JSON.stringify({ event: what, uid: node.uid, label: node.label, pid: process.pid, time: Date.now() })}\n`);
+    if (log !== undefined)
+      appendFileSync(
+        log,
+        `${JSON.stringify({ event: what, uid: node.uid, label: node.label, pid: process.pid, time: Date.now() })}\n`,
+      );
     if (what === 'commit') this.#ledger.record(node);
   }
 
@@ -214,25 +239,38 @@ export class Run implements NodeRun {
     return {
       runSubgraph: async (subgraph, bindings, prefix, scopeDepends) => {
         const assembler = this.#graph.assembler;
-        if (assembler === undefined) throw new RunGraphError('E_NODE_FAILED', 'this graph was built without an assembler, so its loops cannot run', { node: loop.label });
+        if (assembler === undefined)
+          throw new RunGraphError(
+            'E_NODE_FAILED',
+            'this graph was built without an assembler, so its loops cannot run',
+            { node: loop.label },
+          );
         const { nodes, outputs } = assembler.instantiate(subgraph, bindings, prefix, scopeDepends);
         this.#counts.total += nodes.length;
         this.emit({ type: 'nodes-added', label: loop.label, count: nodes.length });
         const inner = await this.#buildNodes(nodes);
-        if (this.signal.aborted) throw new RunGraphError('E_INTERRUPTED', 'interrupted inside the loop', { node: loop.label });
+        if (this.signal.aborted)
+          throw new RunGraphError('E_INTERRUPTED', 'interrupted inside the loop', { node: loop.label });
         const failed = inner.failed.map((i) => nodes[i]).find((n) => n !== undefined && this.#failed.has(n.uid));
         if (failed !== undefined) {
           const reason = this.#failures.find((f) => f.uid === failed.uid)?.error.message ?? 'failed';
-          throw new RunGraphError('E_NODE_FAILED', `node '${failed.label}' of the loop failed: ${reason}`, { node: loop.label });
+          throw new RunGraphError('E_NODE_FAILED', `node '${failed.label}' of the loop failed: ${reason}`, {
+            node: loop.label,
+          });
         }
         return outputs;
       },
       artifact: (ref) => {
         const entry = this.finishedArtifact(ref.uid, ref.output);
-        if (entry === undefined) throw new RunGraphError('E_CORRUPT_STORE', `no committed artifact for '${ref.label}.${ref.output}'`, { node: loop.label, value: ref.uid });
+        if (entry === undefined)
+          throw new RunGraphError('E_CORRUPT_STORE', `no committed artifact for '${ref.label}.${ref.output}'`, {
+            node: loop.label,
+            value: ref.uid,
+          });
         return { path: join(this.stores.dir(ref.uid), entry.path), entry };
       },
-      progress: (iteration, stop) => this.emit({ type: 'loop-iteration', label: loop.label, uid: loop.uid, iteration, stop }),
+      progress: (iteration, stop) =>
+        this.emit({ type: 'loop-iteration', label: loop.label, uid: loop.uid, iteration, stop }),
     };
   }
 
@@ -307,7 +345,13 @@ export class Run implements NodeRun {
       return;
     }
     this.#counts.skipped++;
-    this.emit({ type: 'node-skipped', label: node.label, uid: node.uid, reason: 'upstream-failed', upstream: failed.label });
+    this.emit({
+      type: 'node-skipped',
+      label: node.label,
+      uid: node.uid,
+      reason: 'upstream-failed',
+      upstream: failed.label,
+    });
   }
 
   /**
@@ -345,7 +389,8 @@ export class Run implements NodeRun {
   async #finish(interrupted: boolean): Promise<RunSummary> {
     // Processes that died while this run went on (another worker, killed) may have left staging entries, and locks on
     // stores committed meanwhile (see Stores.tidyLeftover); a later run would clear those, this one does now.
-    if (this.#othersSeen) for (const uid of this.#finished.keys()) await this.stores.tidyLeftover(uid).catch(() => undefined);
+    if (this.#othersSeen)
+      for (const uid of this.#finished.keys()) await this.stores.tidyLeftover(uid).catch(() => undefined);
     const swept = await this.stores.sweepTmp().catch(() => []);
     if (swept.length > 0) this.emit({ type: 'tmp-swept', entries: swept });
     const counts = this.#counts;

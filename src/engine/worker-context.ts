@@ -74,7 +74,9 @@ export class WorkerContext {
     this.#executionLog = options.executionLog;
     this.#threads = options.threads ?? true;
     if (!Number.isSafeInteger(this.jobs) || this.jobs < 1) {
-      throw new RunGraphError('E_USAGE', `jobs must be a positive integer, got ${String(options.jobs)}`, { value: options.jobs });
+      throw new RunGraphError('E_USAGE', `jobs must be a positive integer, got ${String(options.jobs)}`, {
+        value: options.jobs,
+      });
     }
   }
 

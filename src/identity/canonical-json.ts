@@ -45,7 +45,8 @@ function isPlainJson(value: unknown, depth: number): boolean {
       }
       const proto: unknown = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) return false;
-      for (const key of Object.keys(value)) if (!isPlainJson((value as { [key: string]: unknown })[key], depth + 1)) return false;
+      for (const key of Object.keys(value))
+        if (!isPlainJson((value as { [key: string]: unknown })[key], depth + 1)) return false;
       return true;
     }
     default:
@@ -91,11 +92,15 @@ function checkPlainJson(value: unknown, path: string, ancestors: Set<object>): v
 }
 
 function reject(value: unknown, path: string, problem: string, hint?: string): never {
-  throw new RunGraphError('E_NOT_CANONICAL', `value at ${path} ${problem}: ${describeValue(value)}; only plain JSON can be fingerprinted`, {
-    field: path,
-    value,
-    hint: hint ?? 'use null, booleans, finite numbers, strings, arrays and plain objects',
-  });
+  throw new RunGraphError(
+    'E_NOT_CANONICAL',
+    `value at ${path} ${problem}: ${describeValue(value)}; only plain JSON can be fingerprinted`,
+    {
+      field: path,
+      value,
+      hint: hint ?? 'use null, booleans, finite numbers, strings, arrays and plain objects',
+    },
+  );
 }
 
 // Python sorts keys by code point; JavaScript's default sort compares UTF-16
@@ -127,7 +132,10 @@ function compareCodePoints(a: string, b: string): number {
 }
 
 // The package's own typings leave out its options argument.
-const stableStringify = untypedStableStringify as unknown as (value: JsonValue, options: { cmp: (a: { key: string }, b: { key: string }) => number }) => string;
+const stableStringify = untypedStableStringify as unknown as (
+  value: JsonValue,
+  options: { cmp: (a: { key: string }, b: { key: string }) => number },
+) => string;
 
 // Python's ensure_ascii passes only printable ASCII through, so DEL (U+007F)
 // is escaped too; JSON.stringify has already escaped U+0000..U+001F.

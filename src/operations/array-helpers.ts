@@ -9,7 +9,11 @@ import { inputError, isIntegerDtype } from './check.js';
 import { isInputRef, type ArtifactRef, type CheckSite, type InputTree } from './operation.js';
 
 /** The array an input holds at run time: a loaded upstream artifact or a literal list. */
-export async function resolveArray(value: InputTree<ArtifactRef> | undefined, field: string, label: string): Promise<ArrayValue> {
+export async function resolveArray(
+  value: InputTree<ArtifactRef> | undefined,
+  field: string,
+  label: string,
+): Promise<ArrayValue> {
   if (value !== undefined && isInputRef(value)) return value.array();
   const site = { node: label, field };
   const literal = value as JsonValue;
@@ -39,10 +43,15 @@ export function formatShape(shape: readonly number[] | null): string {
 /** An axis must name a dimension of the array (a scalar counts as rank 1). */
 export function checkAxis(axis: number, rank: number | null, site: CheckSite): void {
   if (axis < 0 || (rank !== null && axis >= Math.max(rank, 1))) {
-    throw inputError(site, 'input.axis', 'E_INPUT_SHAPE', `axis ${axis} is out of range for an array of rank ${rank ?? '?'}`, axis);
+    throw inputError(
+      site,
+      'input.axis',
+      'E_INPUT_SHAPE',
+      `axis ${axis} is out of range for an array of rank ${rank ?? '?'}`,
+      axis,
+    );
   }
 }
-
 
 /** Inputs read at once by a fan-in: enough to keep the disk busy, far below any open-file limit. */
 const READS_IN_FLIGHT = 16;
@@ -51,7 +60,11 @@ const READS_IN_FLIGHT = 16;
  * Every array a list input holds, read at most READS_IN_FLIGHT at a time: a
  * fan-in over 100,000 upstream nodes must not open 100,000 files at once.
  */
-export async function resolveArrays(list: readonly InputTree<ArtifactRef>[], field: string, label: string): Promise<ArrayValue[]> {
+export async function resolveArrays(
+  list: readonly InputTree<ArtifactRef>[],
+  field: string,
+  label: string,
+): Promise<ArrayValue[]> {
   const arrays: ArrayValue[] = new Array<ArrayValue>(list.length);
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -62,7 +62,11 @@ class StoredArtifactRef implements SourcedArtifactRef {
 
   #notA(what: string): RunGraphError {
     const { entry } = this[ARTIFACT_SOURCE];
-    return new RunGraphError('E_INPUT_TYPE', `'${this.label}.${this.output}' is ${entry.kind === 'json' ? 'JSON' : entry.kind === 'array' ? 'an array' : `a ${entry.kind}`}, not ${what}`, { node: this.#consumer });
+    return new RunGraphError(
+      'E_INPUT_TYPE',
+      `'${this.label}.${this.output}' is ${entry.kind === 'json' ? 'JSON' : entry.kind === 'array' ? 'an array' : `a ${entry.kind}`}, not ${what}`,
+      { node: this.#consumer },
+    );
   }
 
   async array(): Promise<ArrayValue> {
@@ -86,6 +90,11 @@ class StoredArtifactRef implements SourcedArtifactRef {
   }
 }
 
-export function makeArtifactRef(ref: TypedRef & { readonly uid: Uid }, artifact: ArtifactEntry, storeDir: string, consumer: string): SourcedArtifactRef {
+export function makeArtifactRef(
+  ref: TypedRef & { readonly uid: Uid },
+  artifact: ArtifactEntry,
+  storeDir: string,
+  consumer: string,
+): SourcedArtifactRef {
   return new StoredArtifactRef(ref, artifact, storeDir, consumer);
 }

@@ -6,11 +6,25 @@
 import type { JsonValue } from '../identity/canonical-json.js';
 import { RunGraphError, describeValue, type ErrorCode } from '../errors.js';
 import { describeType, literalArrayType, type ValueType } from '../values/values.js';
-import { isFileInput, isInputRef, type CheckInput, type CheckSite, type InputTree, type TypedRef } from './operation.js';
+import {
+  isFileInput,
+  isInputRef,
+  type CheckInput,
+  type CheckSite,
+  type InputTree,
+  type TypedRef,
+} from './operation.js';
 
 export type ArrayType = ValueType & { kind: 'array' };
 
-export function inputError(site: CheckSite, field: string, code: ErrorCode, message: string, value?: unknown, hint?: string): RunGraphError {
+export function inputError(
+  site: CheckSite,
+  field: string,
+  code: ErrorCode,
+  message: string,
+  value?: unknown,
+  hint?: string,
+): RunGraphError {
   return new RunGraphError(code, message, {
     ...(site.file === undefined ? {} : { file: site.file }),
     node: site.node,
@@ -21,7 +35,12 @@ export function inputError(site: CheckSite, field: string, code: ErrorCode, mess
 }
 
 /** Reject unknown fields and missing required ones. */
-export function expectFields(input: CheckInput, site: CheckSite, required: readonly string[], optional: readonly string[] = []): void {
+export function expectFields(
+  input: CheckInput,
+  site: CheckSite,
+  required: readonly string[],
+  optional: readonly string[] = [],
+): void {
   for (const name of required) {
     if (!(name in input)) throw inputError(site, `input.${name}`, 'E_INPUT_TYPE', `missing required input '${name}'`);
   }
@@ -29,7 +48,13 @@ export function expectFields(input: CheckInput, site: CheckSite, required: reado
   for (const name of Object.keys(input)) {
     if (!known.has(name)) {
       const expected = [...known].map((k) => `'${k}'`).join(', ');
-      throw inputError(site, `input.${name}`, 'E_INPUT_TYPE', `unknown input '${name}'; this operation takes ${expected}`, name);
+      throw inputError(
+        site,
+        `input.${name}`,
+        'E_INPUT_TYPE',
+        `unknown input '${name}'; this operation takes ${expected}`,
+        name,
+      );
     }
   }
 }
@@ -45,12 +70,24 @@ export function expectArray(value: InputTree<TypedRef> | undefined, site: CheckS
   if (value === undefined) throw inputError(site, field, 'E_INPUT_TYPE', 'missing array input');
   if (isInputRef(value)) {
     if (value.type.kind !== 'array') {
-      throw inputError(site, field, 'E_INPUT_TYPE', `expected an array, got ${describeInput(value)}`, `${value.label}.${value.output}`);
+      throw inputError(
+        site,
+        field,
+        'E_INPUT_TYPE',
+        `expected an array, got ${describeInput(value)}`,
+        `${value.label}.${value.output}`,
+      );
     }
     return value.type;
   }
   if (isFileInput(value) || (typeof value !== 'number' && !Array.isArray(value))) {
-    throw inputError(site, field, 'E_INPUT_TYPE', `expected an array (a nested list of numbers or a reference), got ${describeInput(value)}`, value);
+    throw inputError(
+      site,
+      field,
+      'E_INPUT_TYPE',
+      `expected an array (a nested list of numbers or a reference), got ${describeInput(value)}`,
+      value,
+    );
   }
   return literalArrayType(value as JsonValue, { file: site.file, node: site.node, field });
 }
@@ -65,18 +102,28 @@ export function expectInteger(value: InputTree<TypedRef> | undefined, site: Chec
 
 /** An input that must be a literal string. */
 export function expectString(value: InputTree<TypedRef> | undefined, site: CheckSite, field: string): string {
-  if (typeof value !== 'string') throw inputError(site, field, 'E_INPUT_TYPE', `expected a string, got ${describeInput(value ?? null)}`, value);
+  if (typeof value !== 'string')
+    throw inputError(site, field, 'E_INPUT_TYPE', `expected a string, got ${describeInput(value ?? null)}`, value);
   return value;
 }
 
 /** An input that must be a literal list. */
-export function expectList(value: InputTree<TypedRef> | undefined, site: CheckSite, field: string): InputTree<TypedRef>[] {
-  if (!Array.isArray(value)) throw inputError(site, field, 'E_INPUT_TYPE', `expected a list, got ${describeInput(value ?? null)}`, value);
+export function expectList(
+  value: InputTree<TypedRef> | undefined,
+  site: CheckSite,
+  field: string,
+): InputTree<TypedRef>[] {
+  if (!Array.isArray(value))
+    throw inputError(site, field, 'E_INPUT_TYPE', `expected a list, got ${describeInput(value ?? null)}`, value);
   return value;
 }
 
 /** An input that must be a literal object (not a reference). */
-export function expectObject(value: InputTree<TypedRef> | undefined, site: CheckSite, field: string): { [key: string]: InputTree<TypedRef> } {
+export function expectObject(
+  value: InputTree<TypedRef> | undefined,
+  site: CheckSite,
+  field: string,
+): { [key: string]: InputTree<TypedRef> } {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || isInputRef(value) || isFileInput(value)) {
     throw inputError(site, field, 'E_INPUT_TYPE', `expected an object, got ${describeInput(value ?? null)}`, value);
   }
@@ -86,7 +133,13 @@ export function expectObject(value: InputTree<TypedRef> | undefined, site: Check
 /** An input that must name a file: a reference to any upstream output, or a `$file`. */
 export function expectFileLike(value: InputTree<TypedRef> | undefined, site: CheckSite, field: string): void {
   if (value === undefined || !(isInputRef(value) || isFileInput(value))) {
-    throw inputError(site, field, 'E_INPUT_TYPE', `expected a file (a {"$ref": ...} to an upstream output or a {"$file": ...}), got ${describeInput(value ?? null)}`, value);
+    throw inputError(
+      site,
+      field,
+      'E_INPUT_TYPE',
+      `expected a file (a {"$ref": ...} to an upstream output or a {"$file": ...}), got ${describeInput(value ?? null)}`,
+      value,
+    );
   }
 }
 

@@ -24,7 +24,14 @@ function literalArrayOperation(name: 'Integer64' | 'Float64', dtype: 'int64' | '
       expectFields(input, site, ['data']);
       const data = input['data'];
       if (data === undefined || isInputRef(data) || isFileInput(data)) {
-        throw inputError(site, 'input.data', 'E_INPUT_TYPE', `${name} data must be a literal nested list of numbers`, undefined, 'to use another node\'s output, reference it where it is consumed');
+        throw inputError(
+          site,
+          'input.data',
+          'E_INPUT_TYPE',
+          `${name} data must be a literal nested list of numbers`,
+          undefined,
+          "to use another node's output, reference it where it is consumed",
+        );
       }
       const shape = nestedListShape(data, { file: site.file, node: site.node, field: 'input.data' });
       // Convert once here so a non-integer or inexact value is reported before the run.
@@ -57,17 +64,28 @@ export const npyFile: OperationDefinition = {
       throw inputError(site, 'input.file', 'E_INPUT_TYPE', 'NpyFile needs {"file": {"$file": "path/to/array.npy"}}');
     }
     if (file.npy === undefined) {
-      throw inputError(site, 'input.file', 'E_NPY_FORMAT', `'${file.given}' is not a readable .npy file`, file.given, 'write it with numpy.save');
+      throw inputError(
+        site,
+        'input.file',
+        'E_NPY_FORMAT',
+        `'${file.given}' is not a readable .npy file`,
+        file.given,
+        'write it with numpy.save',
+      );
     }
     return { data: { kind: 'array', dtype: file.npy.dtype, shape: file.npy.shape } };
   },
   async run(input) {
     const file = input['file'];
-    if (file === undefined || !isFileInput(file)) throw new RunGraphError('E_INPUT_TYPE', 'NpyFile lost its file input');
+    if (file === undefined || !isFileInput(file))
+      throw new RunGraphError('E_INPUT_TYPE', 'NpyFile lost its file input');
     const value = decodeNpy(await readFile(file.path), file.given);
     // The uid promises this content: refuse a file that changed since the graph was built.
     if (sha256Hex(arrayBytes(value)) !== file.npy?.dataSha256) {
-      throw new RunGraphError('E_FILE_INPUT', `'${file.given}' changed after the graph was built`, { file: file.given, hint: 'run again to fingerprint the new content' });
+      throw new RunGraphError('E_FILE_INPUT', `'${file.given}' changed after the graph was built`, {
+        file: file.given,
+        hint: 'run again to fingerprint the new content',
+      });
     }
     return { data: { kind: 'array', value } };
   },

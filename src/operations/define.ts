@@ -65,25 +65,53 @@ export interface OperationSpec<I extends PortDeclarations, O extends PortDeclara
 }
 
 /** An operation made by `defineOperation`: an engine operation that also carries its port declarations as types. */
-export interface TypedOperationDefinition<I extends PortDeclarations = PortDeclarations, O extends PortDeclarations = PortDeclarations, D extends keyof O & string = keyof O & string>
-  extends OperationDefinition {
+export interface TypedOperationDefinition<
+  I extends PortDeclarations = PortDeclarations,
+  O extends PortDeclarations = PortDeclarations,
+  D extends keyof O & string = keyof O & string,
+> extends OperationDefinition {
   readonly version: string;
   readonly inputs: I;
   readonly outputs: O;
   readonly defaultOutput: D;
 }
 
-const SPEC_KEYS: ReadonlySet<string> = new Set(['namespace', 'name', 'version', 'description', 'inputs', 'outputs', 'defaultOutput', 'module', 'run']);
+const SPEC_KEYS: ReadonlySet<string> = new Set([
+  'namespace',
+  'name',
+  'version',
+  'description',
+  'inputs',
+  'outputs',
+  'defaultOutput',
+  'module',
+  'run',
+]);
 
-function definitionError(operation: string, field: string, message: string, value: unknown, hint?: string): RunGraphError {
-  return new RunGraphError('E_OPERATION_DEFINITION', `operation ${operation}: ${message}`, { field, value, ...(hint === undefined ? {} : { hint }) });
+function definitionError(
+  operation: string,
+  field: string,
+  message: string,
+  value: unknown,
+  hint?: string,
+): RunGraphError {
+  return new RunGraphError('E_OPERATION_DEFINITION', `operation ${operation}: ${message}`, {
+    field,
+    value,
+    ...(hint === undefined ? {} : { hint }),
+  });
 }
 
 /** Whether a value is an operation the engine can run (what an operation module may export). */
 export function isOperationDefinition(value: unknown): value is OperationDefinition {
   if (typeof value !== 'object' || value === null) return false;
   const op = value as Partial<OperationDefinition>;
-  return typeof op.namespace === 'string' && typeof op.name === 'string' && typeof op.check === 'function' && typeof op.run === 'function';
+  return (
+    typeof op.namespace === 'string' &&
+    typeof op.name === 'string' &&
+    typeof op.check === 'function' &&
+    typeof op.run === 'function'
+  );
 }
 
 /**
@@ -91,45 +119,91 @@ export function isOperationDefinition(value: unknown): value is OperationDefinit
  * version, port or default output throws E_OPERATION_DEFINITION naming the
  * field and showing the value it got.
  */
-export function defineOperation<const I extends PortDeclarations, const O extends PortDeclarations, const D extends keyof O & string = keyof O & string>(
-  spec: OperationSpec<I, O, D>,
-): TypedOperationDefinition<I, O, D> {
+export function defineOperation<
+  const I extends PortDeclarations,
+  const O extends PortDeclarations,
+  const D extends keyof O & string = keyof O & string,
+>(spec: OperationSpec<I, O, D>): TypedOperationDefinition<I, O, D> {
   const given: unknown = spec;
   if (typeof given !== 'object' || given === null || Array.isArray(given)) {
-    throw new RunGraphError('E_OPERATION_DEFINITION', `defineOperation expects an object, got ${describeValue(given)}`, { value: given });
+    throw new RunGraphError(
+      'E_OPERATION_DEFINITION',
+      `defineOperation expects an object, got ${describeValue(given)}`,
+      { value: given },
+    );
   }
   const raw = given as Record<string, unknown>;
   const shownName = `${typeof raw['namespace'] === 'string' ? raw['namespace'] : '?'}.${typeof raw['name'] === 'string' ? raw['name'] : '?'}`;
   for (const key of Object.keys(raw)) {
-    if (!SPEC_KEYS.has(key)) throw definitionError(shownName, key, `unknown property '${key}'`, key, `a definition has ${[...SPEC_KEYS].join(', ')}`);
+    if (!SPEC_KEYS.has(key))
+      throw definitionError(
+        shownName,
+        key,
+        `unknown property '${key}'`,
+        key,
+        `a definition has ${[...SPEC_KEYS].join(', ')}`,
+      );
   }
   for (const field of ['namespace', 'name'] as const) {
     const part = raw[field];
     if (typeof part !== 'string' || !NAME_PART.test(part)) {
-      throw definitionError(shownName, field, `${field} must be a string that starts with a letter or '_' and holds only letters, digits, '_' and '-', got ${describeValue(part)}`, part);
+      throw definitionError(
+        shownName,
+        field,
+        `${field} must be a string that starts with a letter or '_' and holds only letters, digits, '_' and '-', got ${describeValue(part)}`,
+        part,
+      );
     }
   }
   const version = raw['version'];
   if (typeof version !== 'string' || version.trim() === '') {
-    throw definitionError(shownName, 'version', `version: expected a non-empty string, got ${describeValue(version)}`, version, "write it as a string, e.g. version: '1.2'");
+    throw definitionError(
+      shownName,
+      'version',
+      `version: expected a non-empty string, got ${describeValue(version)}`,
+      version,
+      "write it as a string, e.g. version: '1.2'",
+    );
   }
   if (raw['description'] !== undefined && typeof raw['description'] !== 'string') {
-    throw definitionError(shownName, 'description', `description: expected a string, got ${describeValue(raw['description'])}`, raw['description']);
+    throw definitionError(
+      shownName,
+      'description',
+      `description: expected a string, got ${describeValue(raw['description'])}`,
+      raw['description'],
+    );
   }
   if (raw['module'] !== undefined && (typeof raw['module'] !== 'string' || !/^(file|data):/.test(raw['module']))) {
-    throw definitionError(shownName, 'module', `module: expected the module's URL (import.meta.url), got ${describeValue(raw['module'])}`, raw['module']);
+    throw definitionError(
+      shownName,
+      'module',
+      `module: expected the module's URL (import.meta.url), got ${describeValue(raw['module'])}`,
+      raw['module'],
+    );
   }
-  if (typeof raw['run'] !== 'function') throw definitionError(shownName, 'run', `run: expected a function, got ${describeValue(raw['run'])}`, raw['run']);
+  if (typeof raw['run'] !== 'function')
+    throw definitionError(shownName, 'run', `run: expected a function, got ${describeValue(raw['run'])}`, raw['run']);
   const site = { operation: shownName };
   const inputs = validatePortDeclarations('inputs', raw['inputs'], site) as I;
   const outputs = validatePortDeclarations('outputs', raw['outputs'], site) as O;
   const outputNames = Object.keys(outputs);
   const defaultOutput = raw['defaultOutput'] ?? (outputNames.length === 1 ? outputNames[0] : undefined);
   if (defaultOutput === undefined) {
-    throw definitionError(shownName, 'defaultOutput', `defaultOutput: required with several outputs (${outputNames.join(', ')}), got undefined`, undefined, 'name the output a bare reference to the node means');
+    throw definitionError(
+      shownName,
+      'defaultOutput',
+      `defaultOutput: required with several outputs (${outputNames.join(', ')}), got undefined`,
+      undefined,
+      'name the output a bare reference to the node means',
+    );
   }
   if (typeof defaultOutput !== 'string' || !(defaultOutput in outputs)) {
-    throw definitionError(shownName, 'defaultOutput', `defaultOutput: expected one of the outputs (${outputNames.join(', ')}), got ${describeValue(defaultOutput)}`, defaultOutput);
+    throw definitionError(
+      shownName,
+      'defaultOutput',
+      `defaultOutput: expected one of the outputs (${outputNames.join(', ')}), got ${describeValue(defaultOutput)}`,
+      defaultOutput,
+    );
   }
   const outputTypes = Object.fromEntries(Object.entries(outputs).map(([name, port]) => [name, portValueType(port)]));
   const userRun = spec.run;
@@ -146,8 +220,17 @@ export function defineOperation<const I extends PortDeclarations, const O extend
     check(input, checkSite) {
       for (const field of Object.keys(input)) {
         if (!(field in inputs)) {
-          const known = Object.keys(inputs).map((k) => `'${k}'`).join(', ') || 'none';
-          throw inputError(checkSite, `input.${field}`, 'E_INPUT_TYPE', `unknown input '${field}'; ${shownName} takes ${known}`, field);
+          const known =
+            Object.keys(inputs)
+              .map((k) => `'${k}'`)
+              .join(', ') || 'none';
+          throw inputError(
+            checkSite,
+            `input.${field}`,
+            'E_INPUT_TYPE',
+            `unknown input '${field}'; ${shownName} takes ${known}`,
+            field,
+          );
         }
       }
       for (const [field, port] of Object.entries(inputs)) {

@@ -7,7 +7,16 @@
 import { allocArray, elementCount, type ArrayValue } from '../values/npy.js';
 import { toFloat64 } from '../values/values.js';
 import { formatShape, isIntegerArray, resolveArray, resolveArrays, shapesEqual, toInt64 } from './array-helpers.js';
-import { expectArray, expectFields, expectInteger, expectList, expectString, inputError, promoteDtype, type ArrayType } from './check.js';
+import {
+  expectArray,
+  expectFields,
+  expectInteger,
+  expectList,
+  expectString,
+  inputError,
+  promoteDtype,
+  type ArrayType,
+} from './check.js';
 import type { ArtifactRef, InputTree, OperationDefinition } from './operation.js';
 
 /** `{"array": a, "index": i}`: `a[i]` along the leading axis. */
@@ -23,18 +32,34 @@ export const index: OperationDefinition = {
     expectFields(input, site, ['array', 'index']);
     const array = expectArray(input['array'], site, 'input.array');
     const i = expectInteger(input['index'], site, 'input.index');
-    if (array.shape !== null && array.shape.length === 0) throw inputError(site, 'input.array', 'E_INPUT_SHAPE', 'cannot index a scalar');
+    if (array.shape !== null && array.shape.length === 0)
+      throw inputError(site, 'input.array', 'E_INPUT_SHAPE', 'cannot index a scalar');
     const length = array.shape?.[0];
-    if (i < 0 || (length !== undefined && i >= length)) throw inputError(site, 'input.index', 'E_INPUT_SHAPE', `index ${i} is out of range for a leading axis of ${length ?? '?'}`, i);
+    if (i < 0 || (length !== undefined && i >= length))
+      throw inputError(
+        site,
+        'input.index',
+        'E_INPUT_SHAPE',
+        `index ${i} is out of range for a leading axis of ${length ?? '?'}`,
+        i,
+      );
     return { result: { kind: 'array', dtype: array.dtype, shape: array.shape === null ? null : array.shape.slice(1) } };
   },
   async run(input, context) {
     const array = await resolveArray(input['array'], 'input.array', context.label);
     const i = input['index'] as number;
     const block = elementCount(array.shape.slice(1));
-    if (array.shape.length === 0 || i >= (array.shape[0] ?? 0)) throw inputError({ file: undefined, node: context.label }, 'input.index', 'E_INPUT_SHAPE', `index ${i} is out of range for shape ${formatShape(array.shape)}`);
+    if (array.shape.length === 0 || i >= (array.shape[0] ?? 0))
+      throw inputError(
+        { file: undefined, node: context.label },
+        'input.index',
+        'E_INPUT_SHAPE',
+        `index ${i} is out of range for shape ${formatShape(array.shape)}`,
+      );
     const data = array.data.slice(i * block, (i + 1) * block);
-    return { result: { kind: 'array', value: { dtype: array.dtype, shape: array.shape.slice(1), data } as ArrayValue } };
+    return {
+      result: { kind: 'array', value: { dtype: array.dtype, shape: array.shape.slice(1), data } as ArrayValue },
+    };
   },
 };
 
@@ -55,10 +80,18 @@ export const stack: OperationDefinition = {
     const first = types[0] as ArrayType;
     types.forEach((t, k) => {
       if (first.shape !== null && t.shape !== null && !shapesEqual(first.shape, t.shape)) {
-        throw inputError(site, `input.arrays[${k}]`, 'E_INPUT_SHAPE', `shape ${formatShape(t.shape)} differs from shape ${formatShape(first.shape)} of arrays[0]`);
+        throw inputError(
+          site,
+          `input.arrays[${k}]`,
+          'E_INPUT_SHAPE',
+          `shape ${formatShape(t.shape)} differs from shape ${formatShape(first.shape)} of arrays[0]`,
+        );
       }
     });
-    const dtype = types.reduce<'int64' | 'float64' | null>((d, t) => (d === null ? null : promoteDtype({ kind: 'array', dtype: d, shape: null }, t)), 'int64');
+    const dtype = types.reduce<'int64' | 'float64' | null>(
+      (d, t) => (d === null ? null : promoteDtype({ kind: 'array', dtype: d, shape: null }, t)),
+      'int64',
+    );
     const shape = types.every((t) => t.shape !== null) && first.shape !== null ? [list.length, ...first.shape] : null;
     return { result: { kind: 'array', dtype, shape } };
   },
@@ -67,12 +100,20 @@ export const stack: OperationDefinition = {
     const arrays = await resolveArrays(list, 'input.arrays', context.label);
     const first = arrays[0] as ArrayValue;
     for (const [k, a] of arrays.entries()) {
-      if (!shapesEqual(a.shape, first.shape)) throw inputError({ file: undefined, node: context.label }, `input.arrays[${k}]`, 'E_INPUT_SHAPE', `shape ${formatShape(a.shape)} differs from ${formatShape(first.shape)}`);
+      if (!shapesEqual(a.shape, first.shape))
+        throw inputError(
+          { file: undefined, node: context.label },
+          `input.arrays[${k}]`,
+          'E_INPUT_SHAPE',
+          `shape ${formatShape(a.shape)} differs from ${formatShape(first.shape)}`,
+        );
     }
     const integer = arrays.every(isIntegerArray);
     const out = allocArray(integer ? 'int64' : 'float64', [arrays.length, ...first.shape]);
     const block = elementCount(first.shape);
-    arrays.forEach((a, k) => (out.data as Float64Array).set((integer ? toInt64(a) : toFloat64(a)).data as unknown as Float64Array, k * block));
+    arrays.forEach((a, k) =>
+      (out.data as Float64Array).set((integer ? toInt64(a) : toFloat64(a)).data as unknown as Float64Array, k * block),
+    );
     return { result: { kind: 'array', value: out } };
   },
 };
@@ -100,9 +141,21 @@ export const compare: OperationDefinition = {
     const a = expectArray(input['a'], site, 'input.a');
     const b = expectArray(input['b'], site, 'input.b');
     const op = expectString(input['op'], site, 'input.op');
-    if (!(op in COMPARISONS)) throw inputError(site, 'input.op', 'E_INPUT_TYPE', `unknown comparison '${op}'; use one of ${Object.keys(COMPARISONS).join(', ')}`, op);
+    if (!(op in COMPARISONS))
+      throw inputError(
+        site,
+        'input.op',
+        'E_INPUT_TYPE',
+        `unknown comparison '${op}'; use one of ${Object.keys(COMPARISONS).join(', ')}`,
+        op,
+      );
     if (a.shape !== null && b.shape !== null && b.shape.length > 0 && !shapesEqual(a.shape, b.shape)) {
-      throw inputError(site, 'input.b', 'E_INPUT_SHAPE', `shape of b ${formatShape(b.shape)} does not match shape of a ${formatShape(a.shape)}; b may also be a scalar`);
+      throw inputError(
+        site,
+        'input.b',
+        'E_INPUT_SHAPE',
+        `shape of b ${formatShape(b.shape)} does not match shape of a ${formatShape(a.shape)}; b may also be a scalar`,
+      );
     }
     return { result: { kind: 'array', dtype: 'bool', shape: a.shape } };
   },

@@ -41,7 +41,13 @@ function exportedOperations(namespace: Record<string, unknown>): { op: Operation
  * import its own), recognised by its name and code rather than its class.
  */
 function isRunGraphErrorLike(error: unknown): error is RunGraphError {
-  return error instanceof RunGraphError || (error instanceof Error && error.name === 'RunGraphError' && typeof (error as Partial<RunGraphError>).code === 'string' && typeof (error as Partial<RunGraphError>).location === 'object');
+  return (
+    error instanceof RunGraphError ||
+    (error instanceof Error &&
+      error.name === 'RunGraphError' &&
+      typeof (error as Partial<RunGraphError>).code === 'string' &&
+      typeof (error as Partial<RunGraphError>).location === 'object')
+  );
 }
 
 function shownPath(path: string): string {
@@ -54,17 +60,26 @@ function shownPath(path: string): string {
  * are as written in the workflow (`operations[i]`); `baseDir` is the
  * workflow file's directory; `file` names the workflow in errors.
  */
-export async function loadOperationModules(modules: readonly string[], registry: OperationRegistry, baseDir: string, file: string | undefined): Promise<void> {
+export async function loadOperationModules(
+  modules: readonly string[],
+  registry: OperationRegistry,
+  baseDir: string,
+  file: string | undefined,
+): Promise<void> {
   const where = file === undefined ? {} : { file };
   const origins = new Map<string, Origin>();
   for (const [index, given] of modules.entries()) {
     const field = `operations[${index}]`;
     if (!given.startsWith('./') && !given.startsWith('../') && !isAbsolute(given)) {
-      throw new RunGraphError('E_OPERATION_MODULE', `operation module ${describeValue(given)} must be a path: start it with './' or '../' (relative to the workflow file) or '/'`, {
-        ...where,
-        field,
-        value: given,
-      });
+      throw new RunGraphError(
+        'E_OPERATION_MODULE',
+        `operation module ${describeValue(given)} must be a path: start it with './' or '../' (relative to the workflow file) or '/'`,
+        {
+          ...where,
+          field,
+          value: given,
+        },
+      );
     }
     const path = resolve(baseDir, given);
     let namespace: Record<string, unknown>;
@@ -81,15 +96,23 @@ export async function loadOperationModules(modules: readonly string[], registry:
           cause: error,
         });
       }
-      const notFound = (error as NodeJS.ErrnoException | undefined)?.code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(path);
+      const notFound =
+        (error as NodeJS.ErrnoException | undefined)?.code === 'ERR_MODULE_NOT_FOUND' &&
+        String((error as Error).message).includes(path);
       const reason = notFound ? 'no such file' : error instanceof Error ? error.message.split('\n')[0] : String(error);
-      throw new RunGraphError('E_OPERATION_MODULE', `cannot load operation module '${given}' (${shownPath(path)}): ${reason}`, {
-        ...where,
-        field,
-        value: given,
-        hint: notFound ? 'paths in "operations" are relative to the workflow file; a TypeScript module must be compiled to .js first' : 'run the module with node to see the full error',
-        cause: error,
-      });
+      throw new RunGraphError(
+        'E_OPERATION_MODULE',
+        `cannot load operation module '${given}' (${shownPath(path)}): ${reason}`,
+        {
+          ...where,
+          field,
+          value: given,
+          hint: notFound
+            ? 'paths in "operations" are relative to the workflow file; a TypeScript module must be compiled to .js first'
+            : 'run the module with node to see the full error',
+          cause: error,
+        },
+      );
     }
     const operations = exportedOperations(namespace);
     if (operations.length === 0) {
@@ -106,19 +129,33 @@ export async function loadOperationModules(modules: readonly string[], registry:
       const existing = registry.get(key);
       if (existing === op) continue;
       if (earlier !== undefined || existing !== undefined) {
-        const first = earlier === undefined ? 'run-graph itself (a built-in operation)' : `'${earlier.module}' (export '${earlier.exportName}')`;
-        throw new RunGraphError('E_DUPLICATE_OPERATION', `operation ${key} is defined twice: by ${first} and by '${given}' (export '${exportName}')`, {
-          ...where,
-          field,
-          value: key,
-          hint: earlier === undefined ? 'give your operation its own namespace' : 'keep one definition, or give one of them another namespace or name',
-        });
+        const first =
+          earlier === undefined
+            ? 'run-graph itself (a built-in operation)'
+            : `'${earlier.module}' (export '${earlier.exportName}')`;
+        throw new RunGraphError(
+          'E_DUPLICATE_OPERATION',
+          `operation ${key} is defined twice: by ${first} and by '${given}' (export '${exportName}')`,
+          {
+            ...where,
+            field,
+            value: key,
+            hint:
+              earlier === undefined
+                ? 'give your operation its own namespace'
+                : 'keep one definition, or give one of them another namespace or name',
+          },
+        );
       }
       try {
         registry.register(op);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
-        throw new RunGraphError('E_OPERATION_DEFINITION', `operation module '${given}', export '${exportName}': ${message}`, { ...where, field, value: key, cause: error });
+        throw new RunGraphError(
+          'E_OPERATION_DEFINITION',
+          `operation module '${given}', export '${exportName}': ${message}`,
+          { ...where, field, value: key, cause: error },
+        );
       }
       origins.set(key, { module: given, exportName });
     }

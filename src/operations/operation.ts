@@ -65,7 +65,8 @@ export interface ResolvedRef extends TypedRef {
 }
 
 /** A JSON tree in which references appear as `R` and files as `FileInput`. */
-export type InputTree<R> = null | boolean | number | string | R | FileInput | InputTree<R>[] | { [key: string]: InputTree<R> };
+export type InputTree<R> =
+  null | boolean | number | string | R | FileInput | InputTree<R>[] | { [key: string]: InputTree<R> };
 
 export type CheckInput = { [field: string]: InputTree<TypedRef> };
 export type RunInput = { [field: string]: InputTree<ArtifactRef> };
@@ -102,7 +103,12 @@ export interface ControlContext {
    * subgraph's outputs by name; throws if a node fails or the run is
    * interrupted.
    */
-  runSubgraph(subgraph: string, bindings: ReadonlyMap<string, InputTree<ResolvedRef>>, prefix: string, scopeDepends: readonly Uid[]): Promise<ReadonlyMap<string, InputTree<ResolvedRef>>>;
+  runSubgraph(
+    subgraph: string,
+    bindings: ReadonlyMap<string, InputTree<ResolvedRef>>,
+    prefix: string,
+    scopeDepends: readonly Uid[],
+  ): Promise<ReadonlyMap<string, InputTree<ResolvedRef>>>;
   /** The committed artifact an output reference names, with its absolute path. */
   artifact(ref: ResolvedRef): { path: string; entry: ArtifactEntry };
   /** Report progress: iteration `iteration` was checked, and the condition said `stop`. */
@@ -171,7 +177,9 @@ export function operationIdentity(op: OperationDefinition): string[] {
 }
 
 function inputKind(value: unknown): 'ref' | 'file' | undefined {
-  return typeof value === 'object' && value !== null ? (value as { [INPUT_KIND]?: 'ref' | 'file' })[INPUT_KIND] : undefined;
+  return typeof value === 'object' && value !== null
+    ? (value as { [INPUT_KIND]?: 'ref' | 'file' })[INPUT_KIND]
+    : undefined;
 }
 
 export function isInputRef<R extends TypedRef>(value: InputTree<R>): value is R {

@@ -29,7 +29,15 @@ import { RunGraphError, assertNever, describeValue } from '../errors.js';
 import { allocArray, type ArrayValue, type Dtype } from '../values/npy.js';
 import { describeRaggedItem, describeType, findNestedShape, toFloat64, type ValueType } from '../values/values.js';
 import { inputError } from './check.js';
-import { isFileInput, isInputRef, type CheckSite, type InputTree, type OperationOutputs, type OutputValue, type TypedRef } from './operation.js';
+import {
+  isFileInput,
+  isInputRef,
+  type CheckSite,
+  type InputTree,
+  type OperationOutputs,
+  type OutputValue,
+  type TypedRef,
+} from './operation.js';
 
 /** Every dtype a port can declare. */
 export const PORT_DTYPES = ['int64', 'float64', 'bool', 'string', 'json', 'file'] as const;
@@ -78,7 +86,11 @@ export type NestedList<T> = T | NestedList<T>[];
 type ShapeOf<P> = P extends { readonly shape: infer S extends Dims } ? S : undefined;
 
 /** `T` nested once per dimension of `S`; any depth when `S` is not a literal tuple. */
-export type Nest<T, S> = S extends readonly [] ? T : S extends readonly [unknown, ...infer Rest] ? Nest<T, Rest>[] : NestedList<T>;
+export type Nest<T, S> = S extends readonly []
+  ? T
+  : S extends readonly [unknown, ...infer Rest]
+    ? Nest<T, Rest>[]
+    : NestedList<T>;
 
 type ScalarIn<D> = D extends 'int64' ? bigint : D extends 'float64' ? number : D extends 'bool' ? boolean : never;
 type ScalarOut<D> = D extends 'int64' ? bigint | number : ScalarIn<D>;
@@ -141,12 +153,16 @@ export type AcceptedDtype<D extends PortDtype> = D extends 'int64'
           ? 'json' | 'string'
           : PortDtype;
 
-type OptionalKeys<T extends PortDeclarations> = { [K in keyof T]: T[K] extends { readonly optional: true } ? K : never }[keyof T];
+type OptionalKeys<T extends PortDeclarations> = {
+  [K in keyof T]: T[K] extends { readonly optional: true } ? K : never;
+}[keyof T];
 type RequiredKeys<T extends PortDeclarations> = Exclude<keyof T, OptionalKeys<T>>;
 
 /** The argument of `run`: one value per declared input; optional ones may be undefined. */
 export type InputValues<I extends PortDeclarations> = Simplify<
-  { -readonly [K in RequiredKeys<I>]: InputValue<I[K]> } & { -readonly [K in OptionalKeys<I>]?: InputValue<I[K]> | undefined }
+  { -readonly [K in RequiredKeys<I>]: InputValue<I[K]> } & {
+    -readonly [K in OptionalKeys<I>]?: InputValue<I[K]> | undefined;
+  }
 >;
 
 /** The result of `run`: one value per declared output. */
@@ -168,26 +184,63 @@ export interface DeclarationSite {
   readonly operation: string;
 }
 
-function declarationError(site: DeclarationSite, field: string, message: string, value: unknown, hint?: string): RunGraphError {
-  return new RunGraphError('E_OPERATION_DEFINITION', `operation ${site.operation}: ${message}`, { field, value, ...(hint === undefined ? {} : { hint }) });
+function declarationError(
+  site: DeclarationSite,
+  field: string,
+  message: string,
+  value: unknown,
+  hint?: string,
+): RunGraphError {
+  return new RunGraphError('E_OPERATION_DEFINITION', `operation ${site.operation}: ${message}`, {
+    field,
+    value,
+    ...(hint === undefined ? {} : { hint }),
+  });
 }
 
 /** Check the `inputs` or `outputs` of a definition; throws E_OPERATION_DEFINITION naming the field and showing the value. */
-export function validatePortDeclarations(kind: 'inputs' | 'outputs', declarations: unknown, site: DeclarationSite): PortDeclarations {
+export function validatePortDeclarations(
+  kind: 'inputs' | 'outputs',
+  declarations: unknown,
+  site: DeclarationSite,
+): PortDeclarations {
   if (!isPlainObject(declarations)) {
-    throw declarationError(site, kind, `expected an object of port declarations, got ${describeValue(declarations)}`, declarations, `e.g. { x: { dtype: 'float64', shape: [3] } }`);
+    throw declarationError(
+      site,
+      kind,
+      `expected an object of port declarations, got ${describeValue(declarations)}`,
+      declarations,
+      `e.g. { x: { dtype: 'float64', shape: [3] } }`,
+    );
   }
   const names = Object.keys(declarations);
   if (kind === 'outputs' && names.length === 0) {
-    throw declarationError(site, kind, 'expected at least one output, got none', declarations, 'every node is a store of at least one artifact');
+    throw declarationError(
+      site,
+      kind,
+      'expected at least one output, got none',
+      declarations,
+      'every node is a store of at least one artifact',
+    );
   }
   for (const name of names) {
     const field = `${kind}.${name}`;
     if (!PORT_NAME.test(name)) {
-      throw declarationError(site, field, `port name must start with a letter or '_' and hold only letters, digits and '_', got ${describeValue(name)}`, name);
+      throw declarationError(
+        site,
+        field,
+        `port name must start with a letter or '_' and hold only letters, digits and '_', got ${describeValue(name)}`,
+        name,
+      );
     }
     if (kind === 'outputs' && RESERVED_OUTPUT_NAMES.has(name)) {
-      throw declarationError(site, field, `output name ${describeValue(name)} is reserved: its artifact would overwrite a file run-graph keeps in every store`, name, `reserved: ${[...RESERVED_OUTPUT_NAMES].join(', ')}`);
+      throw declarationError(
+        site,
+        field,
+        `output name ${describeValue(name)} is reserved: its artifact would overwrite a file run-graph keeps in every store`,
+        name,
+        `reserved: ${[...RESERVED_OUTPUT_NAMES].join(', ')}`,
+      );
     }
     validatePort(kind, declarations[name], site, field);
   }
@@ -196,24 +249,56 @@ export function validatePortDeclarations(kind: 'inputs' | 'outputs', declaration
 
 function validatePort(kind: 'inputs' | 'outputs', port: unknown, site: DeclarationSite, field: string): void {
   if (!isPlainObject(port)) {
-    throw declarationError(site, field, `expected a port declaration like { dtype: 'int64', shape: [2, 2] }, got ${describeValue(port)}`, port);
+    throw declarationError(
+      site,
+      field,
+      `expected a port declaration like { dtype: 'int64', shape: [2, 2] }, got ${describeValue(port)}`,
+      port,
+    );
   }
   for (const key of Object.keys(port)) {
-    if (!PORT_KEYS.has(key)) throw declarationError(site, `${field}.${key}`, `unknown property '${key}'; a port declares ${[...PORT_KEYS].join(', ')}`, key);
+    if (!PORT_KEYS.has(key))
+      throw declarationError(
+        site,
+        `${field}.${key}`,
+        `unknown property '${key}'; a port declares ${[...PORT_KEYS].join(', ')}`,
+        key,
+      );
   }
   const dtype = port['dtype'];
   if (typeof dtype !== 'string' || !(PORT_DTYPES as readonly string[]).includes(dtype)) {
-    throw declarationError(site, `${field}.dtype`, `expected one of ${PORT_DTYPES.join(', ')}, got ${describeValue(dtype)}`, dtype);
+    throw declarationError(
+      site,
+      `${field}.dtype`,
+      `expected one of ${PORT_DTYPES.join(', ')}, got ${describeValue(dtype)}`,
+      dtype,
+    );
   }
   const shape = port['shape'];
   if (shape !== undefined) {
     if (dtype === 'json' || dtype === 'file') {
-      throw declarationError(site, `${field}.shape`, `a ${dtype} port has no shape, got ${describeValue(shape)}`, shape);
+      throw declarationError(
+        site,
+        `${field}.shape`,
+        `a ${dtype} port has no shape, got ${describeValue(shape)}`,
+        shape,
+      );
     }
-    if (!Array.isArray(shape)) throw declarationError(site, `${field}.shape`, `expected a list of dimensions (non-negative integers or null), got ${describeValue(shape)}`, shape);
+    if (!Array.isArray(shape))
+      throw declarationError(
+        site,
+        `${field}.shape`,
+        `expected a list of dimensions (non-negative integers or null), got ${describeValue(shape)}`,
+        shape,
+      );
     shape.forEach((dim: unknown, i) => {
       if (dim !== null && !(typeof dim === 'number' && Number.isSafeInteger(dim) && dim >= 0)) {
-        throw declarationError(site, `${field}.shape[${i}]`, `expected a non-negative integer or null, got ${describeValue(dim)}`, dim);
+        throw declarationError(
+          site,
+          `${field}.shape[${i}]`,
+          `expected a non-negative integer or null, got ${describeValue(dim)}`,
+          dim,
+        );
       }
     });
   }
@@ -222,11 +307,21 @@ function validatePort(kind: 'inputs' | 'outputs', port: unknown, site: Declarati
     throw declarationError(site, `${field}.optional`, `expected a boolean, got ${describeValue(optional)}`, optional);
   }
   if (optional === true && kind === 'outputs') {
-    throw declarationError(site, `${field}.optional`, 'outputs cannot be optional: a committed store holds every declared output', optional);
+    throw declarationError(
+      site,
+      `${field}.optional`,
+      'outputs cannot be optional: a committed store holds every declared output',
+      optional,
+    );
   }
   const description = port['description'];
   if (description !== undefined && typeof description !== 'string') {
-    throw declarationError(site, `${field}.description`, `expected a string, got ${describeValue(description)}`, description);
+    throw declarationError(
+      site,
+      `${field}.description`,
+      `expected a string, got ${describeValue(description)}`,
+      description,
+    );
   }
 }
 
@@ -268,7 +363,10 @@ function formatShape(shape: readonly number[]): string {
 type ElementCheck = (value: unknown) => boolean;
 
 const ELEMENT_CHECKS: { [D in NumericDtype | 'string']: { test: ElementCheck; what: string } } = {
-  int64: { test: (v) => typeof v === 'number' && Number.isSafeInteger(v), what: 'an integer (exact in int64, within ±(2^53-1))' },
+  int64: {
+    test: (v) => typeof v === 'number' && Number.isSafeInteger(v),
+    what: 'an integer (exact in int64, within ±(2^53-1))',
+  },
   float64: { test: (v) => typeof v === 'number' && Number.isFinite(v), what: 'a finite number' },
   bool: { test: (v) => typeof v === 'boolean', what: 'a boolean' },
   string: { test: (v) => typeof v === 'string', what: 'a string' },
@@ -282,7 +380,9 @@ function nestedShape(value: unknown, test: ElementCheck, what: string): { shape:
   const at = problem.path || 'the top';
   return problem.kind === 'element'
     ? { problem: `expected ${what} at ${at}, got ${describeValue(problem.value)}` }
-    : { problem: `ragged nested list: expected a list of length ${problem.expected} at ${at}, got ${describeRaggedItem(problem.value)}` };
+    : {
+        problem: `ragged nested list: expected a list of length ${problem.expected} at ${at}, got ${describeRaggedItem(problem.value)}`,
+      };
 }
 
 function flatten(value: unknown, out: unknown[]): void {
@@ -295,41 +395,95 @@ function flatten(value: unknown, out: unknown[]): void {
  * dtype and shape, a reference to an output of an accepted type, or (for a
  * file) a `$file`. Throws E_INPUT_TYPE or E_INPUT_SHAPE naming node and field.
  */
-export function checkInputPort(port: PortDeclaration, value: InputTree<TypedRef>, site: CheckSite, field: string): void {
+export function checkInputPort(
+  port: PortDeclaration,
+  value: InputTree<TypedRef>,
+  site: CheckSite,
+  field: string,
+): void {
   const expected = describePort(port);
   if (isInputRef(value)) {
     const type = value.type;
     const got = `'${value.label}.${value.output}' (${describeType(type)})`;
     if (port.dtype === 'file') return;
     if (isNumeric(port.dtype)) {
-      if (type.kind !== 'array') throw inputError(site, field, 'E_INPUT_TYPE', `expected ${expected}, got a reference to ${got}`, `${value.label}.${value.output}`);
+      if (type.kind !== 'array')
+        throw inputError(
+          site,
+          field,
+          'E_INPUT_TYPE',
+          `expected ${expected}, got a reference to ${got}`,
+          `${value.label}.${value.output}`,
+        );
       if (type.dtype !== null && !refDtypeAccepted(port.dtype, type.dtype)) {
-        throw inputError(site, field, 'E_INPUT_TYPE', `expected ${expected}, got a reference to ${got}`, `${value.label}.${value.output}`, port.dtype === 'float64' ? undefined : `an ${port.dtype} input takes ${port.dtype} arrays only`);
+        throw inputError(
+          site,
+          field,
+          'E_INPUT_TYPE',
+          `expected ${expected}, got a reference to ${got}`,
+          `${value.label}.${value.output}`,
+          port.dtype === 'float64' ? undefined : `an ${port.dtype} input takes ${port.dtype} arrays only`,
+        );
       }
       if (type.shape !== null && !shapeMatches(type.shape, port.shape)) {
-        throw inputError(site, field, 'E_INPUT_SHAPE', `expected ${expected}, got a reference to ${got}`, `${value.label}.${value.output}`);
+        throw inputError(
+          site,
+          field,
+          'E_INPUT_SHAPE',
+          `expected ${expected}, got a reference to ${got}`,
+          `${value.label}.${value.output}`,
+        );
       }
       return;
     }
-    if (type.kind !== 'json') throw inputError(site, field, 'E_INPUT_TYPE', `expected ${expected}, got a reference to ${got}`, `${value.label}.${value.output}`);
+    if (type.kind !== 'json')
+      throw inputError(
+        site,
+        field,
+        'E_INPUT_TYPE',
+        `expected ${expected}, got a reference to ${got}`,
+        `${value.label}.${value.output}`,
+      );
     return;
   }
   if (port.dtype === 'file') {
     if (!isFileInput(value)) {
-      throw inputError(site, field, 'E_INPUT_TYPE', `expected a file (a {"$file": ...} or a reference to an upstream output), got ${describeValue(value)}`, value, 'paths enter a uid by content only through {"$file": "path"}');
+      throw inputError(
+        site,
+        field,
+        'E_INPUT_TYPE',
+        `expected a file (a {"$file": ...} or a reference to an upstream output), got ${describeValue(value)}`,
+        value,
+        'paths enter a uid by content only through {"$file": "path"}',
+      );
     }
     return;
   }
-  if (isFileInput(value)) throw inputError(site, field, 'E_INPUT_TYPE', `expected ${expected}, got the file '${value.given}'`, value.given);
+  if (isFileInput(value))
+    throw inputError(site, field, 'E_INPUT_TYPE', `expected ${expected}, got the file '${value.given}'`, value.given);
   if (containsSpecial(value)) {
-    throw inputError(site, field, 'E_INPUT_TYPE', `expected ${expected}: a literal, or one reference; references or files inside a literal are not supported here`, undefined, 'pass the whole input as one reference');
+    throw inputError(
+      site,
+      field,
+      'E_INPUT_TYPE',
+      `expected ${expected}: a literal, or one reference; references or files inside a literal are not supported here`,
+      undefined,
+      'pass the whole input as one reference',
+    );
   }
   if (port.dtype === 'json') return;
   const { test, what } = ELEMENT_CHECKS[port.dtype];
   const found = nestedShape(value, test, what);
-  if ('problem' in found) throw inputError(site, field, 'E_INPUT_TYPE', `expected ${expected}: ${found.problem}`, value);
+  if ('problem' in found)
+    throw inputError(site, field, 'E_INPUT_TYPE', `expected ${expected}: ${found.problem}`, value);
   if (!shapeMatches(found.shape, declaredShape(port))) {
-    throw inputError(site, field, 'E_INPUT_SHAPE', `expected ${expected}, got a literal of shape ${formatShape(found.shape)}`, value);
+    throw inputError(
+      site,
+      field,
+      'E_INPUT_SHAPE',
+      `expected ${expected}, got a literal of shape ${formatShape(found.shape)}`,
+      value,
+    );
   }
 }
 
@@ -368,21 +522,35 @@ export interface ValueSite {
 }
 
 function runError(site: ValueSite, message: string, value?: unknown): RunGraphError {
-  return new RunGraphError('E_NODE_FAILED', message, { node: site.node, field: site.field, ...(value === undefined ? {} : { value }) });
+  return new RunGraphError('E_NODE_FAILED', message, {
+    node: site.node,
+    field: site.field,
+    ...(value === undefined ? {} : { value }),
+  });
 }
 
-function arrayFromLiteral(port: PortDeclaration & { dtype: NumericDtype }, value: unknown, site: ValueSite): ArrayValue {
+function arrayFromLiteral(
+  port: PortDeclaration & { dtype: NumericDtype },
+  value: unknown,
+  site: ValueSite,
+): ArrayValue {
   const { test, what } = ELEMENT_CHECKS[port.dtype];
-  const found = nestedShape(value, port.dtype === 'int64' ? (v) => test(v) || typeof v === 'bigint' : test, port.dtype === 'int64' ? `${what} or a bigint` : what);
+  const found = nestedShape(
+    value,
+    port.dtype === 'int64' ? (v) => test(v) || typeof v === 'bigint' : test,
+    port.dtype === 'int64' ? `${what} or a bigint` : what,
+  );
   if ('problem' in found) throw runError(site, `expected ${describePort(port)}: ${found.problem}`, value);
-  if (!shapeMatches(found.shape, port.shape)) throw runError(site, `expected ${describePort(port)}, got shape ${formatShape(found.shape)}`, value);
+  if (!shapeMatches(found.shape, port.shape))
+    throw runError(site, `expected ${describePort(port)}, got shape ${formatShape(found.shape)}`, value);
   const flat: unknown[] = [];
   flatten(value, flat);
   const array = allocArray(port.dtype, found.shape);
   flat.forEach((item, i) => {
     if (port.dtype === 'int64') {
       const big = typeof item === 'bigint' ? item : BigInt(item as number);
-      if (BigInt.asIntN(64, big) !== big) throw runError(site, `element ${i} (in C order) is ${describeValue(item)}, outside int64`, item);
+      if (BigInt.asIntN(64, big) !== big)
+        throw runError(site, `element ${i} (in C order) is ${describeValue(item)}, outside int64`, item);
       (array.data as BigInt64Array)[i] = big;
     } else if (port.dtype === 'bool') {
       (array.data as Uint8Array)[i] = item === true ? 1 : 0;
@@ -395,8 +563,10 @@ function arrayFromLiteral(port: PortDeclaration & { dtype: NumericDtype }, value
 
 /** An array read from upstream, converted to the declared dtype and checked against the declared shape. */
 function conformArray(port: PortDeclaration & { dtype: NumericDtype }, array: ArrayValue, site: ValueSite): ArrayValue {
-  if (!refDtypeAccepted(port.dtype, array.dtype)) throw runError(site, `expected ${describePort(port)}, got a ${array.dtype} array`);
-  if (!shapeMatches(array.shape, port.shape)) throw runError(site, `expected ${describePort(port)}, got an array of shape ${formatShape(array.shape)}`);
+  if (!refDtypeAccepted(port.dtype, array.dtype))
+    throw runError(site, `expected ${describePort(port)}, got a ${array.dtype} array`);
+  if (!shapeMatches(array.shape, port.shape))
+    throw runError(site, `expected ${describePort(port)}, got an array of shape ${formatShape(array.shape)}`);
   if (array.dtype === port.dtype) return array;
   if (port.dtype === 'float64') return toFloat64(array);
   const out = allocArray('int64', array.shape);
@@ -413,7 +583,8 @@ function scalarOf(array: ArrayValue): bigint | number | boolean {
 function checkNestedStrings(port: PortDeclaration, value: unknown, site: ValueSite): JsonValue {
   const found = nestedShape(value, ELEMENT_CHECKS.string.test, ELEMENT_CHECKS.string.what);
   if ('problem' in found) throw runError(site, `expected ${describePort(port)}: ${found.problem}`, value);
-  if (!shapeMatches(found.shape, declaredShape(port))) throw runError(site, `expected ${describePort(port)}, got shape ${formatShape(found.shape)}`, value);
+  if (!shapeMatches(found.shape, declaredShape(port)))
+    throw runError(site, `expected ${describePort(port)}, got shape ${formatShape(found.shape)}`, value);
   return value as JsonValue;
 }
 
@@ -422,7 +593,11 @@ function checkNestedStrings(port: PortDeclaration, value: unknown, site: ValueSi
  * or an upstream artifact loaded and converted. Errors fail the node, naming
  * the field.
  */
-export async function inputPortValue(port: PortDeclaration, value: InputTree<ArtifactSource & TypedRef> | undefined, site: ValueSite): Promise<unknown> {
+export async function inputPortValue(
+  port: PortDeclaration,
+  value: InputTree<ArtifactSource & TypedRef> | undefined,
+  site: ValueSite,
+): Promise<unknown> {
   if (value === undefined) return undefined;
   if (port.dtype === 'file') {
     if (isInputRef(value) || isFileInput(value)) return { kind: 'file', path: value.path } satisfies InputFile;
@@ -431,7 +606,8 @@ export async function inputPortValue(port: PortDeclaration, value: InputTree<Art
   const ref = isInputRef(value) ? value : undefined;
   if (isNumeric(port.dtype)) {
     const numeric = port as PortDeclaration & { dtype: NumericDtype };
-    const array = ref === undefined ? arrayFromLiteral(numeric, value, site) : conformArray(numeric, await ref.array(), site);
+    const array =
+      ref === undefined ? arrayFromLiteral(numeric, value, site) : conformArray(numeric, await ref.array(), site);
     return port.shape !== undefined && port.shape.length === 0 ? scalarOf(array) : array;
   }
   const json = ref === undefined ? (value as JsonValue) : await ref.json();
@@ -439,20 +615,37 @@ export async function inputPortValue(port: PortDeclaration, value: InputTree<Art
 }
 
 /** The names a store reserves for run-graph, relative to the store directory. */
-const RESERVED_STORE_FILES: ReadonlySet<string> = new Set(['metadata.json', 'owner', 'lock', 'checkpoint', 'lock.reclaim']);
+const RESERVED_STORE_FILES: ReadonlySet<string> = new Set([
+  'metadata.json',
+  'owner',
+  'lock',
+  'checkpoint',
+  'lock.reclaim',
+]);
 
 /** One value `run` returned, checked against its declaration and turned into what the store commits. */
-export async function outputPortValue(port: PortDeclaration, value: unknown, site: ValueSite, storeDir: string): Promise<OutputValue> {
-  if (value === undefined) throw runError(site, `run did not return output '${site.field.replace(/^outputs\./, '')}' (${describePort(port)})`);
+export async function outputPortValue(
+  port: PortDeclaration,
+  value: unknown,
+  site: ValueSite,
+  storeDir: string,
+): Promise<OutputValue> {
+  if (value === undefined)
+    throw runError(site, `run did not return output '${site.field.replace(/^outputs\./, '')}' (${describePort(port)})`);
   if (isNumeric(port.dtype)) {
     const numeric = port as PortDeclaration & { dtype: NumericDtype };
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
       const array = value as Partial<ArrayValue>;
       if (typeof array.dtype !== 'string' || !Array.isArray(array.shape) || !ArrayBuffer.isView(array.data)) {
-        throw runError(site, `expected ${describePort(port)} (an ArrayValue or a nested list), got ${describeValue(value)}`);
+        throw runError(
+          site,
+          `expected ${describePort(port)} (an ArrayValue or a nested list), got ${describeValue(value)}`,
+        );
       }
-      if (array.dtype !== port.dtype) throw runError(site, `expected ${describePort(port)}, got a ${array.dtype} array`);
-      if (!shapeMatches(array.shape, port.shape)) throw runError(site, `expected ${describePort(port)}, got an array of shape ${formatShape(array.shape)}`);
+      if (array.dtype !== port.dtype)
+        throw runError(site, `expected ${describePort(port)}, got a ${array.dtype} array`);
+      if (!shapeMatches(array.shape, port.shape))
+        throw runError(site, `expected ${describePort(port)}, got an array of shape ${formatShape(array.shape)}`);
       return { kind: 'array', value: value as ArrayValue };
     }
     return { kind: 'array', value: arrayFromLiteral(numeric, value, site) };
@@ -460,12 +653,18 @@ export async function outputPortValue(port: PortDeclaration, value: unknown, sit
   if (port.dtype === 'file') {
     const file = (value as Partial<OutputFile> | null)?.file;
     if (typeof file !== 'string' || file === '' || isAbsolute(file) || normalize(file).startsWith('..')) {
-      throw runError(site, `expected { file: 'name' }, a path relative to the store directory, got ${describeValue(file ?? value)}`, file);
+      throw runError(
+        site,
+        `expected { file: 'name' }, a path relative to the store directory, got ${describeValue(file ?? value)}`,
+        file,
+      );
     }
     const top = normalize(file).split('/')[0] ?? '';
-    if (RESERVED_STORE_FILES.has(top) || top.startsWith('.rg-')) throw runError(site, `'${file}' is a name run-graph keeps for itself in a store`, file);
+    if (RESERVED_STORE_FILES.has(top) || top.startsWith('.rg-'))
+      throw runError(site, `'${file}' is a name run-graph keeps for itself in a store`, file);
     const found = await stat(join(storeDir, file)).catch(() => undefined);
-    if (found === undefined || !found.isFile()) throw runError(site, `output file '${file}' was not written to the store directory`, file);
+    if (found === undefined || !found.isFile())
+      throw runError(site, `output file '${file}' was not written to the store directory`, file);
     return { kind: 'file', path: normalize(file) };
   }
   if (port.dtype === 'string') return { kind: 'json', value: checkNestedStrings(port, value, site) };
@@ -478,13 +677,26 @@ export async function outputPortValue(port: PortDeclaration, value: unknown, sit
 }
 
 /** Convert everything `run` returned; an output missing or not declared fails the node. */
-export async function outputPortValues(outputs: PortDeclarations, returned: unknown, node: string, storeDir: string): Promise<OperationOutputs> {
+export async function outputPortValues(
+  outputs: PortDeclarations,
+  returned: unknown,
+  node: string,
+  storeDir: string,
+): Promise<OperationOutputs> {
   if (!isPlainObject(returned)) {
-    throw new RunGraphError('E_NODE_FAILED', `run must return an object with the outputs ${Object.keys(outputs).join(', ')}, got ${describeValue(returned)}`, { node });
+    throw new RunGraphError(
+      'E_NODE_FAILED',
+      `run must return an object with the outputs ${Object.keys(outputs).join(', ')}, got ${describeValue(returned)}`,
+      { node },
+    );
   }
   const extra = Object.keys(returned).filter((name) => !(name in outputs));
   if (extra.length > 0) {
-    throw new RunGraphError('E_NODE_FAILED', `run returned outputs that are not declared: ${extra.join(', ')} (declared: ${Object.keys(outputs).join(', ')})`, { node, field: `outputs.${extra[0] ?? ''}` });
+    throw new RunGraphError(
+      'E_NODE_FAILED',
+      `run returned outputs that are not declared: ${extra.join(', ')} (declared: ${Object.keys(outputs).join(', ')})`,
+      { node, field: `outputs.${extra[0] ?? ''}` },
+    );
   }
   const result: OperationOutputs = {};
   for (const [name, port] of Object.entries(outputs)) {

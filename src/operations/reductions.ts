@@ -17,7 +17,11 @@ interface Reducer {
   /** Integer inputs give an int64 result (else float64). */
   keepsIntegers: boolean;
   int?: { first: (x: bigint) => bigint; next: (acc: bigint, x: bigint) => bigint };
-  float: { first: (x: number) => number; next: (acc: number, x: number) => number; finish?: (acc: number, count: number) => number };
+  float: {
+    first: (x: number) => number;
+    next: (acc: number, x: number) => number;
+    finish?: (acc: number, count: number) => number;
+  };
 }
 
 /** For each input element index, the output element it reduces into. */
@@ -72,11 +76,14 @@ function reduction(reducer: Reducer): OperationDefinition {
       if (reducer.name !== 'Sum' && array.shape !== null && elementCount(array.shape) === 0) {
         throw inputError(site, 'input.array', 'E_INPUT_SHAPE', `the ${reducer.verb} of an empty array is undefined`);
       }
-      const dtype = array.dtype === null ? null : reducer.keepsIntegers && isIntegerDtype(array.dtype) ? 'int64' : 'float64';
+      const dtype =
+        array.dtype === null ? null : reducer.keepsIntegers && isIntegerDtype(array.dtype) ? 'int64' : 'float64';
       if (input['axis'] === undefined) return { result: { kind: 'array', dtype, shape: [] } };
       const axis = expectInteger(input['axis'], site, 'input.axis');
       checkAxis(axis, array.shape?.length ?? null, site);
-      return { result: { kind: 'array', dtype, shape: array.shape === null ? null : array.shape.filter((_, i) => i !== axis) } };
+      return {
+        result: { kind: 'array', dtype, shape: array.shape === null ? null : array.shape.filter((_, i) => i !== axis) },
+      };
     },
     async run(input, context) {
       const array = await resolveArray(input['array'], 'input.array', context.label);

@@ -22,16 +22,28 @@ export class OperationRegistry {
 
   /** Add an operation; throws if its name is malformed or already taken. */
   register(op: OperationDefinition): this {
-    for (const [field, part] of [['namespace', op.namespace], ['name', op.name]] as const) {
+    for (const [field, part] of [
+      ['namespace', op.namespace],
+      ['name', op.name],
+    ] as const) {
       if (!NAME_PART.test(part)) {
-        throw new RunGraphError('E_USAGE', `operation ${field} ${JSON.stringify(part)} must start with a letter or '_' and hold only letters, digits, '_' and '-'`, { value: part });
+        throw new RunGraphError(
+          'E_USAGE',
+          `operation ${field} ${JSON.stringify(part)} must start with a letter or '_' and hold only letters, digits, '_' and '-'`,
+          { value: part },
+        );
       }
     }
     if (op.version !== undefined && (typeof op.version !== 'string' || op.version.length === 0)) {
-      throw new RunGraphError('E_USAGE', `operation ${qualifiedName(op)}: version must be a non-empty string, got ${JSON.stringify(op.version)}`, { value: op.version });
+      throw new RunGraphError(
+        'E_USAGE',
+        `operation ${qualifiedName(op)}: version must be a non-empty string, got ${JSON.stringify(op.version)}`,
+        { value: op.version },
+      );
     }
     const key = qualifiedName(op);
-    if (this.#operations.has(key)) throw new RunGraphError('E_USAGE', `operation ${key} is defined twice`, { value: key });
+    if (this.#operations.has(key))
+      throw new RunGraphError('E_USAGE', `operation ${key} is defined twice`, { value: key });
     this.#operations.set(key, op);
     return this;
   }
@@ -47,7 +59,23 @@ export class OperationRegistry {
 }
 
 /** Every operation run-graph ships. */
-export const BUILTIN_OPERATIONS: readonly OperationDefinition[] = [integer64, float64, npyFile, add, multiply, concatenate, sum, mean, max, min, index, stack, compare, all, subprocess];
+export const BUILTIN_OPERATIONS: readonly OperationDefinition[] = [
+  integer64,
+  float64,
+  npyFile,
+  add,
+  multiply,
+  concatenate,
+  sum,
+  mean,
+  max,
+  min,
+  index,
+  stack,
+  compare,
+  all,
+  subprocess,
+];
 
 /** A registry holding the built-in operations. */
 export function builtinRegistry(): OperationRegistry {

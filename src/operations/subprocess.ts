@@ -31,10 +31,26 @@ import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { RunGraphError } from '../errors.js';
 import type { ValueType } from '../values/values.js';
 import { expectFields, expectFileLike, expectList, expectObject, expectString, inputError } from './check.js';
-import { isFileInput, isInputRef, type ArtifactRef, type CheckSite, type InputTree, type OperationDefinition, type OperationOutputs, type TypedRef } from './operation.js';
+import {
+  isFileInput,
+  isInputRef,
+  type ArtifactRef,
+  type CheckSite,
+  type InputTree,
+  type OperationDefinition,
+  type OperationOutputs,
+  type TypedRef,
+} from './operation.js';
 
 /** Names in a store that belong to run-graph; no output or input file may use them. */
-export const RESERVED_STORE_NAMES: ReadonlySet<string> = new Set(['metadata.json', 'owner', 'lock', 'checkpoint', 'stdout.txt', 'stderr.txt']);
+export const RESERVED_STORE_NAMES: ReadonlySet<string> = new Set([
+  'metadata.json',
+  'owner',
+  'lock',
+  'checkpoint',
+  'stdout.txt',
+  'stderr.txt',
+]);
 
 const STDERR_TAIL_LINES = 20;
 const KILL_GRACE_MS = 5_000;
@@ -43,10 +59,23 @@ function checkStorePath(name: string, site: CheckSite, field: string): void {
   const normalized = normalize(name);
   const top = normalized.split(sep)[0] ?? '';
   if (name.length === 0 || isAbsolute(name) || normalized.startsWith('..') || normalized !== name.replace(/\/+$/, '')) {
-    throw inputError(site, field, 'E_INPUT_TYPE', `'${name}' must be a plain relative path inside the node's store (no '..', no absolute path, no './')`, name);
+    throw inputError(
+      site,
+      field,
+      'E_INPUT_TYPE',
+      `'${name}' must be a plain relative path inside the node's store (no '..', no absolute path, no './')`,
+      name,
+    );
   }
   if (RESERVED_STORE_NAMES.has(top) || top.startsWith('.rg-')) {
-    throw inputError(site, field, 'E_INPUT_TYPE', `'${name}' is a name run-graph keeps for itself in a store`, name, `reserved: ${[...RESERVED_STORE_NAMES].join(', ')}`);
+    throw inputError(
+      site,
+      field,
+      'E_INPUT_TYPE',
+      `'${name}' is a name run-graph keeps for itself in a store`,
+      name,
+      `reserved: ${[...RESERVED_STORE_NAMES].join(', ')}`,
+    );
   }
 }
 
@@ -74,7 +103,11 @@ export const subprocess: OperationDefinition = {
   check(input, site) {
     expectFields(input, site, ['argv'], ['inputFiles', 'outputFiles', 'env']);
     checkArgv(expectList(input['argv'], site, 'input.argv'), site);
-    const outputs: { [name: string]: ValueType } = { stdout: { kind: 'file' }, stderr: { kind: 'file' }, exitCode: { kind: 'json' } };
+    const outputs: { [name: string]: ValueType } = {
+      stdout: { kind: 'file' },
+      stderr: { kind: 'file' },
+      exitCode: { kind: 'json' },
+    };
     const seen = new Set<string>();
     if (input['inputFiles'] !== undefined) {
       for (const [name, value] of Object.entries(expectObject(input['inputFiles'], site, 'input.inputFiles'))) {
@@ -87,14 +120,29 @@ export const subprocess: OperationDefinition = {
       expectList(input['outputFiles'], site, 'input.outputFiles').forEach((item, i) => {
         const name = expectString(item, site, `input.outputFiles[${i}]`);
         checkStorePath(name, site, `input.outputFiles[${i}]`);
-        if (seen.has(name)) throw inputError(site, `input.outputFiles[${i}]`, 'E_INPUT_TYPE', `'${name}' is declared twice (as an input or output file)`, name);
-        if (name in outputs) throw inputError(site, `input.outputFiles[${i}]`, 'E_INPUT_TYPE', `'${name}' clashes with the built-in output of the same name`, name);
+        if (seen.has(name))
+          throw inputError(
+            site,
+            `input.outputFiles[${i}]`,
+            'E_INPUT_TYPE',
+            `'${name}' is declared twice (as an input or output file)`,
+            name,
+          );
+        if (name in outputs)
+          throw inputError(
+            site,
+            `input.outputFiles[${i}]`,
+            'E_INPUT_TYPE',
+            `'${name}' clashes with the built-in output of the same name`,
+            name,
+          );
         seen.add(name);
         outputs[name] = outputType(name);
       });
     }
     if (input['env'] !== undefined) {
-      for (const [key, value] of Object.entries(expectObject(input['env'], site, 'input.env'))) expectString(value, site, `input.env.${key}`);
+      for (const [key, value] of Object.entries(expectObject(input['env'], site, 'input.env')))
+        expectString(value, site, `input.env.${key}`);
     }
     return outputs;
   },
@@ -118,20 +166,32 @@ export const subprocess: OperationDefinition = {
     const exitCode = await runChild(argv, env, attempt, context.signal, context.label);
     if (exitCode !== 0) {
       const tail = await stderrTail(join(attempt, 'stderr.txt'));
-      throw new RunGraphError('E_NODE_FAILED', `${argv[0] ?? ''} exited with code ${exitCode}${tail === '' ? '' : `; stderr ends with:\n${tail}`}`, {
-        node: context.label,
-        value: exitCode,
-        hint: `its files, stdout.txt and stderr.txt are in ${attempt}`,
-      });
+      throw new RunGraphError(
+        'E_NODE_FAILED',
+        `${argv[0] ?? ''} exited with code ${exitCode}${tail === '' ? '' : `; stderr ends with:\n${tail}`}`,
+        {
+          node: context.label,
+          value: exitCode,
+          hint: `its files, stdout.txt and stderr.txt are in ${attempt}`,
+        },
+      );
     }
     for (const name of outputFiles) {
       // lstat: a symlink would commit a file outside the store, which could change after the commit.
       const found = await lstat(join(attempt, name)).catch(() => undefined);
       if (found?.isSymbolicLink() === true) {
-        throw new RunGraphError('E_NODE_FAILED', `declared output file '${name}' is a symbolic link; outputs must be regular files written inside the node's directory`, { node: context.label, field: 'input.outputFiles', value: name, hint: 'copy the file instead of linking it' });
+        throw new RunGraphError(
+          'E_NODE_FAILED',
+          `declared output file '${name}' is a symbolic link; outputs must be regular files written inside the node's directory`,
+          { node: context.label, field: 'input.outputFiles', value: name, hint: 'copy the file instead of linking it' },
+        );
       }
       if (found === undefined || !found.isFile()) {
-        throw new RunGraphError('E_NODE_FAILED', `${argv[0] ?? ''} exited 0 but did not write its declared output file '${name}'`, { node: context.label, field: 'input.outputFiles', value: name, hint: `its files are in ${attempt}` });
+        throw new RunGraphError(
+          'E_NODE_FAILED',
+          `${argv[0] ?? ''} exited 0 but did not write its declared output file '${name}'`,
+          { node: context.label, field: 'input.outputFiles', value: name, hint: `its files are in ${attempt}` },
+        );
       }
     }
     // Only what was declared moves into the store; scratch files and input copies go with the attempt directory.
@@ -179,7 +239,13 @@ function argumentText(arg: InputTree<ArtifactRef>): string {
   throw new RunGraphError('E_INPUT_TYPE', `unexpected argument ${JSON.stringify(arg)}`);
 }
 
-async function runChild(argv: string[], env: { [key: string]: string }, cwd: string, signal: AbortSignal, label: string): Promise<number> {
+async function runChild(
+  argv: string[],
+  env: { [key: string]: string },
+  cwd: string,
+  signal: AbortSignal,
+  label: string,
+): Promise<number> {
   const [command, ...args] = argv;
   if (command === undefined) throw new RunGraphError('E_INPUT_TYPE', 'empty argv', { node: label });
   const stdout = await open(join(cwd, 'stdout.txt'), 'w');
@@ -187,7 +253,12 @@ async function runChild(argv: string[], env: { [key: string]: string }, cwd: str
   try {
     return await new Promise<number>((resolve, reject) => {
       // A process group of its own, so that stopping the node stops everything the command started.
-      const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', stdout.fd, stderr.fd], detached: true });
+      const child = spawn(command, args, {
+        cwd,
+        env: { ...process.env, ...env },
+        stdio: ['ignore', stdout.fd, stderr.fd],
+        detached: true,
+      });
       const pid = child.pid;
       if (pid !== undefined) runningChildren.add(pid);
       const killGroup = (signal: NodeJS.Signals): void => {
@@ -207,14 +278,27 @@ async function runChild(argv: string[], env: { [key: string]: string }, cwd: str
       else signal.addEventListener('abort', onAbort, { once: true });
       child.once('error', (error: NodeJS.ErrnoException) => {
         signal.removeEventListener('abort', onAbort);
-        const reason = error.code === 'ENOENT' ? 'not found (is it on PATH?)' : error.code === 'EACCES' ? 'not executable' : error.message;
-        reject(new RunGraphError('E_NODE_FAILED', `cannot start '${command}': ${reason}`, { node: label, field: 'input.argv[0]', value: command, cause: error }));
+        const reason =
+          error.code === 'ENOENT'
+            ? 'not found (is it on PATH?)'
+            : error.code === 'EACCES'
+              ? 'not executable'
+              : error.message;
+        reject(
+          new RunGraphError('E_NODE_FAILED', `cannot start '${command}': ${reason}`, {
+            node: label,
+            field: 'input.argv[0]',
+            value: command,
+            cause: error,
+          }),
+        );
       });
       child.once('close', (code, killedBy) => {
         if (pid !== undefined) runningChildren.delete(pid);
         signal.removeEventListener('abort', onAbort);
         if (killTimer !== undefined) clearTimeout(killTimer);
-        if (signal.aborted) reject(new RunGraphError('E_INTERRUPTED', `${command} was stopped by the interrupt`, { node: label }));
+        if (signal.aborted)
+          reject(new RunGraphError('E_INTERRUPTED', `${command} was stopped by the interrupt`, { node: label }));
         else resolve(code ?? (killedBy === null ? 1 : 128 + (osConstants.signals[killedBy] ?? 0)));
       });
     });

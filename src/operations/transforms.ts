@@ -8,8 +8,24 @@
 import { RunGraphError } from '../errors.js';
 import { allocArray, elementCount } from '../values/npy.js';
 import { toFloat64 } from '../values/values.js';
-import { checkAxis, formatShape, isIntegerArray, resolveArray, resolveArrays, shapesEqual, toInt64 } from './array-helpers.js';
-import { expectArray, expectFields, expectInteger, expectList, inputError, promoteDtype, type ArrayType } from './check.js';
+import {
+  checkAxis,
+  formatShape,
+  isIntegerArray,
+  resolveArray,
+  resolveArrays,
+  shapesEqual,
+  toInt64,
+} from './array-helpers.js';
+import {
+  expectArray,
+  expectFields,
+  expectInteger,
+  expectList,
+  inputError,
+  promoteDtype,
+  type ArrayType,
+} from './check.js';
 import type { ArtifactRef, CheckSite, InputTree, OperationDefinition } from './operation.js';
 
 /** Result shape of an elementwise operation, or null when unknown before the run. */
@@ -18,17 +34,25 @@ function broadcastShape(a: ArrayType, b: ArrayType, site: CheckSite): number[] |
   if (a.shape.length === 0) return b.shape;
   if (b.shape.length === 0) return a.shape;
   if (!shapesEqual(a.shape, b.shape)) {
-    throw new RunGraphError('E_INPUT_SHAPE', `shape of b ${formatShape(b.shape)} does not match shape of a ${formatShape(a.shape)}`, {
-      ...(site.file === undefined ? {} : { file: site.file }),
-      node: site.node,
-      field: 'input.b',
-      hint: 'elementwise operations take arrays of equal shape, or a scalar and an array',
-    });
+    throw new RunGraphError(
+      'E_INPUT_SHAPE',
+      `shape of b ${formatShape(b.shape)} does not match shape of a ${formatShape(a.shape)}`,
+      {
+        ...(site.file === undefined ? {} : { file: site.file }),
+        node: site.node,
+        field: 'input.b',
+        hint: 'elementwise operations take arrays of equal shape, or a scalar and an array',
+      },
+    );
   }
   return a.shape;
 }
 
-function elementwise(name: 'Add' | 'Multiply', intOp: (x: bigint, y: bigint) => bigint, floatOp: (x: number, y: number) => number): OperationDefinition {
+function elementwise(
+  name: 'Add' | 'Multiply',
+  intOp: (x: bigint, y: bigint) => bigint,
+  floatOp: (x: number, y: number) => number,
+): OperationDefinition {
   return {
     namespace: 'run-graph',
     name,
@@ -46,7 +70,12 @@ function elementwise(name: 'Add' | 'Multiply', intOp: (x: bigint, y: bigint) => 
     async run(input, context) {
       const a = await resolveArray(input['a'], 'input.a', context.label);
       const b = await resolveArray(input['b'], 'input.b', context.label);
-      const shape = broadcastShape({ kind: 'array', dtype: a.dtype, shape: a.shape }, { kind: 'array', dtype: b.dtype, shape: b.shape }, { file: undefined, node: context.label }) ?? a.shape;
+      const shape =
+        broadcastShape(
+          { kind: 'array', dtype: a.dtype, shape: a.shape },
+          { kind: 'array', dtype: b.dtype, shape: b.shape },
+          { file: undefined, node: context.label },
+        ) ?? a.shape;
       const n = elementCount(shape);
       const aScalar = a.shape.length === 0;
       const bScalar = b.shape.length === 0;
@@ -54,7 +83,8 @@ function elementwise(name: 'Add' | 'Multiply', intOp: (x: bigint, y: bigint) => 
         const x = toInt64(a).data;
         const y = toInt64(b).data;
         const out = allocArray('int64', shape);
-        for (let i = 0; i < n; i++) out.data[i] = BigInt.asIntN(64, intOp(x[aScalar ? 0 : i] ?? 0n, y[bScalar ? 0 : i] ?? 0n));
+        for (let i = 0; i < n; i++)
+          out.data[i] = BigInt.asIntN(64, intOp(x[aScalar ? 0 : i] ?? 0n, y[bScalar ? 0 : i] ?? 0n));
         return { result: { kind: 'array', value: out } };
       }
       const x = toFloat64(a).data;
@@ -66,20 +96,34 @@ function elementwise(name: 'Add' | 'Multiply', intOp: (x: bigint, y: bigint) => 
   };
 }
 
-export const add = elementwise('Add', (x, y) => x + y, (x, y) => x + y);
-export const multiply = elementwise('Multiply', (x, y) => x * y, (x, y) => x * y);
+export const add = elementwise(
+  'Add',
+  (x, y) => x + y,
+  (x, y) => x + y,
+);
+export const multiply = elementwise(
+  'Multiply',
+  (x, y) => x * y,
+  (x, y) => x * y,
+);
 
 function concatenatedShape(shapes: (number[] | null)[], axis: number, site: CheckSite): number[] | null {
   if (shapes.some((s) => s === null)) return null;
   const known = shapes as number[][];
   const first = known[0] ?? [];
-  if (first.length === 0) throw inputError(site, 'input.arrays[0]', 'E_INPUT_SHAPE', 'cannot concatenate scalars (shape [])');
+  if (first.length === 0)
+    throw inputError(site, 'input.arrays[0]', 'E_INPUT_SHAPE', 'cannot concatenate scalars (shape [])');
   checkAxis(axis, first.length, site);
   let total = 0;
   known.forEach((shape, k) => {
     const same = shape.length === first.length && shape.every((d, i) => i === axis || d === first[i]);
     if (!same) {
-      throw inputError(site, `input.arrays[${k}]`, 'E_INPUT_SHAPE', `shape ${formatShape(shape)} does not match shape ${formatShape(first)} of arrays[0] outside axis ${axis}`);
+      throw inputError(
+        site,
+        `input.arrays[${k}]`,
+        'E_INPUT_SHAPE',
+        `shape ${formatShape(shape)} does not match shape ${formatShape(first)} of arrays[0] outside axis ${axis}`,
+      );
     }
     total += shape[axis] ?? 0;
   });
@@ -101,8 +145,21 @@ export const concatenate: OperationDefinition = {
     if (list.length === 0) throw inputError(site, 'input.arrays', 'E_INPUT_TYPE', 'needs at least one array');
     const types = list.map((item, k) => expectArray(item, site, `input.arrays[${k}]`));
     const axis = input['axis'] === undefined ? 0 : expectInteger(input['axis'], site, 'input.axis');
-    const dtype = types.reduce<'int64' | 'float64' | null>((d, t) => (d === null ? null : promoteDtype({ kind: 'array', dtype: d, shape: null }, t)), 'int64');
-    return { result: { kind: 'array', dtype, shape: concatenatedShape(types.map((t) => t.shape), axis, site) } };
+    const dtype = types.reduce<'int64' | 'float64' | null>(
+      (d, t) => (d === null ? null : promoteDtype({ kind: 'array', dtype: d, shape: null }, t)),
+      'int64',
+    );
+    return {
+      result: {
+        kind: 'array',
+        dtype,
+        shape: concatenatedShape(
+          types.map((t) => t.shape),
+          axis,
+          site,
+        ),
+      },
+    };
   },
   async run(input, context) {
     const list = input['arrays'] as InputTree<ArtifactRef>[];
@@ -110,7 +167,12 @@ export const concatenate: OperationDefinition = {
     const axisInput = input['axis'];
     const axis = typeof axisInput === 'number' ? axisInput : 0;
     const site = { file: undefined, node: context.label };
-    const shape = concatenatedShape(arrays.map((a) => a.shape), axis, site) ?? [];
+    const shape =
+      concatenatedShape(
+        arrays.map((a) => a.shape),
+        axis,
+        site,
+      ) ?? [];
     const integer = arrays.every(isIntegerArray);
     const parts = arrays.map((a) => (integer ? toInt64(a) : toFloat64(a)));
     const out = allocArray(integer ? 'int64' : 'float64', shape);

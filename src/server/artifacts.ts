@@ -35,9 +35,13 @@ interface ByteRange {
  */
 export function parseRange(header: string | undefined, size: number): ByteRange | undefined {
   if (header === undefined) return undefined;
-  const invalid = (why: string): ApiError => new ApiError('INVALID_RANGE', `${why}: ${JSON.stringify(header)} (the artifact has ${size} bytes)`, { 'Content-Range': `bytes */${size}` });
+  const invalid = (why: string): ApiError =>
+    new ApiError('INVALID_RANGE', `${why}: ${JSON.stringify(header)} (the artifact has ${size} bytes)`, {
+      'Content-Range': `bytes */${size}`,
+    });
   const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
-  if (match === null) throw invalid(header.includes(',') ? 'only one byte range per request is served' : 'malformed Range header');
+  if (match === null)
+    throw invalid(header.includes(',') ? 'only one byte range per request is served' : 'malformed Range header');
   const [, from = '', to = ''] = match;
   if (from === '' && to === '') throw invalid('malformed Range header');
   let start: number;
@@ -62,25 +66,46 @@ function contentType(info: ArtifactInfo): string {
 }
 
 /** Stream bytes [start, end] of an open artifact (the caller closes it); a HEAD request gets the headers alone. */
-async function streamRange(req: IncomingMessage, res: ServerResponse, artifact: OpenArtifact, range: ByteRange): Promise<void> {
+async function streamRange(
+  req: IncomingMessage,
+  res: ServerResponse,
+  artifact: OpenArtifact,
+  range: ByteRange,
+): Promise<void> {
   if (range.end < range.start || req.method === 'HEAD') {
     res.end();
     return;
   }
-  await pipeline(artifact.handle.createReadStream({ start: range.start, end: range.end, highWaterMark: 1 << 20, autoClose: false }), res);
+  await pipeline(
+    artifact.handle.createReadStream({ start: range.start, end: range.end, highWaterMark: 1 << 20, autoClose: false }),
+    res,
+  );
 }
 
 /** `GET .../artifacts/:output`: the whole file, or one byte range of it. */
-export async function serveArtifactBytes(req: IncomingMessage, res: ServerResponse, artifact: OpenArtifact): Promise<void> {
+export async function serveArtifactBytes(
+  req: IncomingMessage,
+  res: ServerResponse,
+  artifact: OpenArtifact,
+): Promise<void> {
   const size = artifact.info.size;
   const range = parseRange(req.headers.range, size);
-  const common = { 'Content-Type': contentType(artifact.info), 'Accept-Ranges': 'bytes', ETag: `"${artifact.info.sha256}"`, 'Cache-Control': 'no-cache' };
+  const common = {
+    'Content-Type': contentType(artifact.info),
+    'Accept-Ranges': 'bytes',
+    ETag: `"${artifact.info.sha256}"`,
+    'Cache-Control': 'no-cache',
+  };
   if (range === undefined) {
     res.writeHead(200, { ...common, 'Content-Length': size });
     await streamRange(req, res, artifact, { start: 0, end: size - 1 });
     return;
   }
-  res.writeHead(206, { ...common, 'Content-Length': range.end - range.start + 1, 'Content-Range': `bytes ${range.start}-${range.end}/${size}` });
+  res.writeHead(206, {
+    ...common,
+    'Content-Length': range.end - range.start + 1,
+    'Content-Range': `bytes ${range.start}-${range.end}/${size}`,
+  });
   await streamRange(req, res, artifact, range);
 }
 
@@ -95,11 +120,20 @@ export function requestedLayout(info: ArtifactInfo, params: URLSearchParams, def
 }
 
 /** `GET .../artifacts/:output/chunks/:index`: one chunk, streamed, described by its headers. */
-export async function serveChunk(req: IncomingMessage, res: ServerResponse, artifact: OpenArtifact, layout: ChunkLayout, indexText: string): Promise<void> {
+export async function serveChunk(
+  req: IncomingMessage,
+  res: ServerResponse,
+  artifact: OpenArtifact,
+  layout: ChunkLayout,
+  indexText: string,
+): Promise<void> {
   const index = /^\d{1,15}$/.test(indexText) ? Number(indexText) : Number.NaN;
   const span = chunkSpan(artifact.info, layout, index);
   if (span === undefined) {
-    throw new ApiError('INVALID_RANGE', `no chunk ${JSON.stringify(indexText)}: output '${artifact.info.output}' has ${layout.count} chunks of ${layout.chunkBytes} bytes (indices 0 to ${layout.count - 1})`);
+    throw new ApiError(
+      'INVALID_RANGE',
+      `no chunk ${JSON.stringify(indexText)}: output '${artifact.info.output}' has ${layout.count} chunks of ${layout.chunkBytes} bytes (indices 0 to ${layout.count - 1})`,
+    );
   }
   const headers: { [name: string]: string | number } = {
     'Content-Type': 'application/octet-stream',

@@ -26,15 +26,23 @@ export function isLoopbackHost(host: string): boolean {
 /** Refuse a configuration that would expose the working directory: a non-loopback address or submissions without a token. */
 export function checkAccessPolicy(host: string, token: string | undefined, allowSubmit: boolean): void {
   if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
-    throw new RunGraphError('E_USAGE', `the token must be at least ${MIN_TOKEN_LENGTH} characters, got ${token.length}`, {
-      hint: 'make one with `openssl rand -hex 24`',
-    });
+    throw new RunGraphError(
+      'E_USAGE',
+      `the token must be at least ${MIN_TOKEN_LENGTH} characters, got ${token.length}`,
+      {
+        hint: 'make one with `openssl rand -hex 24`',
+      },
+    );
   }
   if (token === undefined && !isLoopbackHost(host)) {
-    throw new RunGraphError('E_USAGE', `serving on ${JSON.stringify(host)}, which is not a loopback address, needs a token`, {
-      value: host,
-      hint: `pass --token or set ${TOKEN_ENV}; clients then send it as a bearer token`,
-    });
+    throw new RunGraphError(
+      'E_USAGE',
+      `serving on ${JSON.stringify(host)}, which is not a loopback address, needs a token`,
+      {
+        value: host,
+        hint: `pass --token or set ${TOKEN_ENV}; clients then send it as a bearer token`,
+      },
+    );
   }
   if (allowSubmit && token === undefined) {
     throw new RunGraphError('E_USAGE', '--allow-submit needs a token: submissions write to the working directory', {
@@ -61,7 +69,10 @@ export class RequestGuard {
       const host = req.headers.host;
       const name = host === undefined ? undefined : host.replace(/:\d+$/, '');
       if (name === undefined || !isLoopbackHost(name)) {
-        throw new ApiError('INVALID_HOST', `this server answers only requests addressed to a loopback host, not ${JSON.stringify(host ?? '')}`);
+        throw new ApiError(
+          'INVALID_HOST',
+          `this server answers only requests addressed to a loopback host, not ${JSON.stringify(host ?? '')}`,
+        );
       }
       return;
     }
@@ -69,7 +80,9 @@ export class RequestGuard {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     // Compare digests in constant time, so neither the token nor its length leaks through timing.
     if (match === null || !timingSafeEqual(digest(match[1] ?? ''), this.#expected)) {
-      throw new ApiError('UNAUTHORIZED', match === null ? 'this server needs a bearer token' : 'wrong bearer token', { 'WWW-Authenticate': 'Bearer realm="run-graph"' });
+      throw new ApiError('UNAUTHORIZED', match === null ? 'this server needs a bearer token' : 'wrong bearer token', {
+        'WWW-Authenticate': 'Bearer realm="run-graph"',
+      });
     }
   }
 }

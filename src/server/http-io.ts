@@ -3,7 +3,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError } from './status-codes.js';
 
 /** Answer with a JSON body. */
-export function sendJson(res: ServerResponse, httpStatus: number, body: unknown, headers: { [name: string]: string } = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  httpStatus: number,
+  body: unknown,
+  headers: { [name: string]: string } = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(httpStatus, {
     'Content-Type': 'application/json; charset=utf-8',
@@ -52,7 +57,10 @@ export async function readJsonBody(req: IncomingMessage, res: ServerResponse, ma
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new ApiError('INVALID_JSON', `request body is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+    throw new ApiError(
+      'INVALID_JSON',
+      `request body is not JSON: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }
 
@@ -60,6 +68,10 @@ export async function readJsonBody(req: IncomingMessage, res: ServerResponse, ma
 export function integerParam(params: URLSearchParams, name: string, fallback: number): number {
   const text = params.get(name);
   if (text === null) return fallback;
-  if (!/^\d{1,15}$/.test(text)) throw new ApiError('BAD_REQUEST', `query parameter ${name} must be a non-negative integer, got ${JSON.stringify(text)}`);
+  if (!/^\d{1,15}$/.test(text))
+    throw new ApiError(
+      'BAD_REQUEST',
+      `query parameter ${name} must be a non-negative integer, got ${JSON.stringify(text)}`,
+    );
   return Number(text);
 }

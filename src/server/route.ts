@@ -14,7 +14,12 @@ export interface RouteContext {
   readonly info: ServerInfo;
 }
 
-export type Handler = (ctx: RouteContext, req: IncomingMessage, res: ServerResponse, params: URLSearchParams) => Promise<void> | void;
+export type Handler = (
+  ctx: RouteContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  params: URLSearchParams,
+) => Promise<void> | void;
 
 export interface Route {
   GET?: Handler;

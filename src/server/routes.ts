@@ -92,7 +92,10 @@ function nodeRoutes(uid: Uid, rest: string[]): Route | undefined {
     }
   }
   if (what !== 'artifacts') return undefined;
-  if (chunks === undefined) return { GET: (ctx, req, res) => withArtifact(ctx, uid, output, (artifact) => serveArtifactBytes(req, res, artifact)) };
+  if (chunks === undefined)
+    return {
+      GET: (ctx, req, res) => withArtifact(ctx, uid, output, (artifact) => serveArtifactBytes(req, res, artifact)),
+    };
   if (chunks !== 'chunks') return undefined;
   if (index === undefined) {
     return {
@@ -104,12 +107,19 @@ function nodeRoutes(uid: Uid, rest: string[]): Route | undefined {
   }
   return {
     GET: (ctx, req, res, params) =>
-      withArtifact(ctx, uid, output, (artifact) => serveChunk(req, res, artifact, requestedLayout(artifact.info, params, ctx.info.chunkBytes), index)),
+      withArtifact(ctx, uid, output, (artifact) =>
+        serveChunk(req, res, artifact, requestedLayout(artifact.info, params, ctx.info.chunkBytes), index),
+      ),
   };
 }
 
 /** Open an artifact for one answer and close it whatever happens. */
-async function withArtifact(ctx: RouteContext, uid: Uid, output: string, answer: (artifact: OpenArtifact) => Promise<void>): Promise<void> {
+async function withArtifact(
+  ctx: RouteContext,
+  uid: Uid,
+  output: string,
+  answer: (artifact: OpenArtifact) => Promise<void>,
+): Promise<void> {
   const artifact = await ctx.graph.openArtifact(uid, output);
   try {
     await answer(artifact);
@@ -129,7 +139,11 @@ function findRoute(segments: readonly string[]): Route | undefined {
         return {
           GET: (ctx, _req, res) => {
             const root = ctx.graph.root();
-            if (root === undefined) throw new ApiError('NO_WORKFLOW', 'this server serves a working directory without a workflow; browse it by uid (GET /v1/nodes)');
+            if (root === undefined)
+              throw new ApiError(
+                'NO_WORKFLOW',
+                'this server serves a working directory without a workflow; browse it by uid (GET /v1/nodes)',
+              );
             sendJson(res, 200, root);
           },
         };
@@ -138,15 +152,18 @@ function findRoute(segments: readonly string[]): Route | undefined {
       if (key !== 'labels' || label === undefined || more.length > 0) return undefined;
       return {
         GET: async (ctx, _req, res) => {
-          if (ctx.graph.graph === undefined) throw new ApiError('NO_WORKFLOW', 'this server serves no workflow, so it has no labels');
+          if (ctx.graph.graph === undefined)
+            throw new ApiError('NO_WORKFLOW', 'this server serves no workflow, so it has no labels');
           const node = ctx.graph.graph.byLabel.get(label);
-          if (node === undefined) throw new ApiError('UNKNOWN_LABEL', `the served workflow has no node labelled ${JSON.stringify(label)}`);
+          if (node === undefined)
+            throw new ApiError('UNKNOWN_LABEL', `the served workflow has no node labelled ${JSON.stringify(label)}`);
           sendJson(res, 200, await ctx.graph.info(node.uid));
         },
       };
     }
     case 'nodes':
-      if (key === undefined) return { GET: async (ctx, _req, res) => sendJson(res, 200, { uids: await ctx.graph.uids() }) };
+      if (key === undefined)
+        return { GET: async (ctx, _req, res) => sendJson(res, 200, { uids: await ctx.graph.uids() }) };
       return nodeRoutes(uidFromPath(key), rest);
     case 'events':
       return key === undefined ? { GET: (ctx, req, res) => ctx.events.stream(req, res) } : undefined;
@@ -156,10 +173,18 @@ function findRoute(segments: readonly string[]): Route | undefined {
         POST: async (ctx, req, res) => {
           if (ctx.builds === undefined) {
             res.setHeader('Connection', 'close');
-            throw new ApiError('FORBIDDEN', 'this server is read-only; start it with --allow-submit and a token to accept records');
+            throw new ApiError(
+              'FORBIDDEN',
+              'this server is read-only; start it with --allow-submit and a token to accept records',
+            );
           }
           const answer = await ctx.builds.submit(await readJsonBody(req, res, ctx.info.maxBodyBytes));
-          sendJson(res, answer.httpStatus, answer.state, answer.httpStatus === 202 ? { Location: `/v1/builds/${answer.state.uid}` } : {});
+          sendJson(
+            res,
+            answer.httpStatus,
+            answer.state,
+            answer.httpStatus === 202 ? { Location: `/v1/builds/${answer.state.uid}` } : {},
+          );
         },
       };
     case 'builds': {
@@ -183,13 +208,16 @@ function findRoute(segments: readonly string[]): Route | undefined {
 export async function routeRequest(ctx: RouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { segments, params } = parseTarget(req.url ?? '/');
   const route = findRoute(segments);
-  if (route === undefined) throw new ApiError('NOT_FOUND', `no route ${JSON.stringify(`/${segments.join('/')}`)}; the API lives under /v1`);
+  if (route === undefined)
+    throw new ApiError('NOT_FOUND', `no route ${JSON.stringify(`/${segments.join('/')}`)}; the API lives under /v1`);
   // HEAD is answered as GET; node:http sends the headers without the body.
   const method = req.method === 'HEAD' ? 'GET' : req.method;
   const handler = method === 'GET' ? route.GET : method === 'POST' ? route.POST : undefined;
   if (handler === undefined) {
     const allowed = [route.GET === undefined ? [] : ['GET', 'HEAD'], route.POST === undefined ? [] : ['POST']].flat();
-    throw new ApiError('METHOD_NOT_ALLOWED', `${String(req.method)} is not allowed here; use ${allowed.join(' or ')}`, { Allow: allowed.join(', ') });
+    throw new ApiError('METHOD_NOT_ALLOWED', `${String(req.method)} is not allowed here; use ${allowed.join(' or ')}`, {
+      Allow: allowed.join(', '),
+    });
   }
   await handler(ctx, req, res, params);
 }

@@ -77,7 +77,8 @@ function packageVersion(): string {
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   const chosen = value ?? fallback;
-  if (!Number.isSafeInteger(chosen) || chosen < 1) throw new RunGraphError('E_USAGE', `${name} must be a positive integer, got ${String(value)}`, { value });
+  if (!Number.isSafeInteger(chosen) || chosen < 1)
+    throw new RunGraphError('E_USAGE', `${name} must be a positive integer, got ${String(value)}`, { value });
   return chosen;
 }
 
@@ -85,8 +86,17 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error): void => {
       server.off('listening', onListening);
-      if (isErrnoException(error) && (error.code === 'EADDRINUSE' || error.code === 'EADDRNOTAVAIL' || error.code === 'EACCES')) {
-        reject(new RunGraphError('E_USAGE', `cannot listen on ${host}:${port}: ${error.code}`, { value: `${host}:${port}`, cause: error, hint: 'choose another --port or --host' }));
+      if (
+        isErrnoException(error) &&
+        (error.code === 'EADDRINUSE' || error.code === 'EADDRNOTAVAIL' || error.code === 'EACCES')
+      ) {
+        reject(
+          new RunGraphError('E_USAGE', `cannot listen on ${host}:${port}: ${error.code}`, {
+            value: `${host}:${port}`,
+            cause: error,
+            hint: 'choose another --port or --host',
+          }),
+        );
       } else {
         reject(error);
       }
@@ -105,7 +115,8 @@ function listen(server: Server, host: string, port: number): Promise<void> {
 export async function startServer(options: ServeOptions): Promise<RunGraphServer> {
   const host = options.host ?? DEFAULT_HOST;
   const port = options.port ?? 0;
-  if (!Number.isSafeInteger(port) || port < 0 || port > 65_535) throw new RunGraphError('E_USAGE', `port must be an integer from 0 to 65535, got ${String(port)}`, { value: port });
+  if (!Number.isSafeInteger(port) || port < 0 || port > 65_535)
+    throw new RunGraphError('E_USAGE', `port must be an integer from 0 to 65535, got ${String(port)}`, { value: port });
   const allowSubmit = options.allowSubmit ?? false;
   checkAccessPolicy(host, options.token, allowSubmit);
   const maxBodyBytes = positiveInteger('maxBodyBytes', options.maxBodyBytes, 8 * 1024 * 1024);
@@ -121,7 +132,15 @@ export async function startServer(options: ServeOptions): Promise<RunGraphServer
         emit: (event) => events.publish(event),
       })
     : undefined;
-  const info: ServerInfo = { api: 1, name: 'run-graph', version: packageVersion(), workflow: options.graph !== undefined, submit: allowSubmit, chunkBytes, maxBodyBytes };
+  const info: ServerInfo = {
+    api: 1,
+    name: 'run-graph',
+    version: packageVersion(),
+    workflow: options.graph !== undefined,
+    submit: allowSubmit,
+    chunkBytes,
+    maxBodyBytes,
+  };
   const context: RouteContext = { graph, events, builds, info };
   const guard = new RequestGuard(options.token);
 
@@ -131,7 +150,8 @@ export async function startServer(options: ServeOptions): Promise<RunGraphServer
       await routeRequest(context, req, res);
     } catch (error) {
       // A client that hung up mid-stream is not an error worth an answer.
-      if (isErrnoException(error) && (error.code === 'ERR_STREAM_PREMATURE_CLOSE' || error.code === 'ECONNRESET')) return;
+      if (isErrnoException(error) && (error.code === 'ERR_STREAM_PREMATURE_CLOSE' || error.code === 'ECONNRESET'))
+        return;
       const apiError = toApiError(error);
       if (apiError.status === 'INTERNAL') options.onInternalError?.(error);
       sendApiError(res, apiError);

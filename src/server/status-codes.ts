@@ -8,10 +8,17 @@ import { RunGraphError, assertNever } from '../errors.js';
 
 export const API_STATUS = {
   BAD_REQUEST: { http: 400, meaning: 'a query parameter or header is malformed' },
-  INVALID_KEY: { http: 400, meaning: 'a uid in the path is not 64 lowercase hexadecimal digits, or an output name is not one plain path segment' },
+  INVALID_KEY: {
+    http: 400,
+    meaning:
+      'a uid in the path is not 64 lowercase hexadecimal digits, or an output name is not one plain path segment',
+  },
   INVALID_JSON: { http: 400, meaning: 'the request body is not valid JSON' },
   UNAUTHORIZED: { http: 401, meaning: 'the bearer token is missing or wrong' },
-  FORBIDDEN: { http: 403, meaning: 'not allowed: submitting to a read-only server, or an artifact that resolves outside its store' },
+  FORBIDDEN: {
+    http: 403,
+    meaning: 'not allowed: submitting to a read-only server, or an artifact that resolves outside its store',
+  },
   NOT_FOUND: { http: 404, meaning: 'no such route' },
   UNKNOWN_NODE: { http: 404, meaning: 'no store with this uid in the working directory' },
   UNKNOWN_LABEL: { http: 404, meaning: 'the served workflow has no node with this label' },
@@ -19,13 +26,25 @@ export const API_STATUS = {
   NO_WORKFLOW: { http: 404, meaning: 'the server was started without a workflow file, so it has no root' },
   METHOD_NOT_ALLOWED: { http: 405, meaning: 'the route exists, the method does not' },
   NOT_COMMITTED: { http: 409, meaning: 'the store exists but is not committed, so its artifacts cannot be read' },
-  STREAM_NOT_STARTED: { http: 409, meaning: 'the store is not committed and no chunk of this streamed output is under way (yet); ask again' },
+  STREAM_NOT_STARTED: {
+    http: 409,
+    meaning: 'the store is not committed and no chunk of this streamed output is under way (yet); ask again',
+  },
   PAYLOAD_TOO_LARGE: { http: 413, meaning: 'the request body exceeds the server limit (--max-body)' },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, meaning: 'a request body must be application/json' },
   INVALID_RANGE: { http: 416, meaning: 'a byte range or chunk index is malformed or outside the artifact' },
-  INVALID_HOST: { http: 421, meaning: 'a token-less loopback server only answers requests addressed to a loopback host name' },
-  INVALID_RECORD: { http: 422, meaning: 'the submitted record is malformed, not self-contained, or its input fails the operation check' },
-  INVALID_OPERATION: { http: 422, meaning: 'the submitted operation is unknown, of another version, or not allowed to be submitted' },
+  INVALID_HOST: {
+    http: 421,
+    meaning: 'a token-less loopback server only answers requests addressed to a loopback host name',
+  },
+  INVALID_RECORD: {
+    http: 422,
+    meaning: 'the submitted record is malformed, not self-contained, or its input fails the operation check',
+  },
+  INVALID_OPERATION: {
+    http: 422,
+    meaning: 'the submitted operation is unknown, of another version, or not allowed to be submitted',
+  },
   UID_MISMATCH: { http: 422, meaning: 'the uid the client sent is not the uid of the record it sent' },
   CORRUPT_STORE: { http: 500, meaning: 'a committed artifact does not have the size its metadata records' },
   INTERNAL: { http: 500, meaning: 'a bug in run-graph' },
@@ -75,7 +94,10 @@ export function isApiStatus(text: unknown): text is ApiStatus {
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (!(error instanceof RunGraphError)) {
-    return new ApiError('INTERNAL', `internal error (a bug in run-graph): ${error instanceof Error ? error.message : String(error)}`);
+    return new ApiError(
+      'INTERNAL',
+      `internal error (a bug in run-graph): ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   const message = error.describe();
   switch (error.code) {

@@ -14,7 +14,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { isPlainName, openStreamChunk, streamOutputs, streamProgress, type StreamProgress } from '../views/browse/stream-view.js';
+import {
+  isPlainName,
+  openStreamChunk,
+  streamOutputs,
+  streamProgress,
+  type StreamProgress,
+} from '../views/browse/stream-view.js';
 import type { StreamListing } from '../views/browse/types.js';
 import type { Uid } from '../identity/fingerprint.js';
 import { CHUNK_HEADERS } from './artifacts.js';
@@ -26,13 +32,19 @@ import { ApiError } from './status-codes.js';
 function outputFromPath(segment: string): string {
   if (!isPlainName(segment)) {
     const shown = segment.length > 80 ? `${segment.slice(0, 77)}...` : segment;
-    throw new ApiError('INVALID_KEY', `not an output name: ${JSON.stringify(shown)}; an output name is one plain path segment (no '/' or '\\', not '.' or '..')`);
+    throw new ApiError(
+      'INVALID_KEY',
+      `not an output name: ${JSON.stringify(shown)}; an output name is one plain path segment (no '/' or '\\', not '.' or '..')`,
+    );
   }
   return segment;
 }
 
 function notStarted(uid: Uid, output: string): ApiError {
-  return new ApiError('STREAM_NOT_STARTED', `store ${uid} is not committed and has no chunk of a streamed output '${output}' under way; if it streams '${output}', ask again`);
+  return new ApiError(
+    'STREAM_NOT_STARTED',
+    `store ${uid} is not committed and has no chunk of a streamed output '${output}' under way; if it streams '${output}', ask again`,
+  );
 }
 
 /** A stream that has begun, or STREAM_NOT_STARTED. */
@@ -41,13 +53,26 @@ function begun(progress: StreamProgress): StreamListing {
   return progress;
 }
 
-async function serveStreamChunk(ctx: RouteContext, req: IncomingMessage, res: ServerResponse, uid: Uid, output: string, indexText: string): Promise<void> {
+async function serveStreamChunk(
+  ctx: RouteContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  uid: Uid,
+  output: string,
+  indexText: string,
+): Promise<void> {
   const index = /^\d{1,15}$/.test(indexText) ? Number(indexText) : Number.NaN;
   const chunk = Number.isNaN(index) ? undefined : await openStreamChunk(ctx.graph, uid, output, index);
   if (chunk === undefined) {
     const listing = begun(await streamProgress(ctx.graph, uid, output, Number.MAX_SAFE_INTEGER));
-    const known = listing.state === 'complete' ? `it has ${listing.durable} chunks` : `${listing.durable} chunks are durable so far`;
-    throw new ApiError('INVALID_RANGE', `no chunk ${JSON.stringify(indexText)} of stream '${output}' of ${uid}: ${known} (indices from 0)`);
+    const known =
+      listing.state === 'complete'
+        ? `it has ${listing.durable} chunks`
+        : `${listing.durable} chunks are durable so far`;
+    throw new ApiError(
+      'INVALID_RANGE',
+      `no chunk ${JSON.stringify(indexText)} of stream '${output}' of ${uid}: ${known} (indices from 0)`,
+    );
   }
   try {
     res.writeHead(200, {
@@ -62,7 +87,10 @@ async function serveStreamChunk(ctx: RouteContext, req: IncomingMessage, res: Se
       res.end();
       return;
     }
-    await pipeline(chunk.handle.createReadStream({ start: 0, end: chunk.size - 1, highWaterMark: 1 << 20, autoClose: false }), res);
+    await pipeline(
+      chunk.handle.createReadStream({ start: 0, end: chunk.size - 1, highWaterMark: 1 << 20, autoClose: false }),
+      res,
+    );
   } finally {
     await chunk.handle.close();
   }
@@ -72,11 +100,13 @@ async function serveStreamChunk(ctx: RouteContext, req: IncomingMessage, res: Se
 export function streamRoutes(uid: Uid, rest: readonly (string | undefined)[]): Route | undefined {
   const [outputSegment, chunks, index, ...more] = rest;
   if (more.length > 0) return undefined;
-  if (outputSegment === undefined) return { GET: async (ctx, _req, res) => sendJson(res, 200, { outputs: await streamOutputs(ctx.graph, uid) }) };
+  if (outputSegment === undefined)
+    return { GET: async (ctx, _req, res) => sendJson(res, 200, { outputs: await streamOutputs(ctx.graph, uid) }) };
   const output = outputFromPath(outputSegment);
   if (chunks === undefined) {
     return {
-      GET: async (ctx, _req, res, params) => sendJson(res, 200, begun(await streamProgress(ctx.graph, uid, output, integerParam(params, 'from', 0)))),
+      GET: async (ctx, _req, res, params) =>
+        sendJson(res, 200, begun(await streamProgress(ctx.graph, uid, output, integerParam(params, 'from', 0)))),
     };
   }
   if (chunks !== 'chunks' || index === undefined) return undefined;

@@ -76,22 +76,38 @@ export function parseSubmission(body: unknown): { record: NodeRecord; claimedUid
   const invalid = (message: string): ApiError => new ApiError('INVALID_RECORD', message);
   if (!isObject(body)) throw invalid('the body must be a JSON object {"record": {...}}');
   const extra = Object.keys(body).filter((k) => k !== 'record' && k !== 'uid');
-  if (extra.length > 0) throw invalid(`unknown field${extra.length > 1 ? 's' : ''} ${extra.map((k) => JSON.stringify(k)).join(', ')} in the body; it takes "record" and "uid"`);
+  if (extra.length > 0)
+    throw invalid(
+      `unknown field${extra.length > 1 ? 's' : ''} ${extra.map((k) => JSON.stringify(k)).join(', ')} in the body; it takes "record" and "uid"`,
+    );
   const { record, uid } = body;
   if (uid !== undefined && typeof uid !== 'string') throw invalid('"uid" must be a string');
   if (!isObject(record)) throw invalid('"record" must be an object {"depends", "input", "operation"}');
   const recordExtra = Object.keys(record).filter((k) => k !== 'depends' && k !== 'input' && k !== 'operation');
-  if (recordExtra.length > 0) throw invalid(`unknown field ${JSON.stringify(recordExtra[0])} in the record; a record has exactly "depends", "input" and "operation"`);
+  if (recordExtra.length > 0)
+    throw invalid(
+      `unknown field ${JSON.stringify(recordExtra[0])} in the record; a record has exactly "depends", "input" and "operation"`,
+    );
   const { depends, input, operation } = record;
   if (!Array.isArray(depends)) throw invalid('record.depends must be an array');
-  if (depends.length > 0) throw invalid('record.depends must be empty: a submitted record must be self-contained, with all its input inline');
+  if (depends.length > 0)
+    throw invalid('record.depends must be empty: a submitted record must be self-contained, with all its input inline');
   if (!isObject(input)) throw invalid('record.input must be an object');
-  if (!Array.isArray(operation) || operation.length < 2 || operation.length > 3 || !operation.every((p) => typeof p === 'string')) {
+  if (
+    !Array.isArray(operation) ||
+    operation.length < 2 ||
+    operation.length > 3 ||
+    !operation.every((p) => typeof p === 'string')
+  ) {
     throw invalid('record.operation must be [namespace, name] or [namespace, name, version], all strings');
   }
   const special = findSpecial(input as JsonValue, 'input');
-  if (special !== undefined) throw invalid(`${special}: a submitted record holds only literal data, no references or files`);
-  return { record: { depends: [], input: input as { [field: string]: JsonValue }, operation: operation as string[] }, claimedUid: uid };
+  if (special !== undefined)
+    throw invalid(`${special}: a submitted record holds only literal data, no references or files`);
+  return {
+    record: { depends: [], input: input as { [field: string]: JsonValue }, operation: operation as string[] },
+    claimedUid: uid,
+  };
 }
 
 /** Where a `$ref`, `$file` or `$npy` object sits in an input, if anywhere. */
@@ -145,13 +161,19 @@ export class BuildService {
     // The one-node graph goes through every check a workflow node does; a bad input fails here, before any write.
     let graph: ConcreteGraph;
     try {
-      graph = await buildGraph({ nodes: [{ label: SUBMITTED_LABEL, operation: qualifiedName(operation), input: record.input }] }, { registry: this.#options.registry });
+      graph = await buildGraph(
+        { nodes: [{ label: SUBMITTED_LABEL, operation: qualifiedName(operation), input: record.input }] },
+        { registry: this.#options.registry },
+      );
     } catch (error) {
       throw toApiError(error);
     }
     const node = graph.nodes[0];
     if (node === undefined || node.uid !== sentUid) {
-      throw new ApiError('UID_MISMATCH', `the server makes uid ${String(node?.uid)} of this record, the client ${sentUid}`);
+      throw new ApiError(
+        'UID_MISMATCH',
+        `the server makes uid ${String(node?.uid)} of this record, the client ${sentUid}`,
+      );
     }
     const cached = await this.#committed(sentUid);
     if (cached !== undefined) return { httpStatus: 200, state: cached };
@@ -184,13 +206,21 @@ export class BuildService {
     if (cached !== undefined) return cached;
     const metadata = await readStoreMetadata(this.#layout.storeDir(uid));
     if (metadata === undefined) throw new ApiError('UNKNOWN_NODE', `no build and no store ${uid}`);
-    throw new ApiError('NOT_COMMITTED', `store ${uid} exists but is not committed, and this server is not building it; submit the record again`);
+    throw new ApiError(
+      'NOT_COMMITTED',
+      `store ${uid} exists but is not committed, and this server is not building it; submit the record again`,
+    );
   }
 
   /** Stop: queued builds fail as interrupted, running ones stop at a safe point. */
   async close(): Promise<void> {
     this.#stop.abort();
-    for (const entry of this.#queue.splice(0)) this.#settle(entry, { uid: entry.uid, state: 'failed', error: { code: 'E_INTERRUPTED', message: 'the server stopped before the build started' } });
+    for (const entry of this.#queue.splice(0))
+      this.#settle(entry, {
+        uid: entry.uid,
+        state: 'failed',
+        error: { code: 'E_INTERRUPTED', message: 'the server stopped before the build started' },
+      });
     await Promise.all([...this.#builds.values()].map((e) => e.done));
   }
 
@@ -208,7 +238,10 @@ export class BuildService {
     }
     const expected = operationIdentity(op);
     if (expected.join('\u0000') !== identity.join('\u0000')) {
-      throw new ApiError('INVALID_OPERATION', `this server has ${qualifiedName(op)} as ${JSON.stringify(expected)}, the record names ${JSON.stringify(identity)}`);
+      throw new ApiError(
+        'INVALID_OPERATION',
+        `this server has ${qualifiedName(op)} as ${JSON.stringify(expected)}, the record names ${JSON.stringify(identity)}`,
+      );
     }
     return op;
   }
@@ -249,7 +282,11 @@ export class BuildService {
 
   /** The WorkerContext, opened at the first build: a server nobody submits to never writes. */
   #openContext(): Promise<WorkerContext> {
-    this.#context ??= WorkerContext.open({ workdir: this.#options.workdir, jobs: 1, onEvent: this.#options.emit }).catch((error: unknown) => {
+    this.#context ??= WorkerContext.open({
+      workdir: this.#options.workdir,
+      jobs: 1,
+      onEvent: this.#options.emit,
+    }).catch((error: unknown) => {
       this.#context = undefined;
       throw error;
     });
@@ -266,11 +303,22 @@ export class BuildService {
         this.#settle(entry, { uid: entry.uid, state: 'committed', cached: summary.counts.reused > 0, metadata });
         return;
       }
-      const failure = summary.failures[0]?.error ?? { code: summary.interrupted ? 'E_INTERRUPTED' : 'E_INTERNAL', message: summary.interrupted ? 'the server stopped during the build' : 'the build did not finish' };
-      this.#settle(entry, { uid: entry.uid, state: 'failed', error: { code: failure.code, message: clientMessage(failure.code, failure.message) } });
+      const failure = summary.failures[0]?.error ?? {
+        code: summary.interrupted ? 'E_INTERRUPTED' : 'E_INTERNAL',
+        message: summary.interrupted ? 'the server stopped during the build' : 'the build did not finish',
+      };
+      this.#settle(entry, {
+        uid: entry.uid,
+        state: 'failed',
+        error: { code: failure.code, message: clientMessage(failure.code, failure.message) },
+      });
     } catch (error) {
       const failure = toEventError(error);
-      this.#settle(entry, { uid: entry.uid, state: 'failed', error: { code: failure.code, message: clientMessage(failure.code, failure.message) } });
+      this.#settle(entry, {
+        uid: entry.uid,
+        state: 'failed',
+        error: { code: failure.code, message: clientMessage(failure.code, failure.message) },
+      });
     }
   }
 }

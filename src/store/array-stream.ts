@@ -44,7 +44,14 @@ export async function durableChunkCount(storeDir: string, output: string): Promi
  * Write every chunk `chunks` yields, starting at index `start`, each durable
  * before the next is pulled; then describe the whole stream as an artifact.
  */
-export async function writeStream(storeDir: string, output: string, chunks: AsyncIterable<ArrayValue>, start: number, signal: AbortSignal, label: string): Promise<ArtifactEntry> {
+export async function writeStream(
+  storeDir: string,
+  output: string,
+  chunks: AsyncIterable<ArrayValue>,
+  start: number,
+  signal: AbortSignal,
+  label: string,
+): Promise<ArtifactEntry> {
   const dir = join(storeDir, streamPath(output));
   await mkdir(dir, { recursive: true });
   let index = start;
@@ -52,7 +59,10 @@ export async function writeStream(storeDir: string, output: string, chunks: Asyn
     await writeFileDurable(join(dir, chunkName(index)), encodeNpy(chunk));
     await fsyncDirectory(dir);
     index++;
-    if (signal.aborted) throw new RunGraphError('E_INTERRUPTED', `interrupted after chunk ${index - 1} of stream '${output}'`, { node: label });
+    if (signal.aborted)
+      throw new RunGraphError('E_INTERRUPTED', `interrupted after chunk ${index - 1} of stream '${output}'`, {
+        node: label,
+      });
   }
   return describeStream(storeDir, output, index, label);
 }
@@ -69,8 +79,16 @@ async function describeStream(storeDir: string, output: string, count: number, l
     const bytes = await readFile(join(storeDir, path));
     const array = decodeNpy(bytes, path);
     first ??= array;
-    if (array.dtype !== first.dtype || array.shape.length === 0 || array.shape.slice(1).join() !== first.shape.slice(1).join()) {
-      throw new RunGraphError('E_NODE_FAILED', `chunk ${i} of stream '${output}' is a ${array.dtype} array of shape [${array.shape.join(', ')}], unlike chunk 0 (${first.dtype} [${first.shape.join(', ')}]); chunks must share dtype and row shape`, { node: label });
+    if (
+      array.dtype !== first.dtype ||
+      array.shape.length === 0 ||
+      array.shape.slice(1).join() !== first.shape.slice(1).join()
+    ) {
+      throw new RunGraphError(
+        'E_NODE_FAILED',
+        `chunk ${i} of stream '${output}' is a ${array.dtype} array of shape [${array.shape.join(', ')}], unlike chunk 0 (${first.dtype} [${first.shape.join(', ')}]); chunks must share dtype and row shape`,
+        { node: label },
+      );
     }
     const sha256 = sha256Hex(bytes);
     chunks.push({ path, size: bytes.length, sha256, rows: array.shape[0] ?? 0 });

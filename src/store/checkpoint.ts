@@ -38,7 +38,14 @@ export interface CheckpointFacility {
 const ARRAY_MARK = '$checkpointArray';
 
 function isArrayValue(value: unknown): value is ArrayValue {
-  return typeof value === 'object' && value !== null && 'dtype' in value && 'shape' in value && 'data' in value && ArrayBuffer.isView((value as ArrayValue).data);
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'dtype' in value &&
+    'shape' in value &&
+    'data' in value &&
+    ArrayBuffer.isView((value as ArrayValue).data)
+  );
 }
 
 /** Split a state into its JSON skeleton and the arrays it holds. */
@@ -60,7 +67,8 @@ async function joinState(skeleton: JsonValue, dir: string): Promise<CheckpointSt
   if (Array.isArray(skeleton)) return Promise.all(skeleton.map((item) => joinState(item, dir)));
   if (typeof skeleton === 'object' && skeleton !== null) {
     const file = skeleton[ARRAY_MARK];
-    if (typeof file === 'string' && Object.keys(skeleton).length === 1) return decodeNpy(await readFile(join(dir, file)), join(dir, file));
+    if (typeof file === 'string' && Object.keys(skeleton).length === 1)
+      return decodeNpy(await readFile(join(dir, file)), join(dir, file));
     const out: { [key: string]: CheckpointState } = {};
     for (const [key, value] of Object.entries(skeleton)) out[key] = await joinState(value, dir);
     return out;
@@ -94,7 +102,8 @@ export function checkpointFacility(storeDir: string): CheckpointFacility {
       await rename(staging, join(root, name));
       await fsyncDirectory(root);
       const all = await versions(root);
-      for (const old of all.slice(0, Math.max(0, all.length - KEEP_VERSIONS))) await rm(join(root, old), { recursive: true, force: true });
+      for (const old of all.slice(0, Math.max(0, all.length - KEEP_VERSIONS)))
+        await rm(join(root, old), { recursive: true, force: true });
     },
     async load() {
       const all = await versions(root);
@@ -104,7 +113,10 @@ export function checkpointFacility(storeDir: string): CheckpointFacility {
       try {
         return await joinState(JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as JsonValue, dir);
       } catch (error) {
-        throw new RunGraphError('E_CORRUPT_STORE', `checkpoint ${dir} cannot be read: ${String(error)}`, { cause: error, hint: 'remove that checkpoint directory to fall back to the previous one' });
+        throw new RunGraphError('E_CORRUPT_STORE', `checkpoint ${dir} cannot be read: ${String(error)}`, {
+          cause: error,
+          hint: 'remove that checkpoint directory to fall back to the previous one',
+        });
       }
     },
   };

@@ -12,17 +12,39 @@ import { RunGraphError, assertNever, isErrnoException } from '../errors.js';
 import { sha256Hex, type NodeRecord, type Uid } from '../identity/fingerprint.js';
 import { encodeNpy } from '../values/npy.js';
 import type { OperationOutputs } from './outputs.js';
-import { createFile, digestFileContent, fsyncDirectory, fsyncFile, removeQuietly, renameStaged, stageFile, type StagedFile } from './durable.js';
+import {
+  createFile,
+  digestFileContent,
+  fsyncDirectory,
+  fsyncFile,
+  removeQuietly,
+  renameStaged,
+  stageFile,
+  type StagedFile,
+} from './durable.js';
 import { faultPoint, faultWrite } from './fault-points.js';
 import { LOCK_DIR } from './lock.js';
 import { STREAM_DIR, streamPath } from './array-stream.js';
-import { METADATA_FILE, STORE_FORMAT, type ArtifactEntry, type CommittedMetadata, type StoreMetadata } from './metadata.js';
+import {
+  METADATA_FILE,
+  STORE_FORMAT,
+  type ArtifactEntry,
+  type CommittedMetadata,
+  type StoreMetadata,
+} from './metadata.js';
 import { OWNER_FILE, type OwnerInfo } from './owner.js';
 import { stagingName } from './staging.js';
 import type { WorkdirLayout } from './workdir.js';
 
 /** Entries of a store that survive a reset: its identity, ownership, checkpoints and durable stream chunks. */
-const KEPT_ON_RESET: ReadonlySet<string> = new Set([METADATA_FILE, OWNER_FILE, LOCK_DIR, `${LOCK_DIR}.reclaim`, 'checkpoint', 'stream']);
+const KEPT_ON_RESET: ReadonlySet<string> = new Set([
+  METADATA_FILE,
+  OWNER_FILE,
+  LOCK_DIR,
+  `${LOCK_DIR}.reclaim`,
+  'checkpoint',
+  'stream',
+]);
 
 export interface NewStore {
   uid: Uid;
@@ -43,7 +65,11 @@ export interface NewStore {
  * writing its owner file is then known dead and its lock reclaimed after a
  * short grace, where a lock with no owner file waits out the stale limit.
  */
-export async function publishStore(layout: WorkdirLayout, store: NewStore, owner: OwnerInfo): Promise<'created' | 'exists'> {
+export async function publishStore(
+  layout: WorkdirLayout,
+  store: NewStore,
+  owner: OwnerInfo,
+): Promise<'created' | 'exists'> {
   const staging = join(layout.tmp, stagingName(store.uid.slice(0, 16), owner));
   await mkdir(staging);
   try {
@@ -58,7 +84,10 @@ export async function publishStore(layout: WorkdirLayout, store: NewStore, owner
     // No fsync: a store that loses these files in a power cut reads as uncommitted and is rebuilt.
     faultWrite('publish', staging);
     // Both at once, and both waited for before any failure is thrown, so nothing is still writing into the staging directory as it is removed.
-    const writes = await Promise.allSettled([createFile(join(staging, OWNER_FILE), JSON.stringify(owner), { fsync: false }), createFile(join(staging, METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`, { fsync: false })]);
+    const writes = await Promise.allSettled([
+      createFile(join(staging, OWNER_FILE), JSON.stringify(owner), { fsync: false }),
+      createFile(join(staging, METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`, { fsync: false }),
+    ]);
     for (const write of writes) if (write.status === 'rejected') throw write.reason;
     faultPoint('after-tmp-created');
     await rename(staging, layout.storeDir(store.uid));
@@ -80,7 +109,8 @@ export async function resetStore(storeDir: string): Promise<string[]> {
   const removed = readdirSync(storeDir).filter((name) => !KEPT_ON_RESET.has(name));
   // Retried: a subprocess orphaned by a killed attempt may still be writing into that attempt's scratch directory
   // as it is removed (ENOTEMPTY); it is gone within moments.
-  for (const name of removed) await rm(join(storeDir, name), { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+  for (const name of removed)
+    await rm(join(storeDir, name), { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   return removed;
 }
 
@@ -103,12 +133,28 @@ async function prepareArtifacts(storeDir: string, outputs: OperationOutputs): Pr
       switch (value.kind) {
         case 'array': {
           const bytes = encodeNpy(value.value);
-          const entry: ArtifactEntry = { path: artifactFileName(output, 'array'), kind: 'array', size: bytes.length, sha256: sha256Hex(bytes), dtype: value.value.dtype, shape: [...value.value.shape] };
+          const entry: ArtifactEntry = {
+            path: artifactFileName(output, 'array'),
+            kind: 'array',
+            size: bytes.length,
+            sha256: sha256Hex(bytes),
+            dtype: value.value.dtype,
+            shape: [...value.value.shape],
+          };
           return { output, entry, bytes };
         }
         case 'json': {
           const bytes = Buffer.from(`${JSON.stringify(value.value)}\n`);
-          return { output, entry: { path: artifactFileName(output, 'json'), kind: 'json', size: bytes.length, sha256: sha256Hex(bytes) }, bytes };
+          return {
+            output,
+            entry: {
+              path: artifactFileName(output, 'json'),
+              kind: 'json',
+              size: bytes.length,
+              sha256: sha256Hex(bytes),
+            },
+            bytes,
+          };
         }
         case 'file': {
           const { size, sha256 } = await digestFileContent(join(storeDir, value.path));
@@ -118,7 +164,8 @@ async function prepareArtifacts(storeDir: string, outputs: OperationOutputs): Pr
           return { output, entry: value.entry };
         case 'artifact': {
           // Another store's committed artifact: immutable, so a hard link shares it safely; copy across devices.
-          if (value.entry.kind === 'stream') return { output, entry: await linkStream(storeDir, output, value.source, value.entry) };
+          if (value.entry.kind === 'stream')
+            return { output, entry: await linkStream(storeDir, output, value.source, value.entry) };
           const path = `${output}${extname(value.entry.path)}`;
           await linkOrCopy(value.source, join(storeDir, path));
           return { output, entry: { ...value.entry, path } };
@@ -137,9 +184,17 @@ async function prepareArtifacts(storeDir: string, outputs: OperationOutputs): Pr
  * commit fsyncs only files it wrote and the store directory itself.
  * `source` is the stream's directory in its own store.
  */
-async function linkStream(storeDir: string, output: string, source: string, entry: ArtifactEntry): Promise<ArtifactEntry> {
+async function linkStream(
+  storeDir: string,
+  output: string,
+  source: string,
+  entry: ArtifactEntry,
+): Promise<ArtifactEntry> {
   const sourceStore = source.slice(0, source.length - entry.path.length);
-  if (join(sourceStore, entry.path) !== source) throw new RunGraphError('E_CORRUPT_STORE', `stream '${entry.path}' is not where its store says (${source})`, { value: source });
+  if (join(sourceStore, entry.path) !== source)
+    throw new RunGraphError('E_CORRUPT_STORE', `stream '${entry.path}' is not where its store says (${source})`, {
+      value: source,
+    });
   const path = streamPath(output);
   await mkdir(join(storeDir, path), { recursive: true });
   const chunks = await Promise.all(
@@ -189,11 +244,22 @@ export interface CommitOptions {
  * directory fsynced, as the store protocol requires; only the fsyncs that
  * need no order between them share a wait. The store is immutable from here on.
  */
-export async function commitStore(storeDir: string, created: StoreMetadata, outputs: OperationOutputs, options: CommitOptions): Promise<CommittedMetadata> {
+export async function commitStore(
+  storeDir: string,
+  created: StoreMetadata,
+  outputs: OperationOutputs,
+  options: CommitOptions,
+): Promise<CommittedMetadata> {
   const prepared = await prepareArtifacts(storeDir, outputs);
   const artifacts: { [output: string]: ArtifactEntry } = {};
   for (const { output, entry } of prepared) artifacts[output] = entry;
-  const committed: CommittedMetadata = { ...created, state: 'committed', committedAt: new Date().toISOString(), durationMs: options.durationMs, artifacts };
+  const committed: CommittedMetadata = {
+    ...created,
+    state: 'committed',
+    committedAt: new Date().toISOString(),
+    durationMs: options.durationMs,
+    artifacts,
+  };
   const metadataPath = join(storeDir, METADATA_FILE);
 
   const stageMetadata = async (): Promise<StagedFile> => {
@@ -210,11 +276,20 @@ export async function commitStore(storeDir: string, created: StoreMetadata, outp
     return undefined;
   };
   // Every write is waited for, failed or not, so none is left running when the error is thrown.
-  const [metadataResult, ...artifactResults] = await Promise.allSettled([stageMetadata(), ...prepared.map(stageArtifact)]);
-  const staged = [metadataResult, ...artifactResults].flatMap((result) => (result.status === 'fulfilled' && result.value !== undefined ? [result.value] : []));
+  const [metadataResult, ...artifactResults] = await Promise.allSettled([
+    stageMetadata(),
+    ...prepared.map(stageArtifact),
+  ]);
+  const staged = [metadataResult, ...artifactResults].flatMap((result) =>
+    result.status === 'fulfilled' && result.value !== undefined ? [result.value] : [],
+  );
   try {
     for (const result of [metadataResult, ...artifactResults]) if (result.status === 'rejected') throw result.reason;
-    await Promise.all(artifactResults.map(async (result) => (result.status === 'fulfilled' && result.value !== undefined ? renameStaged(result.value) : undefined)));
+    await Promise.all(
+      artifactResults.map(async (result) =>
+        result.status === 'fulfilled' && result.value !== undefined ? renameStaged(result.value) : undefined,
+      ),
+    );
     await fsyncDirectory(storeDir);
     faultPoint('after-artifact-write');
     await options.beforeCommit();
@@ -234,7 +309,11 @@ export async function commitStore(storeDir: string, created: StoreMetadata, outp
 export type VerifyMode = 'size' | 'checksum';
 
 /** The first problem of a committed store (an artifact missing, resized, or with another sha256), or undefined. */
-export async function verifyStore(storeDir: string, metadata: CommittedMetadata, mode: VerifyMode): Promise<string | undefined> {
+export async function verifyStore(
+  storeDir: string,
+  metadata: CommittedMetadata,
+  mode: VerifyMode,
+): Promise<string | undefined> {
   for (const [output, artifact] of Object.entries(metadata.artifacts)) {
     // A stream's chunks are checked like artifacts of their own.
     const files = artifact.kind === 'stream' ? (artifact.chunks ?? []) : [artifact];
@@ -244,7 +323,12 @@ export async function verifyStore(storeDir: string, metadata: CommittedMetadata,
   return undefined;
 }
 
-async function verifyFiles(storeDir: string, output: string, files: readonly Pick<ArtifactEntry, 'path' | 'size' | 'sha256'>[], mode: VerifyMode): Promise<string | undefined> {
+async function verifyFiles(
+  storeDir: string,
+  output: string,
+  files: readonly Pick<ArtifactEntry, 'path' | 'size' | 'sha256'>[],
+  mode: VerifyMode,
+): Promise<string | undefined> {
   for (const artifact of files) {
     const path = join(storeDir, artifact.path);
     // A stat only reads: synchronous, as on the rest of the commit and reuse paths (see durable.ts).
@@ -255,7 +339,8 @@ async function verifyFiles(storeDir: string, output: string, files: readonly Pic
       info = undefined;
     }
     if (info === undefined) return `artifact '${artifact.path}' of output '${output}' is missing`;
-    if (info.size !== artifact.size) return `artifact '${artifact.path}' has ${info.size} bytes, metadata says ${artifact.size}`;
+    if (info.size !== artifact.size)
+      return `artifact '${artifact.path}' has ${info.size} bytes, metadata says ${artifact.size}`;
     if (mode === 'checksum') {
       const { sha256 } = await digestFileContent(path);
       if (sha256 !== artifact.sha256) return `artifact '${artifact.path}' does not match its sha256`;
@@ -267,11 +352,17 @@ async function verifyFiles(storeDir: string, output: string, files: readonly Pic
 /** Move a store aside to `quarantine/` (never deleted) so its node can be rebuilt. Returns the new path. */
 export async function quarantineStore(layout: WorkdirLayout, uid: Uid): Promise<string> {
   await mkdir(layout.quarantine, { recursive: true });
-  const target = join(layout.quarantine, `${uid}.${new Date().toISOString().replace(/[:.]/g, '-')}.${randomBytes(3).toString('hex')}`);
+  const target = join(
+    layout.quarantine,
+    `${uid}.${new Date().toISOString().replace(/[:.]/g, '-')}.${randomBytes(3).toString('hex')}`,
+  );
   try {
     await rename(layout.storeDir(uid), target);
   } catch (error) {
-    throw new RunGraphError('E_CORRUPT_STORE', `cannot move store ${uid} to quarantine: ${String(error)}`, { value: uid, cause: error });
+    throw new RunGraphError('E_CORRUPT_STORE', `cannot move store ${uid} to quarantine: ${String(error)}`, {
+      value: uid,
+      cause: error,
+    });
   }
   return target;
 }

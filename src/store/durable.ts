@@ -42,11 +42,12 @@ export interface StagedFile {
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {
-  for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+  for (let offset = 0; offset < bytes.length;) offset += writeSync(fd, bytes, offset, bytes.length - offset);
 }
 
 async function writeAllAsync(fd: number, bytes: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < bytes.length; ) offset += (await writeAsync(fd, bytes, offset, bytes.length - offset)).bytesWritten;
+  for (let offset = 0; offset < bytes.length;)
+    offset += (await writeAsync(fd, bytes, offset, bytes.length - offset)).bytesWritten;
 }
 
 /** Remove a file if it is there; for cleaning up after a failure, so it never throws. */

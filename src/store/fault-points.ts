@@ -57,8 +57,15 @@ export function faultPoint(point: FaultPoint): void {
 /** Throw the injected error if RUN_GRAPH_FAIL_AT names this write. */
 export function faultWrite(write: FaultWrite, path: string): void {
   if (failPlan === undefined || failPlan.write !== write) return;
-  const messages: { [code: string]: string } = { ENOSPC: 'no space left on device', EROFS: 'read-only file system', EACCES: 'permission denied', EIO: 'i/o error' };
-  const error = new Error(`${failPlan.code}: ${messages[failPlan.code] ?? 'injected fault'}, open '${path}'`) as NodeJS.ErrnoException;
+  const messages: { [code: string]: string } = {
+    ENOSPC: 'no space left on device',
+    EROFS: 'read-only file system',
+    EACCES: 'permission denied',
+    EIO: 'i/o error',
+  };
+  const error = new Error(
+    `${failPlan.code}: ${messages[failPlan.code] ?? 'injected fault'}, open '${path}'`,
+  ) as NodeJS.ErrnoException;
   error.code = failPlan.code;
   error.path = path;
   throw error;

@@ -135,10 +135,16 @@ export class UpstreamVersions {
 
   #readStore(uid: Uid): KnownNode | undefined {
     try {
-      const metadata = JSON.parse(readFileSync(join(this.storeDir(uid), METADATA_FILE), 'utf8')) as Partial<StoreMetadata>;
+      const metadata = JSON.parse(
+        readFileSync(join(this.storeDir(uid), METADATA_FILE), 'utf8'),
+      ) as Partial<StoreMetadata>;
       const depends = metadata.record?.depends;
       const op = metadata.operation;
-      return { label: null, operation: op === undefined ? null : { namespace: op.namespace, name: op.name, version: op.version }, depends: Array.isArray(depends) ? depends : [] };
+      return {
+        label: null,
+        operation: op === undefined ? null : { namespace: op.namespace, name: op.name, version: op.version },
+        depends: Array.isArray(depends) ? depends : [],
+      };
     } catch {
       return undefined;
     }
@@ -169,7 +175,12 @@ export class UpstreamVersions {
 }
 
 /** The entry for `node`, committed at `committedAt` by `owner`. */
-export function ledgerEntry(node: LedgerNode, upstream: UpstreamVersions, owner: OwnerInfo, committedAt: Date): LedgerEntry {
+export function ledgerEntry(
+  node: LedgerNode,
+  upstream: UpstreamVersions,
+  owner: OwnerInfo,
+  committedAt: Date,
+): LedgerEntry {
   const depends = [...new Set(node.record.depends)].sort().map((uid) => {
     const known = upstream.known(uid);
     return { uid, label: known?.label ?? null, operation: known?.operation ?? null };
@@ -204,7 +215,9 @@ export async function writeLedgerEntry(workdirRoot: string, entry: LedgerEntry):
 /** Every entry of a working directory's ledger, oldest first; unreadable files are skipped. */
 export async function readLedger(workdirRoot: string, uid?: Uid): Promise<LedgerEntry[]> {
   const names = await readdir(ledgerDir(workdirRoot)).catch(() => [] as string[]);
-  const wanted = names.filter((name) => !name.startsWith('.') && name.endsWith('.json') && (uid === undefined || name.startsWith(`${uid}.`)));
+  const wanted = names.filter(
+    (name) => !name.startsWith('.') && name.endsWith('.json') && (uid === undefined || name.startsWith(`${uid}.`)),
+  );
   const entries = await Promise.all(
     wanted.map(async (name) => {
       try {
@@ -215,7 +228,9 @@ export async function readLedger(workdirRoot: string, uid?: Uid): Promise<Ledger
       }
     }),
   );
-  return entries.filter((e): e is LedgerEntry => e !== undefined).sort((a, b) => (a.committedAt < b.committedAt ? -1 : a.committedAt > b.committedAt ? 1 : 0));
+  return entries
+    .filter((e): e is LedgerEntry => e !== undefined)
+    .sort((a, b) => (a.committedAt < b.committedAt ? -1 : a.committedAt > b.committedAt ? 1 : 0));
 }
 
 /** `namespace.name version`, or `namespace.name` for an unversioned operation. */
@@ -230,14 +245,21 @@ export function summarizeLedger(entries: readonly LedgerEntry[]): LedgerOperatio
     const key = JSON.stringify([entry.operation.namespace, entry.operation.name, entry.operation.version]);
     const known = byKey.get(key);
     if (known === undefined) {
-      byKey.set(key, { operation: entry.operation, firstCommittedAt: entry.committedAt, lastCommittedAt: entry.committedAt, commits: 1 });
+      byKey.set(key, {
+        operation: entry.operation,
+        firstCommittedAt: entry.committedAt,
+        lastCommittedAt: entry.committedAt,
+        commits: 1,
+      });
     } else {
       known.commits++;
       if (entry.committedAt < known.firstCommittedAt) known.firstCommittedAt = entry.committedAt;
       if (entry.committedAt > known.lastCommittedAt) known.lastCommittedAt = entry.committedAt;
     }
   }
-  return [...byKey.values()].sort((a, b) => describeLedgerOperation(a.operation).localeCompare(describeLedgerOperation(b.operation)));
+  return [...byKey.values()].sort((a, b) =>
+    describeLedgerOperation(a.operation).localeCompare(describeLedgerOperation(b.operation)),
+  );
 }
 
 /** What a WorkerContext records in the ledger during one run. */
@@ -257,7 +279,12 @@ export interface LedgerRecorder {
  * before it ends. A failure goes to `onError`: the store is committed
  * whether or not its ledger entry is written.
  */
-export function ledgerRecorder(graph: { readonly nodes: readonly LedgerNode[] }, workdirRoot: string, owner: OwnerInfo, onError: (node: LedgerNode, error: unknown) => void): LedgerRecorder {
+export function ledgerRecorder(
+  graph: { readonly nodes: readonly LedgerNode[] },
+  workdirRoot: string,
+  owner: OwnerInfo,
+  onError: (node: LedgerNode, error: unknown) => void,
+): LedgerRecorder {
   const upstream = new UpstreamVersions(graph.nodes, (uid) => join(workdirRoot, uid));
   const pending = new Set<Promise<void>>();
   let ready: Promise<unknown> | undefined;

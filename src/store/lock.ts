@@ -15,7 +15,19 @@ import lockfile from 'proper-lockfile';
 import { RunGraphError, isErrnoException } from '../errors.js';
 import { removeQuietly, writeFileQuick } from './durable.js';
 import { stagingName } from './staging.js';
-import { OWNER_FILE, ageMs, isOwnerDead, ownerTag, parseOwnerTag, pendingOwnerPath, readLockHolder, readOwner, sameOwner, thisHost, type OwnerInfo } from './owner.js';
+import {
+  OWNER_FILE,
+  ageMs,
+  isOwnerDead,
+  ownerTag,
+  parseOwnerTag,
+  pendingOwnerPath,
+  readLockHolder,
+  readOwner,
+  sameOwner,
+  thisHost,
+  type OwnerInfo,
+} from './owner.js';
 
 export const LOCK_DIR = 'lock';
 /** Held while one process removes a dead owner's lock, so two reclaimers cannot both win. */
@@ -83,7 +95,13 @@ export class StoreLock {
     const beat = mtimeMs(join(this.storeDir, LOCK_DIR));
     const age = beat === undefined ? Infinity : Date.now() - beat;
     if (age > this.staleMs) {
-      this.markCompromised(new Error(beat === undefined ? 'the lock directory is gone' : `the heartbeat is ${Math.round(age)} ms old, past the stale limit of ${this.staleMs} ms`));
+      this.markCompromised(
+        new Error(
+          beat === undefined
+            ? 'the lock directory is gone'
+            : `the heartbeat is ${Math.round(age)} ms old, past the stale limit of ${this.staleMs} ms`,
+        ),
+      );
       this.assertHeld();
     }
   }
@@ -103,7 +121,8 @@ export class StoreLock {
 }
 
 /** `missing`: the store directory is gone (moved to quarantine meanwhile); publish it again. */
-export type ClaimResult = { kind: 'acquired'; lock: StoreLock } | { kind: 'held'; owner: OwnerInfo | undefined } | { kind: 'missing' };
+export type ClaimResult =
+  { kind: 'acquired'; lock: StoreLock } | { kind: 'held'; owner: OwnerInfo | undefined } | { kind: 'missing' };
 
 /**
  * The file system proper-lockfile works through: Node's, with `stat` of the
@@ -172,7 +191,13 @@ export function primeLockClock(scratchDir: string, owner: OwnerInfo): Promise<vo
     const dir = join(scratchDir, stagingName('0', owner));
     try {
       await mkdir(dir);
-      const release = await lockfile.lock(dir, { lockfilePath: join(dir, LOCK_DIR), realpath: false, fs: LOCK_FS, stale: NEVER_STALE_MS, retries: 0 });
+      const release = await lockfile.lock(dir, {
+        lockfilePath: join(dir, LOCK_DIR),
+        realpath: false,
+        fs: LOCK_FS,
+        stale: NEVER_STALE_MS,
+        retries: 0,
+      });
       await release();
     } catch {
       // Only the dating of one lock is at stake.
@@ -198,7 +223,9 @@ function mtimeMs(path: string): number | undefined {
  */
 function lockLook(path: string): { stamp: string; mtimeNs: bigint } | undefined {
   const info = statSync(path, { throwIfNoEntry: false, bigint: true });
-  return info === undefined ? undefined : { stamp: `${info.ino}:${info.ctimeNs}:${info.mtimeNs}`, mtimeNs: info.mtimeNs };
+  return info === undefined
+    ? undefined
+    : { stamp: `${info.ino}:${info.ctimeNs}:${info.mtimeNs}`, mtimeNs: info.mtimeNs };
 }
 
 /**
@@ -211,7 +238,13 @@ function lockLook(path: string): { stamp: string; mtimeNs: bigint } | undefined 
  * so a changed lock means a live process has it meanwhile, and it is left
  * alone.
  */
-async function reclaimLock(storeDir: string, self: OwnerInfo, seen: OwnerInfo | undefined, lockSeen: string, before?: () => Promise<void>): Promise<boolean> {
+async function reclaimLock(
+  storeDir: string,
+  self: OwnerInfo,
+  seen: OwnerInfo | undefined,
+  lockSeen: string,
+  before?: () => Promise<void>,
+): Promise<boolean> {
   const inside = enterReclaimGuard(storeDir, self);
   if (inside === undefined) return false;
   try {
@@ -302,7 +335,12 @@ function rmdirQuietly(path: string): boolean {
  * another host, or one that wrote no owner file, can only be judged by its
  * heartbeat: the lock is taken over once that is older than the stale limit.
  */
-function mayTakeOver(holder: OwnerInfo | undefined, lockAgeMs: number, provablyTheirs: boolean, staleMs: number): boolean {
+function mayTakeOver(
+  holder: OwnerInfo | undefined,
+  lockAgeMs: number,
+  provablyTheirs: boolean,
+  staleMs: number,
+): boolean {
   if (holder === undefined || holder.host !== thisHost()) return lockAgeMs > staleMs;
   return isOwnerDead(holder) && (provablyTheirs || lockAgeMs > OWNER_WRITE_GRACE_MS);
 }
@@ -320,7 +358,11 @@ function mayTakeOver(holder: OwnerInfo | undefined, lockAgeMs: number, provablyT
  * it), and is reclaimed only after a short grace.
  * See mayTakeOver for who may be robbed at all.
  */
-export async function claimOwnership(storeDir: string, owner: OwnerInfo, options: LockOptions = {}): Promise<ClaimResult> {
+export async function claimOwnership(
+  storeDir: string,
+  owner: OwnerInfo,
+  options: LockOptions = {},
+): Promise<ClaimResult> {
   const lock = new StoreLock(storeDir, Math.max(options.staleMs ?? DEFAULT_STALE_MS, 2_000));
   const first = await tryLock(storeDir, options, lock);
   if (first === 'missing') return { kind: 'missing' };
@@ -334,7 +376,8 @@ export async function claimOwnership(storeDir: string, owner: OwnerInfo, options
   if (holder !== undefined && sameOwner(holder, owner)) return { kind: 'held', owner: holder };
   const provablyTheirs = writtenAtNs !== undefined && seen.mtimeNs <= writtenAtNs;
   if (!mayTakeOver(holder, ageMs(seen.mtimeNs), provablyTheirs, lock.staleMs)) return { kind: 'held', owner: holder };
-  if (!(await reclaimLock(storeDir, owner, holder, seen.stamp))) return { kind: 'held', owner: await readOwner(storeDir) };
+  if (!(await reclaimLock(storeDir, owner, holder, seen.stamp)))
+    return { kind: 'held', owner: await readOwner(storeDir) };
   const second = await tryLock(storeDir, options, lock);
   if (second === 'missing') return { kind: 'missing' };
   if (!second) return { kind: 'held', owner: await readOwner(storeDir) };
@@ -369,11 +412,15 @@ async function writeOwner(storeDir: string, owner: OwnerInfo): Promise<void> {
  * `tidy` runs first, inside the reclaim guard. Returns true if the lock was
  * removed.
  */
-export async function clearLeftoverLock(storeDir: string, options: { owner: OwnerInfo; staleMs: number; tidy: () => Promise<void> }): Promise<boolean> {
+export async function clearLeftoverLock(
+  storeDir: string,
+  options: { owner: OwnerInfo; staleMs: number; tidy: () => Promise<void> },
+): Promise<boolean> {
   const seen = lockLook(join(storeDir, LOCK_DIR));
   if (seen === undefined) return false;
   const { owner } = readLockHolder(storeDir, seen.mtimeNs);
-  const clear = owner === undefined || (owner.host === thisHost() ? isOwnerDead(owner) : ageMs(seen.mtimeNs) > options.staleMs);
+  const clear =
+    owner === undefined || (owner.host === thisHost() ? isOwnerDead(owner) : ageMs(seen.mtimeNs) > options.staleMs);
   return clear && (await reclaimLock(storeDir, options.owner, owner, seen.stamp, options.tidy));
 }
 

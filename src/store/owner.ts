@@ -89,11 +89,21 @@ export function parseOwnerTag(tag: string): OwnerInfo | undefined {
   const [, pid, start, hostText = ''] = match;
   let host: string;
   try {
-    host = hostText.startsWith('~') ? (hostText === tagHost(thisHost()) ? thisHost() : hostText) : decodeURIComponent(hostText);
+    host = hostText.startsWith('~')
+      ? hostText === tagHost(thisHost())
+        ? thisHost()
+        : hostText
+      : decodeURIComponent(hostText);
   } catch {
     return undefined; // not a tag of ours: a malformed escape
   }
-  return { pid: Number(pid), host, contextId: '', startedAt: '', pidStartTime: start === 'x' || start === undefined ? null : start };
+  return {
+    pid: Number(pid),
+    host,
+    contextId: '',
+    startedAt: '',
+    pidStartTime: start === 'x' || start === undefined ? null : start,
+  };
 }
 
 /** Whether a process with this pid exists (EPERM means it does, owned by another user). */
@@ -170,11 +180,19 @@ export interface OwnerEvidence {
  * milliseconds in floating point do not always show as equal.
  */
 export function readLockHolder(storeDir: string, lockTimeNs: bigint): OwnerEvidence {
-  const holder: OwnerEvidence = { writtenAtNs: mtimeNs(join(storeDir, OWNER_FILE)), owner: readOwnerSync(storeDir), pending: pendingOwnerFiles(storeDir) };
+  const holder: OwnerEvidence = {
+    writtenAtNs: mtimeNs(join(storeDir, OWNER_FILE)),
+    owner: readOwnerSync(storeDir),
+    pending: pendingOwnerFiles(storeDir),
+  };
   if (holder.owner !== undefined && holder.writtenAtNs !== undefined && holder.writtenAtNs >= lockTimeNs) return holder;
   for (const path of holder.pending) {
     const writtenAtNs = mtimeNs(path);
-    if (writtenAtNs === undefined || (holder.owner !== undefined && holder.writtenAtNs !== undefined && writtenAtNs <= holder.writtenAtNs)) continue;
+    if (
+      writtenAtNs === undefined ||
+      (holder.owner !== undefined && holder.writtenAtNs !== undefined && writtenAtNs <= holder.writtenAtNs)
+    )
+      continue;
     const owner = parseOwner(readFileQuietly(path)) ?? parseOwnerTag(basename(path).slice(PENDING_OWNER_PREFIX.length));
     if (owner !== undefined) Object.assign(holder, { owner, writtenAtNs });
   }

@@ -56,11 +56,21 @@ export type ExistingStoreStatus = Exclude<StoreStatus, { state: 'not-started' }>
  * file: one system call), since `status` asks this of every node of a
  * workflow, committed ones included.
  */
-export async function readStoreStatus(storeDir: string, known: { metadata: StoreMetadata | undefined }): Promise<ExistingStoreStatus>;
-export async function readStoreStatus(storeDir: string, known?: { metadata: StoreMetadata | undefined }): Promise<StoreStatus>;
-export async function readStoreStatus(storeDir: string, known?: { metadata: StoreMetadata | undefined }): Promise<StoreStatus> {
+export async function readStoreStatus(
+  storeDir: string,
+  known: { metadata: StoreMetadata | undefined },
+): Promise<ExistingStoreStatus>;
+export async function readStoreStatus(
+  storeDir: string,
+  known?: { metadata: StoreMetadata | undefined },
+): Promise<StoreStatus>;
+export async function readStoreStatus(
+  storeDir: string,
+  known?: { metadata: StoreMetadata | undefined },
+): Promise<StoreStatus> {
   const metadata = known === undefined ? await readStoreMetadata(storeDir) : known.metadata;
-  if (known === undefined && metadata === undefined && (await stat(storeDir).catch(() => undefined)) === undefined) return { state: 'not-started' };
+  if (known === undefined && metadata === undefined && (await stat(storeDir).catch(() => undefined)) === undefined)
+    return { state: 'not-started' };
   const locked = await isLocked(storeDir);
   const info = readOwnerSync(storeDir);
   const owner = info === undefined ? undefined : { ...info, alive: !isOwnerDead(info) };

@@ -22,10 +22,25 @@ import type { NodeRecord, Uid } from '../identity/fingerprint.js';
 import type { ArrayValue } from '../values/npy.js';
 import { durableChunkCount, writeStream } from './array-stream.js';
 import { CHECKPOINT_DIR, checkpointFacility, type CheckpointFacility } from './checkpoint.js';
-import { commitStore, publishStore, quarantineStore, resetStore, verifyStore, type NewStore, type VerifyMode } from './data-store.js';
+import {
+  commitStore,
+  publishStore,
+  quarantineStore,
+  resetStore,
+  verifyStore,
+  type NewStore,
+  type VerifyMode,
+} from './data-store.js';
 import { removeQuietly } from './durable.js';
 import { LOCK_DIR, claimOwnership, clearLeftoverLock, type StoreLock } from './lock.js';
-import { STORE_FORMAT, isCommitted, readStoreMetadataSync, type ArtifactEntry, type CommittedMetadata, type StoreMetadata } from './metadata.js';
+import {
+  STORE_FORMAT,
+  isCommitted,
+  readStoreMetadataSync,
+  type ArtifactEntry,
+  type CommittedMetadata,
+  type StoreMetadata,
+} from './metadata.js';
 import type { OperationOutputs } from './outputs.js';
 import { OWNER_FILE, readOwnerSync, sameOwner, type OwnerInfo } from './owner.js';
 import { stagingName } from './staging.js';
@@ -58,7 +73,9 @@ export interface ClaimOptions {
  * `foundPublished` says the store was there when this process tried to
  * publish it, which the caller compares with what it knew.
  */
-export type StoreClaim = ({ kind: 'acquired'; store: ClaimedStore } | { kind: 'held'; owner: OwnerInfo | undefined } | { kind: 'missing' }) & {
+export type StoreClaim = (
+  { kind: 'acquired'; store: ClaimedStore } | { kind: 'held'; owner: OwnerInfo | undefined } | { kind: 'missing' }
+) & {
   readonly foundPublished: boolean;
 };
 
@@ -129,20 +146,29 @@ export class Stores {
   async tidyLeftover(uid: Uid): Promise<void> {
     const storeDir = this.dir(uid);
     if (!existsSync(join(storeDir, LOCK_DIR))) return;
-    await clearLeftoverLock(storeDir, { owner: this.owner, staleMs: this.options.staleMs, tidy: async () => removeIntermediateState(storeDir) });
+    await clearLeftoverLock(storeDir, {
+      owner: this.owner,
+      staleMs: this.options.staleMs,
+      tidy: async () => removeIntermediateState(storeDir),
+    });
   }
 
   /** Publish the node's store unless it may exist and does, then try to take it. */
   async claim(store: NewStore, options: ClaimOptions): Promise<StoreClaim> {
     const storeDir = this.dir(store.uid);
-    const published = !options.mayExist || !existsSync(storeDir) ? await publishStore(this.layout, store, this.owner) : 'exists';
+    const published =
+      !options.mayExist || !existsSync(storeDir) ? await publishStore(this.layout, store, this.owner) : 'exists';
     const foundPublished = published === 'exists';
     const claim = await claimOwnership(storeDir, this.owner, {
       staleMs: this.options.staleMs,
       ...(options.onCompromised === undefined ? {} : { onCompromised: options.onCompromised }),
     });
     if (claim.kind !== 'acquired') return { ...claim, foundPublished };
-    return { kind: 'acquired', store: new ClaimedStore(this, store, claim.lock, published === 'created'), foundPublished };
+    return {
+      kind: 'acquired',
+      store: new ClaimedStore(this, store, claim.lock, published === 'created'),
+      foundPublished,
+    };
   }
 
   /** Remove what dead processes left in tmp/; returns the names removed. */
@@ -194,7 +220,14 @@ export class ClaimedStore {
     const created: StoreMetadata =
       metadata !== undefined
         ? sharingRecord(metadata, uid, record)
-        : { format: STORE_FORMAT, uid, record, operation: this.identity.operation, createdAt: new Date().toISOString(), state: 'created' };
+        : {
+            format: STORE_FORMAT,
+            uid,
+            record,
+            operation: this.identity.operation,
+            createdAt: new Date().toISOString(),
+            state: 'created',
+          };
     const removed = await resetStore(this.dir);
     return { kind: 'ready', created, removed };
   }
@@ -210,7 +243,13 @@ export class ClaimedStore {
   }
 
   /** Write a streamed output's chunks durably, one by one, starting at chunk `start`; returns its artifact entry. */
-  writeStream(output: string, chunks: AsyncIterable<ArrayValue>, start: number, signal: AbortSignal, label: string): Promise<ArtifactEntry> {
+  writeStream(
+    output: string,
+    chunks: AsyncIterable<ArrayValue>,
+    start: number,
+    signal: AbortSignal,
+    label: string,
+  ): Promise<ArtifactEntry> {
     return writeStream(this.dir, output, chunks, start, signal, label);
   }
 
@@ -220,7 +259,11 @@ export class ClaimedStore {
    * (owner file, checkpoints, lock) in the background: `tidied` settles when
    * that is done, and never rejects.
    */
-  async commit(created: StoreMetadata, outputs: OperationOutputs, durationMs: number): Promise<{ metadata: CommittedMetadata; tidied: Promise<void> }> {
+  async commit(
+    created: StoreMetadata,
+    outputs: OperationOutputs,
+    durationMs: number,
+  ): Promise<{ metadata: CommittedMetadata; tidied: Promise<void> }> {
     const metadata = await commitStore(this.dir, created, outputs, {
       durationMs,
       beforeCommit: async () => this.#assertStillOwner(),
@@ -249,7 +292,12 @@ export class ClaimedStore {
   async giveBack(): Promise<void> {
     const { layout, owner } = this.stores;
     const aside = join(layout.tmp, stagingName(this.identity.uid.slice(0, 16), owner));
-    const moved = this.published ? await rename(this.dir, aside).then(() => true, () => false) : false;
+    const moved = this.published
+      ? await rename(this.dir, aside).then(
+          () => true,
+          () => false,
+        )
+      : false;
     await this.release().catch(() => undefined);
     if (moved) await rm(aside, { recursive: true, force: true }).catch(() => undefined);
   }
@@ -280,5 +328,6 @@ export class ClaimedStore {
 
 async function removeIntermediateState(storeDir: string): Promise<void> {
   await removeQuietly(join(storeDir, OWNER_FILE));
-  if (existsSync(join(storeDir, CHECKPOINT_DIR))) await rm(join(storeDir, CHECKPOINT_DIR), { recursive: true, force: true }).catch(() => undefined);
+  if (existsSync(join(storeDir, CHECKPOINT_DIR)))
+    await rm(join(storeDir, CHECKPOINT_DIR), { recursive: true, force: true }).catch(() => undefined);
 }

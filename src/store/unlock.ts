@@ -9,7 +9,16 @@ import { join } from 'node:path';
 import type { Uid } from '../identity/fingerprint.js';
 import { LOCK_DIR } from './lock.js';
 import { removeQuietly } from './durable.js';
-import { OWNER_FILE, ageMs, isOwnerDead, mtimeNs, pendingOwnerFiles, readLockHolder, thisHost, type OwnerInfo } from './owner.js';
+import {
+  OWNER_FILE,
+  ageMs,
+  isOwnerDead,
+  mtimeNs,
+  pendingOwnerFiles,
+  readLockHolder,
+  thisHost,
+  type OwnerInfo,
+} from './owner.js';
 import { listStoreUids, type WorkdirLayout } from './workdir.js';
 
 export type LockHolder =

@@ -37,7 +37,11 @@ export function workdirLayout(root: string): WorkdirLayout {
 }
 
 function workdirError(root: string, problem: string, error: unknown, hint?: string): RunGraphError {
-  return new RunGraphError('E_WORKDIR', `working directory ${root}: ${problem}`, { value: root, cause: error, ...(hint === undefined ? {} : { hint }) });
+  return new RunGraphError('E_WORKDIR', `working directory ${root}: ${problem}`, {
+    value: root,
+    cause: error,
+    ...(hint === undefined ? {} : { hint }),
+  });
 }
 
 /** Explain a file system error on the working directory in words. */
@@ -73,16 +77,27 @@ export async function openWorkdir(root: string): Promise<WorkdirLayout> {
     if (isErrnoException(error) && error.code === 'ENOENT') return undefined;
     throw workdirError(layout.root, describeFsError(error), error);
   });
-  if (existing !== undefined && !existing.isDirectory()) throw workdirError(layout.root, 'is a file, not a directory', undefined, 'choose another --workdir');
+  if (existing !== undefined && !existing.isDirectory())
+    throw workdirError(layout.root, 'is a file, not a directory', undefined, 'choose another --workdir');
   // The marker says it at once; only a directory without one is listed (a working directory of 100,000 stores
   // takes tens of milliseconds to list).
-  const marked = existing !== undefined && (await stat(join(layout.root, WORKDIR_MARKER)).then((info) => info.isFile(), () => false));
+  const marked =
+    existing !== undefined &&
+    (await stat(join(layout.root, WORKDIR_MARKER)).then(
+      (info) => info.isFile(),
+      () => false,
+    ));
   if (existing !== undefined && !marked) {
     const entries = await readdir(layout.root).catch((error: unknown) => {
       throw workdirError(layout.root, describeFsError(error), error);
     });
     if (!isWorkdirListing(entries) && entries.length > 0) {
-      throw workdirError(layout.root, 'is not empty and is not a run-graph working directory', undefined, 'use an empty or new directory, so run-graph never mixes its stores with other files');
+      throw workdirError(
+        layout.root,
+        'is not empty and is not a run-graph working directory',
+        undefined,
+        'use an empty or new directory, so run-graph never mixes its stores with other files',
+      );
     }
   }
   try {

@@ -131,7 +131,10 @@ function swapBytes(bytes: Uint8Array, size: number): Uint8Array<ArrayBuffer> {
 export function encodeNpy(value: ArrayValue): Buffer {
   const expected = elementCount(value.shape);
   if (value.data.length !== expected) {
-    throw new RunGraphError('E_NPY_FORMAT', `array of shape [${value.shape.join(', ')}] needs ${expected} elements, got ${value.data.length}`);
+    throw new RunGraphError(
+      'E_NPY_FORMAT',
+      `array of shape [${value.shape.join(', ')}] needs ${expected} elements, got ${value.data.length}`,
+    );
   }
   return Buffer.concat([encodeNpyHeader(value.dtype, value.shape), arrayBytes(value)]);
 }
@@ -146,7 +149,8 @@ function npyError(message: string, source: string | undefined): RunGraphError {
 /** Parse the header at the start of `bytes` (which may hold only the header). */
 export function parseNpyHeader(bytes: Uint8Array, source?: string): NpyHeader {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length < 10 || !buf.subarray(0, 6).equals(MAGIC)) throw npyError('not an .npy file (bad magic bytes)', source);
+  if (buf.length < 10 || !buf.subarray(0, 6).equals(MAGIC))
+    throw npyError('not an .npy file (bad magic bytes)', source);
   const major = buf[6];
   let headerLength: number;
   let prefix: number;
@@ -165,7 +169,8 @@ export function parseNpyHeader(bytes: Uint8Array, source?: string): NpyHeader {
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(dict)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(dict)?.[1];
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(dict)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw npyError(`unreadable header ${JSON.stringify(dict.trim())}`, source);
+  if (descr === undefined || fortran === undefined || shapeText === undefined)
+    throw npyError(`unreadable header ${JSON.stringify(dict.trim())}`, source);
   if (fortran === 'True') throw npyError('Fortran-ordered arrays are not supported', source);
   const order = descr[0];
   const code = descr.slice(1);
@@ -192,7 +197,11 @@ export function parseNpyHeader(bytes: Uint8Array, source?: string): NpyHeader {
 export function decodeNpy(bytes: Uint8Array, source?: string): ArrayValue {
   const header = parseNpyHeader(bytes, source);
   const end = header.dataOffset + header.dataLength;
-  if (bytes.length < end) throw npyError(`truncated: header promises ${header.dataLength} data bytes, file has ${bytes.length - header.dataOffset}`, source);
+  if (bytes.length < end)
+    throw npyError(
+      `truncated: header promises ${header.dataLength} data bytes, file has ${bytes.length - header.dataOffset}`,
+      source,
+    );
   if (bytes.length > end) throw npyError(`${bytes.length - end} trailing bytes after the array data`, source);
   // A copy, not `bytes.slice`: on a Buffer that is a view, which would share
   // memory with the caller and may sit at an offset the typed array rejects.
@@ -211,7 +220,14 @@ export async function readNpyHeader(path: string): Promise<NpyHeader> {
     const { bytesRead } = await handle.read(first, 0, first.length, 0);
     let bytes = first.subarray(0, bytesRead);
     // The header length is 2 bytes in format 1.0 (up to 65535) and 4 bytes in 2.0 and 3.0.
-    const needed = bytesRead < 10 ? 0 : bytes[6] === 1 ? 10 + bytes.readUInt16LE(8) : bytesRead >= 12 ? 12 + bytes.readUInt32LE(8) : 0;
+    const needed =
+      bytesRead < 10
+        ? 0
+        : bytes[6] === 1
+          ? 10 + bytes.readUInt16LE(8)
+          : bytesRead >= 12
+            ? 12 + bytes.readUInt32LE(8)
+            : 0;
     if (needed > bytesRead) {
       const more = Buffer.alloc(needed);
       const { bytesRead: got } = await handle.read(more, 0, needed, 0);

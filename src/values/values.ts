@@ -9,9 +9,7 @@ import { RunGraphError, describeValue } from '../errors.js';
 import { allocArray, elementCount, type ArrayValue, type Dtype } from './npy.js';
 
 export type ValueType =
-  | { kind: 'array'; dtype: Dtype | null; shape: number[] | null }
-  | { kind: 'json' }
-  | { kind: 'file' };
+  { kind: 'array'; dtype: Dtype | null; shape: number[] | null } | { kind: 'json' } | { kind: 'file' };
 
 /** Human-readable form of a type: `int64 array [2, 2]`, `file`, `JSON value`. */
 export function describeType(type: ValueType): string {
@@ -50,7 +48,10 @@ export type NestedListProblem =
  * (its depth is the depth of the first element's nesting), or the first
  * place where it is not. A bare element is a scalar (shape `[]`).
  */
-export function findNestedShape(value: unknown, accepts: (element: unknown) => boolean): { shape: number[] } | { problem: NestedListProblem } {
+export function findNestedShape(
+  value: unknown,
+  accepts: (element: unknown) => boolean,
+): { shape: number[] } | { problem: NestedListProblem } {
   const shape: number[] = [];
   let level: unknown = value;
   while (Array.isArray(level)) {
@@ -86,14 +87,27 @@ export function nestedListShape(value: unknown, site: LiteralSite): number[] {
   if ('shape' in found) return found.shape;
   const { problem } = found;
   const field = `${site.field}${problem.path}`;
-  const where = { ...(site.file === undefined ? {} : { file: site.file }), node: site.node, field, value: problem.value };
+  const where = {
+    ...(site.file === undefined ? {} : { file: site.file }),
+    node: site.node,
+    field,
+    value: problem.value,
+  };
   if (problem.kind === 'element') {
-    throw new RunGraphError('E_INPUT_TYPE', `expected a number at ${field}, got ${describeValue(problem.value)}`, where);
+    throw new RunGraphError(
+      'E_INPUT_TYPE',
+      `expected a number at ${field}, got ${describeValue(problem.value)}`,
+      where,
+    );
   }
-  throw new RunGraphError('E_INPUT_SHAPE', `ragged nested list: expected a list of length ${problem.expected} at ${field}, got ${describeRaggedItem(problem.value)}`, {
-    ...where,
-    hint: 'every row of an array must have the same length',
-  });
+  throw new RunGraphError(
+    'E_INPUT_SHAPE',
+    `ragged nested list: expected a list of length ${problem.expected} at ${field}, got ${describeRaggedItem(problem.value)}`,
+    {
+      ...where,
+      hint: 'every row of an array must have the same length',
+    },
+  );
 }
 
 function flatten(value: JsonValue, out: number[]): void {
@@ -115,13 +129,17 @@ export function arrayFromNestedList(value: JsonValue, dtype: 'int64' | 'float64'
     const data = array.data as BigInt64Array;
     flat.forEach((n, i) => {
       if (!Number.isSafeInteger(n)) {
-        throw new RunGraphError('E_INPUT_TYPE', `element ${i} (in C order) is ${describeValue(n)}, not an integer that int64 holds exactly`, {
-          ...(site.file === undefined ? {} : { file: site.file }),
-          node: site.node,
-          field: site.field,
-          value: n,
-          hint: 'Integer64 data must be whole numbers between -(2^53-1) and 2^53-1; use scalems.Float64 for fractions',
-        });
+        throw new RunGraphError(
+          'E_INPUT_TYPE',
+          `element ${i} (in C order) is ${describeValue(n)}, not an integer that int64 holds exactly`,
+          {
+            ...(site.file === undefined ? {} : { file: site.file }),
+            node: site.node,
+            field: site.field,
+            value: n,
+            hint: 'Integer64 data must be whole numbers between -(2^53-1) and 2^53-1; use scalems.Float64 for fractions',
+          },
+        );
       }
       data[i] = BigInt(n);
     });

@@ -28,7 +28,11 @@ import { readStoreStatus, type ExistingStoreStatus } from '../store/store-status
 import { isRunGraphWorkdir, workdirLayout, type WorkdirLayout } from '../store/workdir.js';
 
 /** Who holds a store's lock, if anyone. */
-export type StoreHolder = { status: 'none' } | { status: 'live'; pid: number; host: string } | { status: 'dead'; pid: number; host: string } | { status: 'unknown' };
+export type StoreHolder =
+  | { status: 'none' }
+  | { status: 'live'; pid: number; host: string }
+  | { status: 'dead'; pid: number; host: string }
+  | { status: 'unknown' };
 
 /** A store no kept workflow reaches. */
 export interface UnreachableStore {
@@ -77,7 +81,10 @@ export function deletable(holder: StoreHolder): boolean {
  * uid, derived from the loop's uid: so iterations are found from k = 0 on,
  * until one has no stores.
  */
-export function withGeneratedStores(keep: ReadonlySet<Uid>, stores: ReadonlyMap<Uid, StoreMetadata | undefined>): Set<Uid> {
+export function withGeneratedStores(
+  keep: ReadonlySet<Uid>,
+  stores: ReadonlyMap<Uid, StoreMetadata | undefined>,
+): Set<Uid> {
   const byDependency = new Map<Uid, Uid[]>();
   for (const [uid, metadata] of stores) {
     if (!hasRecord(metadata)) continue;
@@ -92,7 +99,10 @@ export function withGeneratedStores(keep: ReadonlySet<Uid>, stores: ReadonlyMap<
   while (queue.length > 0) {
     const at = queue.pop() as Uid;
     for (let k = 0; ; k++) {
-      const members = [...(byDependency.get(iterationUid(at, k, 'until')) ?? []), ...(byDependency.get(iterationUid(at, k, 'body')) ?? [])];
+      const members = [
+        ...(byDependency.get(iterationUid(at, k, 'until')) ?? []),
+        ...(byDependency.get(iterationUid(at, k, 'body')) ?? []),
+      ];
       if (members.length === 0) break;
       for (const member of members) {
         if (reachable.has(member)) continue;
@@ -108,7 +118,10 @@ export function withGeneratedStores(keep: ReadonlySet<Uid>, stores: ReadonlyMap<
 export async function findGarbage(workdir: string, keepNodes: ReadonlySet<Uid>): Promise<GarbageReport> {
   const layout = workdirLayout(workdir);
   if (!(await isRunGraphWorkdir(layout.root))) {
-    throw new RunGraphError('E_WORKDIR', `${workdir} is not a run-graph working directory`, { value: workdir, hint: 'name it with --workdir; gc deletes only inside a working directory' });
+    throw new RunGraphError('E_WORKDIR', `${workdir} is not a run-graph working directory`, {
+      value: workdir,
+      hint: 'name it with --workdir; gc deletes only inside a working directory',
+    });
   }
   const stores = await readStoreIndex(layout);
   const keep = withGeneratedStores(keepNodes, stores);
@@ -120,7 +133,10 @@ export async function findGarbage(workdir: string, keepNodes: ReadonlySet<Uid>):
       continue;
     }
     const storeDir = layout.storeDir(uid);
-    const operation = metadata === undefined ? undefined : `${metadata.operation.namespace}.${metadata.operation.name}${metadata.operation.version === null ? '' : ` ${metadata.operation.version}`}`;
+    const operation =
+      metadata === undefined
+        ? undefined
+        : `${metadata.operation.namespace}.${metadata.operation.name}${metadata.operation.version === null ? '' : ` ${metadata.operation.version}`}`;
     const size = await directorySize(storeDir);
     const store = await readStoreStatus(storeDir, { metadata });
     unreachable.push({
@@ -151,7 +167,9 @@ async function deleteStore(layout: WorkdirLayout, uid: Uid, staleMs: number): Pr
   const claim = await claimOwnership(storeDir, owner, { staleMs });
   if (claim.kind === 'missing') return 'already gone';
   if (claim.kind === 'held') {
-    return claim.owner === undefined ? 'its lock is held (owner unknown)' : `in use by pid ${claim.owner.pid} on ${claim.owner.host}`;
+    return claim.owner === undefined
+      ? 'its lock is held (owner unknown)'
+      : `in use by pid ${claim.owner.pid} on ${claim.owner.host}`;
   }
   const doomed = join(layout.tmp, `gc.${uid.slice(0, 16)}.${process.pid}.${randomBytes(4).toString('hex')}`);
   try {
@@ -165,12 +183,21 @@ async function deleteStore(layout: WorkdirLayout, uid: Uid, staleMs: number): Pr
 }
 
 /** Delete the deletable stores of a report. A store whose lock turns out to be held is kept and reported. */
-export async function collectGarbage(report: GarbageReport, options: { staleMs?: number } = {}): Promise<CollectResult> {
+export async function collectGarbage(
+  report: GarbageReport,
+  options: { staleMs?: number } = {},
+): Promise<CollectResult> {
   const layout = workdirLayout(report.workdir);
   const result: CollectResult = { deleted: [], kept: [], freedBytes: 0 };
   for (const store of report.unreachable) {
     if (!deletable(store.holder)) {
-      result.kept.push({ uid: store.uid, reason: store.holder.status === 'live' ? `in use by pid ${store.holder.pid} on ${store.holder.host}` : 'its lock is held (owner unknown)' });
+      result.kept.push({
+        uid: store.uid,
+        reason:
+          store.holder.status === 'live'
+            ? `in use by pid ${store.holder.pid} on ${store.holder.host}`
+            : 'its lock is held (owner unknown)',
+      });
       continue;
     }
     const reason = await deleteStore(layout, store.uid, options.staleMs ?? 30_000);

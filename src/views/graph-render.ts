@@ -52,11 +52,17 @@ export function graphEdges(graph: ConcreteGraph): GraphEdge[] {
       if (kind === 'ref') {
         const ref = value as ResolvedRef;
         const upstream = graph.byLabel.get(ref.label);
-        edges.push({ from: ref.label, to: node.label, field, output: upstream !== undefined && upstream.operation.defaultOutput === ref.output ? undefined : ref.output });
+        edges.push({
+          from: ref.label,
+          to: node.label,
+          field,
+          output: upstream !== undefined && upstream.operation.defaultOutput === ref.output ? undefined : ref.output,
+        });
         return;
       }
       if (kind === 'file') return;
-      for (const [key, child] of Object.entries(value as { [key: string]: InputTree<ResolvedRef> })) visit(child, field === '' ? key : `${field}.${key}`);
+      for (const [key, child] of Object.entries(value as { [key: string]: InputTree<ResolvedRef> }))
+        visit(child, field === '' ? key : `${field}.${key}`);
     };
     for (const [field, value] of Object.entries(node.input)) visit(value, field);
   }
@@ -65,7 +71,9 @@ export function graphEdges(graph: ConcreteGraph): GraphEdge[] {
 
 /** The state to colour each node by, from a status report. */
 export function drawnStates(nodes: readonly NodeStatus[]): Map<string, DrawnState> {
-  return new Map(nodes.map((n) => [n.label, n.state === 'not-started' && n.prior !== undefined ? 'outdated' : n.state]));
+  return new Map(
+    nodes.map((n) => [n.label, n.state === 'not-started' && n.prior !== undefined ? 'outdated' : n.state]),
+  );
 }
 
 function operationText(node: GraphNode): string {
@@ -90,7 +98,12 @@ function dotText(text: string): string {
  * Render `graph`. With `states`, boxes are coloured by state and a legend
  * of the states present is added; without, they are plain.
  */
-export function renderGraph(graph: ConcreteGraph, format: GraphFormat, states?: ReadonlyMap<string, DrawnState>, notes?: ReadonlyMap<string, string>): string {
+export function renderGraph(
+  graph: ConcreteGraph,
+  format: GraphFormat,
+  states?: ReadonlyMap<string, DrawnState>,
+  notes?: ReadonlyMap<string, string>,
+): string {
   const ids = new Map(graph.nodes.map((n, i) => [n.label, `n${i}`]));
   const edges = graphEdges(graph);
   switch (format) {
@@ -98,12 +111,18 @@ export function renderGraph(graph: ConcreteGraph, format: GraphFormat, states?: 
       const lines = ['flowchart LR'];
       for (const node of graph.nodes) {
         const note = notes?.get(node.label);
-        lines.push(`  ${ids.get(node.label) ?? ''}["${mermaidText(node.label)}<br/>${mermaidText(operationText(node))}${note === undefined ? '' : `<br/>${mermaidText(note)}`}"]`);
+        lines.push(
+          `  ${ids.get(node.label) ?? ''}["${mermaidText(node.label)}<br/>${mermaidText(operationText(node))}${note === undefined ? '' : `<br/>${mermaidText(note)}`}"]`,
+        );
       }
-      for (const edge of edges) lines.push(`  ${ids.get(edge.from) ?? ''} -->|"${mermaidText(edgeText(edge))}"| ${ids.get(edge.to) ?? ''}`);
+      for (const edge of edges)
+        lines.push(`  ${ids.get(edge.from) ?? ''} -->|"${mermaidText(edgeText(edge))}"| ${ids.get(edge.to) ?? ''}`);
       if (states !== undefined) {
         const used = [...new Set(states.values())];
-        for (const state of used) lines.push(`  classDef ${state.replace('-', '_')} fill:${COLOURS[state].fill},stroke:${COLOURS[state].stroke},color:#000`);
+        for (const state of used)
+          lines.push(
+            `  classDef ${state.replace('-', '_')} fill:${COLOURS[state].fill},stroke:${COLOURS[state].stroke},color:#000`,
+          );
         for (const state of used) {
           const members = graph.nodes.filter((n) => states.get(n.label) === state).map((n) => ids.get(n.label) ?? '');
           if (members.length > 0) lines.push(`  class ${members.join(',')} ${state.replace('-', '_')}`);
@@ -121,10 +140,16 @@ export function renderGraph(graph: ConcreteGraph, format: GraphFormat, states?: 
       for (const node of graph.nodes) {
         const state = states?.get(node.label);
         const note = notes?.get(node.label);
-        const colour = state === undefined ? '' : `, fillcolor="${COLOURS[state].fill}", color="${COLOURS[state].stroke}", tooltip="${state}"`;
-        lines.push(`  "${dotText(node.label)}" [label="${dotText(node.label)}\\n${dotText(operationText(node))}${note === undefined ? '' : `\\n${dotText(note)}`}"${colour}];`);
+        const colour =
+          state === undefined
+            ? ''
+            : `, fillcolor="${COLOURS[state].fill}", color="${COLOURS[state].stroke}", tooltip="${state}"`;
+        lines.push(
+          `  "${dotText(node.label)}" [label="${dotText(node.label)}\\n${dotText(operationText(node))}${note === undefined ? '' : `\\n${dotText(note)}`}"${colour}];`,
+        );
       }
-      for (const edge of edges) lines.push(`  "${dotText(edge.from)}" -> "${dotText(edge.to)}" [label="${dotText(edgeText(edge))}"];`);
+      for (const edge of edges)
+        lines.push(`  "${dotText(edge.from)}" -> "${dotText(edge.to)}" [label="${dotText(edgeText(edge))}"];`);
       lines.push('}');
       return `${lines.join('\n')}\n`;
     }
@@ -136,6 +161,7 @@ export function renderGraph(graph: ConcreteGraph, format: GraphFormat, states?: 
 /** A note for each node that runs again because a version changed (`will run: demo.simulate 1.2 -> 1.3`). */
 export function versionNotes(nodes: readonly NodeStatus[]): Map<string, string> {
   const notes = new Map<string, string>();
-  for (const node of nodes) if (node.state === 'not-started' && node.prior !== undefined) notes.set(node.label, describePriorStore(node.prior));
+  for (const node of nodes)
+    if (node.state === 'not-started' && node.prior !== undefined) notes.set(node.label, describePriorStore(node.prior));
   return notes;
 }

@@ -36,7 +36,8 @@ export interface ArtifactReport {
 }
 
 /** Who builds a store, as far as it is known. */
-export type InspectOwner = Pick<OwnerInfo, 'pid' | 'host'> & Partial<Omit<OwnerInfo, 'pid' | 'host'>> & { alive: boolean };
+export type InspectOwner = Pick<OwnerInfo, 'pid' | 'host'> &
+  Partial<Omit<OwnerInfo, 'pid' | 'host'>> & { alive: boolean };
 
 /** A store's state as inspect reports it; `not-started` for a node of the workflow with no store yet. */
 export type InspectState = 'committed' | 'incomplete' | 'running' | 'not-started';
@@ -72,8 +73,13 @@ export const UID_PREFIX = /^[0-9a-f]{6,63}$/;
  * The uid a command-line target names: a label of `graph`, a full uid, or a
  * unique prefix of at least 6 hex digits of a store's uid.
  */
-export async function resolveTarget(target: string, workdir: string, graph: ConcreteGraph | undefined): Promise<{ uid: Uid; labels: string[] }> {
-  const labelsOf = (uid: Uid): string[] => (graph === undefined ? [] : graph.nodes.filter((n) => n.uid === uid).map((n) => n.label));
+export async function resolveTarget(
+  target: string,
+  workdir: string,
+  graph: ConcreteGraph | undefined,
+): Promise<{ uid: Uid; labels: string[] }> {
+  const labelsOf = (uid: Uid): string[] =>
+    graph === undefined ? [] : graph.nodes.filter((n) => n.uid === uid).map((n) => n.label);
   const byLabel = graph?.byLabel.get(target);
   if (byLabel !== undefined) return { uid: byLabel.uid, labels: labelsOf(byLabel.uid) };
   if (isUid(target)) return { uid: target, labels: labelsOf(target) };
@@ -82,14 +88,27 @@ export async function resolveTarget(target: string, workdir: string, graph: Conc
     const [only] = matches;
     if (matches.length === 1 && only !== undefined) return { uid: only, labels: labelsOf(only) };
     if (matches.length > 1) {
-      throw new RunGraphError('E_UNKNOWN_NODE', `uid prefix '${target}' matches ${matches.length} stores in ${workdir}`, { value: target, hint: 'give more digits' });
+      throw new RunGraphError(
+        'E_UNKNOWN_NODE',
+        `uid prefix '${target}' matches ${matches.length} stores in ${workdir}`,
+        { value: target, hint: 'give more digits' },
+      );
     }
   }
-  throw new RunGraphError('E_UNKNOWN_NODE', graph === undefined ? `'${target}' is not a uid (or uid prefix) of a store in ${workdir}` : `'${target}' is neither a label of the workflow nor the uid of a store in ${workdir}`, {
-    ...(graph?.file === undefined ? {} : { file: graph.file }),
-    value: target,
-    hint: graph === undefined ? 'to inspect a node by label, pass --workflow FILE' : `labels: ${[...graph.byLabel.keys()].slice(0, 12).join(', ')}`,
-  });
+  throw new RunGraphError(
+    'E_UNKNOWN_NODE',
+    graph === undefined
+      ? `'${target}' is not a uid (or uid prefix) of a store in ${workdir}`
+      : `'${target}' is neither a label of the workflow nor the uid of a store in ${workdir}`,
+    {
+      ...(graph?.file === undefined ? {} : { file: graph.file }),
+      value: target,
+      hint:
+        graph === undefined
+          ? 'to inspect a node by label, pass --workflow FILE'
+          : `labels: ${[...graph.byLabel.keys()].slice(0, 12).join(', ')}`,
+    },
+  );
 }
 
 function truncate(text: string, max = PREVIEW_CHARS): string {
@@ -144,7 +163,10 @@ export async function previewArtifact(storeDir: string, artifact: ArtifactEntry)
 }
 
 /** A short preview of one artifact whose bytes `open` gives (a stream is described from its entry and never read). */
-export async function previewArtifactFrom(artifact: ArtifactEntry, open: () => Promise<ArtifactBytes>): Promise<string> {
+export async function previewArtifactFrom(
+  artifact: ArtifactEntry,
+  open: () => Promise<ArtifactBytes>,
+): Promise<string> {
   if (artifact.kind === 'stream') {
     const chunks = artifact.chunks ?? [];
     return `a stream of ${chunks.length} chunk${chunks.length === 1 ? '' : 's'}, ${chunks.reduce((rows, c) => rows + c.rows, 0)} rows`;
@@ -152,7 +174,8 @@ export async function previewArtifactFrom(artifact: ArtifactEntry, open: () => P
   try {
     const bytes = await open();
     if (artifact.kind === 'array' || artifact.path.endsWith('.npy')) return await previewArray(bytes, artifact.path);
-    if (artifact.kind === 'json') return truncate(JSON.stringify(JSON.parse(Buffer.from(await bytes.read()).toString('utf8')) as JsonValue));
+    if (artifact.kind === 'json')
+      return truncate(JSON.stringify(JSON.parse(Buffer.from(await bytes.read()).toString('utf8')) as JsonValue));
     return await previewText(bytes);
   } catch (error) {
     return `(cannot read: ${error instanceof RunGraphError ? error.message : error instanceof Error ? error.message : String(error)})`;
@@ -164,7 +187,12 @@ export async function previewArtifactFrom(artifact: ArtifactEntry, open: () => P
  * `not-started` when `graph` has a node with it (its operation from the
  * graph), and E_UNKNOWN_NODE otherwise.
  */
-export async function inspectStore(workdir: string, uid: Uid, labels: string[], graph?: ConcreteGraph): Promise<InspectReport> {
+export async function inspectStore(
+  workdir: string,
+  uid: Uid,
+  labels: string[],
+  graph?: ConcreteGraph,
+): Promise<InspectReport> {
   const layout = workdirLayout(workdir);
   const storeDir = layout.storeDir(uid);
   const store = await readStoreStatus(storeDir);
@@ -175,17 +203,27 @@ export async function inspectStore(workdir: string, uid: Uid, labels: string[], 
     const exists = store.state !== 'not-started';
     const node = graph?.nodes.find((n) => n.uid === uid);
     if (node === undefined) {
-      throw new RunGraphError('E_UNKNOWN_NODE', exists ? `store ${uid} in ${workdir} has no readable metadata.json` : `no store ${uid} in ${workdir}`, {
-        value: uid,
-        hint: exists ? 'a store cut short before its first write; the next run rebuilds it' : 'is this the right --workdir?',
-      });
+      throw new RunGraphError(
+        'E_UNKNOWN_NODE',
+        exists ? `store ${uid} in ${workdir} has no readable metadata.json` : `no store ${uid} in ${workdir}`,
+        {
+          value: uid,
+          hint: exists
+            ? 'a store cut short before its first write; the next run rebuilds it'
+            : 'is this the right --workdir?',
+        },
+      );
     }
     return {
       uid,
       labels,
       storeDir,
       state: exists ? 'incomplete' : 'not-started',
-      operation: { namespace: node.operation.namespace, name: node.operation.name, version: node.operation.version ?? null },
+      operation: {
+        namespace: node.operation.namespace,
+        name: node.operation.name,
+        version: node.operation.version ?? null,
+      },
       record: node.record,
       artifacts: [],
       ledger,
@@ -205,7 +243,9 @@ export async function inspectStore(workdir: string, uid: Uid, labels: string[], 
     state: store.state,
     operation: metadata.operation,
     createdAt: metadata.createdAt,
-    ...(store.state === 'committed' ? { committedAt: store.metadata.committedAt, durationMs: store.metadata.durationMs } : {}),
+    ...(store.state === 'committed'
+      ? { committedAt: store.metadata.committedAt, durationMs: store.metadata.durationMs }
+      : {}),
     ...(owner === undefined ? {} : { owner }),
     record: metadata.record,
     artifacts,

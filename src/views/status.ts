@@ -67,9 +67,13 @@ async function checkpointProgress(storeDir: string, isLoop: boolean): Promise<st
   const version = await latestCheckpointVersion(storeDir);
   if (version === undefined) return undefined;
   if (!isLoop) return `checkpoint ${version} written`;
-  const saved = (await checkpointFacility(storeDir).load().catch(() => undefined)) as { iteration?: unknown; stop?: unknown } | undefined;
+  const saved = (await checkpointFacility(storeDir)
+    .load()
+    .catch(() => undefined)) as { iteration?: unknown; stop?: unknown } | undefined;
   if (typeof saved?.iteration !== 'number') return undefined;
-  return saved.stop === true ? `stopped after iteration ${saved.iteration}` : `iteration ${saved.iteration} in progress`;
+  return saved.stop === true
+    ? `stopped after iteration ${saved.iteration}`
+    : `iteration ${saved.iteration} in progress`;
 }
 
 /** The state of every node of `graph` in the working directory `workdir` (which need not exist). */
@@ -85,7 +89,8 @@ export async function readStatus(graph: ConcreteGraph, workdir: string): Promise
     if (existing.has(node.uid)) {
       const storeDir = layout.storeDir(node.uid);
       state = nodeState(await readStoreStatus(storeDir));
-      if (state.state === 'incomplete' || state.state === 'running') progress = await checkpointProgress(storeDir, node.operation.control === true);
+      if (state.state === 'incomplete' || state.state === 'running')
+        progress = await checkpointProgress(storeDir, node.operation.control === true);
     }
     counts[state.state]++;
     nodes.push({ ...base, ...state, ...(progress === undefined ? {} : { progress }) });

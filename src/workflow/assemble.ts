@@ -25,7 +25,17 @@ import { RunGraphError, describeValue, type ErrorCode } from '../errors.js';
 import { fingerprint, type NodeRecord, type Uid } from '../identity/fingerprint.js';
 import { whileOperation } from './loop.js';
 import { index as indexOperation, stack as stackOperation } from '../operations/ensemble-ops.js';
-import { INPUT_KIND, isFileInput, isInputRef, operationIdentity, qualifiedName, type CheckInput, type FileInput, type OperationDefinition, type ResolvedRef } from '../operations/operation.js';
+import {
+  INPUT_KIND,
+  isFileInput,
+  isInputRef,
+  operationIdentity,
+  qualifiedName,
+  type CheckInput,
+  type FileInput,
+  type OperationDefinition,
+  type ResolvedRef,
+} from '../operations/operation.js';
 import type { OperationRegistry } from '../operations/registry.js';
 import { describeType, type ValueType } from '../values/values.js';
 import { digestFile } from './file-digest.js';
@@ -38,7 +48,12 @@ import { topologicalOrder } from './topological-order.js';
 /** What a label names inside a scope: a node, or something with outputs (a subgraph use, a map, a map member). */
 type Entity =
   | { kind: 'node'; node: GraphNode }
-  | { kind: 'alias'; label: string; output(name: string | undefined, field: string): ResolvedValue; outputNames(): string[] };
+  | {
+      kind: 'alias';
+      label: string;
+      output(name: string | undefined, field: string): ResolvedValue;
+      outputNames(): string[];
+    };
 
 interface Scope {
   /** Prepended to the labels of nodes made in this scope. */
@@ -56,7 +71,6 @@ export interface AssemblerOptions {
   baseDir: string;
   file: string | undefined;
 }
-
 
 const MEMBER_LABEL = /^(.*)\[(\d+)\]$/;
 
@@ -114,16 +128,28 @@ function fileInputsOf(spec: WorkflowSpec): string[] {
 function typesCompatible(current: ValueType, next: ValueType): boolean {
   if (current.kind !== next.kind) return false;
   if (current.kind !== 'array' || next.kind !== 'array') return true;
-  const numeric = (d: string | null): boolean => d === null || d === 'int64' || d === 'float64' || d === 'int32' || d === 'float32';
-  const dtypeOk = current.dtype === null || next.dtype === null || current.dtype === next.dtype || (numeric(current.dtype) && numeric(next.dtype));
-  const shapeOk = current.shape === null || next.shape === null || (current.shape.length === next.shape.length && current.shape.every((d, i) => d === next.shape?.[i]));
+  const numeric = (d: string | null): boolean =>
+    d === null || d === 'int64' || d === 'float64' || d === 'int32' || d === 'float32';
+  const dtypeOk =
+    current.dtype === null ||
+    next.dtype === null ||
+    current.dtype === next.dtype ||
+    (numeric(current.dtype) && numeric(next.dtype));
+  const shapeOk =
+    current.shape === null ||
+    next.shape === null ||
+    (current.shape.length === next.shape.length && current.shape.every((d, i) => d === next.shape?.[i]));
   return dtypeOk && shapeOk;
 }
 
 /** A boolean as a loop condition can use: JSON, or a bool array of one element. */
 export function isBooleanType(type: ValueType): boolean {
   if (type.kind === 'json') return true;
-  return type.kind === 'array' && (type.dtype === 'bool' || type.dtype === null) && (type.shape === null || type.shape.reduce((n, d) => n * d, 1) === 1);
+  return (
+    type.kind === 'array' &&
+    (type.dtype === 'bool' || type.dtype === null) &&
+    (type.shape === null || type.shape.reduce((n, d) => n * d, 1) === 1)
+  );
 }
 
 export class GraphAssembler {
@@ -133,7 +159,11 @@ export class GraphAssembler {
   readonly #files: ReadonlyMap<string, FileInput | RunGraphError>;
   readonly #positions = new WeakMap<readonly GraphNode[], { index: Map<Uid, number>; upTo: number }>();
 
-  private constructor(spec: WorkflowSpec, options: AssemblerOptions, files: ReadonlyMap<string, FileInput | RunGraphError>) {
+  private constructor(
+    spec: WorkflowSpec,
+    options: AssemblerOptions,
+    files: ReadonlyMap<string, FileInput | RunGraphError>,
+  ) {
     this.#spec = spec;
     this.#options = options;
     this.#files = files;
@@ -159,7 +189,11 @@ export class GraphAssembler {
   /** The top level of the workflow. */
   assembleWorkflow(): GraphNode[] {
     const nodes: GraphNode[] = [];
-    this.#assembleScope(this.#spec.nodes, { prefix: '', inputs: undefined, scopeDepends: [], origin: 'the workflow' }, nodes);
+    this.#assembleScope(
+      this.#spec.nodes,
+      { prefix: '', inputs: undefined, scopeDepends: [], origin: 'the workflow' },
+      nodes,
+    );
     return nodes;
   }
 
@@ -167,13 +201,31 @@ export class GraphAssembler {
    * Nodes of one use of a subgraph with its inputs bound: a loop iteration.
    * Labels get `prefix`; every record depends on `scopeDepends` too.
    */
-  instantiate(subgraph: string, bindings: ReadonlyMap<string, ResolvedValue>, prefix: string, scopeDepends: readonly Uid[]): Assembly {
+  instantiate(
+    subgraph: string,
+    bindings: ReadonlyMap<string, ResolvedValue>,
+    prefix: string,
+    scopeDepends: readonly Uid[],
+  ): Assembly {
     const nodes: GraphNode[] = [];
-    const outputs = this.#useSubgraph(subgraph, bindings, { prefix, inputs: undefined, scopeDepends, origin: `subgraph '${subgraph}'` }, prefix.replace(/\/$/, ''), nodes);
+    const outputs = this.#useSubgraph(
+      subgraph,
+      bindings,
+      { prefix, inputs: undefined, scopeDepends, origin: `subgraph '${subgraph}'` },
+      prefix.replace(/\/$/, ''),
+      nodes,
+    );
     return { nodes, outputs };
   }
 
-  #error(code: ErrorCode, message: string, node: string, field?: string, value?: unknown, hint?: string): RunGraphError {
+  #error(
+    code: ErrorCode,
+    message: string,
+    node: string,
+    field?: string,
+    value?: unknown,
+    hint?: string,
+  ): RunGraphError {
     return new RunGraphError(code, message, {
       ...(this.#options.file === undefined ? {} : { file: this.#options.file }),
       node,
@@ -187,7 +239,14 @@ export class GraphAssembler {
     const found = this.#spec.subgraphs?.[name];
     if (found === undefined) {
       const guess = closest(name, Object.keys(this.#spec.subgraphs ?? {}));
-      throw this.#error('E_UNKNOWN_OPERATION', `unknown subgraph '${name}'`, node, field, name, guess === undefined ? 'define it under "subgraphs"' : `did you mean '${guess}'?`);
+      throw this.#error(
+        'E_UNKNOWN_OPERATION',
+        `unknown subgraph '${name}'`,
+        node,
+        field,
+        name,
+        guess === undefined ? 'define it under "subgraphs"' : `did you mean '${guess}'?`,
+      );
     }
     return found;
   }
@@ -201,7 +260,14 @@ export class GraphAssembler {
           const target = indexOf.get(label);
           if (target === undefined) {
             const guess = closest(label, indexOf.keys());
-            throw this.#error('E_UNKNOWN_REFERENCE', `reference to a node labelled '${label}', and there is none${scope.inputs === undefined ? '' : ` in ${scope.origin}`}`, scope.prefix + node.label, field, label, guess === undefined ? undefined : `did you mean '${guess}'?`);
+            throw this.#error(
+              'E_UNKNOWN_REFERENCE',
+              `reference to a node labelled '${label}', and there is none${scope.inputs === undefined ? '' : ` in ${scope.origin}`}`,
+              scope.prefix + node.label,
+              field,
+              label,
+              guess === undefined ? undefined : `did you mean '${guess}'?`,
+            );
           }
           return target;
         }),
@@ -211,9 +277,17 @@ export class GraphAssembler {
     for (const i of topologicalOrder(specs, upstream, this.#options.file)) {
       const spec = specs[i] as WorkflowNodeSpec;
       const label = scope.prefix + spec.label;
-      const resolveValue = (value: JsonValue, field: string): ResolvedValue => this.#resolve(value, field, label, scope, entities, out);
+      const resolveValue = (value: JsonValue, field: string): ResolvedValue =>
+        this.#resolve(value, field, label, scope, entities, out);
       if (spec.operation !== undefined) {
-        const node = this.#operationNode(this.#operation(spec.operation, label), label, resolveValue(spec.input ?? {}, 'input') as { [k: string]: ResolvedValue }, scope, spec.description, out);
+        const node = this.#operationNode(
+          this.#operation(spec.operation, label),
+          label,
+          resolveValue(spec.input ?? {}, 'input') as { [k: string]: ResolvedValue },
+          scope,
+          spec.description,
+          out,
+        );
         entities.set(spec.label, { kind: 'node', node });
       } else if (spec.subgraph !== undefined) {
         const bindings = new Map(Object.entries(spec.input ?? {}).map(([k, v]) => [k, resolveValue(v, `input.${k}`)]));
@@ -235,20 +309,41 @@ export class GraphAssembler {
     const operation = this.#options.registry.get(name);
     if (operation === undefined) {
       const guess = closest(name, this.#options.registry.names());
-      throw this.#error('E_UNKNOWN_OPERATION', `unknown operation '${name}'`, label, 'operation', name, guess === undefined ? `known operations: ${this.#options.registry.names().join(', ')}` : `did you mean '${guess}'?`);
+      throw this.#error(
+        'E_UNKNOWN_OPERATION',
+        `unknown operation '${name}'`,
+        label,
+        'operation',
+        name,
+        guess === undefined
+          ? `known operations: ${this.#options.registry.names().join(', ')}`
+          : `did you mean '${guess}'?`,
+      );
     }
     return operation;
   }
 
   /** Check an operation node and give it its record and uid. */
-  #operationNode(operation: OperationDefinition, label: string, input: { [field: string]: ResolvedValue }, scope: Scope, description: string | undefined, out: GraphNode[]): GraphNode {
+  #operationNode(
+    operation: OperationDefinition,
+    label: string,
+    input: { [field: string]: ResolvedValue },
+    scope: Scope,
+    description: string | undefined,
+    out: GraphNode[],
+  ): GraphNode {
     let outputs: { [output: string]: ValueType };
     try {
       outputs = operation.check(input as CheckInput, { file: this.#options.file, node: label });
     } catch (error) {
       if (error instanceof RunGraphError || error?.constructor?.name === 'RunGraphError') throw error;
       // An operation of the user's own that throws a plain Error rejects its input; it is not a bug in run-graph.
-      throw this.#error('E_INPUT_TYPE', `operation ${qualifiedName(operation)} rejected its input: ${error instanceof Error ? error.message : String(error)}`, label, 'input');
+      throw this.#error(
+        'E_INPUT_TYPE',
+        `operation ${qualifiedName(operation)} rejected its input: ${error instanceof Error ? error.message : String(error)}`,
+        label,
+        'input',
+      );
     }
     return this.#addNode(operation, label, input, recordInput(input), outputs, scope, description, out);
   }
@@ -282,7 +377,8 @@ export class GraphAssembler {
     const collect = (value: ResolvedValue): void => {
       if (isInputRef(value)) refs.push(value);
       else if (Array.isArray(value)) value.forEach(collect);
-      else if (typeof value === 'object' && value !== null && !isFileInput(value)) Object.values(value).forEach(collect);
+      else if (typeof value === 'object' && value !== null && !isFileInput(value))
+        Object.values(value).forEach(collect);
     };
     Object.values(input).forEach(collect);
     const depends = [...new Set([...refs.map((r) => r.uid), ...scope.scopeDepends])].sort();
@@ -296,8 +392,16 @@ export class GraphAssembler {
     return node;
   }
 
-  #resolve(value: JsonValue, field: string, label: string, scope: Scope, entities: Map<string, Entity>, out: GraphNode[]): ResolvedValue {
-    if (Array.isArray(value)) return value.map((item, i) => this.#resolve(item, fieldPath(field, i), label, scope, entities, out));
+  #resolve(
+    value: JsonValue,
+    field: string,
+    label: string,
+    scope: Scope,
+    entities: Map<string, Entity>,
+    out: GraphNode[],
+  ): ResolvedValue {
+    if (Array.isArray(value))
+      return value.map((item, i) => this.#resolve(item, fieldPath(field, i), label, scope, entities, out));
     if (!isObject(value)) return value;
     const ref = value['$ref'];
     const file = value['$file'];
@@ -306,32 +410,57 @@ export class GraphAssembler {
     if (typeof file === 'string') {
       const digested = this.#files.get(file);
       if (digested instanceof RunGraphError) {
-        throw new RunGraphError(digested.code, digested.message, { ...digested.location, node: label, field, value: file, ...(digested.hint === undefined ? {} : { hint: digested.hint }), cause: digested });
+        throw new RunGraphError(digested.code, digested.message, {
+          ...digested.location,
+          node: label,
+          field,
+          value: file,
+          ...(digested.hint === undefined ? {} : { hint: digested.hint }),
+          cause: digested,
+        });
       }
       return digested as FileInput;
     }
     if (typeof input === 'string') {
       const bound = scope.inputs?.get(input);
       if (bound === undefined) {
-        const where = scope.inputs === undefined ? 'outside a subgraph' : `in ${scope.origin}, which has inputs ${[...scope.inputs.keys()].join(', ')}`;
-        throw this.#error('E_UNKNOWN_REFERENCE', `{"$input": "${input}"} is not an input ${where}`, label, field, input);
+        const where =
+          scope.inputs === undefined
+            ? 'outside a subgraph'
+            : `in ${scope.origin}, which has inputs ${[...scope.inputs.keys()].join(', ')}`;
+        throw this.#error(
+          'E_UNKNOWN_REFERENCE',
+          `{"$input": "${input}"} is not an input ${where}`,
+          label,
+          field,
+          input,
+        );
       }
       return bound;
     }
     const resolved: { [key: string]: ResolvedValue } = {};
-    for (const [key, child] of Object.entries(value)) resolved[key] = this.#resolve(child, fieldPath(field, key), label, scope, entities, out);
+    for (const [key, child] of Object.entries(value))
+      resolved[key] = this.#resolve(child, fieldPath(field, key), label, scope, entities, out);
     return resolved;
   }
 
   #resolveReference(text: string, field: string, label: string, entities: Map<string, Entity>): ResolvedValue {
     const { label: target, output } = splitReference(text);
     const entity = entities.get(target);
-    if (entity === undefined) throw this.#error('E_UNKNOWN_REFERENCE', `reference to '${target}', which does not exist`, label, field, text);
+    if (entity === undefined)
+      throw this.#error('E_UNKNOWN_REFERENCE', `reference to '${target}', which does not exist`, label, field, text);
     if (entity.kind === 'alias') return entity.output(output, field);
     const name = output ?? entity.node.operation.defaultOutput;
     const type = entity.node.outputs[name];
     if (type === undefined) {
-      throw this.#error('E_UNKNOWN_OUTPUT', `node '${target}' has no output '${name}'`, label, field, `${target}.${name}`, `its outputs are: ${Object.keys(entity.node.outputs).join(', ')}`);
+      throw this.#error(
+        'E_UNKNOWN_OUTPUT',
+        `node '${target}' has no output '${name}'`,
+        label,
+        field,
+        `${target}.${name}`,
+        `its outputs are: ${Object.keys(entity.node.outputs).join(', ')}`,
+      );
     }
     return { [INPUT_KIND]: 'ref', label: entity.node.label, output: name, type, uid: entity.node.uid };
   }
@@ -345,7 +474,14 @@ export class GraphAssembler {
         const chosen = name ?? (outputs.size === 1 ? [...outputs.keys()][0] : undefined);
         const value = chosen === undefined ? undefined : outputs.get(chosen);
         if (value === undefined) {
-          throw this.#error('E_UNKNOWN_OUTPUT', `'${label}' has no output '${name ?? '(default)'}'`, label, field, name, `its outputs are: ${[...outputs.keys()].join(', ')}; name one as "${label.split('/').pop() ?? label}.output"`);
+          throw this.#error(
+            'E_UNKNOWN_OUTPUT',
+            `'${label}' has no output '${name ?? '(default)'}'`,
+            label,
+            field,
+            name,
+            `its outputs are: ${[...outputs.keys()].join(', ')}; name one as "${label.split('/').pop() ?? label}.output"`,
+          );
         }
         return value;
       },
@@ -353,15 +489,36 @@ export class GraphAssembler {
   }
 
   /** Assemble one use of a subgraph under `label/`; returns its outputs. */
-  #useSubgraph(name: string, bindings: ReadonlyMap<string, ResolvedValue>, outer: Scope, label: string, out: GraphNode[]): Map<string, ResolvedValue> {
+  #useSubgraph(
+    name: string,
+    bindings: ReadonlyMap<string, ResolvedValue>,
+    outer: Scope,
+    label: string,
+    out: GraphNode[],
+  ): Map<string, ResolvedValue> {
     const spec = this.#subgraphSpec(name, label, 'subgraph');
     const missing = spec.inputs.filter((input) => !bindings.has(input));
     const extra = [...bindings.keys()].filter((input) => !spec.inputs.includes(input));
     if (missing.length > 0 || extra.length > 0) {
-      const parts = [missing.length > 0 ? `missing ${missing.map((m) => `'${m}'`).join(', ')}` : '', extra.length > 0 ? `unknown ${extra.map((m) => `'${m}'`).join(', ')}` : ''].filter((p) => p !== '');
-      throw this.#error('E_INPUT_TYPE', `inputs of subgraph '${name}' do not match: ${parts.join('; ')}`, label, 'input', undefined, `it takes ${spec.inputs.join(', ') || 'no inputs'}`);
+      const parts = [
+        missing.length > 0 ? `missing ${missing.map((m) => `'${m}'`).join(', ')}` : '',
+        extra.length > 0 ? `unknown ${extra.map((m) => `'${m}'`).join(', ')}` : '',
+      ].filter((p) => p !== '');
+      throw this.#error(
+        'E_INPUT_TYPE',
+        `inputs of subgraph '${name}' do not match: ${parts.join('; ')}`,
+        label,
+        'input',
+        undefined,
+        `it takes ${spec.inputs.join(', ') || 'no inputs'}`,
+      );
     }
-    const scope: Scope = { prefix: `${label}/`, inputs: bindings, scopeDepends: outer.scopeDepends, origin: `subgraph '${name}'` };
+    const scope: Scope = {
+      prefix: `${label}/`,
+      inputs: bindings,
+      scopeDepends: outer.scopeDepends,
+      origin: `subgraph '${name}'`,
+    };
     const entities = this.#assembleScope(spec.nodes, scope, out);
     const outputs = new Map<string, ResolvedValue>();
     for (const [output, value] of Object.entries(spec.outputs)) {
@@ -370,23 +527,63 @@ export class GraphAssembler {
     return outputs;
   }
 
-  #map(localLabel: string, spec: MapSpec, scope: Scope, entities: Map<string, Entity>, out: GraphNode[], resolveValue: (value: JsonValue, field: string) => ResolvedValue): void {
+  #map(
+    localLabel: string,
+    spec: MapSpec,
+    scope: Scope,
+    entities: Map<string, Entity>,
+    out: GraphNode[],
+    resolveValue: (value: JsonValue, field: string) => ResolvedValue,
+  ): void {
     const label = scope.prefix + localLabel;
     const over = resolveValue(spec.over, 'map.over');
     const shared = new Map(Object.entries(spec.input ?? {}).map(([k, v]) => [k, resolveValue(v, `map.input.${k}`)]));
-    if (shared.has(spec.as)) throw this.#error('E_INPUT_TYPE', `map.input binds '${spec.as}', which "as" gives each member`, label, `map.input.${spec.as}`);
+    if (shared.has(spec.as))
+      throw this.#error(
+        'E_INPUT_TYPE',
+        `map.input binds '${spec.as}', which "as" gives each member`,
+        label,
+        `map.input.${spec.as}`,
+      );
     let members: ResolvedValue[];
     if (Array.isArray(over)) {
       members = over;
-    } else if (isInputRef(over) && over.type.kind === 'array' && over.type.shape !== null && over.type.shape.length > 0) {
+    } else if (
+      isInputRef(over) &&
+      over.type.kind === 'array' &&
+      over.type.shape !== null &&
+      over.type.shape.length > 0
+    ) {
       const count = over.type.shape[0] ?? 0;
       members = Array.from({ length: count }, (_, i) => {
-        const element = this.#operationNode(indexOperation, `${label}/element[${i}]`, { array: over, index: i }, scope, undefined, out);
-        return { [INPUT_KIND]: 'ref', label: element.label, output: 'result', type: element.outputs['result'] as ValueType, uid: element.uid } satisfies ResolvedRef;
+        const element = this.#operationNode(
+          indexOperation,
+          `${label}/element[${i}]`,
+          { array: over, index: i },
+          scope,
+          undefined,
+          out,
+        );
+        return {
+          [INPUT_KIND]: 'ref',
+          label: element.label,
+          output: 'result',
+          type: element.outputs['result'] as ValueType,
+          uid: element.uid,
+        } satisfies ResolvedRef;
       });
     } else {
-      const got = isInputRef(over) ? `a reference to '${over.label}.${over.output}' (${describeType(over.type)})` : describeValue(over);
-      throw this.#error('E_INPUT_TYPE', `map needs a list, or an array whose leading dimension is known before the run; got ${got}`, label, 'map.over', undefined, 'a subprocess .npy output has no known shape: map over a list, or over an array built by a transform');
+      const got = isInputRef(over)
+        ? `a reference to '${over.label}.${over.output}' (${describeType(over.type)})`
+        : describeValue(over);
+      throw this.#error(
+        'E_INPUT_TYPE',
+        `map needs a list, or an array whose leading dimension is known before the run; got ${got}`,
+        label,
+        'map.over',
+        undefined,
+        'a subprocess .npy output has no known shape: map over a list, or over an array built by a transform',
+      );
     }
     const memberOutputs: Map<string, ResolvedValue>[] = members.map((member, i) => {
       const memberLabel = `${localLabel}[${i}]`;
@@ -397,9 +594,27 @@ export class GraphAssembler {
         return outputs;
       }
       const operation = this.#operation(spec.operation ?? '', label);
-      const node = this.#operationNode(operation, scope.prefix + memberLabel, Object.fromEntries(bindings), scope, undefined, out);
+      const node = this.#operationNode(
+        operation,
+        scope.prefix + memberLabel,
+        Object.fromEntries(bindings),
+        scope,
+        undefined,
+        out,
+      );
       entities.set(memberLabel, { kind: 'node', node });
-      return new Map(Object.entries(node.outputs).map(([name, type]) => [name, { [INPUT_KIND]: 'ref', label: node.label, output: name, type, uid: node.uid } satisfies ResolvedRef as ResolvedValue]));
+      return new Map(
+        Object.entries(node.outputs).map(([name, type]) => [
+          name,
+          {
+            [INPUT_KIND]: 'ref',
+            label: node.label,
+            output: name,
+            type,
+            uid: node.uid,
+          } satisfies ResolvedRef as ResolvedValue,
+        ]),
+      );
     });
     // The map's own outputs are gathers, made once and only when referenced.
     const gathers = new Map<string, ResolvedValue>();
@@ -409,15 +624,41 @@ export class GraphAssembler {
       label,
       outputNames: () => names,
       output: (name, field) => {
-        const chosen = name ?? (spec.operation !== undefined ? this.#operation(spec.operation, label).defaultOutput : names.length === 1 ? names[0] : undefined);
+        const chosen =
+          name ??
+          (spec.operation !== undefined
+            ? this.#operation(spec.operation, label).defaultOutput
+            : names.length === 1
+              ? names[0]
+              : undefined);
         if (chosen === undefined || !names.includes(chosen)) {
-          throw this.#error('E_UNKNOWN_OUTPUT', `map '${localLabel}' has no output '${name ?? '(default)'}'`, label, field, name, `its members' outputs are: ${names.join(', ')}`);
+          throw this.#error(
+            'E_UNKNOWN_OUTPUT',
+            `map '${localLabel}' has no output '${name ?? '(default)'}'`,
+            label,
+            field,
+            name,
+            `its members' outputs are: ${names.join(', ')}`,
+          );
         }
         let gathered = gathers.get(chosen);
         if (gathered === undefined) {
           const arrays = memberOutputs.map((outputs) => outputs.get(chosen) as ResolvedValue);
-          const node = this.#operationNode(stackOperation, `${label}/gather(${chosen})`, { arrays }, scope, `the members' ${chosen}, stacked`, out);
-          gathered = { [INPUT_KIND]: 'ref', label: node.label, output: 'result', type: node.outputs['result'] as ValueType, uid: node.uid } satisfies ResolvedRef;
+          const node = this.#operationNode(
+            stackOperation,
+            `${label}/gather(${chosen})`,
+            { arrays },
+            scope,
+            `the members' ${chosen}, stacked`,
+            out,
+          );
+          gathered = {
+            [INPUT_KIND]: 'ref',
+            label: node.label,
+            output: 'result',
+            type: node.outputs['result'] as ValueType,
+            uid: node.uid,
+          } satisfies ResolvedRef;
           gathers.set(chosen, gathered);
         }
         return gathered;
@@ -425,7 +666,14 @@ export class GraphAssembler {
     });
   }
 
-  #while(label: string, spec: WhileSpec, scope: Scope, description: string | undefined, out: GraphNode[], resolveValue: (value: JsonValue, field: string) => ResolvedValue): GraphNode {
+  #while(
+    label: string,
+    spec: WhileSpec,
+    scope: Scope,
+    description: string | undefined,
+    out: GraphNode[],
+    resolveValue: (value: JsonValue, field: string) => ResolvedValue,
+  ): GraphNode {
     const state = new Map(Object.entries(spec.state).map(([k, v]) => [k, resolveValue(v, `while.state.${k}`)]));
     const stateTypes = new Map([...state].map(([k, v]) => [k, typeOfValue(v, label, `while.state.${k}`)]));
     const body = this.#subgraphSpec(spec.subgraph, label, 'while.subgraph');
@@ -435,33 +683,73 @@ export class GraphAssembler {
     const checkCondition = this.instantiate(spec.until, state, `${label}#0/until/`, scope.scopeDepends);
     const stop = checkCondition.outputs.get(spec.stopWhen);
     if (stop === undefined) {
-      throw this.#error('E_UNKNOWN_OUTPUT', `condition subgraph '${spec.until}' has no output '${spec.stopWhen}'`, label, 'while.stopWhen', spec.stopWhen, `its outputs are: ${Object.keys(until.outputs).join(', ')}`);
+      throw this.#error(
+        'E_UNKNOWN_OUTPUT',
+        `condition subgraph '${spec.until}' has no output '${spec.stopWhen}'`,
+        label,
+        'while.stopWhen',
+        spec.stopWhen,
+        `its outputs are: ${Object.keys(until.outputs).join(', ')}`,
+      );
     }
     const stopType = typeOfValue(stop, label, 'while.stopWhen');
     if (!isBooleanType(stopType)) {
-      throw this.#error('E_INPUT_TYPE', `the loop condition '${spec.until}.${spec.stopWhen}' is a ${describeType(stopType)}, not a boolean`, label, 'while.stopWhen', undefined, 'end the condition subgraph with run-graph.All or run-graph.Compare, or output a JSON true/false');
+      throw this.#error(
+        'E_INPUT_TYPE',
+        `the loop condition '${spec.until}.${spec.stopWhen}' is a ${describeType(stopType)}, not a boolean`,
+        label,
+        'while.stopWhen',
+        undefined,
+        'end the condition subgraph with run-graph.All or run-graph.Compare, or output a JSON true/false',
+      );
     }
     const checkBody = this.instantiate(spec.subgraph, state, `${label}#0/`, scope.scopeDepends);
     for (const [name, type] of stateTypes) {
       const next = checkBody.outputs.get(name);
       if (next === undefined) {
-        throw this.#error('E_INPUT_TYPE', `loop body '${spec.subgraph}' does not output '${name}', which the next iteration needs as its input`, label, 'while.subgraph', name, `its outputs are: ${Object.keys(body.outputs).join(', ') || 'none'}`);
+        throw this.#error(
+          'E_INPUT_TYPE',
+          `loop body '${spec.subgraph}' does not output '${name}', which the next iteration needs as its input`,
+          label,
+          'while.subgraph',
+          name,
+          `its outputs are: ${Object.keys(body.outputs).join(', ') || 'none'}`,
+        );
       }
       const nextType = typeOfValue(next, label, `outputs.${name}`);
       if (!typesCompatible(type, nextType)) {
-        throw this.#error('E_INPUT_TYPE', `loop body '${spec.subgraph}' outputs '${name}' as a ${describeType(nextType)}, but the state starts as a ${describeType(type)}`, label, `while.state.${name}`);
+        throw this.#error(
+          'E_INPUT_TYPE',
+          `loop body '${spec.subgraph}' outputs '${name}' as a ${describeType(nextType)}, but the state starts as a ${describeType(type)}`,
+          label,
+          `while.state.${name}`,
+        );
       }
     }
     const extraInputs = body.inputs.filter((input) => !state.has(input));
-    if (extraInputs.length > 0) throw this.#error('E_INPUT_TYPE', `loop body '${spec.subgraph}' takes ${extraInputs.join(', ')}, which the loop state does not hold`, label, 'while.state');
+    if (extraInputs.length > 0)
+      throw this.#error(
+        'E_INPUT_TYPE',
+        `loop body '${spec.subgraph}' takes ${extraInputs.join(', ')}, which the loop state does not hold`,
+        label,
+        'while.state',
+      );
 
     const outputs: { [name: string]: ValueType } = {};
     for (const [name, type] of stateTypes) {
       const next = typeOfValue(checkBody.outputs.get(name) as ResolvedValue, label, name);
-      outputs[name] = type.kind === 'array' && next.kind === 'array' && type.dtype !== next.dtype ? { ...type, dtype: null } : type;
+      outputs[name] =
+        type.kind === 'array' && next.kind === 'array' && type.dtype !== next.dtype ? { ...type, dtype: null } : type;
     }
     const stateFields = Object.fromEntries(state);
-    const input = { state: stateFields, subgraph: spec.subgraph, until: spec.until, stopWhen: spec.stopWhen, maxIterations: spec.maxIterations, onMaxIterations: spec.onMaxIterations ?? 'fail' };
+    const input = {
+      state: stateFields,
+      subgraph: spec.subgraph,
+      until: spec.until,
+      stopWhen: spec.stopWhen,
+      maxIterations: spec.maxIterations,
+      onMaxIterations: spec.onMaxIterations ?? 'fail',
+    };
     // The record holds the subgraphs themselves, files by content, so editing a body re-runs the loop.
     const recordFields: NodeRecord['input'] = {
       ...recordInput({ state: stateFields }),
@@ -483,13 +771,20 @@ export class GraphAssembler {
       const file = value['$file'];
       if (typeof file === 'string') {
         const digest = this.#files.get(file);
-        if (digest === undefined || digest instanceof RunGraphError) throw digest ?? new RunGraphError('E_FILE_INPUT', `file input '${file}' was not digested`);
+        if (digest === undefined || digest instanceof RunGraphError)
+          throw digest ?? new RunGraphError('E_FILE_INPUT', `file input '${file}' was not digested`);
         return fileRecord(digest);
       }
       const out: { [key: string]: JsonValue } = {};
       for (const [key, child] of Object.entries(value)) {
-        const sub = (key === 'subgraph' || key === 'until') && typeof child === 'string' ? this.#spec.subgraphs?.[child] : undefined;
-        out[key] = sub !== undefined && !nested.has(sub) ? { name: child, definition: this.#subgraphRecord(sub, nested) } : convert(child);
+        const sub =
+          (key === 'subgraph' || key === 'until') && typeof child === 'string'
+            ? this.#spec.subgraphs?.[child]
+            : undefined;
+        out[key] =
+          sub !== undefined && !nested.has(sub)
+            ? { name: child, definition: this.#subgraphRecord(sub, nested) }
+            : convert(child);
       }
       return out;
     };

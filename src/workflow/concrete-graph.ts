@@ -5,7 +5,13 @@
  */
 import type { JsonValue } from '../identity/canonical-json.js';
 import type { NodeRecord, Uid } from '../identity/fingerprint.js';
-import { INPUT_KIND, type FileInput, type InputTree, type OperationDefinition, type ResolvedRef } from '../operations/operation.js';
+import {
+  INPUT_KIND,
+  type FileInput,
+  type InputTree,
+  type OperationDefinition,
+  type ResolvedRef,
+} from '../operations/operation.js';
 import { describeType, type ValueType } from '../values/values.js';
 
 /** A value as the assembler resolves it: JSON with references and files in place. */
@@ -44,7 +50,12 @@ export interface Assembly {
 
 /** What assembles the nodes of one use of a subgraph while a run goes on (a loop iteration): the graph's GraphAssembler. */
 export interface SubgraphAssembler {
-  instantiate(subgraph: string, bindings: ReadonlyMap<string, ResolvedValue>, prefix: string, scopeDepends: readonly Uid[]): Assembly;
+  instantiate(
+    subgraph: string,
+    bindings: ReadonlyMap<string, ResolvedValue>,
+    prefix: string,
+    scopeDepends: readonly Uid[],
+  ): Assembly;
 }
 
 /** The record form of a file input: its content digest, an `.npy` one as an array. */
@@ -69,7 +80,8 @@ export function recordInput(input: { [field: string]: InputTree<ResolvedRef> }):
     }
     if (kind === 'file') return fileRecord(value as FileInput);
     const out: { [key: string]: JsonValue } = {};
-    for (const [key, child] of Object.entries(value as { [key: string]: InputTree<ResolvedRef> })) out[key] = convert(child);
+    for (const [key, child] of Object.entries(value as { [key: string]: InputTree<ResolvedRef> }))
+      out[key] = convert(child);
     return out;
   };
   const out: { [field: string]: JsonValue } = {};

@@ -24,7 +24,8 @@ export async function digestFile(path: string, given: string, where: ErrorLocati
   let size: number;
   try {
     const info = await stat(path);
-    if (!info.isFile()) throw new RunGraphError('E_FILE_INPUT', `'${given}' is not a regular file`, { ...where, value: given });
+    if (!info.isFile())
+      throw new RunGraphError('E_FILE_INPUT', `'${given}' is not a regular file`, { ...where, value: given });
     size = info.size;
   } catch (error) {
     if (error instanceof RunGraphError) throw error;
@@ -47,7 +48,14 @@ export async function digestFile(path: string, given: string, where: ErrorLocati
       // Rare: a big-endian array is swapped to little-endian in memory before hashing.
       dataSha256 = sha256Hex(arrayBytes(decodeNpy(await readFile(path), given)));
     }
-    return { [INPUT_KIND]: 'file', given, path, size, sha256: dataSha256, npy: { dtype: header.dtype, shape: header.shape, dataSha256 } };
+    return {
+      [INPUT_KIND]: 'file',
+      given,
+      path,
+      size,
+      sha256: dataSha256,
+      npy: { dtype: header.dtype, shape: header.shape, dataSha256 },
+    };
   }
   return { [INPUT_KIND]: 'file', given, path, size, sha256: (await digestFileContent(path)).sha256 };
 }

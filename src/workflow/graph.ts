@@ -11,7 +11,16 @@ import type { ConcreteGraph } from './concrete-graph.js';
 import type { WorkflowSpec } from './spec.js';
 
 export type { ResolvedRef } from '../operations/operation.js';
-export { describeOutputs, fileRecord, recordInput, type Assembly, type ConcreteGraph, type GraphNode, type ResolvedValue, type SubgraphAssembler } from './concrete-graph.js';
+export {
+  describeOutputs,
+  fileRecord,
+  recordInput,
+  type Assembly,
+  type ConcreteGraph,
+  type GraphNode,
+  type ResolvedValue,
+  type SubgraphAssembler,
+} from './concrete-graph.js';
 export { closest } from './closest.js';
 export { topologicalOrder } from './topological-order.js';
 
@@ -25,8 +34,11 @@ export interface BuildGraphOptions {
 
 /** Check a workflow and turn it into a concrete graph with uids. */
 export async function buildGraph(spec: WorkflowSpec, options: BuildGraphOptions): Promise<ConcreteGraph> {
-  const assembler = await GraphAssembler.create(spec, { registry: options.registry, baseDir: options.baseDir ?? process.cwd(), file: options.file });
+  const assembler = await GraphAssembler.create(spec, {
+    registry: options.registry,
+    baseDir: options.baseDir ?? process.cwd(),
+    file: options.file,
+  });
   const nodes = assembler.assembleWorkflow();
   return { nodes, byLabel: new Map(nodes.map((n) => [n.label, n])), file: options.file, assembler };
 }
-

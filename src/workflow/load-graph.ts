@@ -10,7 +10,10 @@ import { loadWorkflowFile, type LoadedWorkflow } from './load.js';
 import { checkDeclaredUids } from './scalems.js';
 
 /** The workflow as read and the graph built from it. */
-export async function loadWorkflowGraph(file: string, registry: OperationRegistry = builtinRegistry()): Promise<{ workflow: LoadedWorkflow; graph: ConcreteGraph }> {
+export async function loadWorkflowGraph(
+  file: string,
+  registry: OperationRegistry = builtinRegistry(),
+): Promise<{ workflow: LoadedWorkflow; graph: ConcreteGraph }> {
   const workflow = await loadWorkflowFile(file);
   await loadOperationModules(workflow.spec.operations ?? [], registry, workflow.baseDir, workflow.file);
   const graph = await buildGraph(workflow.spec, { registry, baseDir: workflow.baseDir, file: workflow.file });

@@ -42,7 +42,10 @@ function parseJson(text: string, file: string): unknown {
     const given = /at position (\d+)/.exec(message)?.[1];
     const position = given === undefined ? jsonSyntaxErrorOffset(text) : Number(given);
     const where = position === undefined ? '' : ` at ${lineAndColumn(text, position)}`;
-    const reason = message.replace(/( in JSON)? at position \d+.*$/s, '').replace(/, (\.\.\.)?".*" is not valid JSON$/s, '').replace(/\s+/g, ' ');
+    const reason = message
+      .replace(/( in JSON)? at position \d+.*$/s, '')
+      .replace(/, (\.\.\.)?".*" is not valid JSON$/s, '')
+      .replace(/\s+/g, ' ');
     throw new RunGraphError('E_WORKFLOW_JSON', `not valid JSON${where}: ${reason}`, {
       file,
       cause: error,
@@ -59,26 +62,37 @@ export function checkWorkflowDocument(document: unknown, file?: string): Workflo
     // `nodes[3].input.data` -> node label of nodes[3], field `input.data`.
     const nodeMatch = /^nodes\[(\d+)\]\.?(.*)$/.exec(field);
     const nodes = (document as { nodes?: unknown } | null)?.nodes;
-    const node = nodeMatch === null || !Array.isArray(nodes) ? undefined : (nodes[Number(nodeMatch[1])] as { label?: unknown } | undefined);
+    const node =
+      nodeMatch === null || !Array.isArray(nodes)
+        ? undefined
+        : (nodes[Number(nodeMatch[1])] as { label?: unknown } | undefined);
     const label = typeof node?.label === 'string' ? node.label : undefined;
     const subject = label === undefined ? field : (nodeMatch?.[2] ?? '');
-    throw new RunGraphError('E_WORKFLOW_SCHEMA', `${subject === '' ? (label === undefined ? 'the workflow' : 'the node') : subject} ${problem.message}`, {
-      ...(file === undefined ? {} : { file }),
-      ...(label === undefined ? {} : { node: label }),
-      ...(subject === '' ? {} : { field: subject }),
-      hint: `see schemas/${WORKFLOW_SCHEMA}`,
-    });
+    throw new RunGraphError(
+      'E_WORKFLOW_SCHEMA',
+      `${subject === '' ? (label === undefined ? 'the workflow' : 'the node') : subject} ${problem.message}`,
+      {
+        ...(file === undefined ? {} : { file }),
+        ...(label === undefined ? {} : { node: label }),
+        ...(subject === '' ? {} : { field: subject }),
+        hint: `see schemas/${WORKFLOW_SCHEMA}`,
+      },
+    );
   }
   const spec = document as WorkflowSpec;
   const seen = new Set<string>();
   spec.nodes.forEach((node, index) => {
     if (seen.has(node.label)) {
-      throw new RunGraphError('E_DUPLICATE_LABEL', `label '${node.label}' is used by more than one node (again at nodes[${index}])`, {
-        ...(file === undefined ? {} : { file }),
-        node: node.label,
-        field: `nodes[${index}].label`,
-        value: node.label,
-      });
+      throw new RunGraphError(
+        'E_DUPLICATE_LABEL',
+        `label '${node.label}' is used by more than one node (again at nodes[${index}])`,
+        {
+          ...(file === undefined ? {} : { file }),
+          node: node.label,
+          field: `nodes[${index}].label`,
+          value: node.label,
+        },
+      );
     }
     seen.add(node.label);
   });
@@ -91,7 +105,12 @@ export async function loadWorkflowFile(path: string): Promise<LoadedWorkflow> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    const reason = isErrnoException(error) && error.code === 'ENOENT' ? 'no such file' : isErrnoException(error) && error.code === 'EISDIR' ? 'is a directory' : String(error);
+    const reason =
+      isErrnoException(error) && error.code === 'ENOENT'
+        ? 'no such file'
+        : isErrnoException(error) && error.code === 'EISDIR'
+          ? 'is a directory'
+          : String(error);
     throw new RunGraphError('E_WORKFLOW_READ', `cannot read workflow: ${reason}`, { file: path, cause: error });
   }
   const document = parseJson(text, path);

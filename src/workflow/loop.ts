@@ -13,7 +13,16 @@ import type { JsonValue } from '../identity/canonical-json.js';
 import { RunGraphError, describeValue } from '../errors.js';
 import { fingerprint, type Uid } from '../identity/fingerprint.js';
 import { decodeNpy } from '../values/npy.js';
-import { INPUT_KIND, isInputRef, type ArtifactRef, type ControlContext, type InputTree, type OperationDefinition, type OperationOutputs, type ResolvedRef } from '../operations/operation.js';
+import {
+  INPUT_KIND,
+  isInputRef,
+  type ArtifactRef,
+  type ControlContext,
+  type InputTree,
+  type OperationDefinition,
+  type OperationOutputs,
+  type ResolvedRef,
+} from '../operations/operation.js';
 import { readFile } from 'node:fs/promises';
 import { arrayFromNestedList, literalArrayType } from '../values/values.js';
 import { typeOfValue } from './value-type.js';
@@ -25,11 +34,16 @@ export function iterationUid(loop: Uid, iteration: number, part: 'until' | 'body
 
 function asResolved(value: InputTree<ArtifactRef>): InputTree<ResolvedRef> {
   // An ArtifactRef is a ResolvedRef with run-time extras; the assembler only reads the ResolvedRef part.
-  if (isInputRef(value)) return { [INPUT_KIND]: 'ref', label: value.label, output: value.output, type: value.type, uid: value.uid };
+  if (isInputRef(value))
+    return { [INPUT_KIND]: 'ref', label: value.label, output: value.output, type: value.type, uid: value.uid };
   return value as InputTree<ResolvedRef>;
 }
 
-async function readCondition(value: InputTree<ResolvedRef> | undefined, control: ControlContext, label: string): Promise<boolean> {
+async function readCondition(
+  value: InputTree<ResolvedRef> | undefined,
+  control: ControlContext,
+  label: string,
+): Promise<boolean> {
   let found: unknown = value;
   if (value !== undefined && isInputRef(value)) {
     const { path, entry } = control.artifact(value);
@@ -41,7 +55,11 @@ async function readCondition(value: InputTree<ResolvedRef> | undefined, control:
     }
   }
   if (typeof found === 'boolean') return found;
-  throw new RunGraphError('E_INPUT_TYPE', `the loop condition is not a boolean: ${typeof found === 'string' ? found : describeValue(found)}`, { node: label, field: 'while.stopWhen' });
+  throw new RunGraphError(
+    'E_INPUT_TYPE',
+    `the loop condition is not a boolean: ${typeof found === 'string' ? found : describeValue(found)}`,
+    { node: label, field: 'while.stopWhen' },
+  );
 }
 
 export const whileOperation: OperationDefinition = {
@@ -57,7 +75,8 @@ export const whileOperation: OperationDefinition = {
   },
   async run(input, context) {
     const control = context.control;
-    if (control === undefined) throw new RunGraphError('E_NODE_FAILED', 'a loop ran without its control context', { node: context.label });
+    if (control === undefined)
+      throw new RunGraphError('E_NODE_FAILED', 'a loop ran without its control context', { node: context.label });
     const stateInput = input['state'] as { [name: string]: InputTree<ArtifactRef> };
     const subgraph = input['subgraph'] as string;
     const until = input['until'] as string;
@@ -67,7 +86,9 @@ export const whileOperation: OperationDefinition = {
 
     let state = new Map(Object.entries(stateInput).map(([name, value]) => [name, asResolved(value)]));
     for (let k = 0; ; k++) {
-      const condition = await control.runSubgraph(until, state, `${context.label}#${k}/until/`, [iterationUid(context.uid, k, 'until')]);
+      const condition = await control.runSubgraph(until, state, `${context.label}#${k}/until/`, [
+        iterationUid(context.uid, k, 'until'),
+      ]);
       const stop = await readCondition(condition.get(stopWhen), control, context.label);
       control.progress(k, stop);
       await context.checkpoint.write({ iteration: k, stop });
@@ -80,7 +101,9 @@ export const whileOperation: OperationDefinition = {
           hint: 'raise maxIterations, or set "onMaxIterations": "accept" to take the last state',
         });
       }
-      const body = await control.runSubgraph(subgraph, state, `${context.label}#${k}/`, [iterationUid(context.uid, k, 'body')]);
+      const body = await control.runSubgraph(subgraph, state, `${context.label}#${k}/`, [
+        iterationUid(context.uid, k, 'body'),
+      ]);
       state = new Map([...state.keys()].map((name) => [name, body.get(name) as InputTree<ResolvedRef>]));
     }
 
@@ -93,7 +116,10 @@ export const whileOperation: OperationDefinition = {
         // Zero iterations over a literal state: the literal is the output.
         const site = { node: context.label, field: `while.state.${name}` };
         const { dtype } = literalArrayType(value as JsonValue, site);
-        outputs[name] = { kind: 'array', value: arrayFromNestedList(value as JsonValue, dtype === 'int64' ? 'int64' : 'float64', site) };
+        outputs[name] = {
+          kind: 'array',
+          value: arrayFromNestedList(value as JsonValue, dtype === 'int64' ? 'int64' : 'float64', site),
+        };
       } else {
         outputs[name] = { kind: 'json', value: value as JsonValue };
       }

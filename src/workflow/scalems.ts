@@ -66,7 +66,11 @@ const RESERVED_MEMBERS: ReadonlySet<string> = new Set(['uid', 'type', 'label']);
 
 /** Whether a parsed document claims to be a SCALE-MS workflow. */
 export function isScalemsDocument(document: unknown): boolean {
-  return typeof document === 'object' && document !== null && (document as { version?: unknown }).version === SCALEMS_WORKFLOW_VERSION;
+  return (
+    typeof document === 'object' &&
+    document !== null &&
+    (document as { version?: unknown }).version === SCALEMS_WORKFLOW_VERSION
+  );
 }
 
 function isObject(value: unknown): value is { [key: string]: JsonValue } {
@@ -83,18 +87,41 @@ function hasSpecialKey(value: JsonValue): boolean {
  * Turn a SCALE-MS document into a run-graph workflow, and say what each node
  * declared. Throws E_WORKFLOW_SCHEMA naming the referent and member.
  */
-export function scalemsToWorkflow(document: unknown, file?: string): { spec: WorkflowSpec; declared: Map<string, DeclaredReferent> } {
+export function scalemsToWorkflow(
+  document: unknown,
+  file?: string,
+): { spec: WorkflowSpec; declared: Map<string, DeclaredReferent> } {
   const where = file === undefined ? {} : { file };
   const fail = (field: string, message: string, value?: unknown, hint?: string, node?: string): never => {
-    throw new RunGraphError('E_WORKFLOW_SCHEMA', message, { ...where, field, ...(node === undefined ? {} : { node }), ...(value === undefined ? {} : { value }), ...(hint === undefined ? {} : { hint }) });
+    throw new RunGraphError('E_WORKFLOW_SCHEMA', message, {
+      ...where,
+      field,
+      ...(node === undefined ? {} : { node }),
+      ...(value === undefined ? {} : { value }),
+      ...(hint === undefined ? {} : { hint }),
+    });
   };
-  if (!isObject(document)) return fail('', `a ${SCALEMS_WORKFLOW_VERSION} document must be an object, got ${describeValue(document)}`);
+  if (!isObject(document))
+    return fail('', `a ${SCALEMS_WORKFLOW_VERSION} document must be an object, got ${describeValue(document)}`);
   for (const key of Object.keys(document)) {
-    if (!['version', 'types', 'referents', '$schema'].includes(key)) fail(key, `unknown property '${key}' in a ${SCALEMS_WORKFLOW_VERSION} document`, key, 'it has version, types and referents');
+    if (!['version', 'types', 'referents', '$schema'].includes(key))
+      fail(
+        key,
+        `unknown property '${key}' in a ${SCALEMS_WORKFLOW_VERSION} document`,
+        key,
+        'it has version, types and referents',
+      );
   }
-  if (document['types'] !== undefined && !isObject(document['types'])) fail('types', `types must be an object, got ${describeValue(document['types'])}`);
+  if (document['types'] !== undefined && !isObject(document['types']))
+    fail('types', `types must be an object, got ${describeValue(document['types'])}`);
   const referents = document['referents'];
-  if (!Array.isArray(referents)) return fail('referents', `referents must be a list, got ${describeValue(referents)}`, undefined, 'a SCALE-MS workflow lists its nodes in "referents"');
+  if (!Array.isArray(referents))
+    return fail(
+      'referents',
+      `referents must be a list, got ${describeValue(referents)}`,
+      undefined,
+      'a SCALE-MS workflow lists its nodes in "referents"',
+    );
 
   const labelOf = new Map<string, string>();
   const nodes: WorkflowNodeSpec[] = [];
@@ -104,23 +131,39 @@ export function scalemsToWorkflow(document: unknown, file?: string): { spec: Wor
     const at = `referents[${index}]`;
     if (!isObject(referent)) return fail(at, `expected a referent object, got ${describeValue(referent)}`);
     const uidText = referent['uid'];
-    if (typeof uidText !== 'string' || !UID_TEXT.test(uidText)) return fail(`${at}.uid`, `expected a uid (64 hexadecimal digits), got ${describeValue(uidText)}`, uidText);
+    if (typeof uidText !== 'string' || !UID_TEXT.test(uidText))
+      return fail(`${at}.uid`, `expected a uid (64 hexadecimal digits), got ${describeValue(uidText)}`, uidText);
     const uid = uidText.toLowerCase() as Uid;
     if (labelOf.has(uid)) return fail(`${at}.uid`, `uid ${uid} is declared by two referents (again at ${at})`, uid);
     const type = referent['type'];
     if (!Array.isArray(type) || type.length < 2 || type.length > 3 || !type.every((part) => typeof part === 'string')) {
-      return fail(`${at}.type`, `expected a type identifier [namespace, name] or [namespace, name, version], got ${JSON.stringify(type)}`, type);
+      return fail(
+        `${at}.type`,
+        `expected a type identifier [namespace, name] or [namespace, name, version], got ${JSON.stringify(type)}`,
+        type,
+      );
     }
     const [namespace, name, version] = type as string[];
     if (!NAME_PART.test(namespace ?? '') || !NAME_PART.test(name ?? '')) {
-      return fail(`${at}.type`, `operation ${JSON.stringify(type)}: namespace and name must start with a letter or '_' and hold only letters, digits, '_' and '-'`, type);
+      return fail(
+        `${at}.type`,
+        `operation ${JSON.stringify(type)}: namespace and name must start with a letter or '_' and hold only letters, digits, '_' and '-'`,
+        type,
+      );
     }
     const given = referent['label'];
-    if (given !== undefined && typeof given !== 'string') return fail(`${at}.label`, `expected a string, got ${describeValue(given)}`, given);
+    if (given !== undefined && typeof given !== 'string')
+      return fail(`${at}.label`, `expected a string, got ${describeValue(given)}`, given);
     // SCALE-MS labels may start with a digit or '-'; run-graph's may not, so those get a leading '_'.
     const label = given === undefined ? `node_${uid.slice(0, 12)}` : LABEL.test(given) ? given : `_${given}`;
-    if (!LABEL.test(label)) return fail(`${at}.label`, `label ${describeValue(given)} holds characters other than letters, digits, '_' and '-'`, given);
-    if (labels.has(label)) return fail(`${at}.label`, `label '${label}' is used by more than one referent (again at ${at})`, label);
+    if (!LABEL.test(label))
+      return fail(
+        `${at}.label`,
+        `label ${describeValue(given)} holds characters other than letters, digits, '_' and '-'`,
+        given,
+      );
+    if (labels.has(label))
+      return fail(`${at}.label`, `label '${label}' is used by more than one referent (again at ${at})`, label);
     labels.add(label);
 
     const input: { [field: string]: JsonValue } = {};
@@ -130,16 +173,35 @@ export function scalemsToWorkflow(document: unknown, file?: string): { spec: Wor
       if (typeof value === 'string') {
         const match = REFERENCE.exec(value);
         if (match === null) {
-          return fail(field, `a string member is a reference ('uid' or 'uid.output'), got ${describeValue(value)}`, value, 'literal strings go inside arrays (raw data)', label);
+          return fail(
+            field,
+            `a string member is a reference ('uid' or 'uid.output'), got ${describeValue(value)}`,
+            value,
+            'literal strings go inside arrays (raw data)',
+            label,
+          );
         }
         const target = (match[1] ?? '').toLowerCase();
         const targetLabel = labelOf.get(target);
         if (targetLabel === undefined) {
-          return fail(field, `reference to ${target}, which no earlier referent declares`, value, 'referents must come in topological order: every referent after those it references', label);
+          return fail(
+            field,
+            `reference to ${target}, which no earlier referent declares`,
+            value,
+            'referents must come in topological order: every referent after those it references',
+            label,
+          );
         }
         input[member] = { $ref: match[2] === undefined ? targetLabel : `${targetLabel}.${match[2]}` };
       } else {
-        if (hasSpecialKey(value)) return fail(field, 'raw data may not hold objects with "$ref", "$file" or "$npy" keys', undefined, 'reference other referents by uid string', label);
+        if (hasSpecialKey(value))
+          return fail(
+            field,
+            'raw data may not hold objects with "$ref", "$file" or "$npy" keys',
+            undefined,
+            'reference other referents by uid string',
+            label,
+          );
         input[member] = value;
       }
     }
@@ -151,20 +213,28 @@ export function scalemsToWorkflow(document: unknown, file?: string): { spec: Wor
 }
 
 /** Every declared uid (and version) must be what run-graph computes; E_UID_MISMATCH names the first that is not. */
-export function checkDeclaredUids(graph: ConcreteGraph, declared: ReadonlyMap<string, DeclaredReferent>, file?: string): void {
+export function checkDeclaredUids(
+  graph: ConcreteGraph,
+  declared: ReadonlyMap<string, DeclaredReferent>,
+  file?: string,
+): void {
   const where = file === undefined ? {} : { file };
   for (const node of graph.nodes) {
     const expected = declared.get(node.label);
     if (expected === undefined) continue;
     const at = `referents[${expected.index}]`;
     if (expected.version !== undefined && expected.version !== node.operation.version) {
-      throw new RunGraphError('E_UID_MISMATCH', `type names version ${JSON.stringify(expected.version)} of ${node.operation.namespace}.${node.operation.name}, but the registered one is ${JSON.stringify(node.operation.version ?? null)}`, {
-        ...where,
-        node: node.label,
-        field: `${at}.type`,
-        value: expected.version,
-        hint: 'load the operation module of that version, or export the document again',
-      });
+      throw new RunGraphError(
+        'E_UID_MISMATCH',
+        `type names version ${JSON.stringify(expected.version)} of ${node.operation.namespace}.${node.operation.name}, but the registered one is ${JSON.stringify(node.operation.version ?? null)}`,
+        {
+          ...where,
+          node: node.label,
+          field: `${at}.type`,
+          value: expected.version,
+          hint: 'load the operation module of that version, or export the document again',
+        },
+      );
     }
     if (expected.uid !== node.uid) {
       const text = recordText(node.record);
@@ -189,10 +259,15 @@ export function toScalemsDocument(graph: ConcreteGraph): ScalemsDocument {
     const members: { [member: string]: JsonValue } = {};
     for (const [field, value] of Object.entries(node.record.input)) {
       const cannot = (why: string): never => {
-        throw new RunGraphError('E_USAGE', `cannot express input '${field}' in a ${SCALEMS_WORKFLOW_VERSION} document: ${why}`, { node: node.label, field: `input.${field}` });
+        throw new RunGraphError(
+          'E_USAGE',
+          `cannot express input '${field}' in a ${SCALEMS_WORKFLOW_VERSION} document: ${why}`,
+          { node: node.label, field: `input.${field}` },
+        );
       };
       if (RESERVED_MEMBERS.has(field)) cannot(`'${field}' is a reserved member name`);
-      if (isObject(value) && typeof value['$ref'] === 'string' && Object.keys(value).length === 1) members[field] = value['$ref'];
+      if (isObject(value) && typeof value['$ref'] === 'string' && Object.keys(value).length === 1)
+        members[field] = value['$ref'];
       else if (typeof value === 'string') cannot('a literal string would read as a reference');
       else if (hasSpecialKey(value)) cannot('references or files inside raw data');
       else members[field] = value;

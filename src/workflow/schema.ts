@@ -30,7 +30,13 @@ export function schemaPath(name: string): string {
  * compiling the meta-schema, ~100 ms of every start. Strict mode still
  * rejects unknown keywords and malformed rules.
  */
-export const AJV_OPTIONS: Options = { allErrors: false, strict: true, strictRequired: false, strictTypes: false, validateSchema: false };
+export const AJV_OPTIONS: Options = {
+  allErrors: false,
+  strict: true,
+  strictRequired: false,
+  strictTypes: false,
+  validateSchema: false,
+};
 
 /** Where the build puts the precompiled validator of a schema, beside this module. */
 export function precompiledPath(name: string): string {
@@ -55,7 +61,8 @@ function validatorFor(name: string): ValidateFunction {
   let validate = compiled.get(name);
   if (validate === undefined) {
     const text = readFileSync(schemaPath(name), 'utf8');
-    validate = precompiledValidator(name, schemaDigest(text)) ?? new Ajv2020(AJV_OPTIONS).compile(JSON.parse(text) as object);
+    validate =
+      precompiledValidator(name, schemaDigest(text)) ?? new Ajv2020(AJV_OPTIONS).compile(JSON.parse(text) as object);
     compiled.set(name, validate);
   }
   return validate;
@@ -97,7 +104,9 @@ export function findSchemaProblem(schemaName: string, document: unknown): Schema
   if (validate(document)) return undefined;
   const errors = validate.errors ?? [];
   // The deepest error is the most specific one; if/then/else wrappers come after the cause.
-  const error = [...errors].sort((a, b) => b.instancePath.length - a.instancePath.length).find((e) => e.keyword !== 'if') ?? errors[0];
+  const error =
+    [...errors].sort((a, b) => b.instancePath.length - a.instancePath.length).find((e) => e.keyword !== 'if') ??
+    errors[0];
   if (error === undefined) return { instancePath: '', message: 'does not match the schema' };
   return { instancePath: error.instancePath, message: describeSchemaError(error) };
 }

@@ -3,7 +3,11 @@ import { RunGraphError } from '../errors.js';
 import type { WorkflowNodeSpec } from './spec.js';
 
 /** Kahn's algorithm; on a cycle, the error names one cycle in full. */
-export function topologicalOrder(specs: readonly Pick<WorkflowNodeSpec, 'label'>[], upstream: readonly number[][], file: string | undefined): number[] {
+export function topologicalOrder(
+  specs: readonly Pick<WorkflowNodeSpec, 'label'>[],
+  upstream: readonly number[][],
+  file: string | undefined,
+): number[] {
   const downstream: number[][] = specs.map(() => []);
   const waiting = upstream.map((ups) => ups.length);
   upstream.forEach((ups, i) => ups.forEach((u) => downstream[u]?.push(i)));

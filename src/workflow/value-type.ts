@@ -7,7 +7,10 @@ import { literalArrayType, type ValueType } from '../values/values.js';
 export function typeOfValue(value: InputTree<ResolvedRef>, node: string, field: string): ValueType {
   if (isInputRef(value)) return value.type;
   if (isFileInput(value)) return { kind: 'file' };
-  if (typeof value === 'number' || (Array.isArray(value) && value.length > 0 && (typeof value[0] === 'number' || Array.isArray(value[0])))) {
+  if (
+    typeof value === 'number' ||
+    (Array.isArray(value) && value.length > 0 && (typeof value[0] === 'number' || Array.isArray(value[0])))
+  ) {
     try {
       return literalArrayType(value as JsonValue, { node, field });
     } catch {
@@ -16,4 +19,3 @@ export function typeOfValue(value: InputTree<ResolvedRef>, node: string, field: 
   }
   return { kind: 'json' };
 }
-

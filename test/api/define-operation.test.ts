@@ -49,13 +49,20 @@ describe('defineOperation validates the definition when it is made', () => {
   });
 
   it('rejects bad names, dtypes, shapes, and unknown properties', () => {
-    expect(definitionError({ name: 'two words' })).toMatchObject({ code: 'E_OPERATION_DEFINITION', location: { field: 'name' } });
+    expect(definitionError({ name: 'two words' })).toMatchObject({
+      code: 'E_OPERATION_DEFINITION',
+      location: { field: 'name' },
+    });
     expect(definitionError({ namespace: 7 }).message).toContain('got 7 (number)');
     const dtype = definitionError({ inputs: { x: { dtype: 'int32' } } });
     expect(dtype.location.field).toBe('inputs.x.dtype');
     expect(dtype.message).toContain('expected one of int64, float64, bool, string, json, file, got "int32" (string)');
-    expect(definitionError({ inputs: { x: { dtype: 'int64', shape: [2, -1] } } }).location.field).toBe('inputs.x.shape[1]');
-    expect(definitionError({ inputs: { x: { dtype: 'json', shape: [2] } } }).message).toContain('a json port has no shape');
+    expect(definitionError({ inputs: { x: { dtype: 'int64', shape: [2, -1] } } }).location.field).toBe(
+      'inputs.x.shape[1]',
+    );
+    expect(definitionError({ inputs: { x: { dtype: 'json', shape: [2] } } }).message).toContain(
+      'a json port has no shape',
+    );
     expect(definitionError({ inputs: { x: { dtype: 'int64', shap: [2] } } }).location.field).toBe('inputs.x.shap');
     expect(definitionError({ ouputs: {} }).location.field).toBe('ouputs');
     expect(definitionError({ inputs: { 'bad name': { dtype: 'int64' } } }).location.field).toBe('inputs.bad name');
@@ -63,15 +70,21 @@ describe('defineOperation validates the definition when it is made', () => {
 
   it('rejects outputs that cannot be stored: none, optional, or a reserved name', () => {
     expect(definitionError({ outputs: {} }).message).toContain('expected at least one output');
-    expect(definitionError({ outputs: { y: { dtype: 'json', optional: true } } }).location.field).toBe('outputs.y.optional');
+    expect(definitionError({ outputs: { y: { dtype: 'json', optional: true } } }).location.field).toBe(
+      'outputs.y.optional',
+    );
     expect(definitionError({ outputs: { metadata: { dtype: 'json' } } }).message).toContain('reserved');
   });
 
   it('needs a default output when there are several, and one that exists', () => {
     const two = { y: { dtype: 'json' }, z: { dtype: 'json' } } as const;
     expect(definitionError({ outputs: two }).location.field).toBe('defaultOutput');
-    expect(definitionError({ outputs: two, defaultOutput: 'w' }).message).toContain('expected one of the outputs (y, z), got "w" (string)');
-    expect(defineOperation({ ...valid, outputs: two, defaultOutput: 'z', run: () => ({ y: 1, z: 2 }) }).defaultOutput).toBe('z');
+    expect(definitionError({ outputs: two, defaultOutput: 'w' }).message).toContain(
+      'expected one of the outputs (y, z), got "w" (string)',
+    );
+    expect(
+      defineOperation({ ...valid, outputs: two, defaultOutput: 'z', run: () => ({ y: 1, z: 2 }) }).defaultOutput,
+    ).toBe('z');
   });
 
   it('rejects a run that is not a function', () => {
@@ -129,8 +142,19 @@ describe('a defined operation in a graph', () => {
     const notes = join(workdir, 'notes.txt');
     await writeFile(notes, 'hello');
     const g = new GraphBuilder();
-    const m = g.add('m', integer64, { data: [[1, -2], [3, 4]] });
-    const s = g.add('s', stats, { values: m.output('data'), offset: 0.5, names: ['a', 'b'], options: { k: 1 }, notes: fileInput('notes.txt') });
+    const m = g.add('m', integer64, {
+      data: [
+        [1, -2],
+        [3, 4],
+      ],
+    });
+    const s = g.add('s', stats, {
+      values: m.output('data'),
+      offset: 0.5,
+      names: ['a', 'b'],
+      options: { k: 1 },
+      notes: fileInput('notes.txt'),
+    });
     const context = await WorkerContext.open({ workdir: join(workdir, 'wd'), jobs: 1 });
     const run = await g.run(context, { baseDir: workdir });
     expect(run.summary.ok, JSON.stringify(run.summary.failures)).toBe(true);
@@ -151,16 +175,42 @@ describe('a defined operation in a graph', () => {
   it('fails the check before anything runs for a literal of the wrong shape or a reference of the wrong dtype', async () => {
     const wrongShape = new GraphBuilder();
     wrongShape.add('s', stats, { values: [[1, 2, 3]], offset: 0, names: ['a', 'b'] });
-    await expect(wrongShape.build()).rejects.toMatchObject({ code: 'E_INPUT_SHAPE', location: { node: 's', field: 'input.values' } });
+    await expect(wrongShape.build()).rejects.toMatchObject({
+      code: 'E_INPUT_SHAPE',
+      location: { node: 's', field: 'input.values' },
+    });
 
     const wrongType = new GraphBuilder();
-    const text = wrongType.add('t', stats, { values: [[1, 2], [3, 4]], offset: 0, names: ['a', 'b'] });
+    const text = wrongType.add('t', stats, {
+      values: [
+        [1, 2],
+        [3, 4],
+      ],
+      offset: 0,
+      names: ['a', 'b'],
+    });
     // A string output where a float64 is wanted: the compiler would refuse this; the check refuses it at run time too.
-    wrongType.add('u', stats, { values: [[1, 2], [3, 4]], offset: text.output('label') as never, names: ['a', 'b'] });
-    await expect(wrongType.build()).rejects.toMatchObject({ code: 'E_INPUT_TYPE', location: { node: 'u', field: 'input.offset' } });
+    wrongType.add('u', stats, {
+      values: [
+        [1, 2],
+        [3, 4],
+      ],
+      offset: text.output('label') as never,
+      names: ['a', 'b'],
+    });
+    await expect(wrongType.build()).rejects.toMatchObject({
+      code: 'E_INPUT_TYPE',
+      location: { node: 'u', field: 'input.offset' },
+    });
 
     const missing = new GraphBuilder();
-    missing.add('s', stats, { values: [[1, 2], [3, 4]], offset: 0 } as never);
+    missing.add('s', stats, {
+      values: [
+        [1, 2],
+        [3, 4],
+      ],
+      offset: 0,
+    } as never);
     await expect(missing.build()).rejects.toThrow(/missing required input 'names'/);
   });
 

@@ -27,7 +27,9 @@ async function executions(box: Sandbox): Promise<string[]> {
 }
 
 /** The demo operations, imported from the same module file the workflow names. */
-async function demoOperations(version: string): Promise<{ simulate: OperationDefinition; summarize: OperationDefinition }> {
+async function demoOperations(
+  version: string,
+): Promise<{ simulate: OperationDefinition; summarize: OperationDefinition }> {
   const path = await box.write(`ops.mjs`, demoOperationsModule(version, box.path('log.txt')));
   // Typed loosely: the module is plain JavaScript, so its declarations are not visible to the compiler here.
   return (await import(pathToFileURL(path).href)) as { simulate: OperationDefinition; summarize: OperationDefinition };
@@ -36,13 +38,27 @@ async function demoOperations(version: string): Promise<{ simulate: OperationDef
 describe('GraphBuilder', () => {
   it('builds the quickstart graph from code with the reference uid', async () => {
     const g = new GraphBuilder();
-    const m = g.add('matrix', integer64, { data: [[1, 2], [3, 4]] });
+    const m = g.add('matrix', integer64, {
+      data: [
+        [1, 2],
+        [3, 4],
+      ],
+    });
     g.add('doubled', add, { a: m.output('data'), b: m });
     const graph = await g.build();
     expect(graph.byLabel.get('matrix')?.uid).toBe('266bb4e33dfb7be89c04735cebe31cae8d7714243ccb9d137a1a37a46a645365');
     expect(g.toWorkflowSpec()).toEqual({
       nodes: [
-        { label: 'matrix', operation: 'scalems.Integer64', input: { data: [[1, 2], [3, 4]] } },
+        {
+          label: 'matrix',
+          operation: 'scalems.Integer64',
+          input: {
+            data: [
+              [1, 2],
+              [3, 4],
+            ],
+          },
+        },
         { label: 'doubled', operation: 'run-graph.Add', input: { a: { $ref: 'matrix.data' }, b: { $ref: 'matrix' } } },
       ],
     });
@@ -53,7 +69,12 @@ describe('GraphBuilder', () => {
     const g = new GraphBuilder();
     const sim = g.add('sim', simulate, { steps: 4, scale: 0.5 });
     const summary = g.add('summary', summarize, { positions: sim });
-    const m = g.add('matrix', integer64, { data: [[1, 2], [3, 4]] });
+    const m = g.add('matrix', integer64, {
+      data: [
+        [1, 2],
+        [3, 4],
+      ],
+    });
     g.add('doubled', add, { a: m, b: m });
 
     const context = await WorkerContext.open({ workdir: box.path('wd'), jobs: 2 });
@@ -68,7 +89,9 @@ describe('GraphBuilder', () => {
     const workflow = await box.write('wf.json', g.toWorkflowSpec({ operations: ['./ops.mjs'] }));
     const validated = await runCli(['validate', workflow, '--json']);
     expect(validated.code, validated.stderr).toBe(0);
-    const fromCli = new Map((JSON.parse(validated.stdout) as { nodes: { label: string; uid: string }[] }).nodes.map((n) => [n.label, n.uid]));
+    const fromCli = new Map(
+      (JSON.parse(validated.stdout) as { nodes: { label: string; uid: string }[] }).nodes.map((n) => [n.label, n.uid]),
+    );
     for (const node of run.graph.nodes) expect(fromCli.get(node.label), node.label).toBe(node.uid);
 
     const cliRun = await runCli(['run', workflow, '--workdir', box.path('wd'), '--json']);
@@ -85,16 +108,28 @@ describe('GraphBuilder', () => {
     const other = new GraphBuilder();
     expect(() => other.add('d', add, { a: m, b: m })).toThrow(RunGraphError);
     expect(() => other.add('d', add, { a: m, b: 1 })).toThrow(/reference to node 'm' of another GraphBuilder/);
-    expect(() => g.add('e', add, { a: { $ref: 'm' }, b: 1 })).toThrow(/a literal object with "\$ref" or "\$file" in a builder input/);
+    expect(() => g.add('e', add, { a: { $ref: 'm' }, b: 1 })).toThrow(
+      /a literal object with "\$ref" or "\$file" in a builder input/,
+    );
     expect(() => g.add('f', integer64, { data: [Number.NaN] })).toThrow(/not plain JSON/);
   });
 
   it('refuses two different operations with one name', async () => {
     const make = (version: string): TypedOperationDefinition =>
-      defineOperation({ namespace: 'demo', name: 'same', version, inputs: {}, outputs: { y: { dtype: 'json' } }, run: () => ({ y: 1 }) });
+      defineOperation({
+        namespace: 'demo',
+        name: 'same',
+        version,
+        inputs: {},
+        outputs: { y: { dtype: 'json' } },
+        run: () => ({ y: 1 }),
+      });
     const g = new GraphBuilder();
     g.add('a', make('1'), {});
     g.add('b', make('2'), {});
-    await expect(g.build()).rejects.toMatchObject({ code: 'E_DUPLICATE_OPERATION', message: expect.stringContaining("node 'b' uses another definition than node 'a'") as unknown });
+    await expect(g.build()).rejects.toMatchObject({
+      code: 'E_DUPLICATE_OPERATION',
+      message: expect.stringContaining("node 'b' uses another definition than node 'a'") as unknown,
+    });
   });
 });

@@ -27,7 +27,11 @@ async function loadError(workflow: string): Promise<RunGraphError> {
   throw new Error('loadGraph succeeded');
 }
 
-const single = (namespace: string, name: string, version: unknown = '1'): string => `import { defineOperation } from ${JSON.stringify(DIST_INDEX_URL)};
+const single = (
+  namespace: string,
+  name: string,
+  version: unknown = '1',
+): string => `import { defineOperation } from ${JSON.stringify(DIST_INDEX_URL)};
 export const op = defineOperation({
   namespace: ${JSON.stringify(namespace)}, name: ${JSON.stringify(name)}, version: ${JSON.stringify(version)},
   inputs: {}, outputs: { y: { dtype: 'json' } }, run: () => ({ y: 1 }),
@@ -40,7 +44,10 @@ describe('operation modules', () => {
     const workflow = await box.write('wf.json', demoWorkflow());
     const graph = await loadGraph(workflow);
     expect(graph.byLabel.get('sim')?.record.operation).toEqual(['demo', 'simulate', '1.2']);
-    expect(graph.byLabel.get('summary')?.outputs).toEqual({ total: { kind: 'array', dtype: 'float64', shape: [] }, note: { kind: 'json' } });
+    expect(graph.byLabel.get('summary')?.outputs).toEqual({
+      total: { kind: 'array', dtype: 'float64', shape: [] },
+      note: { kind: 'json' },
+    });
   });
 
   it('accepts a default export that is an array of operations', async () => {
@@ -50,7 +57,10 @@ describe('operation modules', () => {
 export default [defineOperation({ namespace: 'arr', name: 'One', version: '1', inputs: {}, outputs: { y: { dtype: 'json' } }, run: () => ({ y: 1 }) })];
 `,
     );
-    const workflow = await box.write('wf.json', { operations: ['./arr.mjs'], nodes: [{ label: 'one', operation: 'arr.One' }] });
+    const workflow = await box.write('wf.json', {
+      operations: ['./arr.mjs'],
+      nodes: [{ label: 'one', operation: 'arr.One' }],
+    });
     expect((await loadGraph(workflow)).nodes).toHaveLength(1);
   });
 
@@ -87,7 +97,9 @@ export default [defineOperation({ namespace: 'arr', name: 'One', version: '1', i
     const error = await loadError(workflow);
     expect(error.code).toBe('E_DUPLICATE_OPERATION');
     expect(error.location).toMatchObject({ file: workflow, field: 'operations[1]' });
-    expect(error.message).toBe("operation demo.Twice is defined twice: by './a.mjs' (export 'op') and by './b.mjs' (export 'op')");
+    expect(error.message).toBe(
+      "operation demo.Twice is defined twice: by './a.mjs' (export 'op') and by './b.mjs' (export 'op')",
+    );
   });
 
   it('an operation named like a built-in one is defined twice', async () => {

@@ -30,12 +30,18 @@ describe('README', () => {
     const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
     expect(codeBlocks(readme, 'ts')).toContain(source);
 
-    const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } });
+    const { outputText } = ts.transpileModule(source, {
+      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
+    });
     await writeFile(box.path('library.mjs'), outputText);
     // `import ... from 'run-graph'` resolves as it would for a user: through node_modules to the package.
     await mkdir(box.path('node_modules'));
     await symlink(REPO_ROOT, box.path('node_modules', 'run-graph'), 'dir');
-    const run = (): ReturnType<typeof spawnSync> => spawnSync(process.execPath, [box.path('library.mjs'), box.path('example.workdir')], { cwd: box.dir, encoding: 'utf8' });
+    const run = (): ReturnType<typeof spawnSync> =>
+      spawnSync(process.execPath, [box.path('library.mjs'), box.path('example.workdir')], {
+        cwd: box.dir,
+        encoding: 'utf8',
+      });
 
     const first = run();
     expect(first.status, String(first.stderr)).toBe(0);
@@ -49,7 +55,14 @@ describe('README', () => {
 
   it('shows the graph of the quickstart exactly as `run-graph graph` renders it', async () => {
     const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
-    const result = await runCli(['graph', 'examples/quickstart.json', '--format', 'mermaid', '--workdir', 'workdir.example']);
+    const result = await runCli([
+      'graph',
+      'examples/quickstart.json',
+      '--format',
+      'mermaid',
+      '--workdir',
+      'workdir.example',
+    ]);
     expect(result.code, result.stderr).toBe(0);
     expect(codeBlocks(readme, 'mermaid')).toContain(result.stdout);
   });

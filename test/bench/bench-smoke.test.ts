@@ -45,7 +45,17 @@ function runBench(args: readonly string[]): Promise<Exit> {
 }
 
 const SIZES = [10, 100];
-const SHAPE_ROWS = ['build', 'cold', 'cold.per-node', 'floor-before', 'cold.vs-floor', 'noop', 'noop.per-node', 'partial', 'rss'];
+const SHAPE_ROWS = [
+  'build',
+  'cold',
+  'cold.per-node',
+  'floor-before',
+  'cold.vs-floor',
+  'noop',
+  'noop.per-node',
+  'partial',
+  'rss',
+];
 const EXPECTED_IDS = [
   'floor.fsync.1',
   'floor.fsync.jobs',
@@ -63,7 +73,9 @@ const EXPECTED_IDS = [
   'fingerprint.record.canonical-json',
   'fingerprint.record.fingerprint',
   'fingerprint.record.share',
-  ...['fanout', 'chain'].flatMap((shape) => ['build', 'cold', 'noop', 'partial'].map((phase) => `scaling.${shape}.${phase}.100`)),
+  ...['fanout', 'chain'].flatMap((shape) =>
+    ['build', 'cold', 'noop', 'partial'].map((phase) => `scaling.${shape}.${phase}.100`),
+  ),
 ];
 const MAKE_IDS = ['make.10.cold', 'make.10.noop', 'subprocess.10.cold.vs-make', 'subprocess.10.noop.vs-make'];
 
@@ -92,7 +104,12 @@ describe('npm run bench -- --quick', () => {
     expect(tableLines[0]).toMatch(/^\| measurement +\| +median \| target +\| result \|$/);
     const labels = tableLines.slice(2).map((line) => line.split('|')[1]?.trim());
     expect(labels).toEqual(report.rows.map((row) => row.label));
-    for (const label of ['fanout 100: cold run, per node', 'chain 10: no-op resume incl. graph build, per node', 'array fingerprint / raw sha256', 'scaling chain cold: time(100) / time(10)']) {
+    for (const label of [
+      'fanout 100: cold run, per node',
+      'chain 10: no-op resume incl. graph build, per node',
+      'array fingerprint / raw sha256',
+      'scaling chain cold: time(100) / time(10)',
+    ]) {
       expect(labels).toContain(label);
     }
     expect(result.stdout).toMatch(/\| (pass|short) +\|/);

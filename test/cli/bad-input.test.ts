@@ -22,12 +22,23 @@ interface BadCase {
   mentions: (string | RegExp)[];
 }
 
-const matrix = { label: 'matrix', operation: 'scalems.Integer64', input: { data: [[1, 2], [3, 4]] } };
+const matrix = {
+  label: 'matrix',
+  operation: 'scalems.Integer64',
+  input: {
+    data: [
+      [1, 2],
+      [3, 4],
+    ],
+  },
+};
 
 /** A trailing comma in a list: Node 20's JSON.parse names no position for this one. */
-const BAD_JSON = '{\n  "nodes": [\n    {"label": "a", "operation": "scalems.Integer64", "input": {"data": [1, 2]}},\n  ]\n}\n';
+const BAD_JSON =
+  '{\n  "nodes": [\n    {"label": "a", "operation": "scalems.Integer64", "input": {"data": [1, 2]}},\n  ]\n}\n';
 /** A trailing comma in an object: JSON.parse gives a position. */
-const BAD_JSON_OBJECT = '{\n  "nodes": [\n    {"label": "a", "operation": "scalems.Integer64", "input": {"data": [1, 2]},}\n  ]\n}\n';
+const BAD_JSON_OBJECT =
+  '{\n  "nodes": [\n    {"label": "a", "operation": "scalems.Integer64", "input": {"data": [1, 2]},}\n  ]\n}\n';
 
 const CASES: BadCase[] = [
   {
@@ -58,7 +69,9 @@ const CASES: BadCase[] = [
   },
   {
     name: 'an unknown property of a node',
-    content: { nodes: [matrix, { label: 'total', operation: 'run-graph.Sum', input: { array: ref('matrix') }, colour: 'red' }] },
+    content: {
+      nodes: [matrix, { label: 'total', operation: 'run-graph.Sum', input: { array: ref('matrix') }, colour: 'red' }],
+    },
     code: 'E_WORKFLOW_SCHEMA',
     node: 'total',
     field: undefined,
@@ -90,7 +103,9 @@ const CASES: BadCase[] = [
   },
   {
     name: 'a reference to a missing output',
-    content: { nodes: [matrix, { label: 'total', operation: 'run-graph.Sum', input: { array: ref('matrix.values') } }] },
+    content: {
+      nodes: [matrix, { label: 'total', operation: 'run-graph.Sum', input: { array: ref('matrix.values') } }],
+    },
     code: 'E_UNKNOWN_OUTPUT',
     node: 'total',
     field: 'input.array',
@@ -109,14 +124,20 @@ const CASES: BadCase[] = [
     code: 'E_CYCLE',
     node: undefined,
     field: undefined,
-    mentions: [/cycle: (first -> second -> third -> first|second -> third -> first -> second|third -> first -> second -> third)/],
+    mentions: [
+      /cycle: (first -> second -> third -> first|second -> third -> first -> second|third -> first -> second -> third)/,
+    ],
   },
   {
     name: 'a wrong input type (Add given a Subprocess file output)',
     content: {
       nodes: [
         matrix,
-        { label: 'notes', operation: 'scalems.Subprocess', input: { argv: ['sh', '-c', 'echo 1 > n.txt'], outputFiles: ['n.txt'] } },
+        {
+          label: 'notes',
+          operation: 'scalems.Subprocess',
+          input: { argv: ['sh', '-c', 'echo 1 > n.txt'], outputFiles: ['n.txt'] },
+        },
         { label: 'sum', operation: 'run-graph.Add', input: { a: ref('matrix'), b: ref('notes.n.txt') } },
       ],
     },
@@ -165,7 +186,9 @@ const CASES: BadCase[] = [
   },
   {
     name: 'a $file pointing to a missing file',
-    content: { nodes: [{ label: 'loaded', operation: 'run-graph.NpyFile', input: { file: { $file: 'data/missing.npy' } } }] },
+    content: {
+      nodes: [{ label: 'loaded', operation: 'run-graph.NpyFile', input: { file: { $file: 'data/missing.npy' } } }],
+    },
     code: 'E_FILE_INPUT',
     node: 'loaded',
     field: 'input.file',
@@ -234,7 +257,11 @@ describe('bad input', () => {
     const file = box.path('good.json');
     const log = box.path('never-written.log');
     await writeJson(file, {
-      nodes: [matrix, { label: 'total', operation: 'run-graph.Sum', input: { array: ref('matrix') } }, loggedNode('step', log, { inputs: ['total'] })],
+      nodes: [
+        matrix,
+        { label: 'total', operation: 'run-graph.Sum', input: { array: ref('matrix') } },
+        loggedNode('step', log, { inputs: ['total'] }),
+      ],
     });
     const before = (await readdir(box.dir)).sort();
     const text = await runCli(['validate', file]);

@@ -19,7 +19,14 @@ function flakyNode(label: string, log: string, marker: string): NodeSpec {
     label,
     operation: 'scalems.Subprocess',
     input: {
-      argv: ['sh', '-c', 'echo "$0" >> "$1"; test -f "$2" || { echo boom >&2; exit 3; }; echo "$0" > out.txt', label, log, marker],
+      argv: [
+        'sh',
+        '-c',
+        'echo "$0" >> "$1"; test -f "$2" || { echo boom >&2; exit 3; }; echo "$0" > out.txt',
+        label,
+        log,
+        marker,
+      ],
       outputFiles: ['out.txt'],
     },
   };
@@ -104,7 +111,10 @@ describe('a failing node', () => {
     ]);
     expect(labelsOf(events, 'node-started')).toEqual(['flaky']);
     expect(labelsOf(events, 'node-reused')).toEqual(['independent', 'matrix']);
-    expect(eventsOf(events, 'run-finished')[0]).toMatchObject({ ok: false, counts: { total: 5, reused: 2, committed: 0, failed: 1, skipped: 2, notRun: 0 } });
+    expect(eventsOf(events, 'run-finished')[0]).toMatchObject({
+      ok: false,
+      counts: { total: 5, reused: 2, committed: 0, failed: 1, skipped: 2, notRun: 0 },
+    });
     // The failed node ran again (it is not committed); nothing else did.
     expect((await readLog(log)).sort()).toEqual(['flaky', 'flaky', 'independent']);
   });
@@ -118,7 +128,10 @@ describe('a failing node', () => {
     expect(text.stdout).toMatch(/^independent +[0-9a-f]{12} +committed$/m);
     const json = await runCli(['status', workflow, '--workdir', workdir, '--json']);
     expect(json.code).toBe(0);
-    const report = JSON.parse(json.stdout) as { nodes: { label: string; state: string }[]; counts: { [state: string]: number } };
+    const report = JSON.parse(json.stdout) as {
+      nodes: { label: string; state: string }[];
+      counts: { [state: string]: number };
+    };
     expect(report.counts).toEqual({ committed: 2, 'not-started': 2, incomplete: 1, running: 0, total: 5 });
     expect(Object.fromEntries(report.nodes.map((n) => [n.label, n.state]))).toEqual({
       flaky: 'incomplete',
@@ -155,7 +168,10 @@ describe('a failing node', () => {
     expect(await readFile(join(workdir, must(uidsBefore, 'last'), 'out.txt'), 'utf8')).toBe('last\nafter\nflaky\n');
 
     const status = await runCli(['status', workflow, '--workdir', workdir, '--json']);
-    expect((JSON.parse(status.stdout) as { counts: { committed: number; total: number } }).counts).toMatchObject({ committed: 5, total: 5 });
+    expect((JSON.parse(status.stdout) as { counts: { committed: number; total: number } }).counts).toMatchObject({
+      committed: 5,
+      total: 5,
+    });
   });
 });
 
@@ -166,7 +182,13 @@ describe('a subprocess output that is a symbolic link', () => {
       const outside = sandbox.path('outside.txt');
       await writeFile(outside, 'not ours');
       const file = await writeJson(sandbox.path('link.json'), {
-        nodes: [{ label: 'linker', operation: 'scalems.Subprocess', input: { argv: ['ln', '-s', outside, 'out.txt'], outputFiles: ['out.txt'] } }],
+        nodes: [
+          {
+            label: 'linker',
+            operation: 'scalems.Subprocess',
+            input: { argv: ['ln', '-s', outside, 'out.txt'], outputFiles: ['out.txt'] },
+          },
+        ],
       });
       const workdir = join(sandbox.dir, 'work');
       const run = await runCli(['run', file, '--workdir', workdir]);

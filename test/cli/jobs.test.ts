@@ -15,11 +15,24 @@ import { loggedNode, readLog, ref, type WorkflowDoc } from '../support/workflows
 function fanOutFanIn(log: string): WorkflowDoc {
   return {
     nodes: [
-      { label: 'matrix', operation: 'scalems.Integer64', input: { data: [[1, 2], [3, 4]] } },
+      {
+        label: 'matrix',
+        operation: 'scalems.Integer64',
+        input: {
+          data: [
+            [1, 2],
+            [3, 4],
+          ],
+        },
+      },
       { label: 'plus', operation: 'run-graph.Add', input: { a: ref('matrix'), b: 10 } },
       { label: 'times', operation: 'run-graph.Multiply', input: { a: ref('matrix'), b: ref('matrix') } },
       { label: 'half', operation: 'run-graph.Multiply', input: { a: ref('matrix'), b: 0.5 } },
-      { label: 'joined', operation: 'run-graph.Concatenate', input: { arrays: [ref('plus'), ref('times'), ref('half')], axis: 1 } },
+      {
+        label: 'joined',
+        operation: 'run-graph.Concatenate',
+        input: { arrays: [ref('plus'), ref('times'), ref('half')], axis: 1 },
+      },
       { label: 'rowSums', operation: 'run-graph.Sum', input: { array: ref('joined'), axis: 1 } },
       loggedNode('left', log),
       loggedNode('middle', log),
@@ -65,7 +78,16 @@ describe('--jobs', () => {
     expect((await readLog(log)).sort()).toEqual(['gather', 'left', 'middle', 'right']);
     const parallel = await runCli(['run', workflow, '--workdir', box.path('parallel'), '--jobs', '4', '--json']);
     expect(parallel.code).toBe(0);
-    expect((await readLog(log)).sort()).toEqual(['gather', 'gather', 'left', 'left', 'middle', 'middle', 'right', 'right']);
+    expect((await readLog(log)).sort()).toEqual([
+      'gather',
+      'gather',
+      'left',
+      'left',
+      'middle',
+      'middle',
+      'right',
+      'right',
+    ]);
 
     const serialEvents = parseEvents(serial.stdout);
     const parallelEvents = parseEvents(parallel.stdout);
@@ -95,7 +117,9 @@ describe('--jobs', () => {
   });
 
   it('refuses --jobs 0 with exit code 2 before touching anything', async () => {
-    const workflow = await writeJson(box.path('small.json'), { nodes: [{ label: 'one', operation: 'scalems.Integer64', input: { data: [1] } }] });
+    const workflow = await writeJson(box.path('small.json'), {
+      nodes: [{ label: 'one', operation: 'scalems.Integer64', input: { data: [1] } }],
+    });
     const result = await runCli(['run', workflow, '--workdir', box.path('never'), '--jobs', '0']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('expected a positive integer, got "0"');

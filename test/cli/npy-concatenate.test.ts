@@ -26,8 +26,16 @@ function workflowFor(npyPath: string, log: string): WorkflowDoc {
       { label: 'loaded', operation: 'run-graph.NpyFile', input: { file: { $file: npyPath } } },
       { label: 'extra', operation: 'scalems.Integer64', input: { data: [[7, 8, 9]] } },
       { label: 'doubled', operation: 'run-graph.Add', input: { a: ref('loaded'), b: ref('loaded') } },
-      { label: 'stacked', operation: 'run-graph.Concatenate', input: { arrays: [ref('loaded'), ref('extra'), ref('doubled')] } },
-      { label: 'side', operation: 'run-graph.Concatenate', input: { arrays: [ref('loaded'), ref('doubled')], axis: 1 } },
+      {
+        label: 'stacked',
+        operation: 'run-graph.Concatenate',
+        input: { arrays: [ref('loaded'), ref('extra'), ref('doubled')] },
+      },
+      {
+        label: 'side',
+        operation: 'run-graph.Concatenate',
+        input: { arrays: [ref('loaded'), ref('doubled')], axis: 1 },
+      },
       { label: 'fractions', operation: 'scalems.Float64', input: { data: [[0.5, 0.25, 0.125]] } },
       { label: 'mixed', operation: 'run-graph.Concatenate', input: { arrays: [ref('extra'), ref('fractions')] } },
       loggedNode('consumer', log, { inputs: ['stacked'] }),
@@ -36,7 +44,11 @@ function workflowFor(npyPath: string, log: string): WorkflowDoc {
 }
 
 /** The values of a node's array output as plain numbers, with its dtype and shape. */
-async function resultOf(workdir: string, uid: string, file = 'result.npy'): Promise<{ dtype: string; shape: number[]; values: number[] }> {
+async function resultOf(
+  workdir: string,
+  uid: string,
+  file = 'result.npy',
+): Promise<{ dtype: string; shape: number[]; values: number[] }> {
   const array = decodeNpy(await readFile(join(workdir, uid, file)));
   const values = Array.from(array.data as ArrayLike<number | bigint>, (x) => Number(x));
   return { dtype: array.dtype, shape: array.shape, values };
@@ -64,7 +76,11 @@ describe('NpyFile and Concatenate', () => {
     expect(first.code).toBe(0);
     const uids = await uidsByLabel(workflow);
 
-    expect(await resultOf(workdir, must(uids, 'loaded'), 'data.npy')).toEqual({ dtype: 'int64', shape: [2, 3], values: [1, 2, 3, 4, 5, 6] });
+    expect(await resultOf(workdir, must(uids, 'loaded'), 'data.npy')).toEqual({
+      dtype: 'int64',
+      shape: [2, 3],
+      values: [1, 2, 3, 4, 5, 6],
+    });
     expect(await resultOf(workdir, must(uids, 'stacked'))).toEqual({
       dtype: 'int64',
       shape: [5, 3],
@@ -75,7 +91,11 @@ describe('NpyFile and Concatenate', () => {
       shape: [2, 6],
       values: [1, 2, 3, 2, 4, 6, 4, 5, 6, 8, 10, 12],
     });
-    expect(await resultOf(workdir, must(uids, 'mixed'))).toEqual({ dtype: 'float64', shape: [2, 3], values: [7, 8, 9, 0.5, 0.25, 0.125] });
+    expect(await resultOf(workdir, must(uids, 'mixed'))).toEqual({
+      dtype: 'float64',
+      shape: [2, 3],
+      values: [7, 8, 9, 0.5, 0.25, 0.125],
+    });
 
     // The record holds the array's dtype, shape and data digest, never the path.
     const loaded = await readMetadata(workdir, must(uids, 'loaded'));

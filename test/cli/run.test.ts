@@ -32,7 +32,16 @@ interface Variant {
 function pipeline(log: string, variant: Variant = {}): WorkflowDoc {
   return {
     nodes: [
-      { label: 'matrix', operation: 'scalems.Integer64', input: { data: variant.matrix ?? [[1, 2], [3, 4]] } },
+      {
+        label: 'matrix',
+        operation: 'scalems.Integer64',
+        input: {
+          data: variant.matrix ?? [
+            [1, 2],
+            [3, 4],
+          ],
+        },
+      },
       { label: 'doubled', operation: 'run-graph.Add', input: { a: ref('matrix'), b: ref('matrix') } },
       { label: 'total', operation: 'run-graph.Sum', input: { array: ref('doubled') } },
       loggedNode('fetch', log, variant.fetchEnv === undefined ? {} : { env: variant.fetchEnv }),
@@ -144,7 +153,15 @@ describe('run', () => {
     const firstUids = await uidsByLabel(workflow);
 
     // A literal in an in-process node: matrix, doubled, total and report (which reads doubled).
-    await writeJson(workflow, pipeline(log, { matrix: [[1, 2], [3, 5]] }));
+    await writeJson(
+      workflow,
+      pipeline(log, {
+        matrix: [
+          [1, 2],
+          [3, 5],
+        ],
+      }),
+    );
     const changed = await runCli(['run', workflow, '--workdir', workdir, '--json']);
     expect(changed.code).toBe(0);
     let events = parseEvents(changed.stdout);
@@ -154,7 +171,8 @@ describe('run', () => {
     expect(await readLog(log)).toHaveLength(5);
     expect((await readLog(log)).slice(4)).toEqual(['report']);
     const secondUids = await uidsByLabel(workflow);
-    for (const label of ['matrix', 'doubled', 'total', 'report']) expect(must(secondUids, label)).not.toBe(must(firstUids, label));
+    for (const label of ['matrix', 'doubled', 'total', 'report'])
+      expect(must(secondUids, label)).not.toBe(must(firstUids, label));
     for (const label of ['fetch', 'prepare', 'audit']) expect(must(secondUids, label)).toBe(must(firstUids, label));
     expect(await totalOf(workdir, must(secondUids, 'total'))).toBe(22n);
     // Old stores stay (a later run with the old input reuses them); four new ones join them.
@@ -163,7 +181,16 @@ describe('run', () => {
     expect(secondStores).toHaveLength(firstStores.length + 4);
 
     // An input of the first subprocess: it and its chain re-run, in dependency order.
-    await writeJson(workflow, pipeline(log, { matrix: [[1, 2], [3, 5]], fetchEnv: { MIRROR: 'b' } }));
+    await writeJson(
+      workflow,
+      pipeline(log, {
+        matrix: [
+          [1, 2],
+          [3, 5],
+        ],
+        fetchEnv: { MIRROR: 'b' },
+      }),
+    );
     const third = await runCli(['run', workflow, '--workdir', workdir, '--json']);
     expect(third.code).toBe(0);
     events = parseEvents(third.stdout);
@@ -225,14 +252,19 @@ describe('run', () => {
     expect(labelsOf(events, 'node-started')).toEqual(ALL_LABELS);
     expect(labelsOf(events, 'node-committed')).toEqual(ALL_LABELS);
     // Each node commits after it starts, and after everything it reads has committed.
-    const at = (type: string, label: string): number => events.findIndex((e) => e.type === type && 'label' in e && e.label === label);
+    const at = (type: string, label: string): number =>
+      events.findIndex((e) => e.type === type && 'label' in e && e.label === label);
     for (const label of ALL_LABELS) expect(at('node-committed', label)).toBeGreaterThan(at('node-started', label));
     expect(at('node-started', 'report')).toBeGreaterThan(at('node-committed', 'prepare'));
     expect(at('node-started', 'report')).toBeGreaterThan(at('node-committed', 'doubled'));
     expect(at('node-started', 'total')).toBeGreaterThan(at('node-committed', 'doubled'));
     const uids = await uidsByLabel(workflow);
     for (const event of eventsOf(events, 'node-committed')) expect(event.uid).toBe(must(uids, event.label));
-    expect(eventsOf(events, 'run-finished')[0]).toMatchObject({ ok: true, interrupted: false, counts: { total: 7, committed: 7, reused: 0 } });
+    expect(eventsOf(events, 'run-finished')[0]).toMatchObject({
+      ok: true,
+      interrupted: false,
+      counts: { total: 7, committed: 7, reused: 0 },
+    });
   });
 
   it('runs the shipped quickstart example in the default working directory beside the workflow', async () => {
@@ -243,7 +275,9 @@ describe('run', () => {
     const defaultWorkdir = box.path('quickstart.workdir');
     expect(await exists(join(defaultWorkdir, REFERENCE_UID, 'data.npy'))).toBe(true);
     const uids = await uidsByLabel(copy);
-    expect(await readFile(join(defaultWorkdir, must(uids, 'report'), 'magic.txt'), 'utf8')).toMatch(/93 4e 55 4d 50 59/);
+    expect(await readFile(join(defaultWorkdir, must(uids, 'report'), 'magic.txt'), 'utf8')).toMatch(
+      /93 4e 55 4d 50 59/,
+    );
     const again = await runCli(['run', copy], { cwd: box.dir });
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/done: 0 built, 4 reused/);

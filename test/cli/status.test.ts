@@ -27,7 +27,16 @@ describe('status', () => {
     log = box.path('executions.log');
     await writeJson(workflow, {
       nodes: [
-        { label: 'matrix', operation: 'scalems.Integer64', input: { data: [[1, 2], [3, 4]] } },
+        {
+          label: 'matrix',
+          operation: 'scalems.Integer64',
+          input: {
+            data: [
+              [1, 2],
+              [3, 4],
+            ],
+          },
+        },
         { label: 'total', operation: 'run-graph.Sum', input: { array: ref('matrix'), axis: 0 } },
         loggedNode('step', log, { inputs: ['total'] }),
       ],
@@ -42,7 +51,8 @@ describe('status', () => {
     const text = await runCli(['status', workflow, '--workdir', box.path('wd')]);
     expect(text.code).toBe(0);
     expect(text.stderr).toBe('');
-    for (const label of ['matrix', 'total', 'step']) expect(text.stdout).toMatch(new RegExp(`^${label} +[0-9a-f]{12} +not started$`, 'm'));
+    for (const label of ['matrix', 'total', 'step'])
+      expect(text.stdout).toMatch(new RegExp(`^${label} +[0-9a-f]{12} +not started$`, 'm'));
     expect(text.stdout).toContain('3 nodes: 0 committed, 3 not started, 0 incomplete, 0 running');
 
     const json = await runCli(['status', workflow, '--json']);
@@ -66,7 +76,8 @@ describe('status', () => {
 
     const text = await runCli(['status', workflow, '--workdir', workdir]);
     expect(text.code).toBe(0);
-    for (const label of ['matrix', 'total', 'step']) expect(text.stdout).toMatch(new RegExp(`^${label} +[0-9a-f]{12} +committed$`, 'm'));
+    for (const label of ['matrix', 'total', 'step'])
+      expect(text.stdout).toMatch(new RegExp(`^${label} +[0-9a-f]{12} +committed$`, 'm'));
     expect(text.stdout).toContain('3 nodes: 3 committed, 0 not started, 0 incomplete, 0 running');
 
     const json = await runCli(['status', workflow, '--workdir', workdir, '--json']);

@@ -20,7 +20,19 @@ describe('working directory problems', () => {
     box = await createSandbox();
     log = box.path('executions.log');
     workflow = await writeJson(box.path('wf.json'), {
-      nodes: [{ label: 'matrix', operation: 'scalems.Integer64', input: { data: [[1, 2], [3, 4]] } }, loggedNode('step', log, { inputs: ['matrix'] })],
+      nodes: [
+        {
+          label: 'matrix',
+          operation: 'scalems.Integer64',
+          input: {
+            data: [
+              [1, 2],
+              [3, 4],
+            ],
+          },
+        },
+        loggedNode('step', log, { inputs: ['matrix'] }),
+      ],
     });
   });
   afterEach(async () => {

@@ -29,7 +29,16 @@ const spec = (data: number[][], script: string): object => ({
 beforeAll(async () => {
   box = await createSandbox();
   await box.write('report.sh', 'echo "total is in $1" > report.txt\n');
-  workflow = await box.write('wf.json', spec([[1, 2], [3, 4]], 'report.sh'));
+  workflow = await box.write(
+    'wf.json',
+    spec(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      'report.sh',
+    ),
+  );
   workdir = box.path('wf.workdir');
   const result = await runCli(['run', workflow]);
   expect(result.code, result.stderr).toBe(0);
@@ -48,24 +57,47 @@ describe('explain', () => {
   });
 
   it('traces a changed input through every descendant, each cause once', async () => {
-    const changed = await box.write('changed.json', spec([[1, 2], [3, 5]], 'report.sh'));
+    const changed = await box.write(
+      'changed.json',
+      spec(
+        [
+          [1, 2],
+          [3, 5],
+        ],
+        'report.sh',
+      ),
+    );
     const result = await runCli(['explain', changed, 'total', '--workdir', workdir]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('total (uid ');
-    expect(result.stdout).toContain("- input.array: upstream uid changed");
+    expect(result.stdout).toContain('- input.array: upstream uid changed');
     expect(result.stdout).toContain("because 'doubled' changed:");
     expect(result.stdout).toContain('- input.data[1][1] changed: 4 -> 5');
     expect(result.stdout).toContain("because 'matrix' changed (as above)");
-    const json = JSON.parse((await runCli(['explain', changed, 'matrix', '--workdir', workdir, '--json'])).stdout) as { verdict: string; closest: { differences: unknown[] } };
+    const json = JSON.parse((await runCli(['explain', changed, 'matrix', '--workdir', workdir, '--json'])).stdout) as {
+      verdict: string;
+      closest: { differences: unknown[] };
+    };
     expect(json.verdict).toBe('will-run');
     expect(json.closest.differences).toEqual([{ kind: 'input-changed', field: 'input.data[1][1]', from: 4, to: 5 }]);
   });
 
   it('says when a file input changed', async () => {
     await box.write('report2.sh', 'echo "the total is in $1" > report.txt\n');
-    const changed = await box.write('script.json', spec([[1, 2], [3, 4]], 'report2.sh'));
+    const changed = await box.write(
+      'script.json',
+      spec(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        'report2.sh',
+      ),
+    );
     const result = await runCli(['explain', changed, 'report', '--workdir', workdir]);
-    expect(result.stdout).toMatch(/- input\.argv\[1\]: the file changed \(content sha256 [0-9a-f]{12} -> content sha256 [0-9a-f]{12}\)/);
+    expect(result.stdout).toMatch(
+      /- input\.argv\[1\]: the file changed \(content sha256 [0-9a-f]{12} -> content sha256 [0-9a-f]{12}\)/,
+    );
   });
 
   it('says when a store is incomplete, and when the working directory is empty', async () => {
@@ -74,14 +106,31 @@ describe('explain', () => {
     expect(empty.stdout).toContain('holds no stores yet');
     const fresh = await runCli(['explain', changed, 'matrix', '--workdir', workdir]);
     expect(fresh.stdout).toContain('- input.data changed: [[1,2],[3,4]] -> [[7]]');
-    const validated = JSON.parse((await runCli(['validate', changed, '--json'])).stdout) as { nodes: { label: string; uid: string }[] };
+    const validated = JSON.parse((await runCli(['validate', changed, '--json'])).stdout) as {
+      nodes: { label: string; uid: string }[];
+    };
     const uid = validated.nodes.find((n) => n.label === 'matrix')?.uid ?? '';
     await mkdir(join(workdir, uid));
-    await writeFile(join(workdir, uid, 'metadata.json'), JSON.stringify({ format: 'run-graph-store/1', uid, record: {}, operation: { namespace: 'scalems', name: 'Integer64', version: null }, createdAt: new Date().toISOString(), state: 'created' }));
+    await writeFile(
+      join(workdir, uid, 'metadata.json'),
+      JSON.stringify({
+        format: 'run-graph-store/1',
+        uid,
+        record: {},
+        operation: { namespace: 'scalems', name: 'Integer64', version: null },
+        createdAt: new Date().toISOString(),
+        state: 'created',
+      }),
+    );
     const incomplete = await runCli(['explain', changed, 'matrix', '--workdir', workdir]);
     expect(incomplete.stdout).toContain('Its store exists but was never committed');
     // A store with a malformed record is skipped, not a crash, when others look for prior stores.
-    const status = await runCli(['status', await box.write('nine.json', spec([[9]], 'report.sh')), '--workdir', workdir]);
+    const status = await runCli([
+      'status',
+      await box.write('nine.json', spec([[9]], 'report.sh')),
+      '--workdir',
+      workdir,
+    ]);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/matrix +[0-9a-f]{12} +not started/);
   });
@@ -89,7 +138,9 @@ describe('explain', () => {
   it('an unknown label is an error naming the workflow and suggesting the near one', async () => {
     const result = await runCli(['explain', workflow, 'totl']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe(`run-graph: E_UNKNOWN_NODE: ${workflow}: no node labelled 'totl' in the workflow (hint: did you mean 'total'?)\n`);
+    expect(result.stderr).toBe(
+      `run-graph: E_UNKNOWN_NODE: ${workflow}: no node labelled 'totl' in the workflow (hint: did you mean 'total'?)\n`,
+    );
   });
 });
 
@@ -103,8 +154,17 @@ describe('inspect', () => {
     const uid = /uid +([0-9a-f]{64})/.exec(byLabel.stdout)?.[1] ?? '';
     const byPrefix = await runCli(['inspect', uid.slice(0, 10), '--workdir', workdir, '--json']);
     expect(byPrefix.code, byPrefix.stderr).toBe(0);
-    const report = JSON.parse(byPrefix.stdout) as { uid: string; state: string; artifacts: { output: string; dtype: string; shape: number[]; preview: string }[]; ledger: unknown[] };
-    expect(report).toMatchObject({ uid, state: 'committed', artifacts: [{ output: 'result', dtype: 'int64', shape: [2, 2], preview: '[[2,4],[6,8]]' }] });
+    const report = JSON.parse(byPrefix.stdout) as {
+      uid: string;
+      state: string;
+      artifacts: { output: string; dtype: string; shape: number[]; preview: string }[];
+      ledger: unknown[];
+    };
+    expect(report).toMatchObject({
+      uid,
+      state: 'committed',
+      artifacts: [{ output: 'result', dtype: 'int64', shape: [2, 2], preview: '[[2,4],[6,8]]' }],
+    });
     expect(report.ledger).toHaveLength(1);
     const text = await runCli(['inspect', 'report', '--workflow', workflow]);
     expect(text.stdout).toMatch(/report\.txt +file, \d+ B, report\.txt: total is in \//);
@@ -121,7 +181,9 @@ describe('inspect', () => {
   it('errors name the target and where it was looked for', async () => {
     const unknown = await runCli(['inspect', 'nosuch', '--workflow', workflow]);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain(`E_UNKNOWN_NODE: ${workflow}: 'nosuch' is neither a label of the workflow nor the uid of a store in ${workdir}`);
+    expect(unknown.stderr).toContain(
+      `E_UNKNOWN_NODE: ${workflow}: 'nosuch' is neither a label of the workflow nor the uid of a store in ${workdir}`,
+    );
     const missing = await runCli(['inspect', 'a'.repeat(64), '--workdir', workdir]);
     expect(missing.stderr).toContain(`no store ${'a'.repeat(64)} in ${workdir}`);
     const noWorkdir = await runCli(['inspect', 'doubled']);

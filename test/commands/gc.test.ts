@@ -31,7 +31,16 @@ beforeEach(async () => {
   workdir = box.path('wd');
   keep = await box.write('keep.json', {
     nodes: [
-      { label: 'matrix', operation: 'scalems.Integer64', input: { data: [[1, 2], [3, 4]] } },
+      {
+        label: 'matrix',
+        operation: 'scalems.Integer64',
+        input: {
+          data: [
+            [1, 2],
+            [3, 4],
+          ],
+        },
+      },
       { label: 'total', operation: 'run-graph.Sum', input: { array: { $ref: 'matrix' } } },
     ],
   });
@@ -60,7 +69,9 @@ describe('gc', () => {
     expect(result.stdout).toMatch(/2 stores kept by .*keep\.json; 2 unreachable/);
     expect(result.stdout).toMatch(/2 stores, \d+(\.\d)? KiB: run again with --yes to delete them/);
     expect(await stores()).toEqual(before);
-    const json = JSON.parse((await runCli(['gc', '--keep', keep, '--workdir', workdir, '--json'])).stdout) as { unreachable: { uid: string; bytes: number }[] };
+    const json = JSON.parse((await runCli(['gc', '--keep', keep, '--workdir', workdir, '--json'])).stdout) as {
+      unreachable: { uid: string; bytes: number }[];
+    };
     expect(json.unreachable.map((s) => s.uid).sort()).toEqual(dropped);
     expect(json.unreachable.every((s) => s.bytes > 0)).toBe(true);
   });
@@ -127,7 +138,9 @@ describe('gc', () => {
     const before = await stores();
     const result = await runCli(['gc', '--keep', keep, box.path('missing.json'), '--workdir', workdir, '--yes']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain(`run-graph: E_WORKFLOW_READ: ${box.path('missing.json')}: cannot read workflow: no such file`);
+    expect(result.stderr).toContain(
+      `run-graph: E_WORKFLOW_READ: ${box.path('missing.json')}: cannot read workflow: no such file`,
+    );
     expect(await stores()).toEqual(before);
   });
 

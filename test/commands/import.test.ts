@@ -27,14 +27,25 @@ async function quickDocument(): Promise<{ referents: { uid: string; label?: stri
   const graph = await buildGraph(
     {
       nodes: [
-        { label: 'matrix', operation: 'scalems.Integer64', input: { data: [[1, 2], [3, 4]] } },
+        {
+          label: 'matrix',
+          operation: 'scalems.Integer64',
+          input: {
+            data: [
+              [1, 2],
+              [3, 4],
+            ],
+          },
+        },
         { label: 'doubled', operation: 'run-graph.Add', input: { a: { $ref: 'matrix' }, b: { $ref: 'matrix.data' } } },
         { label: 'total', operation: 'run-graph.Sum', input: { array: { $ref: 'doubled' } } },
       ],
     },
     { registry: builtinRegistry() },
   );
-  return toScalemsDocument(graph) as unknown as { referents: { uid: string; label?: string; [member: string]: unknown }[] };
+  return toScalemsDocument(graph) as unknown as {
+    referents: { uid: string; label?: string; [member: string]: unknown }[];
+  };
 }
 
 describe('SCALE-MS documents', () => {
@@ -42,7 +53,17 @@ describe('SCALE-MS documents', () => {
     const doc = await box.write('doc.json', {
       version: 'scalems_workflow_1',
       types: {},
-      referents: [{ uid: MATRIX, label: 'matrix', type: ['scalems', 'Integer64'], data: [[1, 2], [3, 4]] }],
+      referents: [
+        {
+          uid: MATRIX,
+          label: 'matrix',
+          type: ['scalems', 'Integer64'],
+          data: [
+            [1, 2],
+            [3, 4],
+          ],
+        },
+      ],
     });
     const result = await runCli(['run', doc, '--workdir', box.path('wd')]);
     expect(result.code, result.stderr).toBe(0);
@@ -51,7 +72,12 @@ describe('SCALE-MS documents', () => {
 
   it('a document with references runs, each store under the uid its referent declares', async () => {
     const document = await quickDocument();
-    expect(document.referents[1]).toMatchObject({ label: 'doubled', type: ['run-graph', 'Add', '1'], a: `${MATRIX}.data`, b: `${MATRIX}.data` });
+    expect(document.referents[1]).toMatchObject({
+      label: 'doubled',
+      type: ['run-graph', 'Add', '1'],
+      a: `${MATRIX}.data`,
+      b: `${MATRIX}.data`,
+    });
     const doc = await box.write('doc.json', document);
     const result = await runCli(['run', doc, '--workdir', box.path('wd')]);
     expect(result.code, result.stderr).toBe(0);
@@ -79,22 +105,33 @@ describe('SCALE-MS documents', () => {
     const doc = await box.write('doc.json', document);
     const result = await runCli(['run', doc, '--workdir', box.path('wd')]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain(`run-graph: E_UID_MISMATCH: ${doc}, node 'total', field 'referents[2].uid': declares uid ${'f'.repeat(64)}, but its record hashes to`);
+    expect(result.stderr).toContain(
+      `run-graph: E_UID_MISMATCH: ${doc}, node 'total', field 'referents[2].uid': declares uid ${'f'.repeat(64)}, but its record hashes to`,
+    );
     expect(await readdir(box.dir)).not.toContain('wd');
   });
 
   it('a referent before the one it references, and a string that is not a reference, are errors', async () => {
     const document = await quickDocument();
-    const outOfOrder = await box.write('order.json', { ...document, referents: [document.referents[1], document.referents[0], document.referents[2]] });
+    const outOfOrder = await box.write('order.json', {
+      ...document,
+      referents: [document.referents[1], document.referents[0], document.referents[2]],
+    });
     const order = await runCli(['validate', outOfOrder]);
     expect(order.code).toBe(2);
     expect(order.stderr).toContain("field 'referents[0].a': reference to 266bb4e33dfb");
     expect(order.stderr).toContain('which no earlier referent declares');
 
-    const text = await box.write('text.json', { version: 'scalems_workflow_1', types: {}, referents: [{ uid: MATRIX, type: ['scalems', 'Integer64'], data: 'hello' }] });
+    const text = await box.write('text.json', {
+      version: 'scalems_workflow_1',
+      types: {},
+      referents: [{ uid: MATRIX, type: ['scalems', 'Integer64'], data: 'hello' }],
+    });
     const literal = await runCli(['validate', text]);
     expect(literal.code).toBe(2);
-    expect(literal.stderr).toContain("field 'referents[0].data': a string member is a reference ('uid' or 'uid.output'), got \"hello\" (string)");
+    expect(literal.stderr).toContain(
+      "field 'referents[0].data': a string member is a reference ('uid' or 'uid.output'), got \"hello\" (string)",
+    );
   });
 
   it('a version in the type that is not the registered one is an error', async () => {

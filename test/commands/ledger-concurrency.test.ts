@@ -25,7 +25,10 @@ describe('ledger with concurrent workers', () => {
     ]).flat();
     const workflow = await box.write('wf.json', { operations: ['./ops.mjs'], nodes });
     const workdir = box.path('wd');
-    const [a, b] = await Promise.all([runCli(['run', workflow, '--workdir', workdir, '--jobs', '3']), runCli(['run', workflow, '--workdir', workdir, '--jobs', '3'])]);
+    const [a, b] = await Promise.all([
+      runCli(['run', workflow, '--workdir', workdir, '--jobs', '3']),
+      runCli(['run', workflow, '--workdir', workdir, '--jobs', '3']),
+    ]);
     expect(a.code, a.stderr).toBe(0);
     expect(b.code, b.stderr).toBe(0);
 

@@ -36,7 +36,13 @@ describe('operation versions', () => {
     expect(ledger.map((e) => e.label).sort()).toEqual(['doubled', 'matrix', 'sim', 'summary']);
     const summary = ledger.find((e) => e.label === 'summary');
     expect(summary?.operation).toEqual({ namespace: 'demo', name: 'summarize', version: '1' });
-    expect(summary?.depends).toEqual([{ uid: ledger.find((e) => e.label === 'sim')?.uid, label: 'sim', operation: { namespace: 'demo', name: 'simulate', version: '1.2' } }]);
+    expect(summary?.depends).toEqual([
+      {
+        uid: ledger.find((e) => e.label === 'sim')?.uid,
+        label: 'sim',
+        operation: { namespace: 'demo', name: 'simulate', version: '1.2' },
+      },
+    ]);
     expect(summary?.upstreamVersions).toEqual([{ namespace: 'demo', name: 'simulate', version: '1.2' }]);
     const doubled = ledger.find((e) => e.label === 'doubled');
     expect(doubled?.upstreamVersions).toEqual([{ namespace: 'scalems', name: 'Integer64', version: null }]);
@@ -59,7 +65,9 @@ describe('operation versions', () => {
     expect(line('summary')).toContain("not started (will run: upstream 'sim' demo.simulate 1.2 -> 1.3)");
     expect(line('matrix')).toMatch(/committed$/);
     expect(line('doubled')).toMatch(/committed$/);
-    const json = JSON.parse((await runCli(['status', workflow, '--json'])).stdout) as { nodes: { label: string; prior?: { own?: { from: string; to: string } } }[] };
+    const json = JSON.parse((await runCli(['status', workflow, '--json'])).stdout) as {
+      nodes: { label: string; prior?: { own?: { from: string; to: string } } }[];
+    };
     expect(json.nodes.find((n) => n.label === 'sim')?.prior?.own).toMatchObject({ from: '1.2', to: '1.3' });
   });
 
@@ -70,7 +78,9 @@ describe('operation versions', () => {
     expect(sim.stdout).toContain('will run.');
     expect(sim.stdout).toContain('- operation version changed: demo.simulate 1.2 -> 1.3');
     const summary = await runCli(['explain', workflow, 'summary']);
-    expect(summary.stdout).toMatch(/- input\.positions: upstream uid changed \([0-9a-f]{12}\.positions -> [0-9a-f]{12}\.positions\) because 'sim' changed:\n\s+- operation version changed: demo\.simulate 1\.2 -> 1\.3/);
+    expect(summary.stdout).toMatch(
+      /- input\.positions: upstream uid changed \([0-9a-f]{12}\.positions -> [0-9a-f]{12}\.positions\) because 'sim' changed:\n\s+- operation version changed: demo\.simulate 1\.2 -> 1\.3/,
+    );
     const matrix = await runCli(['explain', workflow, 'matrix']);
     expect(matrix.stdout).toContain('matrix (uid 266bb4e33dfb, scalems.Integer64): reused.');
   });
@@ -80,7 +90,8 @@ describe('operation versions', () => {
     expect(graph.code, graph.stderr).toBe(0);
     expect(graph.stdout).toContain('will run: demo.simulate 1.2 -> 1.3');
     const id = (label: string): string => new RegExp(`(n\\d+)\\["${label}<br/>`).exec(graph.stdout)?.[1] ?? '?';
-    const members = (state: string): string[] => (new RegExp(`class (\\S+) ${state}`).exec(graph.stdout)?.[1] ?? '').split(',').sort();
+    const members = (state: string): string[] =>
+      (new RegExp(`class (\\S+) ${state}`).exec(graph.stdout)?.[1] ?? '').split(',').sort();
     expect(members('outdated')).toEqual([id('sim'), id('summary')].sort());
     expect(members('committed')).toEqual([id('matrix'), id('doubled')].sort());
   });
@@ -93,8 +104,16 @@ describe('operation versions', () => {
     expect((await executions()).sort()).toEqual(['sim', 'sim', 'summary', 'summary']);
     const ledger = await readLedger(workdir);
     expect(ledger).toHaveLength(6);
-    const versions = summarizeLedger(ledger).map((s) => `${s.operation.namespace}.${s.operation.name} ${s.operation.version ?? '-'} x${s.commits}`);
-    expect(versions).toEqual(['demo.simulate 1.2 x1', 'demo.simulate 1.3 x1', 'demo.summarize 1 x2', 'run-graph.Add 1 x1', 'scalems.Integer64 - x1']);
+    const versions = summarizeLedger(ledger).map(
+      (s) => `${s.operation.namespace}.${s.operation.name} ${s.operation.version ?? '-'} x${s.commits}`,
+    );
+    expect(versions).toEqual([
+      'demo.simulate 1.2 x1',
+      'demo.simulate 1.3 x1',
+      'demo.summarize 1 x2',
+      'run-graph.Add 1 x1',
+      'scalems.Integer64 - x1',
+    ]);
     const summaries = ledger.filter((e) => e.label === 'summary').map((e) => e.upstreamVersions[0]?.version);
     expect(summaries).toEqual(['1.2', '1.3']);
   });
@@ -105,6 +124,8 @@ describe('operation versions', () => {
     expect(inspect.stdout).toMatch(/operation +demo\.summarize\nversion +1\nstate +committed/);
     expect(inspect.stdout).toMatch(/total +float64 \[\], \d+ B, total\.npy: 3/);
     expect(inspect.stdout).toMatch(/note +json, \d+ B, note\.json: "sum of 4 positions"/);
-    expect(inspect.stdout).toMatch(/ledger .* demo\.summarize 1 by pid \d+ on .*; validated with upstream demo\.simulate 1\.3\n/);
+    expect(inspect.stdout).toMatch(
+      /ledger .* demo\.summarize 1 by pid \d+ on .*; validated with upstream demo\.simulate 1\.3\n/,
+    );
   });
 });

@@ -32,9 +32,13 @@ async function committedCount(workdir: string): Promise<number> {
 describe('bad environments', () => {
   it('a full disk while writing an artifact stops the run with one clear error, then the run completes', async () => {
     const workdir = join(dir, 'work');
-    const full = await runCliAttempt(['run', workflow.file, '--workdir', workdir], { RUN_GRAPH_FAIL_AT: 'artifact-write:ENOSPC' });
+    const full = await runCliAttempt(['run', workflow.file, '--workdir', workdir], {
+      RUN_GRAPH_FAIL_AT: 'artifact-write:ENOSPC',
+    });
     expect(full.code).toBe(3);
-    expect(full.stderr).toMatch(/E_WORKDIR: node '[^']+': no space left on device while building the node \((result|data)\.npy\)/);
+    expect(full.stderr).toMatch(
+      /E_WORKDIR: node '[^']+': no space left on device while building the node \((result|data)\.npy\)/,
+    );
     expect(await committedCount(workdir)).toBe(0);
 
     const fixed = await runCliAttempt(['run', workflow.file, '--workdir', workdir]);
@@ -44,7 +48,9 @@ describe('bad environments', () => {
 
   it('a read-only file system when publishing a store: exit 3, nothing committed, then completes', async () => {
     const workdir = join(dir, 'work');
-    const ro = await runCliAttempt(['run', workflow.file, '--workdir', workdir], { RUN_GRAPH_FAIL_AT: 'publish:EROFS' });
+    const ro = await runCliAttempt(['run', workflow.file, '--workdir', workdir], {
+      RUN_GRAPH_FAIL_AT: 'publish:EROFS',
+    });
     expect(ro.code).toBe(3);
     expect(ro.stderr).toContain('read-only file system');
     expect(await committedCount(workdir)).toBe(0);
@@ -54,7 +60,9 @@ describe('bad environments', () => {
 
   it('a failed commit write leaves the store uncommitted and the next run rebuilds it', async () => {
     const workdir = join(dir, 'work');
-    const failed = await runCliAttempt(['run', workflow.file, '--workdir', workdir, '--jobs', '1'], { RUN_GRAPH_FAIL_AT: 'metadata-write:EIO' });
+    const failed = await runCliAttempt(['run', workflow.file, '--workdir', workdir, '--jobs', '1'], {
+      RUN_GRAPH_FAIL_AT: 'metadata-write:EIO',
+    });
     expect(failed.code).toBe(3);
     expect(failed.stderr).toContain('i/o error');
     expect(await committedCount(workdir)).toBe(0);
@@ -73,24 +81,33 @@ describe('bad environments', () => {
 
   // Root ignores file permissions, so as root the run is repeated as the unprivileged user 'nobody'.
   const asRoot = process.getuid?.() === 0;
-  const setprivWorks = asRoot && spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'true']).status === 0;
-  it.skipIf(asRoot && !setprivWorks)('a working directory without write permission: exit 3 naming it, then completes once permitted', async () => {
-    await chmod(dir, 0o755);
-    await chmod(workflow.file, 0o644);
-    const workdir = join(dir, 'locked');
-    await mkdir(workdir, { mode: 0o555 });
-    await chmod(workdir, 0o555);
-    const command = asRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath] : [process.execPath];
-    const run = (): ReturnType<typeof spawnSync> =>
-      spawnSync(command[0] as string, [...command.slice(1), CLI, 'run', workflow.file, '--workdir', workdir], { encoding: 'utf8', env: { ...process.env, RUN_GRAPH_EXECUTION_LOG: '' } });
-    const denied = run();
-    expect(denied.status).toBe(3);
-    expect(String(denied.stderr)).toContain('permission denied');
-    expect(await readdir(workdir)).toEqual([]);
+  const setprivWorks =
+    asRoot && spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'true']).status === 0;
+  it.skipIf(asRoot && !setprivWorks)(
+    'a working directory without write permission: exit 3 naming it, then completes once permitted',
+    async () => {
+      await chmod(dir, 0o755);
+      await chmod(workflow.file, 0o644);
+      const workdir = join(dir, 'locked');
+      await mkdir(workdir, { mode: 0o555 });
+      await chmod(workdir, 0o555);
+      const command = asRoot
+        ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath]
+        : [process.execPath];
+      const run = (): ReturnType<typeof spawnSync> =>
+        spawnSync(command[0] as string, [...command.slice(1), CLI, 'run', workflow.file, '--workdir', workdir], {
+          encoding: 'utf8',
+          env: { ...process.env, RUN_GRAPH_EXECUTION_LOG: '' },
+        });
+      const denied = run();
+      expect(denied.status).toBe(3);
+      expect(String(denied.stderr)).toContain('permission denied');
+      expect(await readdir(workdir)).toEqual([]);
 
-    await chmod(workdir, 0o777);
-    if (asRoot) await chown(workdir, 65534, 65534);
-    const allowed = run();
-    expect(allowed.status, String(allowed.stderr)).toBe(0);
-  });
+      await chmod(workdir, 0o777);
+      if (asRoot) await chown(workdir, 65534, 65534);
+      const allowed = run();
+      expect(allowed.status, String(allowed.stderr)).toBe(0);
+    },
+  );
 });

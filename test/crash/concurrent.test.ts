@@ -63,7 +63,8 @@ describe('concurrent workers', () => {
     // executed, and every store is committed (below); the log's commit line follows the commit, so a node the
     // victim committed as it was killed may have none.
     for (const [label, commits] of counts.commits) expect(commits, `commits of ${label}`).toBe(1);
-    for (const node of graph.nodes) expect(counts.starts.get(node.label) ?? 0, `starts of ${node.label}`).toBeGreaterThanOrEqual(1);
+    for (const node of graph.nodes)
+      expect(counts.starts.get(node.label) ?? 0, `starts of ${node.label}`).toBeGreaterThanOrEqual(1);
     expect(await auditWorkdir(workdir)).toEqual([]);
     expect(await committedOutputs(workdir, graph)).toEqual(expected);
   }, 120_000);

@@ -12,7 +12,13 @@ import type { ConcreteGraph } from '../../src/workflow/graph.js';
 import { storeUids } from '../support/stores.js';
 import { runCliAttempt, tortureReference } from '../support/torture.js';
 
-const POINTS = ['after-tmp-created', 'after-rename', 'after-artifact-write', 'after-metadata-temp', 'after-commit'] as const;
+const POINTS = [
+  'after-tmp-created',
+  'after-rename',
+  'after-artifact-write',
+  'after-metadata-temp',
+  'after-commit',
+] as const;
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -33,16 +39,26 @@ describe('deliberate kill points', () => {
         const workdir = join(dir, `${point}-${pass}`);
         const log = join(dir, `${point}-${pass}.log`);
         const env = { RUN_GRAPH_EXECUTION_LOG: log };
-        const killed = await runCliAttempt(['run', workflow.file, '--workdir', workdir, '--jobs', '1', '--json'], { ...env, RUN_GRAPH_KILL_AT: `${point}#${pass}` });
+        const killed = await runCliAttempt(['run', workflow.file, '--workdir', workdir, '--jobs', '1', '--json'], {
+          ...env,
+          RUN_GRAPH_KILL_AT: `${point}#${pass}`,
+        });
         expect(killed.signal, `the process should have killed itself ${point}: ${killed.stderr}`).toBe('SIGKILL');
 
         if (point === 'after-metadata-temp') {
           // The committed metadata exists only under its temporary name (in the killed node's store, and in any
           // other store committing at the same moment): none of those stores may read as committed.
           const stores = await storeUids(workdir);
-          const staged = (await Promise.all(stores.map(async (s) => ((await readdir(join(workdir, s))).some((f) => f.startsWith('.rg-tmp-metadata.json')) ? [s] : [])))).flat();
+          const staged = (
+            await Promise.all(
+              stores.map(async (s) =>
+                (await readdir(join(workdir, s))).some((f) => f.startsWith('.rg-tmp-metadata.json')) ? [s] : [],
+              ),
+            )
+          ).flat();
           expect(staged.length).toBeGreaterThanOrEqual(1);
-          for (const store of staged) expect(isCommitted(await readStoreMetadata(join(workdir, store))), store).toBe(false);
+          for (const store of staged)
+            expect(isCommitted(await readStoreMetadata(join(workdir, store))), store).toBe(false);
         }
 
         const resumed = await runCliAttempt(['run', workflow.file, '--workdir', workdir, '--jobs', '2', '--json'], env);

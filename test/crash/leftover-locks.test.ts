@@ -36,7 +36,11 @@ afterEach(async () => {
 
 /** A two-step chain: the workflow file of its first step alone, and the graph of both. */
 async function chain(): Promise<{ first: string; graph: ConcreteGraph; step0: GraphNode; step1: GraphNode }> {
-  const nodes = [0, 1].map((i) => ({ label: `step${i}`, operation: 'run-graph.Add', input: { a: i === 0 ? [0] : { $ref: `step${i - 1}` }, b: 1 } }));
+  const nodes = [0, 1].map((i) => ({
+    label: `step${i}`,
+    operation: 'run-graph.Add',
+    input: { a: i === 0 ? [0] : { $ref: `step${i - 1}` }, b: 1 },
+  }));
   const first = join(dir, 'first.json');
   const both = join(dir, 'both.json');
   await writeFile(first, JSON.stringify({ nodes: nodes.slice(0, 1) }));
@@ -73,7 +77,7 @@ describe('a committed store with a lock', () => {
 });
 
 describe('a reclaim guard left by a process killed inside it', () => {
-  it('does not keep a dead holder\'s lock on a committed store', async () => {
+  it("does not keep a dead holder's lock on a committed store", async () => {
     const workdir = join(dir, 'work');
     const { graph, step0 } = await chain();
     await run(workdir, join(dir, 'both.json'));
@@ -98,8 +102,23 @@ describe('a run that shares its stores with another process', () => {
     const layout = await openWorkdir(workdir);
     const other = ownerFor(sleeper.pid ?? 0);
     await lockWithPendingOwner(layout.storeDir(step0.uid), other);
-    await publishStore(layout, { uid: step1.uid, record: step1.record, operation: { namespace: step1.operation.namespace, name: step1.operation.name, version: step1.operation.version ?? null } }, other);
-    const held = await claimOwnership(layout.storeDir(step1.uid), other, { staleMs: STALE_MS, onCompromised: () => undefined });
+    await publishStore(
+      layout,
+      {
+        uid: step1.uid,
+        record: step1.record,
+        operation: {
+          namespace: step1.operation.namespace,
+          name: step1.operation.name,
+          version: step1.operation.version ?? null,
+        },
+      },
+      other,
+    );
+    const held = await claimOwnership(layout.storeDir(step1.uid), other, {
+      staleMs: STALE_MS,
+      onCompromised: () => undefined,
+    });
     expect(held.kind).toBe('acquired');
 
     // It dies while the run waits for step1.

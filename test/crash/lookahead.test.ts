@@ -20,7 +20,11 @@ beforeEach(async () => {
   requireBuiltCli();
   ({ dir, cleanup } = await createSandbox());
   file = join(dir, 'chain.json');
-  const nodes = [0, 1, 2].map((i) => ({ label: `step${i}`, operation: 'run-graph.Add', input: { a: i === 0 ? [0] : { $ref: `step${i - 1}` }, b: 1 } }));
+  const nodes = [0, 1, 2].map((i) => ({
+    label: `step${i}`,
+    operation: 'run-graph.Add',
+    input: { a: i === 0 ? [0] : { $ref: `step${i - 1}` }, b: 1 },
+  }));
   await writeFile(file, JSON.stringify({ nodes }));
 });
 afterEach(async () => cleanup());
@@ -30,17 +34,25 @@ describe('claims made ahead', () => {
     const workdir = join(dir, 'work');
     const run = await runCliAttempt(['run', file, '--workdir', workdir, '--jobs', '1', '--json']);
     expect(run.code, run.stderr).toBe(0);
-    const events = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; label?: string });
-    const order = events.filter((e) => ['node-started', 'node-committing', 'node-committed'].includes(e.type)).map((e) => `${e.type} ${e.label ?? ''}`);
+    const events = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; label?: string });
+    const order = events
+      .filter((e) => ['node-started', 'node-committing', 'node-committed'].includes(e.type))
+      .map((e) => `${e.type} ${e.label ?? ''}`);
     // Each step starts only after the step before it has committed.
-    for (const i of [1, 2]) expect(order.indexOf(`node-started step${i}`)).toBeGreaterThan(order.indexOf(`node-committed step${i - 1}`));
+    for (const i of [1, 2])
+      expect(order.indexOf(`node-started step${i}`)).toBeGreaterThan(order.indexOf(`node-committed step${i - 1}`));
     expect(await auditWorkdir(workdir)).toEqual([]);
   });
 
   it('take back the store of a node that never started because its upstream failed to commit', async () => {
     const workdir = join(dir, 'work');
     const graph = await loadGraph(file);
-    const failed = await runCliAttempt(['run', file, '--workdir', workdir, '--jobs', '1'], { RUN_GRAPH_FAIL_AT: 'metadata-write:EIO' });
+    const failed = await runCliAttempt(['run', file, '--workdir', workdir, '--jobs', '1'], {
+      RUN_GRAPH_FAIL_AT: 'metadata-write:EIO',
+    });
     expect(failed.code).toBe(3);
     const stores = await storeUids(workdir);
     // step0 failed to commit and keeps its unfinished store; step1's store, claimed ahead, is gone; step2 was never claimed.

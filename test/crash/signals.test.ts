@@ -67,7 +67,9 @@ describe('signals', () => {
       const problems = await auditWorkdir(workdir);
       expect(problems.filter((p) => p.includes('lock'))).toEqual([]);
 
-      const resumed = await runCliAttempt(['run', workflow.file, '--workdir', workdir], { RUN_GRAPH_EXECUTION_LOG: workflow.log });
+      const resumed = await runCliAttempt(['run', workflow.file, '--workdir', workdir], {
+        RUN_GRAPH_EXECUTION_LOG: workflow.log,
+      });
       expect(resumed.code, resumed.stderr).toBe(0);
       expect((await auditExecutionLog(workflow.log)).problems).toEqual([]);
       expect(await auditWorkdir(workdir)).toEqual([]);
@@ -82,7 +84,14 @@ describe('signals', () => {
       JSON.stringify({
         nodes: [
           { label: 'source', operation: 'scalems.Integer64', input: { data: [1, 2] } },
-          { label: 'sub_stubborn', operation: 'scalems.Subprocess', input: { argv: ['sh', '-c', "trap '' TERM; sleep 3; echo done > out.txt", { $ref: 'source' }], outputFiles: ['out.txt'] } },
+          {
+            label: 'sub_stubborn',
+            operation: 'scalems.Subprocess',
+            input: {
+              argv: ['sh', '-c', "trap '' TERM; sleep 3; echo done > out.txt", { $ref: 'source' }],
+              outputFiles: ['out.txt'],
+            },
+          },
         ],
       }),
     );
@@ -91,7 +100,9 @@ describe('signals', () => {
     expect(stopped.code).toBe(130);
     expect(stopped.stderr).toContain('exiting at once');
     expect(stopped.ms).toBeLessThan(2_500);
-    const resumed = await runCliAttempt(['run', stubborn, '--workdir', workdir], { RUN_GRAPH_EXECUTION_LOG: workflow.log });
+    const resumed = await runCliAttempt(['run', stubborn, '--workdir', workdir], {
+      RUN_GRAPH_EXECUTION_LOG: workflow.log,
+    });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect((await auditExecutionLog(workflow.log)).problems).toEqual([]);
     expect(await auditWorkdir(workdir)).toEqual([]);

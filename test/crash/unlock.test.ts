@@ -33,7 +33,7 @@ async function fakeLock(uid: string, owner: OwnerInfo): Promise<void> {
 }
 
 describe('run-graph unlock', () => {
-  it('removes dead owners\' locks, keeps live ones and names their holders, --force removes a live one', async () => {
+  it("removes dead owners' locks, keeps live ones and names their holders, --force removes a live one", async () => {
     const [dead, live, remote] = stores;
     if (dead === undefined || live === undefined || remote === undefined) throw new Error('too few stores');
     const sleeper = spawn('sleep', ['30']);
@@ -50,7 +50,9 @@ describe('run-graph unlock', () => {
       expect(await readdir(join(workdir, dead))).not.toContain('lock');
       expect(await readdir(join(workdir, live))).toContain('lock');
 
-      const forced = spawnSync(process.execPath, [CLI, 'unlock', '--workdir', workdir, '--force', live], { encoding: 'utf8' });
+      const forced = spawnSync(process.execPath, [CLI, 'unlock', '--workdir', workdir, '--force', live], {
+        encoding: 'utf8',
+      });
       expect(forced.status).toBe(0);
       expect(forced.stderr).toContain('warning');
       expect(await readdir(join(workdir, live))).not.toContain('lock');
@@ -64,7 +66,9 @@ describe('run-graph unlock', () => {
     const notWorkdir = spawnSync(process.execPath, [CLI, 'unlock', '--workdir', dir], { encoding: 'utf8' });
     expect(notWorkdir.status).toBe(3);
     expect(notWorkdir.stderr).toContain('not a run-graph working directory');
-    const badUid = spawnSync(process.execPath, [CLI, 'unlock', '--workdir', workdir, '--force', 'nothex'], { encoding: 'utf8' });
+    const badUid = spawnSync(process.execPath, [CLI, 'unlock', '--workdir', workdir, '--force', 'nothex'], {
+      encoding: 'utf8',
+    });
     expect(badUid.status).toBe(2);
     expect(badUid.stderr).toContain('not a uid');
   });

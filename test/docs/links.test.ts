@@ -30,7 +30,8 @@ function linesOutsideFences(markdown: string): Array<{ line: number; text: strin
       fence = marker;
       result.push({ line: i + 1, text, fenced: true });
     } else if (fence !== undefined) {
-      if (marker !== undefined && marker[0] === fence[0] && marker.length >= fence.length && text.trim() === marker) fence = undefined;
+      if (marker !== undefined && marker[0] === fence[0] && marker.length >= fence.length && text.trim() === marker)
+        fence = undefined;
       result.push({ line: i + 1, text, fenced: true });
     } else {
       result.push({ line: i + 1, text, fenced: false });
@@ -78,7 +79,8 @@ export function linkTargets(markdown: string): Array<{ line: number; target: str
   for (const { line, text, fenced } of linesOutsideFences(markdown)) {
     if (fenced) continue;
     const prose = text.replace(/(`+)[\s\S]*?\1/g, '');
-    for (const m of prose.matchAll(/\]\(\s*<?([^()\s<>]*)>?(?:\s+(?:"[^"]*"|'[^']*'))?\s*\)/g)) targets.push({ line, target: m[1] ?? '' });
+    for (const m of prose.matchAll(/\]\(\s*<?([^()\s<>]*)>?(?:\s+(?:"[^"]*"|'[^']*'))?\s*\)/g))
+      targets.push({ line, target: m[1] ?? '' });
     const definition = /^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)/.exec(prose);
     if (definition?.[1] !== undefined) targets.push({ line, target: definition[1] });
   }
@@ -91,7 +93,9 @@ export function codePaths(markdown: string): Array<{ line: number; path: string 
   for (const { line, text, fenced } of linesOutsideFences(markdown)) {
     if (fenced) continue;
     for (const span of text.matchAll(/(`+)([\s\S]*?)\1/g)) {
-      for (const m of (span[2] ?? '').matchAll(/(?:^|\s)((?:src|bench|torture|test|examples|schemas|docs|dist|build)\/[\w./-]*)/g)) {
+      for (const m of (span[2] ?? '').matchAll(
+        /(?:^|\s)((?:src|bench|torture|test|examples|schemas|docs|dist|build)\/[\w./-]*)/g,
+      )) {
         paths.push({ line, path: m[1] ?? '' });
       }
     }
@@ -124,7 +128,8 @@ export function brokenLinks(file: string, root: string, files: Files): string[] 
     const hash = target.indexOf('#');
     const pathPart = decodeURIComponent(hash === -1 ? target : target.slice(0, hash));
     const anchor = hash === -1 ? undefined : decodeURIComponent(target.slice(hash + 1));
-    const resolved = pathPart === '' ? file : pathPart.startsWith('/') ? join(root, pathPart) : resolve(dirname(file), pathPart);
+    const resolved =
+      pathPart === '' ? file : pathPart.startsWith('/') ? join(root, pathPart) : resolve(dirname(file), pathPart);
     const where = `${name}:${line}: ${target}`;
     if (relative(root, resolved).startsWith('..')) {
       problems.push(`${where}: points outside the repository`);
@@ -136,7 +141,8 @@ export function brokenLinks(file: string, root: string, files: Files): string[] 
   }
   for (const { line, path } of codePaths(markdown)) {
     const source = sourceOf(path);
-    if (source !== undefined && !files.exists(join(root, source.replace(/\/$/, '')))) problems.push(`${name}:${line}: ${path}: no such file in the repository`);
+    if (source !== undefined && !files.exists(join(root, source.replace(/\/$/, ''))))
+      problems.push(`${name}:${line}: ${path}: no such file in the repository`);
   }
   return problems;
 }
@@ -163,7 +169,11 @@ describe('the checker', () => {
     expect(slug('The `run-graph` **command**')).toBe('the-run-graph-command');
     expect(slug('See [the API](http-api.md)')).toBe('see-the-api');
     expect(slug('snake_case and Ünïcode')).toBe('snake_case-and-ünïcode');
-    expect([...headingAnchors('# Notes\n\n```sh\n# not a heading\n```\n## Notes\n### Notes ###\n')]).toEqual(['notes', 'notes-1', 'notes-2']);
+    expect([...headingAnchors('# Notes\n\n```sh\n# not a heading\n```\n## Notes\n### Notes ###\n')]).toEqual([
+      'notes',
+      'notes-1',
+      'notes-2',
+    ]);
   });
 
   it('reports a missing file, a missing anchor and a path that is gone, and nothing else', () => {
@@ -186,7 +196,10 @@ describe('the checker', () => {
           '[ref]: docs/gone.md',
         ].join('\n'),
       ],
-      [join(root, 'docs', 'guide.md'), '# Guide\n\n## Set-up, in two commands\n\nBack to [the README](../README.md#top) or [beyond](../../elsewhere.md).\n'],
+      [
+        join(root, 'docs', 'guide.md'),
+        '# Guide\n\n## Set-up, in two commands\n\nBack to [the README](../README.md#top) or [beyond](../../elsewhere.md).\n',
+      ],
       [join(root, 'src', 'a.ts'), ''],
       [join(root, 'b.ts'), ''],
     ]);
@@ -197,7 +210,9 @@ describe('the checker', () => {
       'README.md:12: docs/gone.md: no such file',
       'README.md:7: src/old.ts: no such file in the repository',
     ]);
-    expect(brokenLinks(join(root, 'docs', 'guide.md'), root, files)).toEqual(['docs/guide.md:5: ../../elsewhere.md: points outside the repository']);
+    expect(brokenLinks(join(root, 'docs', 'guide.md'), root, files)).toEqual([
+      'docs/guide.md:5: ../../elsewhere.md: points outside the repository',
+    ]);
   });
 });
 
@@ -205,10 +220,15 @@ describe('the documentation', () => {
   const pages = documentationFiles();
 
   it('has the pages the README and the index link to', () => {
-    expect(pages.map((p) => relative(ROOT, p).split(sep).join('/'))).toEqual(expect.arrayContaining(['README.md', 'docs/README.md', 'docs/architecture.md']));
+    expect(pages.map((p) => relative(ROOT, p).split(sep).join('/'))).toEqual(
+      expect.arrayContaining(['README.md', 'docs/README.md', 'docs/architecture.md']),
+    );
   });
 
-  it.each(pages.map((p) => [relative(ROOT, p).split(sep).join('/'), p]))('%s: every relative link and named path resolves', (_name, page) => {
-    expect(brokenLinks(page, ROOT, disk)).toEqual([]);
-  });
+  it.each(pages.map((p) => [relative(ROOT, p).split(sep).join('/'), p]))(
+    '%s: every relative link and named path resolves',
+    (_name, page) => {
+      expect(brokenLinks(page, ROOT, disk)).toEqual([]);
+    },
+  );
 });

@@ -91,7 +91,10 @@ describe('checkpoints and streams', () => {
     }
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
-    const first = (await readFile(log, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Step);
+    const first = (await readFile(log, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Step);
     const lastSum = Math.max(...first.filter((s) => s.op === 'sum').map((s) => s.step ?? -1));
     const lastChunk = Math.max(...first.filter((s) => s.op === 'stream').map((s) => s.chunk ?? -1));
     expect(lastSum).toBeGreaterThan(2);
@@ -100,7 +103,11 @@ describe('checkpoints and streams', () => {
 
     const resumed = await runAttempt(script, [workdir, log], process.env, undefined);
     expect(resumed.code, resumed.stderr).toBe(0);
-    const second = (await readFile(log, 'utf8')).trim().split('\n').slice(first.length).map((l) => JSON.parse(l) as Step);
+    const second = (await readFile(log, 'utf8'))
+      .trim()
+      .split('\n')
+      .slice(first.length)
+      .map((l) => JSON.parse(l) as Step);
     const sumSteps = second.filter((s) => s.op === 'sum').map((s) => s.step);
     const chunks = second.filter((s) => s.op === 'stream').map((s) => s.chunk);
     // Only the step (or chunk) in flight at the kill may run again: nothing before it.
@@ -109,14 +116,19 @@ describe('checkpoints and streams', () => {
     expect(chunks[0]).toBeGreaterThanOrEqual(lastChunk);
     expect(chunks).toEqual(Array.from({ length: 30 - (chunks[0] ?? 0) }, (_, i) => (chunks[0] ?? 0) + i));
 
-    const stores = (JSON.parse(resumed.stdout.trim().split('\n').pop() ?? '{}') as { stores: Record<string, string> }).stores;
+    const stores = (JSON.parse(resumed.stdout.trim().split('\n').pop() ?? '{}') as { stores: Record<string, string> })
+      .stores;
     const read = async (label: string, output: string): Promise<number[]> => {
       const storeDir = join(workdir, stores[label] ?? '');
       const metadata = await readStoreMetadata(storeDir);
       if (metadata?.state !== 'committed') throw new Error(`${label} not committed`);
       const artifact = metadata.artifacts[output];
       if (artifact?.kind === 'stream') {
-        const parts = await Promise.all((artifact.chunks ?? []).map(async (c) => Array.from(decodeNpy(await readFile(join(storeDir, c.path))).data as Float64Array)));
+        const parts = await Promise.all(
+          (artifact.chunks ?? []).map(async (c) =>
+            Array.from(decodeNpy(await readFile(join(storeDir, c.path))).data as Float64Array),
+          ),
+        );
         return parts.flat();
       }
       return Array.from(decodeNpy(await readFile(join(storeDir, artifact?.path ?? ''))).data as Float64Array);
@@ -125,6 +137,8 @@ describe('checkpoints and streams', () => {
     expect(await read('stream', 'samples')).toEqual(Array.from({ length: 120 }, (_, i) => i));
     expect(await read('streamTotal', 'result')).toEqual([7140]);
     // A committed store keeps no intermediate state.
-    expect(await readFile(join(workdir, stores['sum'] ?? '', 'checkpoint', '000001', 'state.json')).catch(() => 'gone')).toBe('gone');
+    expect(
+      await readFile(join(workdir, stores['sum'] ?? '', 'checkpoint', '000001', 'state.json')).catch(() => 'gone'),
+    ).toBe('gone');
   }, 60_000);
 });

@@ -44,7 +44,10 @@ async function outputOf(file: string, workdir: string, label: string, output: st
 }
 
 function events(stdout: string): { type: string; label?: string; iteration?: number; stop?: boolean }[] {
-  return stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { type: string });
+  return stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as { type: string });
 }
 
 describe('while loops', () => {
@@ -69,11 +72,13 @@ describe('while loops', () => {
     const workdir = join(dir, 'work');
     const run = await runCliAttempt(['run', file, '--workdir', workdir, '--json']);
     expect(run.code, run.stderr).toBe(0);
-    expect(events(run.stdout).filter((e) => e.type === 'loop-iteration')).toEqual([expect.objectContaining({ iteration: 0, stop: true })]);
+    expect(events(run.stdout).filter((e) => e.type === 'loop-iteration')).toEqual([
+      expect.objectContaining({ iteration: 0, stop: true }),
+    ]);
     expect(await outputOf(file, workdir, 'relax', 'ensemble')).toEqual([0.25, 0.5]);
   });
 
-  it('a streamed state becomes a stream of the loop, its chunks linked into the loop\'s own store', async () => {
+  it("a streamed state becomes a stream of the loop, its chunks linked into the loop's own store", async () => {
     // A streaming operation of the workflow's own: three chunks of two rows each.
     await writeFile(
       join(dir, 'ops.mjs'),
@@ -87,12 +92,32 @@ describe('while loops', () => {
     const file = await write({
       operations: ['./ops.mjs'],
       subgraphs: {
-        same: { inputs: ['x'], outputs: { x: { $ref: 'copy.result' } }, nodes: [{ label: 'copy', operation: 'run-graph.Add', input: { a: { $input: 'x' }, b: 0 } }] },
-        small: { inputs: ['x'], outputs: { done: { $ref: 'below' } }, nodes: [{ label: 'largest', operation: 'run-graph.Max', input: { array: { $input: 'x' } } }, { label: 'below', operation: 'run-graph.Compare', input: { a: { $ref: 'largest' }, b: 100, op: 'lt' } }] },
+        same: {
+          inputs: ['x'],
+          outputs: { x: { $ref: 'copy.result' } },
+          nodes: [{ label: 'copy', operation: 'run-graph.Add', input: { a: { $input: 'x' }, b: 0 } }],
+        },
+        small: {
+          inputs: ['x'],
+          outputs: { done: { $ref: 'below' } },
+          nodes: [
+            { label: 'largest', operation: 'run-graph.Max', input: { array: { $input: 'x' } } },
+            { label: 'below', operation: 'run-graph.Compare', input: { a: { $ref: 'largest' }, b: 100, op: 'lt' } },
+          ],
+        },
       },
       nodes: [
         { label: 'walk', operation: 'probe.Counter', input: {} },
-        { label: 'relax', while: { subgraph: 'same', until: 'small', stopWhen: 'done', state: { x: { $ref: 'walk' } }, maxIterations: 3 } },
+        {
+          label: 'relax',
+          while: {
+            subgraph: 'same',
+            until: 'small',
+            stopWhen: 'done',
+            state: { x: { $ref: 'walk' } },
+            maxIterations: 3,
+          },
+        },
         { label: 'total', operation: 'run-graph.Sum', input: { array: { $ref: 'relax.x' } } },
       ],
     } as WorkflowSpec);
@@ -105,9 +130,21 @@ describe('while loops', () => {
     if (metadata?.state !== 'committed') throw new Error('the loop did not commit');
     const stream = metadata.artifacts['x'];
     expect(stream?.kind).toBe('stream');
-    expect(stream?.chunks?.map((c) => c.path)).toEqual(['stream/x/000000.npy', 'stream/x/000001.npy', 'stream/x/000002.npy']);
-    const rows = await Promise.all((stream?.chunks ?? []).map(async (c) => Array.from(decodeNpy(await readFile(join(workdir, metadata.uid, c.path))).data as Float64Array)));
-    expect(rows).toEqual([[0, 1], [2, 3], [4, 5]]);
+    expect(stream?.chunks?.map((c) => c.path)).toEqual([
+      'stream/x/000000.npy',
+      'stream/x/000001.npy',
+      'stream/x/000002.npy',
+    ]);
+    const rows = await Promise.all(
+      (stream?.chunks ?? []).map(async (c) =>
+        Array.from(decodeNpy(await readFile(join(workdir, metadata.uid, c.path))).data as Float64Array),
+      ),
+    );
+    expect(rows).toEqual([
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ]);
     expect(await outputOf(file, workdir, 'total', 'result')).toEqual([15]);
     expect(await auditWorkdir(workdir)).toEqual([]);
   });
@@ -118,7 +155,10 @@ describe('while loops', () => {
     expect(run.code).toBe(1);
     expect(run.stdout + run.stderr).toContain('did not stop within maxIterations (3)');
 
-    const accepting = await write(halvingWorkflow({ initial: [800], below: 1, maxIterations: 3, onMaxIterations: 'accept' }), 'accept.json');
+    const accepting = await write(
+      halvingWorkflow({ initial: [800], below: 1, maxIterations: 3, onMaxIterations: 'accept' }),
+      'accept.json',
+    );
     const workdir = join(dir, 'b');
     const accepted = await runCliAttempt(['run', accepting, '--workdir', workdir]);
     expect(accepted.code, accepted.stderr).toBe(0);
@@ -127,7 +167,14 @@ describe('while loops', () => {
 
   it('killed inside iteration k, a rerun reuses iterations before k and continues inside k', async () => {
     const log = join(dir, 'execution.log');
-    const file = await write(halvingWorkflow({ initial: [100, 200, 300, 400, 500, 600, 700, 800], below: 1, maxIterations: 50, log: join(dir, 'ticks.log') }));
+    const file = await write(
+      halvingWorkflow({
+        initial: [100, 200, 300, 400, 500, 600, 700, 800],
+        below: 1,
+        maxIterations: 50,
+        log: join(dir, 'ticks.log'),
+      }),
+    );
     const workdir = join(dir, 'work');
     const env = { ...process.env, RUN_GRAPH_EXECUTION_LOG: log };
     // Kill once iteration 4's body has started running.
@@ -137,27 +184,46 @@ describe('while loops', () => {
         let out = '';
         child.stdout.on('data', (chunk: Buffer) => {
           out += chunk.toString();
-          if (/"label":"relax#4\/members\[3\]"/.test(out) && out.includes('"type":"node-started"')) child.kill('SIGKILL');
+          if (/"label":"relax#4\/members\[3\]"/.test(out) && out.includes('"type":"node-started"'))
+            child.kill('SIGKILL');
         });
-        child.once('close', (code, signal) => resolve({ code, signal, killed: signal === 'SIGKILL', stderr: '', stdout: out, firstStartMs: undefined, durationMs: 0 }));
+        child.once('close', (code, signal) =>
+          resolve({
+            code,
+            signal,
+            killed: signal === 'SIGKILL',
+            stderr: '',
+            stdout: out,
+            firstStartMs: undefined,
+            durationMs: 0,
+          }),
+        );
         child.once('error', reject);
       }, reject);
     });
     expect(killed.signal).toBe('SIGKILL');
     const before = (await readFile(log, 'utf8')).split('\n').filter((l) => l !== '').length;
 
-    const resumed = await runCliAttempt(['run', file, '--workdir', workdir, '--json'], { RUN_GRAPH_EXECUTION_LOG: log });
+    const resumed = await runCliAttempt(['run', file, '--workdir', workdir, '--json'], {
+      RUN_GRAPH_EXECUTION_LOG: log,
+    });
     expect(resumed.code, resumed.stderr).toBe(0);
     const { problems } = await auditExecutionLog(log);
     expect(problems).toEqual([]);
-    const after = (await readFile(log, 'utf8')).split('\n').filter((l) => l !== '').slice(before).map((l) => JSON.parse(l) as { event: string; label: string });
+    const after = (await readFile(log, 'utf8'))
+      .split('\n')
+      .filter((l) => l !== '')
+      .slice(before)
+      .map((l) => JSON.parse(l) as { event: string; label: string });
     const iterationOf = (label: string): number => Number(/^relax#(\d+)\//.exec(label)?.[1] ?? -1);
     const rerun = after.filter((e) => e.event === 'start' && iterationOf(e.label) >= 0);
     expect(rerun.length).toBeGreaterThan(0);
     // Nothing of iterations 0-3 ran again; the rerun started inside iteration 4.
     expect(Math.min(...rerun.map((e) => iterationOf(e.label)))).toBe(4);
     expect(await auditWorkdir(workdir)).toEqual([]);
-    expect(await outputOf(file, workdir, 'relax', 'ensemble')).toEqual([100, 200, 300, 400, 500, 600, 700, 800].map((x) => x / 1024));
+    expect(await outputOf(file, workdir, 'relax', 'ensemble')).toEqual(
+      [100, 200, 300, 400, 500, 600, 700, 800].map((x) => x / 1024),
+    );
   });
 });
 
@@ -166,7 +232,10 @@ describe('maps', () => {
     const file = await write({
       nodes: [
         { label: 'values', operation: 'scalems.Integer64', input: { data: [1, 2, 3, 4, 5, 6, 7, 8] } },
-        { label: 'squares', map: { over: { $ref: 'values' }, as: 'a', operation: 'run-graph.Multiply', input: { b: { $ref: 'values' } } } },
+        {
+          label: 'squares',
+          map: { over: { $ref: 'values' }, as: 'a', operation: 'run-graph.Multiply', input: { b: { $ref: 'values' } } },
+        },
         { label: 'total', operation: 'run-graph.Sum', input: { array: { $ref: 'squares.result' } } },
       ],
     } as WorkflowSpec);
@@ -174,7 +243,9 @@ describe('maps', () => {
     const workdir = join(dir, 'work');
     const run = await runCliAttempt(['run', file, '--workdir', workdir, '--json']);
     expect(run.code, run.stderr).toBe(0);
-    const members = events(run.stdout).filter((e) => e.type === 'node-committed' && /^squares\[\d+\]$/.test(e.label ?? ''));
+    const members = events(run.stdout).filter(
+      (e) => e.type === 'node-committed' && /^squares\[\d+\]$/.test(e.label ?? ''),
+    );
     expect(members.length).toBe(8);
     expect(await outputOf(file, workdir, 'total', 'result')).toEqual([36 * 36]);
   });
@@ -183,7 +254,11 @@ describe('maps', () => {
     const over = Array.from({ length: 1000 }, (_, i) => i);
     const file = await write({
       subgraphs: {
-        twice: { inputs: ['x'], outputs: { y: { $ref: 'double' } }, nodes: [{ label: 'double', operation: 'run-graph.Multiply', input: { a: { $input: 'x' }, b: 2 } }] },
+        twice: {
+          inputs: ['x'],
+          outputs: { y: { $ref: 'double' } },
+          nodes: [{ label: 'double', operation: 'run-graph.Multiply', input: { a: { $input: 'x' }, b: 2 } }],
+        },
       },
       nodes: [
         { label: 'ensemble', map: { over, as: 'x', subgraph: 'twice' } },
@@ -234,7 +309,10 @@ describe('bad loops and maps are refused before anything runs', () => {
       mutate(spec);
       const file = await write(spec);
       const workdir = join(dir, 'never');
-      for (const command of [['validate', file], ['run', file, '--workdir', workdir]]) {
+      for (const command of [
+        ['validate', file],
+        ['run', file, '--workdir', workdir],
+      ]) {
         const result = await runCliAttempt(command);
         expect(result.code).toBe(2);
         expect(result.stderr).toMatch(message);

@@ -59,28 +59,47 @@ afterEach(async () => cleanup());
 
 function host(name: string, workdir: string, threads: 'on' | 'off', log: string): Promise<Outcome> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [join(dir, 'spin.mjs'), workdir, threads], { env: { ...process.env, RUN_GRAPH_HOSTNAME: name, BUSY_LOG: log } });
+    const child = spawn(process.execPath, [join(dir, 'spin.mjs'), workdir, threads], {
+      env: { ...process.env, RUN_GRAPH_HOSTNAME: name, BUSY_LOG: log },
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     child.once('error', fail);
-    child.once('close', (code) => (code === 0 ? done(JSON.parse(out.trim().split('\n').pop() ?? '{}') as Outcome) : fail(new Error(`${name} exited ${String(code)}: ${err}`))));
+    child.once('close', (code) =>
+      code === 0
+        ? done(JSON.parse(out.trim().split('\n').pop() ?? '{}') as Outcome)
+        : fail(new Error(`${name} exited ${String(code)}: ${err}`)),
+    );
   });
 }
 
-async function twoHosts(threads: 'on' | 'off'): Promise<{ a: Outcome; b: Outcome; executions: string[]; committed: { host: string; thread: string } }> {
+async function twoHosts(
+  threads: 'on' | 'off',
+): Promise<{ a: Outcome; b: Outcome; executions: string[]; committed: { host: string; thread: string } }> {
   const workdir = join(dir, `work-${threads}`);
   const log = join(dir, `busy-${threads}.log`);
   const a = host('host-a', workdir, threads, log);
   // Host b starts once host a is computing.
-  for (let waited = 0; waited < 20_000 && !(await readFile(log, 'utf8').catch(() => '')).includes('host-a'); waited += 20) await new Promise((r) => setTimeout(r, 20));
+  for (
+    let waited = 0;
+    waited < 20_000 && !(await readFile(log, 'utf8').catch(() => '')).includes('host-a');
+    waited += 20
+  )
+    await new Promise((r) => setTimeout(r, 20));
   const b = host('host-b', workdir, 'on', log);
   const [outcomeA, outcomeB] = await Promise.all([a, b]);
   const uid = readdirSync(workdir).find((n) => /^[0-9a-f]{64}$/.test(n)) ?? '';
-  const metadata = JSON.parse(await readFile(join(workdir, uid, 'metadata.json'), 'utf8')) as { state: string; artifacts: { ran: { path: string } } };
+  const metadata = JSON.parse(await readFile(join(workdir, uid, 'metadata.json'), 'utf8')) as {
+    state: string;
+    artifacts: { ran: { path: string } };
+  };
   expect(metadata.state).toBe('committed');
-  const committed = JSON.parse(await readFile(join(workdir, uid, metadata.artifacts.ran.path), 'utf8')) as { host: string; thread: string };
+  const committed = JSON.parse(await readFile(join(workdir, uid, metadata.artifacts.ran.path), 'utf8')) as {
+    host: string;
+    thread: string;
+  };
   return { a: outcomeA, b: outcomeB, executions: (await readFile(log, 'utf8')).trim().split('\n'), committed };
 }
 

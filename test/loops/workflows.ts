@@ -16,7 +16,10 @@ export interface HalvingOptions {
 /** Halve every member per iteration until all are below `below`: stops after ceil(log2(max/below)) iterations. */
 export function halvingWorkflow(options: HalvingOptions): WorkflowSpec {
   const advanceNodes: JsonValue[] = [
-    { label: 'members', map: { over: { $input: 'ensemble' }, as: 'a', operation: 'run-graph.Multiply', input: { b: 0.5 } } },
+    {
+      label: 'members',
+      map: { over: { $input: 'ensemble' }, as: 'a', operation: 'run-graph.Multiply', input: { b: 0.5 } },
+    },
   ];
   if (options.log !== undefined) {
     advanceNodes.push({
@@ -27,13 +30,21 @@ export function halvingWorkflow(options: HalvingOptions): WorkflowSpec {
   }
   return {
     subgraphs: {
-      advance: { inputs: ['ensemble'], outputs: { ensemble: { $ref: 'members.result' } }, nodes: advanceNodes as never },
+      advance: {
+        inputs: ['ensemble'],
+        outputs: { ensemble: { $ref: 'members.result' } },
+        nodes: advanceNodes as never,
+      },
       converged: {
         inputs: ['ensemble'],
         outputs: { done: { $ref: 'all_below' } },
         nodes: [
           { label: 'largest', operation: 'run-graph.Max', input: { array: { $input: 'ensemble' } } },
-          { label: 'below', operation: 'run-graph.Compare', input: { a: { $ref: 'largest' }, b: options.below, op: 'lt' } },
+          {
+            label: 'below',
+            operation: 'run-graph.Compare',
+            input: { a: { $ref: 'largest' }, b: options.below, op: 'lt' },
+          },
           { label: 'all_below', operation: 'run-graph.All', input: { array: { $ref: 'below' } } },
         ],
       },

@@ -36,7 +36,10 @@ function uidOf(label: string): Uid {
 /** A copy of a committed store under another uid, its artifact path (and size, so only the path check can stop it) replaced. */
 async function forgeStore(uid: string, from: Uid, artifactPath: string): Promise<void> {
   await cp(join(workdir, from), join(workdir, uid), { recursive: true });
-  const metadata = JSON.parse(await readFile(join(workdir, uid, 'metadata.json'), 'utf8')) as { uid: string; artifacts: { data: { path: string; size: number } } };
+  const metadata = JSON.parse(await readFile(join(workdir, uid, 'metadata.json'), 'utf8')) as {
+    uid: string;
+    artifacts: { data: { path: string; size: number } };
+  };
   metadata.uid = uid;
   metadata.artifacts.data.path = artifactPath;
   metadata.artifacts.data.size = SECRET.length;
@@ -46,7 +49,16 @@ async function forgeStore(uid: string, from: Uid, artifactPath: string): Promise
 beforeAll(async () => {
   sandbox = await createSandbox();
   workdir = sandbox.path('work');
-  const spec = { nodes: [...SMALL_WORKFLOW.nodes, { label: 'broken', operation: 'scalems.Subprocess', input: { argv: ['sh', '-c', 'exit 3'], outputFiles: ['out.txt'] } }] };
+  const spec = {
+    nodes: [
+      ...SMALL_WORKFLOW.nodes,
+      {
+        label: 'broken',
+        operation: 'scalems.Subprocess',
+        input: { argv: ['sh', '-c', 'exit 3'], outputFiles: ['out.txt'] },
+      },
+    ],
+  };
   graph = await runWorkflow(spec, sandbox.dir, workdir, { allowFailures: true });
   failedUid = uidOf('broken');
   await writeFile(sandbox.path('secret.txt'), SECRET);
@@ -70,7 +82,16 @@ describe('uids and paths', () => {
   });
 
   it('answers INVALID_KEY for anything but 64 lowercase hex digits', async () => {
-    for (const key of ['xyz', 'A'.repeat(64), 'a'.repeat(63), 'a'.repeat(65), `${'a'.repeat(63)}g`, '%20', 'tmp', 'quarantine']) {
+    for (const key of [
+      'xyz',
+      'A'.repeat(64),
+      'a'.repeat(63),
+      'a'.repeat(65),
+      `${'a'.repeat(63)}g`,
+      '%20',
+      'tmp',
+      'quarantine',
+    ]) {
       expectApiError(await rawRequest(open.url, { path: `/v1/nodes/${key}` }), 'INVALID_KEY');
     }
     expectApiError(await rawRequest(open.url, { path: '/v1/builds/nope' }), 'INVALID_KEY');
@@ -121,16 +142,27 @@ describe('a store that goes away', () => {
 
 describe('tokens and hosts', () => {
   it('answers 401 UNAUTHORIZED without the right bearer token, before anything else', async () => {
-    const attempts: { [name: string]: string }[] = [{}, { Authorization: 'Bearer wrong-token-0123456789' }, { Authorization: `Basic ${TOKEN}` }, { Authorization: `Bearer ${TOKEN}x` }];
+    const attempts: { [name: string]: string }[] = [
+      {},
+      { Authorization: 'Bearer wrong-token-0123456789' },
+      { Authorization: `Basic ${TOKEN}` },
+      { Authorization: `Bearer ${TOKEN}x` },
+    ];
     for (const headers of attempts) {
       const res = await rawRequest(guarded.url, { path: `/v1/nodes/${uidOf('matrix')}/artifacts/data`, headers });
       expectApiError(res, 'UNAUTHORIZED');
       expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
     }
     expectApiError(await rawRequest(guarded.url, { path: '/no/such/route' }), 'UNAUTHORIZED');
-    const ok = await rawRequest(guarded.url, { path: `/v1/nodes/${uidOf('matrix')}`, headers: { Authorization: `Bearer ${TOKEN}` } });
+    const ok = await rawRequest(guarded.url, {
+      path: `/v1/nodes/${uidOf('matrix')}`,
+      headers: { Authorization: `Bearer ${TOKEN}` },
+    });
     expect(ok.status).toBe(200);
-    await expect(connect(guarded.url, { token: 'wrong-token-0123456789' })).rejects.toMatchObject({ status: 'UNAUTHORIZED', httpStatus: 401 });
+    await expect(connect(guarded.url, { token: 'wrong-token-0123456789' })).rejects.toMatchObject({
+      status: 'UNAUTHORIZED',
+      httpStatus: 401,
+    });
     const client = await connect(guarded.url, { token: TOKEN });
     expect((await client.node(uidOf('matrix')).info()).state).toBe('committed');
     client.close();
@@ -146,7 +178,9 @@ describe('tokens and hosts', () => {
     await expect(startServer({ workdir, host: '::', port: 0 })).rejects.toMatchObject({ code: 'E_USAGE' });
     await expect(startServer({ workdir, port: 0, token: 'short' })).rejects.toMatchObject({ code: 'E_USAGE' });
     await expect(startServer({ workdir, port: 0, allowSubmit: true })).rejects.toMatchObject({ code: 'E_USAGE' });
-    await expect(startServer({ workdir: sandbox.path('missing'), port: 0 })).rejects.toMatchObject({ code: 'E_WORKDIR' });
+    await expect(startServer({ workdir: sandbox.path('missing'), port: 0 })).rejects.toMatchObject({
+      code: 'E_WORKDIR',
+    });
   });
 });
 
@@ -154,7 +188,16 @@ describe('ranges and chunks', () => {
   it('answers INVALID_RANGE (416) for malformed, multiple and unsatisfiable ranges', async () => {
     const path = `/v1/nodes/${uidOf('matrix')}/artifacts/data`;
     const size = Number((await rawRequest(open.url, { method: 'HEAD', path })).headers['content-length']);
-    for (const range of [`bytes=${size}-`, 'bytes=99999999-', 'bytes=5-2', 'bytes=0-1,4-5', 'items=0-1', 'bytes=-0', 'bytes=-', 'bytes=abc']) {
+    for (const range of [
+      `bytes=${size}-`,
+      'bytes=99999999-',
+      'bytes=5-2',
+      'bytes=0-1,4-5',
+      'items=0-1',
+      'bytes=-0',
+      'bytes=-',
+      'bytes=abc',
+    ]) {
       const res = await rawRequest(open.url, { path, headers: { Range: range } });
       expectApiError(res, 'INVALID_RANGE');
       expect(res.headers['content-range'], range).toBe(`bytes */${size}`);
@@ -166,8 +209,10 @@ describe('ranges and chunks', () => {
 
   it('answers INVALID_RANGE for a chunk index outside the artifact, BAD_REQUEST for a bad chunk size', async () => {
     const base = `/v1/nodes/${uidOf('vector')}/artifacts/data/chunks`;
-    for (const index of ['1', '999', 'abc', '-1', '1e3']) expectApiError(await rawRequest(open.url, { path: `${base}/${index}` }), 'INVALID_RANGE');
-    for (const query of ['chunkBytes=10', 'chunkBytes=abc', 'chunkBytes=-5', `chunkBytes=${2 ** 40}`]) expectApiError(await rawRequest(open.url, { path: `${base}/0?${query}` }), 'BAD_REQUEST');
+    for (const index of ['1', '999', 'abc', '-1', '1e3'])
+      expectApiError(await rawRequest(open.url, { path: `${base}/${index}` }), 'INVALID_RANGE');
+    for (const query of ['chunkBytes=10', 'chunkBytes=abc', 'chunkBytes=-5', `chunkBytes=${2 ** 40}`])
+      expectApiError(await rawRequest(open.url, { path: `${base}/0?${query}` }), 'BAD_REQUEST');
     const chunk = await rawRequest(open.url, { path: `${base}/0` });
     expect(chunk.status).toBe(200);
     expect(chunk.headers['x-chunk-shape']).toBe('3');
@@ -180,7 +225,9 @@ describe('ranges and chunks', () => {
 
 describe('everything else', () => {
   it('answers NOT_COMMITTED for the artifacts of a store that never committed', async () => {
-    expect((await rawRequest(open.url, { path: `/v1/nodes/${failedUid}` })).json()).toMatchObject({ state: 'incomplete' });
+    expect((await rawRequest(open.url, { path: `/v1/nodes/${failedUid}` })).json()).toMatchObject({
+      state: 'incomplete',
+    });
     expectApiError(await rawRequest(open.url, { path: `/v1/nodes/${failedUid}/artifacts` }), 'NOT_COMMITTED');
     expectApiError(await rawRequest(open.url, { path: `/v1/nodes/${failedUid}/artifacts/out.txt` }), 'NOT_COMMITTED');
   });
@@ -194,12 +241,23 @@ describe('everything else', () => {
     expect(wrongMethod.headers['allow']).toBe('GET, HEAD');
     expectApiError(await rawRequest(open.url, { method: 'GET', path: '/v1/submit' }), 'METHOD_NOT_ALLOWED');
     expectApiError(await rawRequest(open.url, { path: '/v1/graph/labels/nope' }), 'UNKNOWN_LABEL');
-    expect((await rawRequest(open.url, { path: '/v1/graph/labels/total' })).json()).toMatchObject({ uid: uidOf('total'), state: 'committed' });
-    expectApiError(await rawRequest(guarded.url, { path: '/v1/graph', headers: { Authorization: `Bearer ${TOKEN}` } }), 'NO_WORKFLOW');
+    expect((await rawRequest(open.url, { path: '/v1/graph/labels/total' })).json()).toMatchObject({
+      uid: uidOf('total'),
+      state: 'committed',
+    });
+    expectApiError(
+      await rawRequest(guarded.url, { path: '/v1/graph', headers: { Authorization: `Bearer ${TOKEN}` } }),
+      'NO_WORKFLOW',
+    );
   });
 
   it('answers FORBIDDEN to a submission on a read-only server, reading nothing of the body', async () => {
-    const res = await rawRequest(open.url, { method: 'POST', path: '/v1/submit', headers: { 'Content-Type': 'application/json' }, body: '{"record": {}}' });
+    const res = await rawRequest(open.url, {
+      method: 'POST',
+      path: '/v1/submit',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"record": {}}',
+    });
     expectApiError(res, 'FORBIDDEN');
   });
 });

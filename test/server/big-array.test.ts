@@ -32,7 +32,11 @@ beforeAll(async () => {
   sandbox = await createSandbox();
   await writeBigNpy(sandbox.path('big.npy'), [ROWS, COLUMNS]);
   const workdir = sandbox.path('work');
-  const graph = await runWorkflow({ nodes: [{ label: 'big', operation: 'run-graph.NpyFile', input: { file: { $file: 'big.npy' } } }] }, sandbox.dir, workdir);
+  const graph = await runWorkflow(
+    { nodes: [{ label: 'big', operation: 'run-graph.NpyFile', input: { file: { $file: 'big.npy' } } }] },
+    sandbox.dir,
+    workdir,
+  );
   uid = graph.nodes[0]?.uid as Uid;
   artifactPath = join(workdir, uid, 'data.npy');
   dataOffset = (await readNpyHeader(artifactPath)).dataOffset;
@@ -55,7 +59,12 @@ async function sha256OfFile(path: string, start: number): Promise<string> {
 describe('a 100 MiB array', () => {
   it('comes in 4 MiB chunks of whole rows, each equal to the bytes on disk', async () => {
     const [artifact] = await remote.node(uid).artifacts();
-    expect(artifact).toMatchObject({ output: 'data', dtype: 'float64', shape: [ROWS, COLUMNS], array: { dataOffset, rowBytes: COLUMNS * 8, rows: ROWS } });
+    expect(artifact).toMatchObject({
+      output: 'data',
+      dtype: 'float64',
+      shape: [ROWS, COLUMNS],
+      array: { dataOffset, rowBytes: COLUMNS * 8, rows: ROWS },
+    });
     const file = await open(artifactPath, 'r');
     const opened = remote.transport.connectionsOpened;
     let index = 0;
@@ -67,7 +76,9 @@ describe('a 100 MiB array', () => {
         expect(chunk.rows).toEqual([rows, rows + 512]);
         const onDisk = Buffer.alloc(chunk.end - chunk.start);
         await file.read(onDisk, 0, onDisk.length, chunk.start);
-        expect(Buffer.from(chunk.bytes.buffer, chunk.bytes.byteOffset, chunk.bytes.byteLength).equals(onDisk)).toBe(true);
+        expect(Buffer.from(chunk.bytes.buffer, chunk.bytes.byteOffset, chunk.bytes.byteLength).equals(onDisk)).toBe(
+          true,
+        );
         // Decodable on its own: its first and last elements are the array's at those rows.
         const values = chunk.value?.data as Float64Array;
         expect(values[0]).toBe(bigValue(rows * COLUMNS));
@@ -90,7 +101,9 @@ describe('a 100 MiB array', () => {
     expect(array.get(6400, 17)).toBe(bigValue(6400 * COLUMNS + 17));
     expect(array.get(ROWS - 1, COLUMNS - 1)).toBe(bigValue(ROWS * COLUMNS - 1));
     const data = array.data as Float64Array;
-    const remoteHash = createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex');
+    const remoteHash = createHash('sha256')
+      .update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+      .digest('hex');
     expect(remoteHash).toBe(await sha256OfFile(artifactPath, dataOffset));
   }, 120_000);
 

@@ -56,14 +56,25 @@ describe('a remote graph', () => {
     const root = await remote.root();
     expect(root.file).toBe('workflow.json');
     expect(root.nodes.map((n) => n.label).sort()).toEqual(['doubled', 'matrix', 'total', 'vector']);
-    expect(root.nodes.find((n) => n.label === 'doubled')).toEqual({ label: 'doubled', uid: uidOf('doubled'), operation: 'run-graph.Add', version: '1', upstream: ['matrix'] });
+    expect(root.nodes.find((n) => n.label === 'doubled')).toEqual({
+      label: 'doubled',
+      uid: uidOf('doubled'),
+      operation: 'run-graph.Add',
+      version: '1',
+      upstream: ['matrix'],
+    });
     expect(remote.server).toMatchObject({ api: 1, name: 'run-graph', workflow: true, submit: false });
   });
 
   it('gives a node its info and its edges in both directions', async () => {
     const total = await remote.nodeByLabel('total');
     const info = await total.info();
-    expect(info).toMatchObject({ uid: uidOf('total'), state: 'committed', labels: ['total'], operation: { namespace: 'run-graph', name: 'Sum', version: '1' } });
+    expect(info).toMatchObject({
+      uid: uidOf('total'),
+      state: 'committed',
+      labels: ['total'],
+      operation: { namespace: 'run-graph', name: 'Sum', version: '1' },
+    });
     const doubled = remote.node(uidOf('doubled'));
     const edges = await doubled.edges();
     expect(edges.inputs).toEqual([
@@ -145,7 +156,20 @@ describe('a remote graph', () => {
 
 describe('live events', () => {
   it('streams a run published to the server, history first, in order', async () => {
-    const spec = { nodes: [{ label: 'late', operation: 'scalems.Float64', input: { data: [[9, 8], [7, 6]] } }] };
+    const spec = {
+      nodes: [
+        {
+          label: 'late',
+          operation: 'scalems.Float64',
+          input: {
+            data: [
+              [9, 8],
+              [7, 6],
+            ],
+          },
+        },
+      ],
+    };
     const lateGraph = await buildGraph(spec, { registry: builtinRegistry(), baseDir: sandbox.dir });
     const context = await WorkerContext.open({ workdir, onEvent: (event) => server.publish(event) });
     // The run starts before the client connects: the history replays what it missed.
@@ -162,7 +186,13 @@ describe('live events', () => {
       clearTimeout(timer);
     }
     await running;
-    expect(received.map((e) => e.type)).toEqual(['run-started', 'node-started', 'node-committing', 'node-committed', 'run-finished']);
+    expect(received.map((e) => e.type)).toEqual([
+      'run-started',
+      'node-started',
+      'node-committing',
+      'node-committed',
+      'run-finished',
+    ]);
     expect(received.map((e) => e.id)).toEqual([1, 2, 3, 4, 5]);
     expect(received[1]).toMatchObject({ type: 'node-started', label: 'late', uid: lateGraph.nodes[0]?.uid });
 

@@ -39,7 +39,12 @@ describe('run-graph serve', () => {
       expect(status.stdout()).toContain('4 committed, 0 not started');
 
       // A local workflow file with one node the server does not have: that one is not started.
-      await writeFile(sandbox.path('more.json'), JSON.stringify({ nodes: [...SMALL_WORKFLOW.nodes, { label: 'extra', operation: 'scalems.Float64', input: { data: [42] } }] }));
+      await writeFile(
+        sandbox.path('more.json'),
+        JSON.stringify({
+          nodes: [...SMALL_WORKFLOW.nodes, { label: 'extra', operation: 'scalems.Float64', input: { data: [42] } }],
+        }),
+      );
       const json = startCli(['status', 'more.json', '--remote', url, '--json'], { cwd: sandbox.dir, limitMs: 20_000 });
       expect((await json.exited).code).toBe(0);
       const report = JSON.parse(json.stdout()) as { counts: { committed: number; 'not-started': number } };
@@ -50,7 +55,10 @@ describe('run-graph serve', () => {
   }, 60_000);
 
   it('refuses a non-loopback address without a token, and a remote that is not there', async () => {
-    const refused = startCli(['serve', 'small.json', '--host', '0.0.0.0', '--port', '0'], { cwd: sandbox.dir, limitMs: 20_000 });
+    const refused = startCli(['serve', 'small.json', '--host', '0.0.0.0', '--port', '0'], {
+      cwd: sandbox.dir,
+      limitMs: 20_000,
+    });
     expect((await refused.exited).code).toBe(2);
     expect(refused.stderr()).toMatch(/E_USAGE: .*needs a token/);
     const unreachable = startCli(['status', '--remote', 'http://127.0.0.1:9'], { cwd: sandbox.dir, limitMs: 20_000 });
@@ -61,7 +69,16 @@ describe('run-graph serve', () => {
 
 describe('run-graph run --serve', () => {
   it('streams the live events of the run to a client', async () => {
-    const slow = { nodes: [{ label: 'slow', operation: 'scalems.Subprocess', input: { argv: ['sh', '-c', 'sleep 2; echo done > out.txt'], outputFiles: ['out.txt'] } }, ...SMALL_WORKFLOW.nodes] };
+    const slow = {
+      nodes: [
+        {
+          label: 'slow',
+          operation: 'scalems.Subprocess',
+          input: { argv: ['sh', '-c', 'sleep 2; echo done > out.txt'], outputFiles: ['out.txt'] },
+        },
+        ...SMALL_WORKFLOW.nodes,
+      ],
+    };
     await writeFile(sandbox.path('slow.json'), JSON.stringify(slow));
     const run = startCli(['run', 'slow.json', '--serve', '--port', '0', '--json'], { cwd: sandbox.dir });
     const [, url] = await run.waitFor(/live events at (http:\/\/[0-9.:]+)\/v1\/events/, 15_000);
@@ -81,6 +98,11 @@ describe('run-graph run --serve', () => {
     expect((await run.exited).code).toBe(0);
     expect(received[0]?.type).toBe('run-started');
     expect(received.at(-1)).toMatchObject({ type: 'run-finished', ok: true });
-    expect(received.filter((e) => e.type === 'node-committed').map((e) => (e as { label: string }).label).sort()).toEqual(['doubled', 'matrix', 'slow', 'total', 'vector']);
+    expect(
+      received
+        .filter((e) => e.type === 'node-committed')
+        .map((e) => (e as { label: string }).label)
+        .sort(),
+    ).toEqual(['doubled', 'matrix', 'slow', 'total', 'vector']);
   }, 60_000);
 });

@@ -87,10 +87,19 @@ interface Arrival {
   producerRunning: boolean;
 }
 
-async function follow(chunks: AsyncIterable<StreamChunk>, storeDir: string, producer: ChildProcess, onChunk: (count: number) => Promise<void>): Promise<{ arrivals: Arrival[]; committedAtEnd: boolean }> {
+async function follow(
+  chunks: AsyncIterable<StreamChunk>,
+  storeDir: string,
+  producer: ChildProcess,
+  onChunk: (count: number) => Promise<void>,
+): Promise<{ arrivals: Arrival[]; committedAtEnd: boolean }> {
   const arrivals: Arrival[] = [];
   for await (const chunk of chunks) {
-    arrivals.push({ chunk, storeCommitted: isCommitted(await readStoreMetadata(storeDir)), producerRunning: producer.exitCode === null && producer.signalCode === null });
+    arrivals.push({
+      chunk,
+      storeCommitted: isCommitted(await readStoreMetadata(storeDir)),
+      producerRunning: producer.exitCode === null && producer.signalCode === null,
+    });
     await onChunk(arrivals.length);
   }
   return { arrivals, committedAtEnd: isCommitted(await readStoreMetadata(storeDir)) };
@@ -145,15 +154,36 @@ describe('a stream read while it is produced', () => {
       remote = await connect(server.url);
       const local = await openLocalGraph(workdir);
       // Follow from the moment the server knows the store (its stream may not have begun yet).
-      await waitUntil(() => remote.node(uids.samples).info().then(() => true, () => false), 20_000, 'the stream store to exist');
+      await waitUntil(
+        () =>
+          remote
+            .node(uids.samples)
+            .info()
+            .then(
+              () => true,
+              () => false,
+            ),
+        20_000,
+        'the stream store to exist',
+      );
       // The producer holds back the rest until both readers have the chunks before the gate.
       let atGate = 0;
       const openGateAt = async (count: number): Promise<void> => {
         if (count === BEFORE_GATE && ++atGate === 2) await writeFile(gate, '');
       };
       const [remoteRead, localRead] = await Promise.all([
-        follow(remote.node(uids.samples).streamChunks('samples', { pollMs: 30, signal: abort.signal }), storeDir, producer, openGateAt),
-        follow(local.node(uids.samples).streamChunks('samples', { pollMs: 30, signal: abort.signal }), storeDir, producer, openGateAt),
+        follow(
+          remote.node(uids.samples).streamChunks('samples', { pollMs: 30, signal: abort.signal }),
+          storeDir,
+          producer,
+          openGateAt,
+        ),
+        follow(
+          local.node(uids.samples).streamChunks('samples', { pollMs: 30, signal: abort.signal }),
+          storeDir,
+          producer,
+          openGateAt,
+        ),
       ]);
       expect(await exited, err).toBe(0);
       expect(atGate).toBe(2);
@@ -186,22 +216,34 @@ describe('a stream read while it is produced', () => {
     for await (const chunk of node.streamChunks('samples', { pollMs: 30, idleTimeoutMs: 5_000 })) chunks.push(chunk);
     expectWholeStream(chunks.map((chunk) => ({ chunk, storeCommitted: true, producerRunning: false })));
     expect((await node.artifacts()).map((a) => [a.output, a.kind])).toEqual([['samples', 'stream']]);
-    expect((await rawRequest(server.url, { path: `/v1/nodes/${uids.samples}/streams` })).json()).toEqual({ outputs: ['samples'] });
-    const listing = (await rawRequest(server.url, { path: `/v1/nodes/${uids.samples}/streams/samples?from=6` })).json() as StreamListing;
+    expect((await rawRequest(server.url, { path: `/v1/nodes/${uids.samples}/streams` })).json()).toEqual({
+      outputs: ['samples'],
+    });
+    const listing = (
+      await rawRequest(server.url, { path: `/v1/nodes/${uids.samples}/streams/samples?from=6` })
+    ).json() as StreamListing;
     expect(listing).toMatchObject({ state: 'complete', durable: CHUNKS, dtype: 'float64', shape: [TOTAL_ROWS, 2] });
     expect(listing.chunks.map((c) => [c.index, c.rows])).toEqual([
       [6, rowsOf(6)],
       [7, rowsOf(7)],
     ]);
-    const head = await rawRequest(server.url, { method: 'HEAD', path: `/v1/nodes/${uids.samples}/streams/samples/chunks/1` });
+    const head = await rawRequest(server.url, {
+      method: 'HEAD',
+      path: `/v1/nodes/${uids.samples}/streams/samples/chunks/1`,
+    });
     expect(head.status).toBe(200);
     expect(head.body.length).toBe(0);
-    expect(Number(head.headers['content-length'])).toBe((await readFile(join(workdir, uids.samples, 'stream', 'samples', '000001.npy'))).length);
+    expect(Number(head.headers['content-length'])).toBe(
+      (await readFile(join(workdir, uids.samples, 'stream', 'samples', '000001.npy'))).length,
+    );
     const one = await rawRequest(server.url, { path: `/v1/nodes/${uids.samples}/streams/samples/chunks/1` });
     expect(one.headers['etag']).toBe(`"${sha256Hex(one.body)}"`);
     expect(one.headers['x-chunk-index']).toBe('1');
     // A stream is a directory of chunks: the whole-file route refuses it rather than reading a directory.
-    expectApiError(await rawRequest(server.url, { path: `/v1/nodes/${uids.samples}/artifacts/samples` }), 'BAD_REQUEST');
+    expectApiError(
+      await rawRequest(server.url, { path: `/v1/nodes/${uids.samples}/artifacts/samples` }),
+      'BAD_REQUEST',
+    );
     // Inspected through the server, the committed stream store reads as it does locally.
     const local = await inspectStore(workdir, uids.samples, []);
     expect(local.artifacts[0]?.preview).toBe(`a stream of ${CHUNKS} chunks, ${TOTAL_ROWS} rows`);
@@ -221,22 +263,33 @@ describe('stream routes', () => {
     // Outside the working directory: a secret, and a directory that looks like a stream.
     await writeFile(sandbox.path('secret.txt'), SECRET);
     await mkdir(sandbox.path('outside'));
-    await writeFile(sandbox.path('outside', '000000.npy'), encodeNpy({ dtype: 'float64', shape: [1], data: Float64Array.of(42) }));
+    await writeFile(
+      sandbox.path('outside', '000000.npy'),
+      encodeNpy({ dtype: 'float64', shape: [1], data: Float64Array.of(42) }),
+    );
     await symlink(sandbox.path('outside'), join(dir, 'stream', 'evil'));
     await mkdir(join(dir, 'stream', 'linked'));
     await symlink(sandbox.path('secret.txt'), join(dir, 'stream', 'linked', '000000.npy'));
   });
 
   it('list and serve the chunks of a store being built', async () => {
-    const outputs = (await rawRequest(server.url, { path: `/v1/nodes/${GROWING_UID}/streams` })).json() as { outputs: string[] };
+    const outputs = (await rawRequest(server.url, { path: `/v1/nodes/${GROWING_UID}/streams` })).json() as {
+      outputs: string[];
+    };
     expect(outputs.outputs).toEqual(['evil', 'linked', 'samples']);
-    const listing = (await rawRequest(server.url, { path: `/v1/nodes/${GROWING_UID}/streams/samples` })).json() as StreamListing;
+    const listing = (
+      await rawRequest(server.url, { path: `/v1/nodes/${GROWING_UID}/streams/samples` })
+    ).json() as StreamListing;
     expect(listing).toMatchObject({ uid: GROWING_UID, output: 'samples', state: 'growing', durable: CHUNKS });
     expect(listing.chunks.map((c) => c.index)).toEqual(Array.from({ length: CHUNKS }, (_, i) => i));
     expect(listing.chunks.every((c) => c.sha256 === undefined)).toBe(true);
-    const chunk = await rawRequest(server.url, { path: `/v1/nodes/${GROWING_UID}/streams/samples/chunks/${CHUNKS - 1}` });
+    const chunk = await rawRequest(server.url, {
+      path: `/v1/nodes/${GROWING_UID}/streams/samples/chunks/${CHUNKS - 1}`,
+    });
     expect(chunk.status).toBe(200);
-    expect(chunk.body.equals(await readFile(join(workdir, uids.samples, 'stream', 'samples', '000007.npy')))).toBe(true);
+    expect(chunk.body.equals(await readFile(join(workdir, uids.samples, 'stream', 'samples', '000007.npy')))).toBe(
+      true,
+    );
     expect(chunk.headers['etag']).toBeUndefined();
   });
 
@@ -264,9 +317,19 @@ describe('stream routes', () => {
       expectApiError(res, 'FORBIDDEN');
     }
     // A symlinked chunk is never listed, so nothing of the file it points at shows.
-    expect((await rawRequest(server.url, { path: `${base}/linked` })).json()).toMatchObject({ state: 'growing', durable: 0, chunks: [] });
-    expectApiError(await rawRequest(server.url, { path: `/v1/nodes/${'g'.repeat(64)}/streams/samples` }), 'INVALID_KEY');
-    expectApiError(await rawRequest(server.url, { path: `/v1/nodes/${'a'.repeat(64)}/streams/samples` }), 'UNKNOWN_NODE');
+    expect((await rawRequest(server.url, { path: `${base}/linked` })).json()).toMatchObject({
+      state: 'growing',
+      durable: 0,
+      chunks: [],
+    });
+    expectApiError(
+      await rawRequest(server.url, { path: `/v1/nodes/${'g'.repeat(64)}/streams/samples` }),
+      'INVALID_KEY',
+    );
+    expectApiError(
+      await rawRequest(server.url, { path: `/v1/nodes/${'a'.repeat(64)}/streams/samples` }),
+      'UNKNOWN_NODE',
+    );
   });
 
   it('refuse outputs that do not stream and chunks that do not exist', async () => {
@@ -275,12 +338,18 @@ describe('stream routes', () => {
     expectApiError(await rawRequest(server.url, { path: `${growing}/nope/chunks/0` }), 'STREAM_NOT_STARTED');
     for (const index of ['8', '99', '-1', 'x', '1e3', '0x1', '9'.repeat(20)]) {
       expectApiError(await rawRequest(server.url, { path: `${growing}/samples/chunks/${index}` }), 'INVALID_RANGE');
-      expectApiError(await rawRequest(server.url, { path: `/v1/nodes/${uids.samples}/streams/samples/chunks/${index}` }), 'INVALID_RANGE');
+      expectApiError(
+        await rawRequest(server.url, { path: `/v1/nodes/${uids.samples}/streams/samples/chunks/${index}` }),
+        'INVALID_RANGE',
+      );
     }
     expectApiError(await rawRequest(server.url, { path: `${growing}/samples?from=-2` }), 'BAD_REQUEST');
     // A committed store streams only what its metadata says.
     expectApiError(await rawRequest(server.url, { path: `/v1/nodes/${uids.other}/streams/data` }), 'UNKNOWN_ARTIFACT');
-    expectApiError(await rawRequest(server.url, { path: `/v1/nodes/${uids.samples}/streams/nope/chunks/0` }), 'UNKNOWN_ARTIFACT');
+    expectApiError(
+      await rawRequest(server.url, { path: `/v1/nodes/${uids.samples}/streams/nope/chunks/0` }),
+      'UNKNOWN_ARTIFACT',
+    );
     expect((await rawRequest(server.url, { path: `/v1/nodes/${uids.other}/streams` })).json()).toEqual({ outputs: [] });
     expectApiError(await rawRequest(server.url, { method: 'POST', path: `${growing}/samples` }), 'METHOD_NOT_ALLOWED');
     expectApiError(await rawRequest(server.url, { path: `${growing}/samples/chunks/0/more` }), 'NOT_FOUND');
@@ -291,15 +360,19 @@ describe('stream routes', () => {
     const seen: number[] = [];
     const started = Date.now();
     const stalled = (async () => {
-      for await (const chunk of node.streamChunks('samples', { pollMs: 20, idleTimeoutMs: 300 })) seen.push(chunk.index);
+      for await (const chunk of node.streamChunks('samples', { pollMs: 20, idleTimeoutMs: 300 }))
+        seen.push(chunk.index);
     })();
     await expect(stalled).rejects.toMatchObject({ status: 'TIMEOUT' });
     expect(seen).toEqual(Array.from({ length: CHUNKS }, (_, i) => i));
     expect(Date.now() - started).toBeLessThan(10_000);
     // Not begun: the client waits for it, within the same bound.
-    await expect((async () => {
-      for await (const _ of node.streamChunks('nope', { pollMs: 20, idleTimeoutMs: 200 })) throw new Error('a chunk of a stream that never began');
-    })()).rejects.toBeInstanceOf(RemoteError);
+    await expect(
+      (async () => {
+        for await (const _ of node.streamChunks('nope', { pollMs: 20, idleTimeoutMs: 200 }))
+          throw new Error('a chunk of a stream that never began');
+      })(),
+    ).rejects.toBeInstanceOf(RemoteError);
 
     const abort = new AbortController();
     const taken: number[] = [];
@@ -310,7 +383,9 @@ describe('stream routes', () => {
     expect(taken).toEqual([0, 1]);
     // Options are checked when the iteration is made, before any request.
     const before = remote.requests;
-    expect(() => node.streamChunks('samples', { pollMs: 0 })).toThrow(/pollMs must be an integer of at least 10 ms, got 0/);
+    expect(() => node.streamChunks('samples', { pollMs: 0 })).toThrow(
+      /pollMs must be an integer of at least 10 ms, got 0/,
+    );
     expect(() => node.streamChunks('samples', { idleTimeoutMs: -3 })).toThrow(/got -3 \(number\)/);
     expect(remote.requests).toBe(before);
   });

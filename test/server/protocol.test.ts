@@ -13,7 +13,16 @@ import { API_STATUS, ApiError } from '../../src/server/status-codes.js';
 
 function arrayArtifact(shape: number[], dataOffset = 128): ArtifactInfo {
   const size = dataOffset + shape.reduce((n, d) => n * d, 8);
-  return { output: 'data', path: 'data.npy', kind: 'array', size, sha256: '0', dtype: 'float64', shape, array: arrayLayout(shape, 8, dataOffset, true) };
+  return {
+    output: 'data',
+    path: 'data.npy',
+    kind: 'array',
+    size,
+    sha256: '0',
+    dtype: 'float64',
+    shape,
+    array: arrayLayout(shape, 8, dataOffset, true),
+  };
 }
 
 describe('parseRange', () => {
@@ -82,8 +91,10 @@ describe('chunk layouts', () => {
 
 describe('loopback hosts', () => {
   it('are 127.0.0.0/8, ::1 and localhost, nothing else', () => {
-    for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost']) expect(isLoopbackHost(host), host).toBe(true);
-    for (const host of ['0.0.0.0', '::', '10.0.0.1', '127.0.0.1.evil.com', 'localhost.evil.com', '']) expect(isLoopbackHost(host), host).toBe(false);
+    for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost'])
+      expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of ['0.0.0.0', '::', '10.0.0.1', '127.0.0.1.evil.com', 'localhost.evil.com', ''])
+      expect(isLoopbackHost(host), host).toBe(false);
   });
 });
 

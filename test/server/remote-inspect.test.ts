@@ -24,10 +24,19 @@ const TOKEN = 'remote-inspect-token-0123456789';
 const INCOMPLETE_UID = 'c'.repeat(64) as Uid;
 
 const SPEC: WorkflowSpec = {
-  nodes: [...SMALL_WORKFLOW.nodes, { label: 'note', operation: 'scalems.Subprocess', input: { argv: ['sh', '-c', 'echo hello from the store > note.txt'], outputFiles: ['note.txt'] } }],
+  nodes: [
+    ...SMALL_WORKFLOW.nodes,
+    {
+      label: 'note',
+      operation: 'scalems.Subprocess',
+      input: { argv: ['sh', '-c', 'echo hello from the store > note.txt'], outputFiles: ['note.txt'] },
+    },
+  ],
 };
 /** The same workflow and one node more, never run. */
-const MORE: WorkflowSpec = { nodes: [...SPEC.nodes, { label: 'extra', operation: 'scalems.Float64', input: { data: [42] } }] };
+const MORE: WorkflowSpec = {
+  nodes: [...SPEC.nodes, { label: 'extra', operation: 'scalems.Float64', input: { data: [42] } }],
+};
 
 let sandbox: Sandbox;
 let workdir: string;
@@ -70,14 +79,24 @@ beforeAll(async () => {
   graph = await runWorkflow(SPEC, sandbox.dir, workdir);
   // An incomplete store: a committed one's record under another uid, its metadata back to `created`.
   await cp(join(workdir, uidOf('matrix')), join(workdir, INCOMPLETE_UID), { recursive: true });
-  const metadata = JSON.parse(await readFile(join(workdir, INCOMPLETE_UID, 'metadata.json'), 'utf8')) as { [key: string]: unknown };
+  const metadata = JSON.parse(await readFile(join(workdir, INCOMPLETE_UID, 'metadata.json'), 'utf8')) as {
+    [key: string]: unknown;
+  };
   for (const key of ['committedAt', 'durationMs', 'artifacts']) delete metadata[key];
-  await writeJson(join(workdir, INCOMPLETE_UID, 'metadata.json'), { ...metadata, uid: INCOMPLETE_UID, state: 'created' });
+  await writeJson(join(workdir, INCOMPLETE_UID, 'metadata.json'), {
+    ...metadata,
+    uid: INCOMPLETE_UID,
+    state: 'created',
+  });
 
   served = startCli(['serve', 'small.json', '--port', '0', '--json'], { cwd: sandbox.dir, limitMs: 120_000 });
   servedUrl = (JSON.parse((await served.waitFor(/\{"type":"listening".*\}/, 15_000))[0]) as { url: string }).url;
   guarded = await startServer({ workdir, port: 0, token: TOKEN });
-  const more = await buildGraph(MORE, { registry: builtinRegistry(), baseDir: sandbox.dir, file: sandbox.path('more.json') });
+  const more = await buildGraph(MORE, {
+    registry: builtinRegistry(),
+    baseDir: sandbox.dir,
+    file: sandbox.path('more.json'),
+  });
   planning = await startServer({ workdir, graph: more, port: 0 });
 });
 
@@ -118,10 +137,18 @@ describe('inspect --remote', () => {
   it('takes a uid or a uid prefix, and a token', async () => {
     const uid = uidOf('total');
     const local = await report(['inspect', uid.slice(0, 12), '--workdir', workdir]);
-    expectSameReport(await report(['inspect', uid.slice(0, 12), '--remote', guarded.url, '--token', TOKEN]), local, guarded.url);
+    expectSameReport(
+      await report(['inspect', uid.slice(0, 12), '--remote', guarded.url, '--token', TOKEN]),
+      local,
+      guarded.url,
+    );
     expectSameReport(await report(['inspect', uid, '--remote', guarded.url, '--token', TOKEN]), local, guarded.url);
     // By uid through the served workflow: its labels, as a local inspect with that workflow gives them.
-    expectSameReport(await report(['inspect', uid, '--remote', servedUrl]), await report(['inspect', uid, '--workflow', 'small.json']), servedUrl);
+    expectSameReport(
+      await report(['inspect', uid, '--remote', servedUrl]),
+      await report(['inspect', uid, '--workflow', 'small.json']),
+      servedUrl,
+    );
     const refused = await cli(['inspect', uid, '--remote', guarded.url]);
     expect(refused.code).toBe(3);
     expect(refused.stderr).toMatch(/E_REMOTE: UNAUTHORIZED \(HTTP 401\)/);
@@ -135,7 +162,11 @@ describe('inspect --remote', () => {
     // A node of a local workflow that the server has no store of.
     const extra = await report(['inspect', 'extra', '--remote', servedUrl, '--workflow', 'more.json']);
     const local = await report(['inspect', 'extra', '--workflow', 'more.json', '--workdir', workdir]);
-    expect(local).toMatchObject({ state: 'not-started', labels: ['extra'], operation: { namespace: 'scalems', name: 'Float64' } });
+    expect(local).toMatchObject({
+      state: 'not-started',
+      labels: ['extra'],
+      operation: { namespace: 'scalems', name: 'Float64' },
+    });
     expectSameReport(extra, local, servedUrl);
     // A node of the served workflow: its operation and version from the server; the record stays there.
     const planned = await report(['inspect', 'extra', '--remote', planning.url]);
@@ -146,7 +177,9 @@ describe('inspect --remote', () => {
   it('fails on what the server does not have, and on contradictory options', async () => {
     const unknown = await cli(['inspect', 'nosuch', '--remote', servedUrl]);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/E_UNKNOWN_NODE: 'nosuch' is neither a label of the served workflow nor the uid of a store at http:\/\/127\.0\.0\.1:\d+\/ \(hint: labels: /);
+    expect(unknown.stderr).toMatch(
+      /E_UNKNOWN_NODE: 'nosuch' is neither a label of the served workflow nor the uid of a store at http:\/\/127\.0\.0\.1:\d+\/ \(hint: labels: /,
+    );
     const missing = await cli(['inspect', 'a'.repeat(64), '--remote', guarded.url, '--token', TOKEN]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain(`E_UNKNOWN_NODE: no store ${'a'.repeat(64)} at ${guarded.url}/`);

@@ -74,7 +74,14 @@ beforeAll(async () => {
   workdir = sandbox.path('cache');
   // An empty directory: the server must write nothing to it until a valid record is built.
   await mkdir(workdir);
-  server = await startServer({ workdir, port: 0, token: TOKEN, allowSubmit: true, registry: submittableRegistry().register(countedSquare).register(alwaysFails), maxBodyBytes: 64 * 1024 });
+  server = await startServer({
+    workdir,
+    port: 0,
+    token: TOKEN,
+    allowSubmit: true,
+    registry: submittableRegistry().register(countedSquare).register(alwaysFails),
+    maxBodyBytes: 64 * 1024,
+  });
   client = await connect(server.url, { token: TOKEN });
   void (async () => {
     for await (const event of client.events({ signal: stopEvents.signal })) events.push(event);
@@ -90,7 +97,12 @@ afterAll(async () => {
 
 /** POST a raw body to /v1/submit. */
 function submitRaw(body: string | Buffer, headers: { [name: string]: string } = {}): ReturnType<typeof rawRequest> {
-  return rawRequest(server.url, { method: 'POST', path: '/v1/submit', headers: { ...AUTH, 'Content-Type': 'application/json', ...headers }, body });
+  return rawRequest(server.url, {
+    method: 'POST',
+    path: '/v1/submit',
+    headers: { ...AUTH, 'Content-Type': 'application/json', ...headers },
+    body,
+  });
 }
 
 describe('bad submissions', () => {
@@ -104,21 +116,54 @@ describe('bad submissions', () => {
       [JSON.stringify({ record: { ...record, extra: 1 } }), 'INVALID_RECORD'],
       [JSON.stringify({ record: { ...record, depends: ['a'.repeat(64)] } }), 'INVALID_RECORD'],
       [JSON.stringify({ record: { ...record, input: { x: { $ref: `${'a'.repeat(64)}.data` } } } }), 'INVALID_RECORD'],
-      [JSON.stringify({ record: { depends: [], input: { file: { $file: '/etc/passwd' } }, operation: ['run-graph', 'NpyFile', '1'] } }), 'INVALID_RECORD'],
-      [JSON.stringify({ record: { depends: [], input: { data: [[1, 2], [3]] }, operation: ['scalems', 'Integer64'] } }), 'INVALID_RECORD'],
-      ['{"record": {"depends": [], "input": {"data": [1e400]}, "operation": ["scalems", "Float64"]}}', 'INVALID_RECORD'],
+      [
+        JSON.stringify({
+          record: { depends: [], input: { file: { $file: '/etc/passwd' } }, operation: ['run-graph', 'NpyFile', '1'] },
+        }),
+        'INVALID_RECORD',
+      ],
+      [
+        JSON.stringify({
+          record: { depends: [], input: { data: [[1, 2], [3]] }, operation: ['scalems', 'Integer64'] },
+        }),
+        'INVALID_RECORD',
+      ],
+      [
+        '{"record": {"depends": [], "input": {"data": [1e400]}, "operation": ["scalems", "Float64"]}}',
+        'INVALID_RECORD',
+      ],
       [JSON.stringify({ record: { ...record, operation: ['test', 'NoSuchOperation', '1'] } }), 'INVALID_OPERATION'],
       [JSON.stringify({ record: { ...record, operation: ['test', 'CountedSquare', '2'] } }), 'INVALID_OPERATION'],
-      [JSON.stringify({ record: { depends: [], input: { argv: ['touch', '/tmp/pwned'], outputFiles: [] }, operation: ['scalems', 'Subprocess', '1'] } }), 'INVALID_OPERATION'],
+      [
+        JSON.stringify({
+          record: {
+            depends: [],
+            input: { argv: ['touch', '/tmp/pwned'], outputFiles: [] },
+            operation: ['scalems', 'Subprocess', '1'],
+          },
+        }),
+        'INVALID_OPERATION',
+      ],
       [JSON.stringify({ record, uid: 'b'.repeat(64) }), 'UID_MISMATCH'],
       [Buffer.alloc(100 * 1024, 0x20), 'PAYLOAD_TOO_LARGE'],
     ];
     for (const [body, status] of cases) expectApiError(await submitRaw(body), status);
-    expectApiError(await submitRaw(JSON.stringify({ record }), { 'Content-Type': 'text/plain' }), 'UNSUPPORTED_MEDIA_TYPE');
+    expectApiError(
+      await submitRaw(JSON.stringify({ record }), { 'Content-Type': 'text/plain' }),
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
     // A chunked body (no Content-Length) over the limit is cut off as soon as it passes it.
-    const chunked = await rawRequest(server.url, { method: 'POST', path: '/v1/submit', headers: { ...AUTH, 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' }, body: Buffer.alloc(100 * 1024, 0x20) });
+    const chunked = await rawRequest(server.url, {
+      method: 'POST',
+      path: '/v1/submit',
+      headers: { ...AUTH, 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' },
+      body: Buffer.alloc(100 * 1024, 0x20),
+    });
     expectApiError(chunked, 'PAYLOAD_TOO_LARGE');
-    expectApiError(await rawRequest(server.url, { method: 'POST', path: '/v1/submit', body: JSON.stringify({ record }) }), 'UNAUTHORIZED');
+    expectApiError(
+      await rawRequest(server.url, { method: 'POST', path: '/v1/submit', body: JSON.stringify({ record }) }),
+      'UNAUTHORIZED',
+    );
     expect(await readdir(workdir)).toEqual([]);
     expect(executions).toBe(0);
   });
@@ -140,7 +185,11 @@ describe('a submitted record', () => {
     const raw = await submitRaw(JSON.stringify({ record }));
     expect(raw.status).toBe(200);
     expect(raw.json()).toMatchObject({ uid: first.uid, state: 'committed', cached: true });
-    await waitUntil(() => events.some((e) => e.type === 'node-committed' && e.uid === first.uid), 5_000, 'the commit event');
+    await waitUntil(
+      () => events.some((e) => e.type === 'node-committed' && e.uid === first.uid),
+      5_000,
+      'the commit event',
+    );
     expect(events.filter((e) => e.type === 'node-started' && e.uid === first.uid)).toHaveLength(1);
   });
 
@@ -161,11 +210,23 @@ describe('a submitted record', () => {
     expect(res.headers['location']).toBe(`/v1/builds/${uid}`);
     const state = await rawRequest(server.url, { path: `/v1/builds/${uid}?waitMs=10000`, headers: AUTH });
     expect(state.json()).toMatchObject({ uid, state: 'committed', cached: false });
-    expectApiError(await rawRequest(server.url, { path: `/v1/builds/${'c'.repeat(64)}`, headers: AUTH }), 'UNKNOWN_NODE');
+    expectApiError(
+      await rawRequest(server.url, { path: `/v1/builds/${'c'.repeat(64)}`, headers: AUTH }),
+      'UNKNOWN_NODE',
+    );
   });
 
   it('builds built-in records with SCALE-MS uids', async () => {
-    const record: NodeRecord = { depends: [], input: { data: [[1, 2], [3, 4]] }, operation: ['scalems', 'Integer64'] };
+    const record: NodeRecord = {
+      depends: [],
+      input: {
+        data: [
+          [1, 2],
+          [3, 4],
+        ],
+      },
+      operation: ['scalems', 'Integer64'],
+    };
     const result = await client.submit(record);
     expect(result.uid).toBe('266bb4e33dfb7be89c04735cebe31cae8d7714243ccb9d137a1a37a46a645365');
     const array = await result.node.read();
@@ -173,15 +234,25 @@ describe('a submitted record', () => {
   });
 
   it('is refused before any build when its input fails the operation check', async () => {
-    const record: NodeRecord = { depends: [], input: { a: [1, 2], b: [1, 2, 3] }, operation: ['run-graph', 'Add', '1'] };
+    const record: NodeRecord = {
+      depends: [],
+      input: { a: [1, 2], b: [1, 2, 3] },
+      operation: ['run-graph', 'Add', '1'],
+    };
     await expect(client.submit(record)).rejects.toMatchObject({ status: 'INVALID_RECORD' });
   });
 
   it('reports a build that fails as E_NODE_FAILED, and its state as failed', async () => {
     const record: NodeRecord = { depends: [], input: { n: 1 }, operation: ['test', 'AlwaysFails', '1'] };
-    await expect(client.submit(record)).rejects.toMatchObject({ code: 'E_NODE_FAILED', message: expect.stringMatching(/failing on purpose/) });
+    await expect(client.submit(record)).rejects.toMatchObject({
+      code: 'E_NODE_FAILED',
+      message: expect.stringMatching(/failing on purpose/),
+    });
     const state = await rawRequest(server.url, { path: `/v1/builds/${fingerprint(record)}`, headers: AUTH });
     expect(state.json()).toMatchObject({ state: 'failed', error: { code: 'E_NODE_FAILED' } });
-    expectApiError(await rawRequest(server.url, { path: `/v1/nodes/${fingerprint(record)}/artifacts`, headers: AUTH }), 'NOT_COMMITTED');
+    expectApiError(
+      await rawRequest(server.url, { path: `/v1/nodes/${fingerprint(record)}/artifacts`, headers: AUTH }),
+      'NOT_COMMITTED',
+    );
   });
 });

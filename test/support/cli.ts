@@ -29,7 +29,9 @@ export const DIST_INDEX_URL = pathToFileURL(join(REPO_ROOT, 'dist', 'index.js'))
 /** Fail, saying how to fix it, if the CLI has not been built. */
 export function requireBuiltCli(): void {
   if (!existsSync(CLI)) {
-    throw new Error(`${CLI} is missing: the tests run the built CLI. Run \`npm run build\` first (\`npm test\` builds before vitest runs).`);
+    throw new Error(
+      `${CLI} is missing: the tests run the built CLI. Run \`npm run build\` first (\`npm test\` builds before vitest runs).`,
+    );
   }
 }
 
@@ -86,9 +88,16 @@ export interface CliProcess {
 }
 
 /** Start `node dist/cli/main.js ...args`; it is SIGKILLed after `limitMs` whatever happens, so no test leaves it behind. */
-export function startCli(args: readonly string[], options: { cwd: string; limitMs?: number; env?: { [name: string]: string } }): CliProcess {
+export function startCli(
+  args: readonly string[],
+  options: { cwd: string; limitMs?: number; env?: { [name: string]: string } },
+): CliProcess {
   requireBuiltCli();
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...process.env, CI: '1', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, CI: '1', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => (out += text));
@@ -109,8 +118,13 @@ export function startCli(args: readonly string[], options: { cwd: string; limitM
       let found: RegExpMatchArray | null = null;
       let done = false;
       void exited.then(() => (done = true));
-      await waitUntil(() => (found = pattern.exec(out) ?? pattern.exec(err)) !== null || done, timeoutMs, `${pattern} in the output of run-graph ${args.join(' ')}`);
-      if (found === null) throw new Error(`run-graph ${args.join(' ')} exited before printing ${pattern}; stderr: ${err}`);
+      await waitUntil(
+        () => (found = pattern.exec(out) ?? pattern.exec(err)) !== null || done,
+        timeoutMs,
+        `${pattern} in the output of run-graph ${args.join(' ')}`,
+      );
+      if (found === null)
+        throw new Error(`run-graph ${args.join(' ')} exited before printing ${pattern}; stderr: ${err}`);
       return found;
     },
     async stop() {
@@ -146,12 +160,18 @@ export function parseEvents(stdout: string): JsonEvent[] {
 }
 
 /** The events of one type, narrowed. */
-export function eventsOf<T extends RunEventType>(events: readonly JsonEvent[], type: T): (Extract<RunEvent, { type: T }> & { time: string })[] {
+export function eventsOf<T extends RunEventType>(
+  events: readonly JsonEvent[],
+  type: T,
+): (Extract<RunEvent, { type: T }> & { time: string })[] {
   return events.filter((e): e is Extract<RunEvent, { type: T }> & { time: string } => e.type === type);
 }
 
 /** Sorted labels of the events of one type that carry a label. */
-export function labelsOf(events: readonly JsonEvent[], type: 'node-started' | 'node-reused' | 'node-committed' | 'node-failed' | 'node-skipped'): string[] {
+export function labelsOf(
+  events: readonly JsonEvent[],
+  type: 'node-started' | 'node-reused' | 'node-committed' | 'node-failed' | 'node-skipped',
+): string[] {
   return eventsOf(events, type)
     .map((e) => e.label)
     .sort();

@@ -10,12 +10,21 @@ import { pendingOwnerPath, processStartTime, thisHost, type OwnerInfo } from '..
 
 /** The owner record process `pid` on this host would write, with `overrides` (another host, no start time...). */
 export function ownerFor(pid: number, overrides: Partial<OwnerInfo> = {}): OwnerInfo {
-  return { pid, host: thisHost(), contextId: `ctx-${pid}`, startedAt: new Date().toISOString(), pidStartTime: processStartTime(pid), ...overrides };
+  return {
+    pid,
+    host: thisHost(),
+    contextId: `ctx-${pid}`,
+    startedAt: new Date().toISOString(),
+    pidStartTime: processStartTime(pid),
+    ...overrides,
+  };
 }
 
 /** The pid of a process that has exited (a node that printed its pid and ended). */
 export function deadPid(): number {
-  return Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+  return Number(
+    spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout,
+  );
 }
 
 /**
@@ -23,7 +32,11 @@ export function deadPid(): number {
  * owner file still under its temporary name: written (`content`), or
  * created and still empty. Returns the temporary owner file's path.
  */
-export async function lockWithPendingOwner(storeDir: string, holder: OwnerInfo, content: 'written' | 'empty' = 'written'): Promise<string> {
+export async function lockWithPendingOwner(
+  storeDir: string,
+  holder: OwnerInfo,
+  content: 'written' | 'empty' = 'written',
+): Promise<string> {
   await mkdir(join(storeDir, 'lock'), { recursive: true });
   const lockTime = (Date.now() - 100) / 1000;
   await utimes(join(storeDir, 'lock'), lockTime, lockTime);

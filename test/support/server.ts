@@ -18,18 +18,33 @@ import { buildGraph, type ConcreteGraph } from '../../src/workflow/graph.js';
 import type { WorkflowSpec } from '../../src/workflow/load.js';
 
 /** Run a workflow spec in `workdir` through the library; returns the graph. Fails the test if a node fails unexpectedly. */
-export async function runWorkflow(spec: WorkflowSpec, baseDir: string, workdir: string, options: { allowFailures?: boolean } = {}): Promise<ConcreteGraph> {
+export async function runWorkflow(
+  spec: WorkflowSpec,
+  baseDir: string,
+  workdir: string,
+  options: { allowFailures?: boolean } = {},
+): Promise<ConcreteGraph> {
   const graph = await buildGraph(spec, { registry: builtinRegistry(), baseDir, file: join(baseDir, 'workflow.json') });
   const context = await WorkerContext.open({ workdir, jobs: 2 });
   const summary = await context.run(graph);
-  if (options.allowFailures !== true && !summary.ok) throw new Error(`workflow failed: ${JSON.stringify(summary.failures)}`);
+  if (options.allowFailures !== true && !summary.ok)
+    throw new Error(`workflow failed: ${JSON.stringify(summary.failures)}`);
   return graph;
 }
 
 /** matrix -> doubled -> total, and a float vector beside them: a small graph to browse. */
 export const SMALL_WORKFLOW: WorkflowSpec = {
   nodes: [
-    { label: 'matrix', operation: 'scalems.Integer64', input: { data: [[1, 2], [3, 4]] } },
+    {
+      label: 'matrix',
+      operation: 'scalems.Integer64',
+      input: {
+        data: [
+          [1, 2],
+          [3, 4],
+        ],
+      },
+    },
     { label: 'doubled', operation: 'run-graph.Add', input: { a: { $ref: 'matrix' }, b: { $ref: 'matrix' } } },
     { label: 'total', operation: 'run-graph.Sum', input: { array: { $ref: 'doubled' } } },
     { label: 'vector', operation: 'scalems.Float64', input: { data: [0.5, 1.5, 2.5] } },
@@ -96,7 +111,15 @@ export interface RawRequest {
 export function rawRequest(baseUrl: string, options: RawRequest): Promise<RawResponse> {
   const base = new URL(baseUrl);
   return new Promise((resolve, reject) => {
-    const req = request({ host: base.hostname, port: base.port, method: options.method ?? 'GET', path: options.path, headers: options.headers, agent: false, timeout: 20_000 });
+    const req = request({
+      host: base.hostname,
+      port: base.port,
+      method: options.method ?? 'GET',
+      path: options.path,
+      headers: options.headers,
+      agent: false,
+      timeout: 20_000,
+    });
     req.once('timeout', () => req.destroy(new Error(`timeout: ${options.path}`)));
     req.once('response', (res) => {
       const parts: Buffer[] = [];
@@ -104,7 +127,13 @@ export function rawRequest(baseUrl: string, options: RawRequest): Promise<RawRes
       res.once('end', () => {
         const body = Buffer.concat(parts);
         const text = body.toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text, json: () => JSON.parse(text) as unknown });
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body,
+          text,
+          json: () => JSON.parse(text) as unknown,
+        });
       });
       res.once('error', reject);
     });
@@ -122,6 +151,9 @@ export function expectApiError(res: RawResponse, status: ApiStatus): void {
   } catch {
     throw new Error(`expected a JSON ${status} body, got HTTP ${res.status}: ${res.text.slice(0, 300)}`);
   }
-  expect({ http: res.status, status: (body as { status?: unknown }).status }).toEqual({ http: API_STATUS[status].http, status });
+  expect({ http: res.status, status: (body as { status?: unknown }).status }).toEqual({
+    http: API_STATUS[status].http,
+    status,
+  });
   expect(typeof (body as { message?: unknown }).message).toBe('string');
 }

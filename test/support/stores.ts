@@ -16,7 +16,9 @@ export interface StoreMetadataJson {
   uid: string;
   state: string;
   record: { depends: string[]; input: unknown; operation: string[] };
-  artifacts?: { [output: string]: { path: string; kind: string; size: number; sha256: string; dtype?: string; shape?: number[] } };
+  artifacts?: {
+    [output: string]: { path: string; kind: string; size: number; sha256: string; dtype?: string; shape?: number[] };
+  };
 }
 
 export async function readMetadata(workdir: string, uid: string): Promise<StoreMetadataJson> {
@@ -24,5 +26,7 @@ export async function readMetadata(workdir: string, uid: string): Promise<StoreM
 }
 
 export async function sha256File(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 }

@@ -25,10 +25,24 @@ export function runCliAttempt(args: string[], env: NodeJS.ProcessEnv = {}, killA
 }
 
 /** Write a torture workflow into `dir`; returns its path and the execution log path. */
-export async function writeTortureWorkflow(dir: string, options: Partial<TortureWorkflowOptions> = {}): Promise<{ file: string; log: string }> {
+export async function writeTortureWorkflow(
+  dir: string,
+  options: Partial<TortureWorkflowOptions> = {},
+): Promise<{ file: string; log: string }> {
   const log = join(dir, 'execution.log');
   const file = join(dir, 'workflow.json');
-  await writeFile(file, JSON.stringify(tortureWorkflow({ groups: 3, transforms: 3, subprocesses: 1, ...options, executionLog: options.executionLog ?? log })));
+  await writeFile(
+    file,
+    JSON.stringify(
+      tortureWorkflow({
+        groups: 3,
+        transforms: 3,
+        subprocesses: 1,
+        ...options,
+        executionLog: options.executionLog ?? log,
+      }),
+    ),
+  );
   return { file, log };
 }
 
@@ -47,7 +61,10 @@ export interface TortureReference {
  * (`run --workdir <dir>/reference ...referenceArgs`): the outputs every
  * interrupted and resumed run must end with.
  */
-export async function tortureReference(options: Partial<TortureWorkflowOptions>, referenceArgs: string[]): Promise<TortureReference> {
+export async function tortureReference(
+  options: Partial<TortureWorkflowOptions>,
+  referenceArgs: string[],
+): Promise<TortureReference> {
   const { dir, cleanup } = await createSandbox();
   try {
     const workflow = await writeTortureWorkflow(dir, options);

@@ -67,7 +67,14 @@ export function loggedNode(label: string, logPath: string, options: LoggedNodeOp
     label,
     operation: 'scalems.Subprocess',
     input: {
-      argv: ['sh', '-c', script, options.tag ?? label, logPath, ...(options.inputs ?? []).map((ref) => ({ $ref: ref }))],
+      argv: [
+        'sh',
+        '-c',
+        script,
+        options.tag ?? label,
+        logPath,
+        ...(options.inputs ?? []).map((ref) => ({ $ref: ref })),
+      ],
       outputFiles: ['out.txt'],
       ...(options.env === undefined ? {} : { env: options.env }),
     },
@@ -120,7 +127,16 @@ export function demoWorkflow(options: { steps?: number; module?: string } = {}):
     nodes: [
       { label: 'sim', operation: 'demo.simulate', input: { steps: options.steps ?? 4, scale: 0.5 } },
       { label: 'summary', operation: 'demo.summarize', input: { positions: { $ref: 'sim' } } },
-      { label: 'matrix', operation: 'scalems.Integer64', input: { data: [[1, 2], [3, 4]] } },
+      {
+        label: 'matrix',
+        operation: 'scalems.Integer64',
+        input: {
+          data: [
+            [1, 2],
+            [3, 4],
+          ],
+        },
+      },
       { label: 'doubled', operation: 'run-graph.Add', input: { a: { $ref: 'matrix' }, b: { $ref: 'matrix' } } },
     ],
   };

@@ -175,7 +175,12 @@ describe('GraphBuilder types', () => {
     // @ts-expect-error a file where an int64 is expected
     g.add('c', count, { n: fileInput('x.txt') });
     // Built-in operations are untyped: any reference or literal goes, the graph check decides.
-    const m = g.add('m', integer64, { data: [[1, 2], [3, 4]] });
+    const m = g.add('m', integer64, {
+      data: [
+        [1, 2],
+        [3, 4],
+      ],
+    });
     g.add('d', add, { a: m.output('data'), b: m });
     // @ts-expect-error a description is a string, not a handle
     g.add('bad', integer64, { data: [[1]] }, { description: m });

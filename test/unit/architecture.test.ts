@@ -25,7 +25,9 @@ function importGraph(): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   for (const file of sourceFiles(SRC)) {
     const text = readFileSync(join(SRC, file), 'utf8');
-    const targets = [...text.matchAll(IMPORT)].map((m) => posix.normalize(posix.join(posix.dirname(file), (m[1] as string).replace(/\.js$/, '.ts'))));
+    const targets = [...text.matchAll(IMPORT)].map((m) =>
+      posix.normalize(posix.join(posix.dirname(file), (m[1] as string).replace(/\.js$/, '.ts'))),
+    );
     graph.set(file, [...new Set(targets)]);
   }
   return graph;
@@ -66,7 +68,9 @@ describe('the source tree', () => {
   const graph = importGraph();
 
   it('resolves every relative import to a source file', () => {
-    const missing = [...graph].flatMap(([file, targets]) => targets.filter((t) => !graph.has(t) && !t.endsWith('.json')).map((t) => `${file} -> ${t}`));
+    const missing = [...graph].flatMap(([file, targets]) =>
+      targets.filter((t) => !graph.has(t) && !t.endsWith('.json')).map((t) => `${file} -> ${t}`),
+    );
     expect(missing).toEqual([]);
   });
 
@@ -92,17 +96,37 @@ describe('the source tree', () => {
   });
 
   it('keeps only the entry points at the top of src/', () => {
-    expect(sourceFiles(SRC).filter((f) => !f.includes('/')).sort()).toEqual(['errors.ts', 'index.ts']);
+    expect(
+      sourceFiles(SRC)
+        .filter((f) => !f.includes('/'))
+        .sort(),
+    ).toEqual(['errors.ts', 'index.ts']);
   });
 });
 
 describe('findCycle', () => {
   it('finds a cycle and names its vertices in order', () => {
-    expect(findCycle(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']]]))).toEqual(['a', 'b', 'c', 'a']);
+    expect(
+      findCycle(
+        new Map([
+          ['a', ['b']],
+          ['b', ['c']],
+          ['c', ['a']],
+        ]),
+      ),
+    ).toEqual(['a', 'b', 'c', 'a']);
   });
 
   it('accepts a diamond', () => {
-    expect(findCycle(new Map([['a', ['b', 'c']], ['b', ['d']], ['c', ['d']], ['d', []]]))).toBeUndefined();
+    expect(
+      findCycle(
+        new Map([
+          ['a', ['b', 'c']],
+          ['b', ['d']],
+          ['c', ['d']],
+          ['d', []],
+        ]),
+      ),
+    ).toBeUndefined();
   });
 });
-

@@ -65,7 +65,7 @@ describe('canonicalJson: form', () => {
   });
 
   it('produces pure ASCII that parses back to the same value', () => {
-    const value = { 'ключ': ['日本語', '😀x', 'e\u0301'], ascii: 'plain' };
+    const value = { ключ: ['日本語', '😀x', 'e\u0301'], ascii: 'plain' };
     const text = canonicalJson(value);
     expect(text).toMatch(/^[\x20-\x7e]*$/);
     expect(JSON.parse(text)).toEqual(value);
@@ -143,7 +143,17 @@ describe('canonicalJson: rejections', () => {
   }
 
   it('assertPlainJson uses the given root path in its message', () => {
-    expect(() => assertPlainJson({ data: [[1, 2], [3, NaN]] }, 'input')).toThrow(/input\.data\[1\]\[1\]/);
+    expect(() =>
+      assertPlainJson(
+        {
+          data: [
+            [1, 2],
+            [3, NaN],
+          ],
+        },
+        'input',
+      ),
+    ).toThrow(/input\.data\[1\]\[1\]/);
     try {
       assertPlainJson({ data: [NaN] }, 'input');
       expect.unreachable();
@@ -164,8 +174,17 @@ describe('canonicalJson: rejections', () => {
 describe.skipIf(!hasPython)('canonicalJson agrees with Python json.dumps(sort_keys, compact, ensure_ascii)', () => {
   it('gives the same text for integer/string/boolean/null records', () => {
     const samples: unknown[] = [
-      { depends: [], input: { data: [[1, 2], [3, 4]] }, operation: ['scalems', 'Integer64'] },
-      { '\u{1F600}': 1, '\uffff': 2, 'é': 3, a: [true, false, null], Z: -7 },
+      {
+        depends: [],
+        input: {
+          data: [
+            [1, 2],
+            [3, 4],
+          ],
+        },
+        operation: ['scalems', 'Integer64'],
+      },
+      { '\u{1F600}': 1, '\uffff': 2, é: 3, a: [true, false, null], Z: -7 },
       { text: 'DEL\u007f tab\t nl\n quote" bs\\ slash/ ctrl\u0001 \u2028 😀 \u00e9' },
       { nested: { b: { d: [], c: {} }, a: 'x' }, big: 9007199254740991 },
       { 'lone surrogate': 'x\ud800y', '\u0080': '\u00ff', '~': '\u0000' },

@@ -27,7 +27,10 @@ describe('digestFileContent', () => {
       const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
       expect(await digestFileContent(path)).toEqual({ size, sha256: sha256(bytes) });
       const start = Math.min(size, 128);
-      expect(await digestFileContent(path, start)).toEqual({ size: size - start, sha256: sha256(bytes.subarray(start)) });
+      expect(await digestFileContent(path, start)).toEqual({
+        size: size - start,
+        sha256: sha256(bytes.subarray(start)),
+      });
     });
   }
 });
@@ -45,7 +48,7 @@ describe('readSmallFileSync', () => {
 });
 
 describe('readSmallFileSync and access times', () => {
-  it('leaves a file\'s access time alone where a plain read would update it', async (context) => {
+  it("leaves a file's access time alone where a plain read would update it", async (context) => {
     const mtime = new Date();
     const atime = new Date(mtime.getTime() - 60_000);
     const [ours, control] = ['ours', 'control'].map((name) => join(dir, `atime-${name}`)) as [string, string];

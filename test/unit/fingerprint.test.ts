@@ -1,14 +1,32 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { RunGraphError } from '../../src/errors.js';
-import { fingerprint, isUid, parseUid, recordText, sha256Hex, shortUid, type NodeRecord, type Uid } from '../../src/identity/fingerprint.js';
+import {
+  fingerprint,
+  isUid,
+  parseUid,
+  recordText,
+  sha256Hex,
+  shortUid,
+  type NodeRecord,
+  type Uid,
+} from '../../src/identity/fingerprint.js';
 
 // From SCALE-MS's own tests (see DESIGN.md).
 const REFERENCE_TEXT = '{"depends":[],"input":{"data":[[1,2],[3,4]]},"operation":["scalems","Integer64"]}';
 const REFERENCE_UID = '266bb4e33dfb7be89c04735cebe31cae8d7714243ccb9d137a1a37a46a645365';
 
 function referenceRecord(): NodeRecord {
-  return { depends: [], input: { data: [[1, 2], [3, 4]] }, operation: ['scalems', 'Integer64'] };
+  return {
+    depends: [],
+    input: {
+      data: [
+        [1, 2],
+        [3, 4],
+      ],
+    },
+    operation: ['scalems', 'Integer64'],
+  };
 }
 
 function sha256(text: string): string {
@@ -29,7 +47,11 @@ describe('fingerprint', () => {
   it('is the sha256 of the canonical record text', () => {
     const records: NodeRecord[] = [
       referenceRecord(),
-      { depends: [REFERENCE_UID as Uid], input: { a: { $ref: `${REFERENCE_UID}.data` }, note: 'é😀' }, operation: ['run-graph', 'Add', '1'] },
+      {
+        depends: [REFERENCE_UID as Uid],
+        input: { a: { $ref: `${REFERENCE_UID}.data` }, note: 'é😀' },
+        operation: ['run-graph', 'Add', '1'],
+      },
       { depends: [], input: {}, operation: ['x', 'y'] },
     ];
     for (const record of records) {
@@ -42,7 +64,12 @@ describe('fingerprint', () => {
   it('does not depend on the key order of the input or of the record', () => {
     const reordered = {
       operation: ['scalems', 'Integer64'],
-      input: { data: [[1, 2], [3, 4]] },
+      input: {
+        data: [
+          [1, 2],
+          [3, 4],
+        ],
+      },
       depends: [],
     } as NodeRecord;
     expect(fingerprint(reordered)).toBe(REFERENCE_UID);
@@ -53,11 +80,44 @@ describe('fingerprint', () => {
 
   it('changes with any change of data, shape, operation or depends', () => {
     const variants: NodeRecord[] = [
-      { ...referenceRecord(), input: { data: [[1, 2], [3, 5]] } },
+      {
+        ...referenceRecord(),
+        input: {
+          data: [
+            [1, 2],
+            [3, 5],
+          ],
+        },
+      },
       { ...referenceRecord(), input: { data: [[1, 2, 3, 4]] } },
-      { ...referenceRecord(), input: { data: [[1, 3], [2, 4]] } },
-      { ...referenceRecord(), input: { data: [[1, 2], [3, 4]], extra: null } },
-      { ...referenceRecord(), input: { Data: [[1, 2], [3, 4]] } },
+      {
+        ...referenceRecord(),
+        input: {
+          data: [
+            [1, 3],
+            [2, 4],
+          ],
+        },
+      },
+      {
+        ...referenceRecord(),
+        input: {
+          data: [
+            [1, 2],
+            [3, 4],
+          ],
+          extra: null,
+        },
+      },
+      {
+        ...referenceRecord(),
+        input: {
+          Data: [
+            [1, 2],
+            [3, 4],
+          ],
+        },
+      },
       { ...referenceRecord(), operation: ['scalems', 'Float64'] },
       { ...referenceRecord(), operation: ['scalems', 'Integer64', '1'] },
       { ...referenceRecord(), depends: [REFERENCE_UID as Uid] },

@@ -15,7 +15,12 @@ function upstreamArray(elements: number): RunInput[string] {
   const bytes = 128 + 8 * elements;
   const shape = [elements];
   const type = { kind: 'array' as const, dtype: 'float64' as const, shape };
-  return makeArtifactRef({ [INPUT_KIND]: 'ref', label: 'up', output: 'result', type, uid }, { path: 'result.npy', kind: 'array', size: bytes, sha256: '0'.repeat(64), dtype: 'float64', shape }, '/nowhere', 'down');
+  return makeArtifactRef(
+    { [INPUT_KIND]: 'ref', label: 'up', output: 'result', type, uid },
+    { path: 'result.npy', kind: 'array', size: bytes, sha256: '0'.repeat(64), dtype: 'float64', shape },
+    '/nowhere',
+    'down',
+  );
 }
 
 describe('runsInThread', () => {

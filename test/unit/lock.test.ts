@@ -89,11 +89,15 @@ describe('taking a lock over', () => {
   });
 
   it('waits for an owner on another host while its heartbeat is fresh', async () => {
-    expect(await claim(await lockedStore(ownerFor(1, { host: 'elsewhere.invalid', pidStartTime: null }), 1_000))).toBe('held');
+    expect(await claim(await lockedStore(ownerFor(1, { host: 'elsewhere.invalid', pidStartTime: null }), 1_000))).toBe(
+      'held',
+    );
   });
 
   it('takes over from an owner on another host once its heartbeat is stale', async () => {
-    expect(await claim(await lockedStore(ownerFor(1, { host: 'elsewhere.invalid', pidStartTime: null }), STALE_MS + 2_000))).toBe('acquired');
+    expect(
+      await claim(await lockedStore(ownerFor(1, { host: 'elsewhere.invalid', pidStartTime: null }), STALE_MS + 2_000)),
+    ).toBe('acquired');
   });
 
   it('judges a lock with no owner file by its heartbeat alone', async () => {

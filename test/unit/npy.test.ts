@@ -136,11 +136,17 @@ describe('encodeNpy / decodeNpy round trip', () => {
   it('keeps int64 values beyond 2^53 exact', () => {
     const data = new BigInt64Array([2n ** 53n + 1n, -(2n ** 63n), 2n ** 63n - 1n]);
     const back = decodeNpy(encodeNpy({ dtype: 'int64', shape: [3], data }));
-    expect(Array.from(back.data as BigInt64Array)).toEqual([9007199254740993n, -9223372036854775808n, 9223372036854775807n]);
+    expect(Array.from(back.data as BigInt64Array)).toEqual([
+      9007199254740993n,
+      -9223372036854775808n,
+      9223372036854775807n,
+    ]);
   });
 
   it('keeps NaN, -0 and the infinities of float64', () => {
-    const back = decodeNpy(encodeNpy({ dtype: 'float64', shape: [4], data: new Float64Array([NaN, -0, Infinity, -Infinity]) }));
+    const back = decodeNpy(
+      encodeNpy({ dtype: 'float64', shape: [4], data: new Float64Array([NaN, -0, Infinity, -Infinity]) }),
+    );
     const values = Array.from(back.data as Float64Array);
     expect(Number.isNaN(values[0])).toBe(true);
     expect(Object.is(values[1], -0)).toBe(true);
@@ -178,7 +184,10 @@ describe('encodeNpy / decodeNpy round trip', () => {
   });
 
   it('refuses to encode data whose length does not match the shape', () => {
-    expectNpyError(() => encodeNpy({ dtype: 'int32', shape: [2, 2], data: new Int32Array(3) }), /needs 4 elements, got 3/);
+    expectNpyError(
+      () => encodeNpy({ dtype: 'int32', shape: [2, 2], data: new Int32Array(3) }),
+      /needs 4 elements, got 3/,
+    );
   });
 });
 
@@ -194,12 +203,23 @@ describe('encodeNpyHeader', () => {
   });
 
   it('writes a 1-d shape with a trailing comma and a scalar as ()', () => {
-    expect(headerDict(encodeNpyHeader('float64', [5])).trimEnd()).toBe("{'descr': '<f8', 'fortran_order': False, 'shape': (5,), }");
-    expect(headerDict(encodeNpyHeader('float64', [])).trimEnd()).toBe("{'descr': '<f8', 'fortran_order': False, 'shape': (), }");
+    expect(headerDict(encodeNpyHeader('float64', [5])).trimEnd()).toBe(
+      "{'descr': '<f8', 'fortran_order': False, 'shape': (5,), }",
+    );
+    expect(headerDict(encodeNpyHeader('float64', [])).trimEnd()).toBe(
+      "{'descr': '<f8', 'fortran_order': False, 'shape': (), }",
+    );
   });
 
   it('uses the descr NumPy uses for each dtype', () => {
-    const expected: { [D in Dtype]: string } = { int64: '<i8', float64: '<f8', bool: '|b1', int32: '<i4', float32: '<f4', uint8: '|u1' };
+    const expected: { [D in Dtype]: string } = {
+      int64: '<i8',
+      float64: '<f8',
+      bool: '|b1',
+      int32: '<i4',
+      float32: '<f4',
+      uint8: '|u1',
+    };
     for (const dtype of DTYPES) {
       expect(dtypeDescr(dtype)).toBe(expected[dtype]);
       expect(headerDict(encodeNpyHeader(dtype, [1]))).toContain(`'descr': '${expected[dtype]}'`);
@@ -237,7 +257,13 @@ describe('parseNpyHeader / decodeNpy on hand-built files', () => {
   it('reports dtype, shape, data offset and length', () => {
     const file = handBuiltNpy("{'descr': '<i4', 'fortran_order': False, 'shape': (3, 2), }", new Uint8Array(24));
     const header = parseNpyHeader(file);
-    expect(header).toEqual({ dtype: 'int32', shape: [3, 2], dataOffset: file.length - 24, dataLength: 24, littleEndian: true });
+    expect(header).toEqual({
+      dtype: 'int32',
+      shape: [3, 2],
+      dataOffset: file.length - 24,
+      dataLength: 24,
+      littleEndian: true,
+    });
     expect(header.dataOffset % 64).toBe(0);
   });
 
@@ -319,9 +345,18 @@ describe('parseNpyHeader / decodeNpy on hand-built files', () => {
   });
 
   it('rejects a header without the required keys, and a bad shape', () => {
-    expectNpyError(() => decodeNpy(handBuiltNpy("{'descr': '<i8', 'shape': (1,), }", new Uint8Array(8))), /unreadable header/);
-    expectNpyError(() => decodeNpy(handBuiltNpy("{'descr': '<i8', 'fortran_order': False, 'shape': (2, x), }", new Uint8Array(8))), /bad shape/);
-    expectNpyError(() => decodeNpy(handBuiltNpy("{'descr': '<i8', 'fortran_order': False, 'shape': (-1,), }", new Uint8Array(8))), /bad shape/);
+    expectNpyError(
+      () => decodeNpy(handBuiltNpy("{'descr': '<i8', 'shape': (1,), }", new Uint8Array(8))),
+      /unreadable header/,
+    );
+    expectNpyError(
+      () => decodeNpy(handBuiltNpy("{'descr': '<i8', 'fortran_order': False, 'shape': (2, x), }", new Uint8Array(8))),
+      /bad shape/,
+    );
+    expectNpyError(
+      () => decodeNpy(handBuiltNpy("{'descr': '<i8', 'fortran_order': False, 'shape': (-1,), }", new Uint8Array(8))),
+      /bad shape/,
+    );
   });
 
   it('names the source file in the message and the error location', () => {
@@ -339,7 +374,13 @@ describe('readNpyHeader', () => {
     writeFileSync(path, encodeNpy(array));
     const header = await readNpyHeader(path);
     expect(header).toEqual(parseNpyHeader(readFileSync(path)));
-    expect(header).toMatchObject({ dtype: 'float32', shape: [2, 3, 4], dataOffset: 128, dataLength: 96, littleEndian: true });
+    expect(header).toMatchObject({
+      dtype: 'float32',
+      shape: [2, 3, 4],
+      dataOffset: 128,
+      dataLength: 96,
+      littleEndian: true,
+    });
   });
 
   it('reads a format 1.0 header longer than 4 KiB', async () => {
@@ -401,7 +442,11 @@ describe.skipIf(!hasNumpy)('NumPy interop', () => {
   it('numpy.load reads what encodeNpy writes', () => {
     const dir = tempDir();
     const arrays: Record<string, ArrayValue> = {
-      int64: { dtype: 'int64', shape: [2, 3], data: new BigInt64Array([2n ** 62n + 1n, -(2n ** 63n), 2n ** 63n - 1n, 9007199254740993n, -1n, 0n]) },
+      int64: {
+        dtype: 'int64',
+        shape: [2, 3],
+        data: new BigInt64Array([2n ** 62n + 1n, -(2n ** 63n), 2n ** 63n - 1n, 9007199254740993n, -1n, 0n]),
+      },
       float64: { dtype: 'float64', shape: [6], data: new Float64Array([NaN, -0, Infinity, -Infinity, 0.1, 1e-300]) },
       bool: { dtype: 'bool', shape: [3], data: new Uint8Array([1, 0, 1]) },
       int32: { dtype: 'int32', shape: [2, 2], data: new Int32Array([-2147483648, 2147483647, 0, -5]) },
@@ -420,16 +465,31 @@ describe.skipIf(!hasNumpy)('NumPy interop', () => {
       '    out[name] = {"dtype": str(a.dtype), "shape": list(a.shape), "values": [repr(x) for x in np.ravel(a).tolist()]}',
       'print(json.dumps(out))',
     ].join('\n');
-    const seen = JSON.parse(python(script, [dir, ...Object.keys(arrays)])) as Record<string, { dtype: string; shape: number[]; values: string[] }>;
-    expect(seen['int64']).toEqual({ dtype: 'int64', shape: [2, 3], values: ['4611686018427387905', '-9223372036854775808', '9223372036854775807', '9007199254740993', '-1', '0'] });
-    expect(seen['float64']).toEqual({ dtype: 'float64', shape: [6], values: ['nan', '-0.0', 'inf', '-inf', '0.1', '1e-300'] });
+    const seen = JSON.parse(python(script, [dir, ...Object.keys(arrays)])) as Record<
+      string,
+      { dtype: string; shape: number[]; values: string[] }
+    >;
+    expect(seen['int64']).toEqual({
+      dtype: 'int64',
+      shape: [2, 3],
+      values: ['4611686018427387905', '-9223372036854775808', '9223372036854775807', '9007199254740993', '-1', '0'],
+    });
+    expect(seen['float64']).toEqual({
+      dtype: 'float64',
+      shape: [6],
+      values: ['nan', '-0.0', 'inf', '-inf', '0.1', '1e-300'],
+    });
     expect(seen['bool']).toEqual({ dtype: 'bool', shape: [3], values: ['True', 'False', 'True'] });
     expect(seen['int32']).toEqual({ dtype: 'int32', shape: [2, 2], values: ['-2147483648', '2147483647', '0', '-5'] });
     expect(seen['float32']).toEqual({ dtype: 'float32', shape: [3], values: ['0.5', '-1.25', '3.0'] });
     expect(seen['uint8']).toEqual({ dtype: 'uint8', shape: [2, 1, 2], values: ['0', '255', '128', '1'] });
     expect(seen['scalar']).toEqual({ dtype: 'int64', shape: [], values: ['7'] });
     expect(seen['empty']).toEqual({ dtype: 'float64', shape: [0], values: [] });
-    expect(seen['cube']).toEqual({ dtype: 'int32', shape: [2, 3, 4], values: Array.from({ length: 24 }, (_, i) => String(i)) });
+    expect(seen['cube']).toEqual({
+      dtype: 'int32',
+      shape: [2, 3, 4],
+      values: Array.from({ length: 24 }, (_, i) => String(i)),
+    });
   });
 
   it("encodeNpyHeader's dict is the one numpy.save writes", () => {
@@ -442,12 +502,18 @@ describe.skipIf(!hasNumpy)('NumPy interop', () => {
       'np.save(os.path.join(d, "c.npy"), np.array(True))',
     ].join('\n');
     python(script, [dir]);
-    const cases: [string, Dtype, number[]][] = [['a', 'int64', [2, 3]], ['b', 'float32', [5]], ['c', 'bool', []]];
+    const cases: [string, Dtype, number[]][] = [
+      ['a', 'int64', [2, 3]],
+      ['b', 'float32', [5]],
+      ['c', 'bool', []],
+    ];
     for (const [name, dtype, shape] of cases) {
       const theirs = readFileSync(join(dir, `${name}.npy`));
       const theirLength = theirs.readUInt16LE(8);
       const ours = encodeNpyHeader(dtype, shape);
-      expect(ours.toString('latin1', 10, ours.length).trimEnd()).toBe(theirs.toString('latin1', 10, 10 + theirLength).trimEnd());
+      expect(ours.toString('latin1', 10, ours.length).trimEnd()).toBe(
+        theirs.toString('latin1', 10, 10 + theirLength).trimEnd(),
+      );
       expect((10 + theirLength) % 64).toBe(0);
     }
   });
@@ -476,7 +542,14 @@ describe.skipIf(!hasNumpy)('NumPy interop', () => {
 
     const int64 = load('int64');
     expect([int64.dtype, int64.shape]).toEqual(['int64', [2, 3]]);
-    expect(Array.from(int64.data as BigInt64Array)).toEqual([1n, -2n, 2n ** 62n + 1n, -(2n ** 63n), 2n ** 63n - 1n, 0n]);
+    expect(Array.from(int64.data as BigInt64Array)).toEqual([
+      1n,
+      -2n,
+      2n ** 62n + 1n,
+      -(2n ** 63n),
+      2n ** 63n - 1n,
+      0n,
+    ]);
 
     const float64 = load('float64');
     expect([float64.dtype, float64.shape]).toEqual(['float64', [5]]);
@@ -497,7 +570,11 @@ describe.skipIf(!hasNumpy)('NumPy interop', () => {
     expect(Array.from(bigInt.data as BigInt64Array)).toEqual([1n, 256n, -3n, 2n ** 40n]);
 
     const bigFloat = load('big_f8');
-    expect([bigFloat.dtype, bigFloat.shape, Array.from(bigFloat.data as Float64Array)]).toEqual(['float64', [2, 1], [1.5, -2.25]]);
+    expect([bigFloat.dtype, bigFloat.shape, Array.from(bigFloat.data as Float64Array)]).toEqual([
+      'float64',
+      [2, 1],
+      [1.5, -2.25],
+    ]);
 
     const uint8 = load('uint8');
     expect([uint8.dtype, Array.from(uint8.data as Uint8Array)]).toEqual(['uint8', [250, 251, 252, 253, 254, 255]]);

@@ -26,8 +26,15 @@ afterEach(async () => {
 describe('owner tags', () => {
   it('give back the pid, process start time and host they were made from', () => {
     const owner = currentOwner();
-    expect(parseOwnerTag(ownerTag(owner))).toMatchObject({ pid: owner.pid, host: owner.host, pidStartTime: owner.pidStartTime });
-    expect(parseOwnerTag(ownerTag({ ...owner, host: 'a.b/c d', pidStartTime: null }))).toMatchObject({ host: 'a.b/c d', pidStartTime: null });
+    expect(parseOwnerTag(ownerTag(owner))).toMatchObject({
+      pid: owner.pid,
+      host: owner.host,
+      pidStartTime: owner.pidStartTime,
+    });
+    expect(parseOwnerTag(ownerTag({ ...owner, host: 'a.b/c d', pidStartTime: null }))).toMatchObject({
+      host: 'a.b/c d',
+      pidStartTime: null,
+    });
   });
 
   it('stay short for a long host name, and still recognise this host', () => {
@@ -47,7 +54,10 @@ describe('owner tags', () => {
   it('let a run work on a host with the longest name DNS allows', async () => {
     process.env['RUN_GRAPH_HOSTNAME'] = LONG_HOST;
     const file = join(dir, 'one.json');
-    await writeFile(file, JSON.stringify({ nodes: [{ label: 'one', operation: 'run-graph.Add', input: { a: [1], b: 2 } }] }));
+    await writeFile(
+      file,
+      JSON.stringify({ nodes: [{ label: 'one', operation: 'run-graph.Add', input: { a: [1], b: 2 } }] }),
+    );
     const workdir = join(dir, 'work');
     const context = await WorkerContext.open({ workdir, jobs: 1 });
     const summary = await context.run(await loadGraph(file));

@@ -39,7 +39,12 @@ class FakeNodes {
   maxRunning = 0;
   readonly #manual = new Map<number, (outcome: Outcome) => void>();
 
-  constructor(private readonly plan: (index: number, attempt: number) => Outcome | { after: number; outcome: Outcome } | 'manual' = () => 'manual') {}
+  constructor(
+    private readonly plan: (
+      index: number,
+      attempt: number,
+    ) => Outcome | { after: number; outcome: Outcome } | 'manual' = () => 'manual',
+  ) {}
 
   start = (index: number): Promise<Outcome> => {
     const attempt = this.startsOf(index).length;
@@ -156,7 +161,14 @@ describe('schedule: a deferred node', () => {
     const abort = new AbortController();
     // Nodes 0 and 1 are deferred at every attempt; node 2 needs node 0.
     const nodes = new FakeNodes(() => 'deferred');
-    const done = schedule({ count: 3, upstream: [[], [], [0]], jobs: 2, signal: abort.signal, start: nodes.start, skip: noSkips });
+    const done = schedule({
+      count: 3,
+      upstream: [[], [], [0]],
+      jobs: 2,
+      signal: abort.signal,
+      start: nodes.start,
+      skip: noSkips,
+    });
     const settled = tracker(done);
     await vi.advanceTimersByTimeAsync(60);
     // Each was tried at 0 and 50; their next retries are due at 150 (a 100 ms backoff).
@@ -180,7 +192,15 @@ describe('schedule: slots', () => {
     const slots = new JobSlots(1);
     expect(slots.tryTake()).toBe(true); // someone else holds the only slot
     const nodes = new FakeNodes(() => 'manual');
-    const done = schedule({ count: 2, upstream: [[], []], jobs: 1, slots, holdsSlot: (i) => i !== 0, start: nodes.start, skip: noSkips });
+    const done = schedule({
+      count: 2,
+      upstream: [[], []],
+      jobs: 1,
+      slots,
+      holdsSlot: (i) => i !== 0,
+      start: nodes.start,
+      skip: noSkips,
+    });
     await flush();
     expect(nodes.order()).toEqual([0]);
     nodes.finish(0);
@@ -216,16 +236,39 @@ describe('schedule: slots', () => {
     // Outer graph: node 0 is a loop of three iterations, each a nested two-node schedule on the shared slots; node 1 follows it.
     const loop = async (): Promise<boolean> => {
       for (let k = 0; k < 3; k++) {
-        const iteration = await schedule({ count: 2, upstream: [[], [0]], jobs: 1, slots, start: (j) => work(`iteration ${k} node ${j}`), skip: noSkips });
+        const iteration = await schedule({
+          count: 2,
+          upstream: [[], [0]],
+          jobs: 1,
+          slots,
+          start: (j) => work(`iteration ${k} node ${j}`),
+          skip: noSkips,
+        });
         if (iteration.succeeded.length !== 2) return false;
       }
       return true;
     };
-    const done = schedule({ count: 2, upstream: [[], [0]], jobs: 1, slots, holdsSlot: (i) => i !== 0, start: (i) => (i === 0 ? loop() : work('after the loop')), skip: noSkips });
+    const done = schedule({
+      count: 2,
+      upstream: [[], [0]],
+      jobs: 1,
+      slots,
+      holdsSlot: (i) => i !== 0,
+      start: (i) => (i === 0 ? loop() : work('after the loop')),
+      skip: noSkips,
+    });
     // Seven 10 ms nodes one after another: long done by 1,000 ms, unless the loop's nested schedules wait for a slot forever.
     await vi.advanceTimersByTimeAsync(1_000);
     expect((await ended(done)).succeeded.sort()).toEqual([0, 1]);
-    expect(finished).toEqual(['iteration 0 node 0', 'iteration 0 node 1', 'iteration 1 node 0', 'iteration 1 node 1', 'iteration 2 node 0', 'iteration 2 node 1', 'after the loop']);
+    expect(finished).toEqual([
+      'iteration 0 node 0',
+      'iteration 0 node 1',
+      'iteration 1 node 0',
+      'iteration 1 node 1',
+      'iteration 2 node 0',
+      'iteration 2 node 1',
+      'after the loop',
+    ]);
     expect(maxInFlight).toBe(1);
   });
 
@@ -251,8 +294,22 @@ describe('schedule: slots', () => {
     };
     const independent = Array.from({ length: 10 }, () => [] as number[]);
     // Each schedule alone would run 10 at once: only the shared slots hold them back.
-    const a = schedule({ count: 10, upstream: independent, jobs: 10, slots, start: (i) => start(`a${i}`, 5 + i, i % 2 === 0), skip: noSkips });
-    const b = schedule({ count: 10, upstream: independent, jobs: 10, slots, start: (i) => start(`b${i}`, 7 + 2 * i, i % 3 === 0), skip: noSkips });
+    const a = schedule({
+      count: 10,
+      upstream: independent,
+      jobs: 10,
+      slots,
+      start: (i) => start(`a${i}`, 5 + i, i % 2 === 0),
+      skip: noSkips,
+    });
+    const b = schedule({
+      count: 10,
+      upstream: independent,
+      jobs: 10,
+      slots,
+      start: (i) => start(`b${i}`, 7 + 2 * i, i % 3 === 0),
+      skip: noSkips,
+    });
     await vi.runAllTimersAsync();
     expect((await ended(a)).succeeded).toHaveLength(10);
     expect((await ended(b)).succeeded).toHaveLength(10);

@@ -44,7 +44,14 @@ class FakeRunner {
 }
 
 function options(runner: FakeRunner, upstream: number[][], jobs: number, signal?: AbortSignal): ScheduleOptions {
-  return { count: upstream.length, upstream, jobs, start: runner.start, skip: runner.skip, ...(signal === undefined ? {} : { signal }) };
+  return {
+    count: upstream.length,
+    upstream,
+    jobs,
+    start: runner.start,
+    skip: runner.skip,
+    ...(signal === undefined ? {} : { signal }),
+  };
 }
 
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
@@ -75,7 +82,8 @@ describe('schedule', () => {
     const violations: string[] = [];
     const start = runner.start;
     runner.start = (i: number): Promise<boolean> => {
-      for (const u of upstream[i] ?? []) if (!runner.finished.includes(u)) violations.push(`${i} started before ${u} finished`);
+      for (const u of upstream[i] ?? [])
+        if (!runner.finished.includes(u)) violations.push(`${i} started before ${u} finished`);
       return start(i);
     };
     const result = await schedule(options(runner, upstream, 4));

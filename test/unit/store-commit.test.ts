@@ -30,8 +30,14 @@ beforeEach(async () => {
 });
 afterEach(async () => rm(dir, { recursive: true, force: true }));
 
-async function publishedAndClaimed(): Promise<{ storeDir: string; created: StoreMetadata; release: () => Promise<void> }> {
-  expect(await publishStore(layout, { uid, record, operation: { namespace: 'test', name: 'Op', version: '1' } }, owner)).toBe('created');
+async function publishedAndClaimed(): Promise<{
+  storeDir: string;
+  created: StoreMetadata;
+  release: () => Promise<void>;
+}> {
+  expect(
+    await publishStore(layout, { uid, record, operation: { namespace: 'test', name: 'Op', version: '1' } }, owner),
+  ).toBe('created');
   const storeDir = layout.storeDir(uid);
   const claim = await claimOwnership(storeDir, owner);
   if (claim.kind !== 'acquired') throw new Error(`expected to acquire the lock, got ${claim.kind}`);
@@ -43,7 +49,10 @@ async function publishedAndClaimed(): Promise<{ storeDir: string; created: Store
 function outputs(): Parameters<typeof commitStore>[2] {
   return {
     small: { kind: 'array', value: { dtype: 'int64', shape: [3], data: new BigInt64Array([1n, 2n, 3n]) } },
-    big: { kind: 'array', value: { dtype: 'float64', shape: [bigLength], data: Float64Array.from({ length: bigLength }, (_, i) => i / 2) } },
+    big: {
+      kind: 'array',
+      value: { dtype: 'float64', shape: [bigLength], data: Float64Array.from({ length: bigLength }, (_, i) => i / 2) },
+    },
     note: { kind: 'json', value: { text: 'grüße', n: 1 } },
   };
 }
@@ -53,7 +62,9 @@ const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).dig
 describe('publishing and claiming a new store', () => {
   it('writes the owner file again once the lock is taken, so it is no older than the lock', async () => {
     await primeLockClock(layout.tmp, owner);
-    expect(await publishStore(layout, { uid, record, operation: { namespace: 'test', name: 'Op', version: '1' } }, owner)).toBe('created');
+    expect(
+      await publishStore(layout, { uid, record, operation: { namespace: 'test', name: 'Op', version: '1' } }, owner),
+    ).toBe('created');
     const storeDir = layout.storeDir(uid);
     // Published with an owner file naming the publisher: until the owner file is written anew, it names the holder.
     expect((await readdir(storeDir)).sort()).toEqual(['metadata.json', OWNER_FILE]);
@@ -85,11 +96,17 @@ describe('commitStore', () => {
       durationMs: 5,
       beforeCommit: async () => {
         // The artifacts are in place, under their own names, while metadata.json still says `created`.
-        seenBeforeCommit = { names: (await readdir(storeDir)).filter((n) => !n.startsWith(TEMP_PREFIX)).sort(), state: (await readStoreMetadata(storeDir))?.state };
+        seenBeforeCommit = {
+          names: (await readdir(storeDir)).filter((n) => !n.startsWith(TEMP_PREFIX)).sort(),
+          state: (await readStoreMetadata(storeDir))?.state,
+        };
       },
     });
     await release();
-    expect(seenBeforeCommit).toEqual({ names: ['big.npy', 'lock', 'metadata.json', 'note.json', OWNER_FILE, 'small.npy'].sort(), state: 'created' });
+    expect(seenBeforeCommit).toEqual({
+      names: ['big.npy', 'lock', 'metadata.json', 'note.json', OWNER_FILE, 'small.npy'].sort(),
+      state: 'created',
+    });
     expect(committed.durationMs).toBe(5);
 
     const names = await readdir(storeDir);

@@ -26,7 +26,9 @@ const operation = { namespace: 'test', name: 'Op', version: '1' };
 
 /** The pid of a process that has exited: no process has it now. */
 function deadPid(): number {
-  return Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+  return Number(
+    spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout,
+  );
 }
 
 beforeEach(async () => {
@@ -58,7 +60,12 @@ async function claimed(owner: OwnerInfo): Promise<StoreLock> {
 async function committed(owner: OwnerInfo): Promise<CommittedMetadata> {
   const created = await published(owner);
   const lock = await claimed(owner);
-  const metadata = await commitStore(storeDir, created, { n: { kind: 'json', value: 1 } }, { durationMs: 3, beforeCommit: async () => lock.assertHeld() });
+  const metadata = await commitStore(
+    storeDir,
+    created,
+    { n: { kind: 'json', value: 1 } },
+    { durationMs: 3, beforeCommit: async () => lock.assertHeld() },
+  );
   await lock.release();
   return metadata;
 }
@@ -71,27 +78,47 @@ describe('readStoreStatus', () => {
   it('says committed, with the committed metadata, for a committed store', async () => {
     const owner = currentOwner();
     const metadata = await committed(owner);
-    expect(await readStoreStatus(storeDir)).toEqual({ state: 'committed', metadata, locked: false, owner: { ...owner, alive: true } });
+    expect(await readStoreStatus(storeDir)).toEqual({
+      state: 'committed',
+      metadata,
+      locked: false,
+      owner: { ...owner, alive: true },
+    });
   });
 
   it('says committed for a committed store whatever lock is left on it, and reports that lock', async () => {
     const owner = currentOwner();
     const metadata = await committed(owner);
     await claimed(owner);
-    expect(await readStoreStatus(storeDir)).toMatchObject({ state: 'committed', metadata, locked: true, owner: { pid: process.pid, alive: true } });
+    expect(await readStoreStatus(storeDir)).toMatchObject({
+      state: 'committed',
+      metadata,
+      locked: true,
+      owner: { pid: process.pid, alive: true },
+    });
   });
 
   it('says incomplete for an uncommitted store with no lock, even when its owner lives', async () => {
     const owner = currentOwner();
     const metadata = await published(owner);
-    expect(await readStoreStatus(storeDir)).toEqual({ state: 'incomplete', metadata, locked: false, owner: { ...owner, alive: true } });
+    expect(await readStoreStatus(storeDir)).toEqual({
+      state: 'incomplete',
+      metadata,
+      locked: false,
+      owner: { ...owner, alive: true },
+    });
   });
 
   it('says incomplete for an uncommitted store whose lock names a process that has exited', async () => {
     const dead = { ...currentOwner(), pid: deadPid() };
     const metadata = await published(dead);
     await claimed(dead);
-    expect(await readStoreStatus(storeDir)).toEqual({ state: 'incomplete', metadata, locked: true, owner: { ...dead, alive: false } });
+    expect(await readStoreStatus(storeDir)).toEqual({
+      state: 'incomplete',
+      metadata,
+      locked: true,
+      owner: { ...dead, alive: false },
+    });
   });
 
   it('says incomplete for a locked store with no owner file: no owner is named, so none is running', async () => {
@@ -106,28 +133,55 @@ describe('readStoreStatus', () => {
     const owner = currentOwner();
     const metadata = await published(owner);
     await claimed(owner);
-    expect(await readStoreStatus(storeDir)).toEqual({ state: 'running', metadata, locked: true, owner: { ...owner, alive: true } });
+    expect(await readStoreStatus(storeDir)).toEqual({
+      state: 'running',
+      metadata,
+      locked: true,
+      owner: { ...owner, alive: true },
+    });
   });
 
   it('counts an owner on another host as alive: from here it cannot be proven dead', async () => {
     const elsewhere = { ...currentOwner(), pid: deadPid(), host: 'another-host.invalid' };
     await published(elsewhere);
     await claimed(elsewhere);
-    expect(await readStoreStatus(storeDir)).toMatchObject({ state: 'running', owner: { pid: elsewhere.pid, host: elsewhere.host, alive: true } });
+    expect(await readStoreStatus(storeDir)).toMatchObject({
+      state: 'running',
+      owner: { pid: elsewhere.pid, host: elsewhere.host, alive: true },
+    });
   });
 
   it('says incomplete, not not-started, for a store directory without readable metadata', async () => {
     await mkdir(storeDir);
-    expect(await readStoreStatus(storeDir)).toEqual({ state: 'incomplete', metadata: undefined, locked: false, owner: undefined });
+    expect(await readStoreStatus(storeDir)).toEqual({
+      state: 'incomplete',
+      metadata: undefined,
+      locked: false,
+      owner: undefined,
+    });
   });
 
   it('judges from the metadata the caller already read, and takes it as saying the store exists', async () => {
     const owner = currentOwner();
     const created = await published(owner);
-    const asListed: CommittedMetadata = { ...created, state: 'committed', committedAt: '2020-01-01T00:00:00.000Z', durationMs: 1, artifacts: {} };
-    expect(await readStoreStatus(storeDir, { metadata: asListed })).toMatchObject({ state: 'committed', metadata: asListed });
+    const asListed: CommittedMetadata = {
+      ...created,
+      state: 'committed',
+      committedAt: '2020-01-01T00:00:00.000Z',
+      durationMs: 1,
+      artifacts: {},
+    };
+    expect(await readStoreStatus(storeDir, { metadata: asListed })).toMatchObject({
+      state: 'committed',
+      metadata: asListed,
+    });
     // Listed with unreadable metadata, then removed (gc, say): still a store that was there, not one never started.
     await rm(storeDir, { recursive: true });
-    expect(await readStoreStatus(storeDir, { metadata: undefined })).toEqual({ state: 'incomplete', metadata: undefined, locked: false, owner: undefined });
+    expect(await readStoreStatus(storeDir, { metadata: undefined })).toEqual({
+      state: 'incomplete',
+      metadata: undefined,
+      locked: false,
+      owner: undefined,
+    });
   });
 });

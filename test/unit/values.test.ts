@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import type { JsonValue } from '../../src/identity/canonical-json.js';
 import { RunGraphError } from '../../src/errors.js';
 import type { ArrayValue } from '../../src/values/npy.js';
-import { arrayFromNestedList, arrayToNestedList, arrayType, describeType, literalArrayType, nestedListShape, toFloat64 } from '../../src/values/values.js';
+import {
+  arrayFromNestedList,
+  arrayToNestedList,
+  arrayType,
+  describeType,
+  literalArrayType,
+  nestedListShape,
+  toFloat64,
+} from '../../src/values/values.js';
 
 const site = { node: 'matrix', field: 'input.data' };
 
@@ -21,8 +29,25 @@ describe('nestedListShape', () => {
     expect(nestedListShape(7, site)).toEqual([]);
     expect(nestedListShape([], site)).toEqual([0]);
     expect(nestedListShape([1, 2, 3], site)).toEqual([3]);
-    expect(nestedListShape([[1, 2, 3], [4, 5, 6]], site)).toEqual([2, 3]);
-    expect(nestedListShape([[[1], [2]], [[3], [4]], [[5], [6]]], site)).toEqual([3, 2, 1]);
+    expect(
+      nestedListShape(
+        [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+        site,
+      ),
+    ).toEqual([2, 3]);
+    expect(
+      nestedListShape(
+        [
+          [[1], [2]],
+          [[3], [4]],
+          [[5], [6]],
+        ],
+        site,
+      ),
+    ).toEqual([3, 2, 1]);
     expect(nestedListShape([[], []], site)).toEqual([2, 0]);
   });
 
@@ -35,7 +60,21 @@ describe('nestedListShape', () => {
   });
 
   it('finds raggedness deep inside', () => {
-    const error = thrown(() => nestedListShape([[[1, 2], [3, 4]], [[5, 6], [7, 8, 9]]], site));
+    const error = thrown(() =>
+      nestedListShape(
+        [
+          [
+            [1, 2],
+            [3, 4],
+          ],
+          [
+            [5, 6],
+            [7, 8, 9],
+          ],
+        ],
+        site,
+      ),
+    );
     expect(error.code).toBe('E_INPUT_SHAPE');
     expect(error.location.field).toBe('input.data[1][1]');
   });
@@ -53,7 +92,13 @@ describe('nestedListShape', () => {
   it('rejects non-number leaves with E_INPUT_TYPE naming the leaf', () => {
     const cases: [unknown, string][] = [
       [[1, '2'], 'input.data[1]'],
-      [[[1, 2], [null, 4]], 'input.data[1][0]'],
+      [
+        [
+          [1, 2],
+          [null, 4],
+        ],
+        'input.data[1][0]',
+      ],
       [[true], 'input.data[0]'],
       [[{ $ref: 'x' }], 'input.data[0]'],
       ['text', 'input.data'],
@@ -69,7 +114,14 @@ describe('nestedListShape', () => {
 
 describe('arrayFromNestedList', () => {
   it('builds an int64 array in C order', () => {
-    const array = arrayFromNestedList([[1, 2, 3], [4, 5, -6]], 'int64', site);
+    const array = arrayFromNestedList(
+      [
+        [1, 2, 3],
+        [4, 5, -6],
+      ],
+      'int64',
+      site,
+    );
     expect(array.dtype).toBe('int64');
     expect(array.shape).toEqual([2, 3]);
     expect(array.data).toBeInstanceOf(BigInt64Array);
@@ -78,7 +130,11 @@ describe('arrayFromNestedList', () => {
 
   it('builds a float64 array and a scalar', () => {
     const array = arrayFromNestedList([[0.5], [-1.25]], 'float64', site);
-    expect([array.dtype, array.shape, Array.from(array.data as Float64Array)]).toEqual(['float64', [2, 1], [0.5, -1.25]]);
+    expect([array.dtype, array.shape, Array.from(array.data as Float64Array)]).toEqual([
+      'float64',
+      [2, 1],
+      [0.5, -1.25],
+    ]);
     const scalar = arrayFromNestedList(3, 'float64', site);
     expect([scalar.shape, Array.from(scalar.data as Float64Array)]).toEqual([[], [3]]);
   });
@@ -91,7 +147,16 @@ describe('arrayFromNestedList', () => {
 
   it('int64 rejects a fraction and 2^53 with E_INPUT_TYPE', () => {
     for (const bad of [1.5, 2 ** 53, -(2 ** 53), 1e300]) {
-      const error = thrown(() => arrayFromNestedList([[0, 1], [2, bad]], 'int64', site));
+      const error = thrown(() =>
+        arrayFromNestedList(
+          [
+            [0, 1],
+            [2, bad],
+          ],
+          'int64',
+          site,
+        ),
+      );
       expect(error.code).toBe('E_INPUT_TYPE');
       expect(error.location).toEqual({ node: 'matrix', field: 'input.data' });
       expect(error.message).toContain('element 3');
@@ -100,7 +165,10 @@ describe('arrayFromNestedList', () => {
   });
 
   it('float64 keeps fractions', () => {
-    expect(Array.from(arrayFromNestedList([1.5, 2 ** 53], 'float64', site).data as Float64Array)).toEqual([1.5, 2 ** 53]);
+    expect(Array.from(arrayFromNestedList([1.5, 2 ** 53], 'float64', site).data as Float64Array)).toEqual([
+      1.5,
+      2 ** 53,
+    ]);
   });
 
   it('passes ragged-list errors through', () => {
@@ -110,8 +178,24 @@ describe('arrayFromNestedList', () => {
 
 describe('literalArrayType', () => {
   it('is int64 when every element is an integer, float64 otherwise', () => {
-    expect(literalArrayType([[1, 2], [3, 4]], site)).toEqual({ kind: 'array', dtype: 'int64', shape: [2, 2] });
-    expect(literalArrayType([[1, 2], [3, 4.5]], site)).toEqual({ kind: 'array', dtype: 'float64', shape: [2, 2] });
+    expect(
+      literalArrayType(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        site,
+      ),
+    ).toEqual({ kind: 'array', dtype: 'int64', shape: [2, 2] });
+    expect(
+      literalArrayType(
+        [
+          [1, 2],
+          [3, 4.5],
+        ],
+        site,
+      ),
+    ).toEqual({ kind: 'array', dtype: 'float64', shape: [2, 2] });
     expect(literalArrayType(2, site)).toEqual({ kind: 'array', dtype: 'int64', shape: [] });
     expect(literalArrayType(2.5, site)).toEqual({ kind: 'array', dtype: 'float64', shape: [] });
     // 1.0 written in JSON is the number 1: an integer.
@@ -126,8 +210,28 @@ describe('literalArrayType', () => {
 describe('arrayToNestedList', () => {
   it('round-trips nested lists through arrayFromNestedList', () => {
     const lists: [JsonValue, 'int64' | 'float64'][] = [
-      [[[1, 2], [3, 4]], 'int64'],
-      [[[[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]], [[13, 14, 15, 16], [17, 18, 19, 20], [21, 22, 23, 24]]], 'int64'],
+      [
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        'int64',
+      ],
+      [
+        [
+          [
+            [1, 2, 3, 4],
+            [5, 6, 7, 8],
+            [9, 10, 11, 12],
+          ],
+          [
+            [13, 14, 15, 16],
+            [17, 18, 19, 20],
+            [21, 22, 23, 24],
+          ],
+        ],
+        'int64',
+      ],
       [[0.5, -1.5, 1e-9], 'float64'],
       [[], 'float64'],
       [[[], []], 'int64'],

@@ -16,7 +16,10 @@ const REFERENCE_UID = '266bb4e33dfb7be89c04735cebe31cae8d7714243ccb9d137a1a37a46
 const tempDir = tempDirsRemovedAfterAll();
 
 function build(nodes: WorkflowNodeSpec[], baseDir?: string): Promise<ConcreteGraph> {
-  return buildGraph({ nodes }, { registry: builtinRegistry(), ...(baseDir === undefined ? {} : { baseDir }), file: 'wf.json' });
+  return buildGraph(
+    { nodes },
+    { registry: builtinRegistry(), ...(baseDir === undefined ? {} : { baseDir }), file: 'wf.json' },
+  );
 }
 
 async function rejection(nodes: WorkflowNodeSpec[], baseDir?: string): Promise<RunGraphError> {
@@ -35,8 +38,26 @@ function uidOf(graph: ConcreteGraph, label: string): string {
 }
 
 const pipeline: WorkflowNodeSpec[] = [
-  { label: 'matrix', operation: 'scalems.Integer64', input: { data: [[1, 2], [3, 4]] } },
-  { label: 'offset', operation: 'scalems.Float64', input: { data: [[0.5, 0.5], [0.5, 0.5]] } },
+  {
+    label: 'matrix',
+    operation: 'scalems.Integer64',
+    input: {
+      data: [
+        [1, 2],
+        [3, 4],
+      ],
+    },
+  },
+  {
+    label: 'offset',
+    operation: 'scalems.Float64',
+    input: {
+      data: [
+        [0.5, 0.5],
+        [0.5, 0.5],
+      ],
+    },
+  },
   { label: 'doubled', operation: 'run-graph.Add', input: { a: { $ref: 'matrix' }, b: { $ref: 'matrix.data' } } },
   { label: 'shifted', operation: 'run-graph.Add', input: { a: { $ref: 'doubled' }, b: { $ref: 'offset' } } },
   { label: 'total', operation: 'run-graph.Sum', input: { array: { $ref: 'shifted.result' } } },
@@ -47,7 +68,16 @@ describe('buildGraph: records and uids', () => {
   it("gives a literal Integer64 node SCALE-MS's reference uid", async () => {
     const graph = await build(pipeline);
     const matrix = graph.byLabel.get('matrix');
-    expect(matrix?.record).toEqual({ depends: [], input: { data: [[1, 2], [3, 4]] }, operation: ['scalems', 'Integer64'] });
+    expect(matrix?.record).toEqual({
+      depends: [],
+      input: {
+        data: [
+          [1, 2],
+          [3, 4],
+        ],
+      },
+      operation: ['scalems', 'Integer64'],
+    });
     expect(matrix?.uid).toBe(REFERENCE_UID);
   });
 
@@ -55,7 +85,10 @@ describe('buildGraph: records and uids', () => {
     const graph = await build(pipeline);
     for (const node of graph.nodes) expect(node.uid).toBe(fingerprint(node.record));
     const doubled = graph.byLabel.get('doubled');
-    expect(doubled?.record.input).toEqual({ a: { $ref: `${REFERENCE_UID}.data` }, b: { $ref: `${REFERENCE_UID}.data` } });
+    expect(doubled?.record.input).toEqual({
+      a: { $ref: `${REFERENCE_UID}.data` },
+      b: { $ref: `${REFERENCE_UID}.data` },
+    });
     expect(doubled?.record.depends).toEqual([REFERENCE_UID]);
     expect(doubled?.record.operation).toEqual(['run-graph', 'Add', '1']);
     const shifted = graph.byLabel.get('shifted');
@@ -80,7 +113,9 @@ describe('buildGraph: records and uids', () => {
   it('infers output types through the graph', async () => {
     const graph = await build(pipeline);
     expect(graph.byLabel.get('doubled')?.outputs).toEqual({ result: { kind: 'array', dtype: 'int64', shape: [2, 2] } });
-    expect(graph.byLabel.get('shifted')?.outputs).toEqual({ result: { kind: 'array', dtype: 'float64', shape: [2, 2] } });
+    expect(graph.byLabel.get('shifted')?.outputs).toEqual({
+      result: { kind: 'array', dtype: 'float64', shape: [2, 2] },
+    });
     expect(graph.byLabel.get('total')?.outputs).toEqual({ result: { kind: 'array', dtype: 'float64', shape: [] } });
   });
 
@@ -99,7 +134,11 @@ describe('buildGraph: records and uids', () => {
       }
       return value;
     };
-    const renamed = pipeline.map((node) => ({ ...node, label: rename(node.label), input: renameRefs(node.input) as WorkflowNodeSpec['input'] }));
+    const renamed = pipeline.map((node) => ({
+      ...node,
+      label: rename(node.label),
+      input: renameRefs(node.input) as WorkflowNodeSpec['input'],
+    }));
     const shuffled = [renamed[4], renamed[1], renamed[5], renamed[3], renamed[0], renamed[2]] as WorkflowNodeSpec[];
     const graph = await build(shuffled);
     for (const node of pipeline) expect(uidOf(graph, rename(node.label))).toBe(uidOf(original, node.label));
@@ -107,9 +146,22 @@ describe('buildGraph: records and uids', () => {
 
   it('changing an upstream literal changes every downstream uid and nothing else (Merkle)', async () => {
     const original = await build(pipeline);
-    const changed = pipeline.map((node) => (node.label === 'matrix' ? { ...node, input: { data: [[1, 2], [3, 5]] } } : node));
+    const changed = pipeline.map((node) =>
+      node.label === 'matrix'
+        ? {
+            ...node,
+            input: {
+              data: [
+                [1, 2],
+                [3, 5],
+              ],
+            },
+          }
+        : node,
+    );
     const graph = await build(changed);
-    for (const label of ['matrix', 'doubled', 'shifted', 'total']) expect(uidOf(graph, label)).not.toBe(uidOf(original, label));
+    for (const label of ['matrix', 'doubled', 'shifted', 'total'])
+      expect(uidOf(graph, label)).not.toBe(uidOf(original, label));
     for (const label of ['offset', 'unrelated']) expect(uidOf(graph, label)).toBe(uidOf(original, label));
   });
 
@@ -126,7 +178,9 @@ describe('buildGraph: records and uids', () => {
 
   it('a description is not part of the uid', async () => {
     const a = await build([{ label: 'm', operation: 'scalems.Integer64', input: { data: [1] } }]);
-    const b = await build([{ label: 'm', operation: 'scalems.Integer64', input: { data: [1] }, description: 'say something' }]);
+    const b = await build([
+      { label: 'm', operation: 'scalems.Integer64', input: { data: [1] }, description: 'say something' },
+    ]);
     expect(uidOf(a, 'm')).toBe(uidOf(b, 'm'));
     expect(b.byLabel.get('m')?.description).toBe('say something');
   });
@@ -151,7 +205,9 @@ describe('buildGraph: errors', () => {
   });
 
   it('a node that references itself is a cycle', async () => {
-    const error = await rejection([{ label: 'ouroboros', operation: 'run-graph.Sum', input: { array: { $ref: 'ouroboros' } } }]);
+    const error = await rejection([
+      { label: 'ouroboros', operation: 'run-graph.Sum', input: { array: { $ref: 'ouroboros' } } },
+    ]);
     expect(error.code).toBe('E_CYCLE');
     expect(error.message).toContain('ouroboros -> ouroboros');
   });
@@ -195,7 +251,16 @@ describe('buildGraph: errors', () => {
 
   it('Add of shapes [2, 2] and [3] is E_INPUT_SHAPE', async () => {
     const error = await rejection([
-      { label: 'square', operation: 'scalems.Integer64', input: { data: [[1, 2], [3, 4]] } },
+      {
+        label: 'square',
+        operation: 'scalems.Integer64',
+        input: {
+          data: [
+            [1, 2],
+            [3, 4],
+          ],
+        },
+      },
       { label: 'row', operation: 'scalems.Integer64', input: { data: [1, 2, 3] } },
       { label: 'sum', operation: 'run-graph.Add', input: { a: { $ref: 'square' }, b: { $ref: 'row' } } },
     ]);
@@ -207,7 +272,16 @@ describe('buildGraph: errors', () => {
 
   it('Add of a scalar and an array is fine', async () => {
     const graph = await build([
-      { label: 'square', operation: 'scalems.Integer64', input: { data: [[1, 2], [3, 4]] } },
+      {
+        label: 'square',
+        operation: 'scalems.Integer64',
+        input: {
+          data: [
+            [1, 2],
+            [3, 4],
+          ],
+        },
+      },
       { label: 'sum', operation: 'run-graph.Add', input: { a: { $ref: 'square' }, b: 10 } },
     ]);
     expect(graph.byLabel.get('sum')?.outputs['result']).toEqual({ kind: 'array', dtype: 'int64', shape: [2, 2] });
@@ -234,7 +308,10 @@ describe('buildGraph: errors', () => {
   });
 
   it('a missing $file is E_FILE_INPUT naming node and field', async () => {
-    const error = await rejection([{ label: 'load', operation: 'run-graph.NpyFile', input: { file: { $file: 'missing.npy' } } }], tempDir());
+    const error = await rejection(
+      [{ label: 'load', operation: 'run-graph.NpyFile', input: { file: { $file: 'missing.npy' } } }],
+      tempDir(),
+    );
     expect(error.code).toBe('E_FILE_INPUT');
     expect(error.location).toMatchObject({ node: 'load', field: 'input.file' });
     expect(error.message).toContain('missing.npy');
@@ -242,7 +319,10 @@ describe('buildGraph: errors', () => {
 
   it('a $file that is a directory is E_FILE_INPUT', async () => {
     const dir = tempDir();
-    const error = await rejection([{ label: 'run', operation: 'scalems.Subprocess', input: { argv: ['ls', { $file: '.' }] } }], dir);
+    const error = await rejection(
+      [{ label: 'run', operation: 'scalems.Subprocess', input: { argv: ['ls', { $file: '.' }] } }],
+      dir,
+    );
     expect(error.code).toBe('E_FILE_INPUT');
   });
 
@@ -281,7 +361,11 @@ describe('buildGraph: errors', () => {
 
 describe('buildGraph: .npy file inputs are hashed by content', () => {
   const array = (values: bigint[]): ArrayValue => ({ dtype: 'int64', shape: [2, 2], data: new BigInt64Array(values) });
-  const npyNode = (label: string, file: string): WorkflowNodeSpec => ({ label, operation: 'run-graph.NpyFile', input: { file: { $file: file } } });
+  const npyNode = (label: string, file: string): WorkflowNodeSpec => ({
+    label,
+    operation: 'run-graph.NpyFile',
+    input: { file: { $file: file } },
+  });
 
   it('the same array under two names has one uid; different content another', async () => {
     const dir = tempDir();
@@ -316,7 +400,10 @@ describe('buildGraph: .npy file inputs are hashed by content', () => {
   it('a different shape of the same bytes is a different uid', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'square.npy'), encodeNpy(array([1n, 2n, 3n, 4n])));
-    writeFileSync(join(dir, 'flat.npy'), encodeNpy({ dtype: 'int64', shape: [4], data: new BigInt64Array([1n, 2n, 3n, 4n]) }));
+    writeFileSync(
+      join(dir, 'flat.npy'),
+      encodeNpy({ dtype: 'int64', shape: [4], data: new BigInt64Array([1n, 2n, 3n, 4n]) }),
+    );
     const graph = await build([npyNode('square', 'square.npy'), npyNode('flat', 'flat.npy')], dir);
     expect(uidOf(graph, 'square')).not.toBe(uidOf(graph, 'flat'));
   });
@@ -334,7 +421,11 @@ describe('buildGraph: .npy file inputs are hashed by content', () => {
     writeFileSync(join(dir, 'a.sh'), 'echo one\n');
     writeFileSync(join(dir, 'b.sh'), 'echo one\n');
     writeFileSync(join(dir, 'c.sh'), 'echo two\n');
-    const run = (label: string, file: string): WorkflowNodeSpec => ({ label, operation: 'scalems.Subprocess', input: { argv: ['sh', { $file: file }] } });
+    const run = (label: string, file: string): WorkflowNodeSpec => ({
+      label,
+      operation: 'scalems.Subprocess',
+      input: { argv: ['sh', { $file: file }] },
+    });
     const graph = await build([run('a', 'a.sh'), run('b', 'b.sh'), run('c', 'c.sh')], dir);
     expect(uidOf(graph, 'a')).toBe(uidOf(graph, 'b'));
     expect(uidOf(graph, 'c')).not.toBe(uidOf(graph, 'a'));
@@ -349,7 +440,8 @@ describe('buildGraph on the shipped examples', () => {
       const graph = await loadGraph(join(examplesDir, name));
       const spec = JSON.parse(readFileSync(join(examplesDir, name), 'utf8')) as WorkflowSpec;
       // Operation and loop nodes keep their labels; subgraph uses and maps expand into nodes of their own.
-      for (const node of spec.nodes) if (node.operation !== undefined || node.while !== undefined) expect(graph.byLabel.has(node.label)).toBe(true);
+      for (const node of spec.nodes)
+        if (node.operation !== undefined || node.while !== undefined) expect(graph.byLabel.has(node.label)).toBe(true);
       expect(new Set(graph.nodes.map((n) => n.uid)).size).toBe(graph.nodes.length);
     });
   }

@@ -25,9 +25,23 @@ const goodDocument = {
   $schema: '../schemas/workflow.schema.json',
   description: 'two nodes',
   nodes: [
-    { label: 'matrix', operation: 'scalems.Integer64', input: { data: [[1, 2], [3, 4]] }, description: 'literal' },
+    {
+      label: 'matrix',
+      operation: 'scalems.Integer64',
+      input: {
+        data: [
+          [1, 2],
+          [3, 4],
+        ],
+      },
+      description: 'literal',
+    },
     { label: 'doubled_2-x', operation: 'run-graph.Add', input: { a: { $ref: 'matrix' }, b: { $ref: 'matrix.data' } } },
-    { label: '_files', operation: 'scalems.Subprocess', input: { argv: ['sh', { $file: 'scripts/x.sh' }, { $ref: 'doubled_2-x' }], env: { A: '1' } } },
+    {
+      label: '_files',
+      operation: 'scalems.Subprocess',
+      input: { argv: ['sh', { $file: 'scripts/x.sh' }, { $ref: 'doubled_2-x' }], env: { A: '1' } },
+    },
     { label: 'bare', operation: 'run-graph.Sum' },
   ],
 };
@@ -39,7 +53,9 @@ describe('checkWorkflowDocument: documents that pass', () => {
 
   it('accepts an empty node list and nested plain objects in inputs', () => {
     expect(checkWorkflowDocument({ nodes: [] })).toEqual({ nodes: [] });
-    const nested = { nodes: [{ label: 'a', operation: 'x.y', input: { v: { plain: { $ref: 'b' }, other: [1, { k: null }] } } }] };
+    const nested = {
+      nodes: [{ label: 'a', operation: 'x.y', input: { v: { plain: { $ref: 'b' }, other: [1, { k: null }] } } }],
+    };
     expect(() => checkWorkflowDocument(nested)).not.toThrow();
   });
 
@@ -93,32 +109,45 @@ describe('checkWorkflowDocument: schema violations (E_WORKFLOW_SCHEMA)', () => {
   });
 
   it('a $ref object with another key', () => {
-    const error = rejection({ nodes: [{ label: 'sum', operation: 'run-graph.Sum', input: { array: { $ref: 'x', extra: 1 } } }] });
+    const error = rejection({
+      nodes: [{ label: 'sum', operation: 'run-graph.Sum', input: { array: { $ref: 'x', extra: 1 } } }],
+    });
     expect(error.code).toBe('E_WORKFLOW_SCHEMA');
     expect(error.location).toEqual({ file: 'wf.json', node: 'sum', field: 'input.array' });
     expect(error.message).toContain("unknown property 'extra'");
   });
 
   it('an empty $file, deep inside an input', () => {
-    const error = rejection({ nodes: [{ label: 'run', operation: 'scalems.Subprocess', input: { argv: ['sh', { $file: '' }] } }] });
+    const error = rejection({
+      nodes: [{ label: 'run', operation: 'scalems.Subprocess', input: { argv: ['sh', { $file: '' }] } }],
+    });
     expect(error.code).toBe('E_WORKFLOW_SCHEMA');
     expect(error.location.node).toBe('run');
     expect(error.location.field).toMatch(/^input\.argv\[1\]/);
   });
 
   it('an object with both $ref and $file', () => {
-    const error = rejection({ nodes: [{ label: 'a', operation: 'x.y', input: { v: { deep: [{ $ref: 'b', $file: 'c' }] } } }] });
+    const error = rejection({
+      nodes: [{ label: 'a', operation: 'x.y', input: { v: { deep: [{ $ref: 'b', $file: 'c' }] } } }],
+    });
     expect(error.location).toMatchObject({ node: 'a', field: 'input.v.deep[0]' });
   });
 
   it('a $ref that is not a string, or not a label', () => {
-    expect(rejection({ nodes: [{ label: 'a', operation: 'x.y', input: { v: { $ref: 3 } } }] }).location.field).toBe('input.v.$ref');
-    expect(rejection({ nodes: [{ label: 'a', operation: 'x.y', input: { v: { $ref: 'no spaces' } } }] }).location.field).toBe('input.v.$ref');
+    expect(rejection({ nodes: [{ label: 'a', operation: 'x.y', input: { v: { $ref: 3 } } }] }).location.field).toBe(
+      'input.v.$ref',
+    );
+    expect(
+      rejection({ nodes: [{ label: 'a', operation: 'x.y', input: { v: { $ref: 'no spaces' } } }] }).location.field,
+    ).toBe('input.v.$ref');
   });
 
   it('wrong types: nodes not an array, input not an object, document not an object', () => {
     expect(rejection({ nodes: {} }).location.field).toBe('nodes');
-    expect(rejection({ nodes: [{ label: 'a', operation: 'x.y', input: [] }] }).location).toMatchObject({ node: 'a', field: 'input' });
+    expect(rejection({ nodes: [{ label: 'a', operation: 'x.y', input: [] }] }).location).toMatchObject({
+      node: 'a',
+      field: 'input',
+    });
     expect(rejection([]).code).toBe('E_WORKFLOW_SCHEMA');
     expect(rejection('nodes').code).toBe('E_WORKFLOW_SCHEMA');
   });
@@ -142,13 +171,26 @@ describe('checkWorkflowDocument: schema violations (E_WORKFLOW_SCHEMA)', () => {
 
 describe('checkWorkflowDocument: duplicate labels', () => {
   it('rejects a label used twice with E_DUPLICATE_LABEL', () => {
-    const error = rejection({ nodes: [{ label: 'a', operation: 'x.y' }, { label: 'b', operation: 'x.y' }, { label: 'a', operation: 'x.z' }] });
+    const error = rejection({
+      nodes: [
+        { label: 'a', operation: 'x.y' },
+        { label: 'b', operation: 'x.y' },
+        { label: 'a', operation: 'x.z' },
+      ],
+    });
     expect(error.code).toBe('E_DUPLICATE_LABEL');
     expect(error.location).toEqual({ file: 'wf.json', node: 'a', field: 'nodes[2].label' });
   });
 
   it('labels are case-sensitive', () => {
-    expect(() => checkWorkflowDocument({ nodes: [{ label: 'a', operation: 'x.y' }, { label: 'A', operation: 'x.y' }] })).not.toThrow();
+    expect(() =>
+      checkWorkflowDocument({
+        nodes: [
+          { label: 'a', operation: 'x.y' },
+          { label: 'A', operation: 'x.y' },
+        ],
+      }),
+    ).not.toThrow();
   });
 });
 
@@ -178,7 +220,8 @@ describe('the shipped examples', () => {
   it('their $schema points at the shipped schema', () => {
     for (const name of examples) {
       const document = JSON.parse(readFileSync(join(examplesDir, name), 'utf8')) as { $schema?: string };
-      if (document.$schema !== undefined) expect(resolve(examplesDir, document.$schema)).toBe(schemaPath('workflow.schema.json'));
+      if (document.$schema !== undefined)
+        expect(resolve(examplesDir, document.$schema)).toBe(schemaPath('workflow.schema.json'));
     }
   });
 });
@@ -195,7 +238,10 @@ describe('loadWorkflowFile', () => {
   });
 
   it('a missing file is E_WORKFLOW_READ', async () => {
-    await expect(loadWorkflowFile(join(tempDir(), 'none.json'))).rejects.toMatchObject({ code: 'E_WORKFLOW_READ', message: expect.stringContaining('no such file') as unknown });
+    await expect(loadWorkflowFile(join(tempDir(), 'none.json'))).rejects.toMatchObject({
+      code: 'E_WORKFLOW_READ',
+      message: expect.stringContaining('no such file') as unknown,
+    });
   });
 
   it('a directory is E_WORKFLOW_READ', async () => {
@@ -218,6 +264,9 @@ describe('loadWorkflowFile', () => {
   it('a schema error names the file', async () => {
     const path = join(tempDir(), 'bad.json');
     writeFileSync(path, JSON.stringify({ nodes: [{ label: 'x' }] }));
-    await expect(loadWorkflowFile(path)).rejects.toMatchObject({ code: 'E_WORKFLOW_SCHEMA', location: { file: path, node: 'x' } });
+    await expect(loadWorkflowFile(path)).rejects.toMatchObject({
+      code: 'E_WORKFLOW_SCHEMA',
+      location: { file: path, node: 'x' },
+    });
   });
 });

@@ -39,7 +39,10 @@ function holderText(holder: StoreHolder): string {
 /** List (and with --yes delete) unreachable stores; returns the exit code. */
 export async function gcCommand(options: GcCommandOptions): Promise<number> {
   const [first] = options.keep;
-  if (first === undefined) throw new RunGraphError('E_USAGE', 'gc needs at least one --keep <workflow>', { hint: 'every store a kept workflow reaches is kept; the rest is garbage' });
+  if (first === undefined)
+    throw new RunGraphError('E_USAGE', 'gc needs at least one --keep <workflow>', {
+      hint: 'every store a kept workflow reaches is kept; the rest is garbage',
+    });
   const keep = new Set<Uid>();
   for (const workflow of options.keep) for (const node of (await loadGraph(workflow)).nodes) keep.add(node.uid);
   const workdir = chosenWorkdir(first, options.workdir);
@@ -50,15 +53,25 @@ export async function gcCommand(options: GcCommandOptions): Promise<number> {
     process.stdout.write(`${JSON.stringify({ ...report, ...(result === undefined ? {} : { result }) }, null, 2)}\n`);
     return EXIT.ok;
   }
-  const out: string[] = [`${report.workdir}: ${report.reachable} store${report.reachable === 1 ? '' : 's'} kept by ${options.keep.join(', ')}; ${report.unreachable.length} unreachable`];
+  const out: string[] = [
+    `${report.workdir}: ${report.reachable} store${report.reachable === 1 ? '' : 's'} kept by ${options.keep.join(', ')}; ${report.unreachable.length} unreachable`,
+  ];
   for (const store of report.unreachable) {
-    out.push(`  ${shortUid(store.uid)}  ${formatBytes(store.bytes).padStart(9)}  ${store.state.padEnd(11)}  ${store.operation ?? '(unreadable metadata)'}${store.at === undefined ? '' : `  ${store.at}`}${holderText(store.holder)}`);
+    out.push(
+      `  ${shortUid(store.uid)}  ${formatBytes(store.bytes).padStart(9)}  ${store.state.padEnd(11)}  ${store.operation ?? '(unreadable metadata)'}${store.at === undefined ? '' : `  ${store.at}`}${holderText(store.holder)}`,
+    );
   }
   if (result === undefined) {
-    out.push(deletableCount === 0 ? 'nothing to delete' : `${deletableCount} store${deletableCount === 1 ? '' : 's'}, ${formatBytes(report.bytes)}: run again with --yes to delete ${deletableCount === 1 ? 'it' : 'them'}`);
+    out.push(
+      deletableCount === 0
+        ? 'nothing to delete'
+        : `${deletableCount} store${deletableCount === 1 ? '' : 's'}, ${formatBytes(report.bytes)}: run again with --yes to delete ${deletableCount === 1 ? 'it' : 'them'}`,
+    );
   } else {
     for (const kept of result.kept) out.push(`  kept ${shortUid(kept.uid)}: ${kept.reason}`);
-    out.push(`deleted ${result.deleted.length} store${result.deleted.length === 1 ? '' : 's'}, freed ${formatBytes(result.freedBytes)}`);
+    out.push(
+      `deleted ${result.deleted.length} store${result.deleted.length === 1 ? '' : 's'}, freed ${formatBytes(result.freedBytes)}`,
+    );
   }
   process.stdout.write(`${out.join('\n')}\n`);
   return EXIT.ok;

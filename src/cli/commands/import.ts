@@ -20,15 +20,21 @@ export interface ImportCommandOptions {
 export async function importCommand(document: string, options: ImportCommandOptions): Promise<number> {
   const { workflow, graph } = await loadWorkflowGraph(document);
   if (workflow.scalems === undefined) {
-    throw new RunGraphError('E_USAGE', `not a ${SCALEMS_WORKFLOW_VERSION} document (its "version" is not "${SCALEMS_WORKFLOW_VERSION}")`, {
-      file: document,
-      hint: 'a run-graph workflow file needs no import: run it directly',
-    });
+    throw new RunGraphError(
+      'E_USAGE',
+      `not a ${SCALEMS_WORKFLOW_VERSION} document (its "version" is not "${SCALEMS_WORKFLOW_VERSION}")`,
+      {
+        file: document,
+        hint: 'a run-graph workflow file needs no import: run it directly',
+      },
+    );
   }
   const text = `${JSON.stringify({ description: `imported from ${document} (${SCALEMS_WORKFLOW_VERSION})`, ...workflow.spec }, null, 2)}\n`;
   if (options.output === undefined) process.stdout.write(text);
   // Atomically: an existing file is replaced whole or not at all, never left half written.
   else await writeFileAtomic(options.output, text);
-  process.stderr.write(`${document}: ${graph.nodes.length} referents; every declared uid matches${options.output === undefined ? '' : `; wrote ${options.output}`}\n`);
+  process.stderr.write(
+    `${document}: ${graph.nodes.length} referents; every declared uid matches${options.output === undefined ? '' : `; wrote ${options.output}`}\n`,
+  );
   return EXIT.ok;
 }

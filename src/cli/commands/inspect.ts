@@ -38,12 +38,16 @@ function describeReport(report: InspectReport): string[] {
     `store      ${report.storeDir}`,
   ];
   if (report.createdAt !== undefined) lines.push(`created    ${report.createdAt}`);
-  if (report.committedAt !== undefined) lines.push(`committed  ${report.committedAt} (ran ${formatMs(report.durationMs ?? 0)})`);
+  if (report.committedAt !== undefined)
+    lines.push(`committed  ${report.committedAt} (ran ${formatMs(report.durationMs ?? 0)})`);
   if (report.owner !== undefined) {
     const since = report.owner.startedAt === undefined ? '' : `, since ${report.owner.startedAt}`;
-    lines.push(`owner      pid ${report.owner.pid} on ${report.owner.host}${since} (${report.owner.alive ? 'alive' : 'dead'})`);
+    lines.push(
+      `owner      pid ${report.owner.pid} on ${report.owner.host}${since} (${report.owner.alive ? 'alive' : 'dead'})`,
+    );
   }
-  if (report.record !== undefined && report.record.depends.length > 0) lines.push(`depends    ${report.record.depends.join('\n           ')}`);
+  if (report.record !== undefined && report.record.depends.length > 0)
+    lines.push(`depends    ${report.record.depends.join('\n           ')}`);
   if (report.artifacts.length > 0) {
     lines.push('artifacts');
     const width = Math.max(...report.artifacts.map((a) => a.output.length));
@@ -53,15 +57,21 @@ function describeReport(report: InspectReport): string[] {
     }
   }
   for (const entry of report.ledger) {
-    const upstream = entry.upstreamVersions.length === 0 ? '' : `; validated with upstream ${entry.upstreamVersions.map(describeLedgerOperation).join(', ')}`;
-    lines.push(`ledger     ${entry.committedAt} ${describeLedgerOperation(entry.operation)} by pid ${entry.ranBy.pid} on ${entry.ranBy.host}${upstream}`);
+    const upstream =
+      entry.upstreamVersions.length === 0
+        ? ''
+        : `; validated with upstream ${entry.upstreamVersions.map(describeLedgerOperation).join(', ')}`;
+    lines.push(
+      `ledger     ${entry.committedAt} ${describeLedgerOperation(entry.operation)} by pid ${entry.ranBy.pid} on ${entry.ranBy.host}${upstream}`,
+    );
   }
   return lines;
 }
 
 /** The report of a node of a served working directory. */
 async function remoteReport(target: string, remote: string, options: InspectCommandOptions): Promise<InspectReport> {
-  if (options.workdir !== undefined) throw new RunGraphError('E_USAGE', 'inspect takes --workdir or --remote, not both', { value: options.workdir });
+  if (options.workdir !== undefined)
+    throw new RunGraphError('E_USAGE', 'inspect takes --workdir or --remote, not both', { value: options.workdir });
   const workflow = options.workflow === undefined ? undefined : await loadGraph(options.workflow);
   const graph = await connect(remote, options.token === undefined ? {} : { token: options.token });
   try {
@@ -74,9 +84,13 @@ async function remoteReport(target: string, remote: string, options: InspectComm
 /** The report of a store of a local working directory. */
 async function localReport(target: string, options: InspectCommandOptions): Promise<InspectReport> {
   const graph = options.workflow === undefined ? undefined : await loadGraph(options.workflow);
-  const workdir = options.workdir ?? (options.workflow === undefined ? undefined : chosenWorkdir(options.workflow, undefined));
+  const workdir =
+    options.workdir ?? (options.workflow === undefined ? undefined : chosenWorkdir(options.workflow, undefined));
   if (workdir === undefined) {
-    throw new RunGraphError('E_USAGE', `inspect ${target}: no working directory`, { value: target, hint: 'pass --workdir DIR, or --workflow FILE to use its default working directory (or --remote URL)' });
+    throw new RunGraphError('E_USAGE', `inspect ${target}: no working directory`, {
+      value: target,
+      hint: 'pass --workdir DIR, or --workflow FILE to use its default working directory (or --remote URL)',
+    });
   }
   const { uid, labels } = await resolveTarget(target, workdir, graph);
   return inspectStore(workdir, uid, labels, graph);
@@ -84,7 +98,12 @@ async function localReport(target: string, options: InspectCommandOptions): Prom
 
 /** Print one store; returns the exit code. */
 export async function inspectCommand(target: string, options: InspectCommandOptions): Promise<number> {
-  const report = options.remote === undefined ? await localReport(target, options) : await remoteReport(target, options.remote, options);
-  process.stdout.write(options.json === true ? `${JSON.stringify(report, null, 2)}\n` : `${describeReport(report).join('\n')}\n`);
+  const report =
+    options.remote === undefined
+      ? await localReport(target, options)
+      : await remoteReport(target, options.remote, options);
+  process.stdout.write(
+    options.json === true ? `${JSON.stringify(report, null, 2)}\n` : `${describeReport(report).join('\n')}\n`,
+  );
   return EXIT.ok;
 }

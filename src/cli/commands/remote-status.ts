@@ -41,13 +41,18 @@ export async function remoteStatusCommand(workflow: string | undefined, options:
     const nodes =
       workflow === undefined
         ? (await graph.root()).nodes
-        : (await loadGraph(workflow)).nodes.map((n) => ({ label: n.label, uid: n.uid, operation: `${n.operation.namespace}.${n.operation.name}` }));
+        : (await loadGraph(workflow)).nodes.map((n) => ({
+            label: n.label,
+            uid: n.uid,
+            operation: `${n.operation.namespace}.${n.operation.name}`,
+          }));
     const report: RemoteNodeStatus[] = await Promise.all(
       nodes.map(async ({ label, uid, operation }): Promise<RemoteNodeStatus> => {
         try {
           return { label, uid, operation, ...storeView(await graph.node(uid).info()) };
         } catch (error) {
-          if (error instanceof RemoteError && error.status === 'UNKNOWN_NODE') return { label, uid, operation, state: 'not-started' };
+          if (error instanceof RemoteError && error.status === 'UNKNOWN_NODE')
+            return { label, uid, operation, state: 'not-started' };
           throw error;
         }
       }),
@@ -60,8 +65,11 @@ export async function remoteStatusCommand(workflow: string | undefined, options:
     }
     const width = Math.max(5, ...report.map((n) => n.label.length));
     process.stdout.write(`${'LABEL'.padEnd(width)}  UID           STATE\n`);
-    for (const node of report) process.stdout.write(`${node.label.padEnd(width)}  ${shortUid(node.uid)}  ${describeState(node)}\n`);
-    process.stdout.write(`\n${counts.total} nodes at ${graph.url}: ${counts.committed} committed, ${counts['not-started']} not started, ${counts.incomplete} incomplete, ${counts.running} running\n`);
+    for (const node of report)
+      process.stdout.write(`${node.label.padEnd(width)}  ${shortUid(node.uid)}  ${describeState(node)}\n`);
+    process.stdout.write(
+      `\n${counts.total} nodes at ${graph.url}: ${counts.committed} committed, ${counts['not-started']} not started, ${counts.incomplete} incomplete, ${counts.running} running\n`,
+    );
     return EXIT.ok;
   } finally {
     graph.close();

@@ -30,7 +30,11 @@ function reporterKind(options: RunCommandOptions): ReporterKind {
 
 export async function runCommand(workflow: string, options: RunCommandOptions): Promise<number> {
   const graph = await loadGraph(workflow);
-  const reporter = createReporter(reporterKind(options), { out: process.stdout, err: process.stderr, columns: process.stderr.columns });
+  const reporter = createReporter(reporterKind(options), {
+    out: process.stdout,
+    err: process.stderr,
+    columns: process.stderr.columns,
+  });
   const workdir = chosenWorkdir(workflow, options.workdir);
   let served: Awaited<ReturnType<typeof startRunServer>> | undefined;
   const context = await WorkerContext.open({
@@ -65,7 +69,9 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
     const summary = await context.run(graph, { signal: controller.signal });
     reporter.close();
     if (summary.interrupted) {
-      reporter.notice(`interrupted: run \`run-graph run ${workflow}${options.workdir === undefined ? '' : ` --workdir ${options.workdir}`}\` again to resume`);
+      reporter.notice(
+        `interrupted: run \`run-graph run ${workflow}${options.workdir === undefined ? '' : ` --workdir ${options.workdir}`}\` again to resume`,
+      );
       return EXIT.interrupted;
     }
     if (!summary.ok) {
@@ -74,7 +80,9 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
       }
       const environment = summary.failures.find((f) => f.error.code === 'E_WORKDIR');
       if (environment !== undefined) {
-        process.stderr.write(`run-graph: E_WORKDIR: ${environment.error.message}${environment.error.hint === undefined ? '' : ` (hint: ${environment.error.hint})`}\n`);
+        process.stderr.write(
+          `run-graph: E_WORKDIR: ${environment.error.message}${environment.error.hint === undefined ? '' : ` (hint: ${environment.error.hint})`}\n`,
+        );
         return EXIT.workdir;
       }
       return EXIT.nodeFailed;

@@ -30,7 +30,11 @@ function tokenOf(options: ServerCliOptions): string | undefined {
 }
 
 /** The server of `run --serve`: read-only, with the run's workflow as its root; its address goes to stderr. */
-export async function startRunServer(graph: ConcreteGraph, workdir: string, options: ServerCliOptions): Promise<RunGraphServer> {
+export async function startRunServer(
+  graph: ConcreteGraph,
+  workdir: string,
+  options: ServerCliOptions,
+): Promise<RunGraphServer> {
   const token = tokenOf(options);
   const server = await startServer({
     workdir,
@@ -38,7 +42,10 @@ export async function startRunServer(graph: ConcreteGraph, workdir: string, opti
     host: options.host ?? DEFAULT_HOST,
     port: options.port ?? DEFAULT_PORT,
     ...(token === undefined ? {} : { token }),
-    onInternalError: (error) => process.stderr.write(`run-graph serve: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`),
+    onInternalError: (error) =>
+      process.stderr.write(
+        `run-graph serve: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      ),
   });
   process.stderr.write(`run-graph: live events at ${server.url}/v1/events\n`);
   return server;
@@ -46,7 +53,9 @@ export async function startRunServer(graph: ConcreteGraph, workdir: string, opti
 
 export async function serveCommand(workflow: string | undefined, options: ServeCommandOptions): Promise<number> {
   if (workflow === undefined && options.workdir === undefined) {
-    throw new RunGraphError('E_USAGE', 'serve needs a workflow file or --workdir', { hint: 'run-graph serve flow.json, or run-graph serve --workdir flow.workdir' });
+    throw new RunGraphError('E_USAGE', 'serve needs a workflow file or --workdir', {
+      hint: 'run-graph serve flow.json, or run-graph serve --workdir flow.workdir',
+    });
   }
   const graph = workflow === undefined ? undefined : await loadGraph(workflow);
   const workdir = workflow === undefined ? (options.workdir as string) : chosenWorkdir(workflow, options.workdir);
@@ -59,13 +68,18 @@ export async function serveCommand(workflow: string | undefined, options: ServeC
     ...(token === undefined ? {} : { token }),
     allowSubmit: options.allowSubmit === true,
     ...(options.maxBody === undefined ? {} : { maxBodyBytes: options.maxBody }),
-    onInternalError: (error) => process.stderr.write(`run-graph serve: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`),
+    onInternalError: (error) =>
+      process.stderr.write(
+        `run-graph serve: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      ),
   });
   const mode = options.allowSubmit === true ? 'accepting submissions' : 'read-only';
   if (options.json === true) {
     process.stdout.write(`${JSON.stringify({ type: 'listening', url: server.url, workdir, mode })}\n`);
   } else {
-    process.stdout.write(`serving ${workdir} at ${server.url}/v1 (${mode}${token === undefined ? '' : ', token required'}); Ctrl-C stops\n`);
+    process.stdout.write(
+      `serving ${workdir} at ${server.url}/v1 (${mode}${token === undefined ? '' : ', token required'}); Ctrl-C stops\n`,
+    );
   }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());

@@ -13,7 +13,10 @@ export interface StatusCommandOptions {
 }
 
 /** A node's state in the words `status` prints, locally or from a served directory. */
-export function describeState(node: { state: NodeStatus['state']; owner?: { pid: number; host: string } }, notStartedDetail?: string): string {
+export function describeState(
+  node: { state: NodeStatus['state']; owner?: { pid: number; host: string } },
+  notStartedDetail?: string,
+): string {
   switch (node.state) {
     case 'committed':
       return 'committed';
@@ -29,7 +32,10 @@ export function describeState(node: { state: NodeStatus['state']; owner?: { pid:
 }
 
 function stateText(node: NodeStatus): string {
-  return describeState(node, node.state === 'not-started' && node.prior !== undefined ? describePriorStore(node.prior) : undefined);
+  return describeState(
+    node,
+    node.state === 'not-started' && node.prior !== undefined ? describePriorStore(node.prior) : undefined,
+  );
 }
 
 export async function statusCommand(workflow: string, options: StatusCommandOptions): Promise<number> {
@@ -47,6 +53,8 @@ export async function statusCommand(workflow: string, options: StatusCommandOpti
     process.stdout.write(`${node.label.padEnd(width)}  ${shortUid(node.uid)}  ${stateText(node)}${progress}\n`);
   }
   const c = report.counts;
-  process.stdout.write(`\n${c.total} nodes: ${c.committed} committed, ${c['not-started']} not started, ${c.incomplete} incomplete, ${c.running} running\n`);
+  process.stdout.write(
+    `\n${c.total} nodes: ${c.committed} committed, ${c['not-started']} not started, ${c.incomplete} incomplete, ${c.running} running\n`,
+  );
   return EXIT.ok;
 }

@@ -35,7 +35,10 @@ function describeHolder(lock: LockInfo): string {
 export async function unlockCommand(options: UnlockCommandOptions): Promise<number> {
   const root = options.workdir ?? '.';
   if (!(await isRunGraphWorkdir(root))) {
-    throw new RunGraphError('E_WORKDIR', `${root} is not a run-graph working directory`, { value: root, hint: 'name it with --workdir' });
+    throw new RunGraphError('E_WORKDIR', `${root} is not a run-graph working directory`, {
+      value: root,
+      hint: 'name it with --workdir',
+    });
   }
   const layout = workdirLayout(root);
   const forced = new Set((options.force ?? []).map(parseUid));
@@ -45,7 +48,9 @@ export async function unlockCommand(options: UnlockCommandOptions): Promise<numb
   for (const lock of locks) {
     if (lock.holder.status === 'dead' || forced.has(lock.uid)) {
       if (forced.has(lock.uid) && lock.holder.status !== 'dead' && options.json !== true) {
-        process.stderr.write(`warning: removing the lock of ${lock.uid} by --force: ${describeHolder(lock)}; if that process is still running, it will not commit this node\n`);
+        process.stderr.write(
+          `warning: removing the lock of ${lock.uid} by --force: ${describeHolder(lock)}; if that process is still running, it will not commit this node\n`,
+        );
       }
       await removeLock(layout, lock.uid);
       removed.push(lock);
@@ -60,7 +65,9 @@ export async function unlockCommand(options: UnlockCommandOptions): Promise<numb
     for (const lock of removed) process.stdout.write(`removed  ${shortUid(lock.uid)}  ${describeHolder(lock)}\n`);
     for (const lock of kept) process.stdout.write(`kept     ${shortUid(lock.uid)}  ${describeHolder(lock)}\n`);
     for (const uid of missing) process.stdout.write(`         ${shortUid(uid)}  not locked\n`);
-    process.stdout.write(`${locks.length} lock${locks.length === 1 ? '' : 's'}: ${removed.length} removed, ${kept.length} kept\n`);
+    process.stdout.write(
+      `${locks.length} lock${locks.length === 1 ? '' : 's'}: ${removed.length} removed, ${kept.length} kept\n`,
+    );
   }
   return EXIT.ok;
 }

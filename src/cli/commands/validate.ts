@@ -11,13 +11,20 @@ export interface ValidateCommandOptions {
 export async function validateCommand(workflow: string, options: ValidateCommandOptions): Promise<number> {
   const graph = await loadGraph(workflow);
   if (options.json === true) {
-    const nodes = graph.nodes.map((n) => ({ label: n.label, uid: n.uid, operation: n.record.operation, outputs: n.outputs }));
+    const nodes = graph.nodes.map((n) => ({
+      label: n.label,
+      uid: n.uid,
+      operation: n.record.operation,
+      outputs: n.outputs,
+    }));
     process.stdout.write(`${JSON.stringify({ valid: true, file: workflow, nodes }, null, 2)}\n`);
     return EXIT.ok;
   }
   process.stdout.write(`${workflow}: valid, ${graph.nodes.length} nodes\n`);
   for (const node of graph.nodes) {
-    process.stdout.write(`  ${node.label} (${shortUid(node.uid)}) ${node.operation.namespace}.${node.operation.name} -> ${describeOutputs(node)}\n`);
+    process.stdout.write(
+      `  ${node.label} (${shortUid(node.uid)}) ${node.operation.namespace}.${node.operation.name} -> ${describeOutputs(node)}\n`,
+    );
   }
   return EXIT.ok;
 }

@@ -14,7 +14,11 @@ export class MainThreadExecutor implements Executor {
     if (!(Symbol.asyncIterator in result)) return result;
     const stream = node.operation.stream;
     if (stream === undefined) {
-      throw new RunGraphError('E_NODE_FAILED', `operation ${qualifiedName(node.operation)} yielded a stream but declares no "stream" output`, { node: node.label });
+      throw new RunGraphError(
+        'E_NODE_FAILED',
+        `operation ${qualifiedName(node.operation)} yielded a stream but declares no "stream" output`,
+        { node: node.label },
+      );
     }
     const entry = await store.writeStream(stream, result, context.resumeAtChunk ?? 0, context.signal, node.label);
     return { [stream]: { kind: 'stream', entry } };

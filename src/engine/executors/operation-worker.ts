@@ -8,7 +8,12 @@ import { qualifiedName, type OperationDefinition } from '../../operations/operat
 import { unpackInput, type ThreadResult, type ThreadTask } from './thread-task.js';
 
 function isOperation(value: unknown): value is OperationDefinition {
-  return typeof value === 'object' && value !== null && typeof (value as OperationDefinition).run === 'function' && typeof (value as OperationDefinition).name === 'string';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as OperationDefinition).run === 'function' &&
+    typeof (value as OperationDefinition).name === 'string'
+  );
 }
 
 /** The operation named `name` among a module's exports (directly, or in an exported array). */
@@ -24,7 +29,12 @@ function findOperation(exports: Record<string, unknown>, name: string): Operatio
 export default async function runOperation(task: ThreadTask): Promise<ThreadResult> {
   try {
     const operation = findOperation((await import(task.module)) as Record<string, unknown>, task.operation);
-    if (operation === undefined) throw new RunGraphError('E_UNKNOWN_OPERATION', `module ${task.module} no longer exports operation ${task.operation}`, { node: task.label });
+    if (operation === undefined)
+      throw new RunGraphError(
+        'E_UNKNOWN_OPERATION',
+        `module ${task.module} no longer exports operation ${task.operation}`,
+        { node: task.label },
+      );
     const result = operation.run(unpackInput(task), {
       storeDir: task.storeDir,
       // A worker is stopped by terminating its thread; the operation never sees an abort.
@@ -33,12 +43,32 @@ export default async function runOperation(task: ThreadTask): Promise<ThreadResu
       uid: task.uid,
       checkpoint: checkpointFacility(task.storeDir),
     });
-    if (Symbol.asyncIterator in result) throw new RunGraphError('E_NODE_FAILED', `operation ${task.operation} streams, and streams run on the main thread`, { node: task.label });
+    if (Symbol.asyncIterator in result)
+      throw new RunGraphError(
+        'E_NODE_FAILED',
+        `operation ${task.operation} streams, and streams run on the main thread`,
+        { node: task.label },
+      );
     return { ok: true, outputs: await result };
   } catch (error) {
     if (error instanceof RunGraphError) {
-      return { ok: false, error: { code: error.code, message: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }), location: error.location } };
+      return {
+        ok: false,
+        error: {
+          code: error.code,
+          message: error.message,
+          ...(error.hint === undefined ? {} : { hint: error.hint }),
+          location: error.location,
+        },
+      };
     }
-    return { ok: false, error: { code: 'E_INTERNAL', message: error instanceof Error ? (error.stack ?? error.message) : String(error), location: { node: task.label } } };
+    return {
+      ok: false,
+      error: {
+        code: 'E_INTERNAL',
+        message: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        location: { node: task.label },
+      },
+    };
   }
 }

@@ -5,15 +5,32 @@
  * are made again on the other side.
  */
 import type { JsonValue } from '../../identity/canonical-json.js';
-import { ARTIFACT_SOURCE, makeArtifactRef, type ArtifactSource, type SourcedArtifactRef } from '../../operations/artifact-ref.js';
+import {
+  ARTIFACT_SOURCE,
+  makeArtifactRef,
+  type ArtifactSource,
+  type SourcedArtifactRef,
+} from '../../operations/artifact-ref.js';
 import type { ErrorCode, ErrorLocation } from '../../errors.js';
 import { RunGraphError } from '../../errors.js';
 import type { Uid } from '../../identity/fingerprint.js';
-import { INPUT_KIND, isFileInput, isInputRef, type ArtifactRef, type FileInput, type InputTree, type OperationOutputs, type RunInput, type TypedRef } from '../../operations/operation.js';
+import {
+  INPUT_KIND,
+  isFileInput,
+  isInputRef,
+  type ArtifactRef,
+  type FileInput,
+  type InputTree,
+  type OperationOutputs,
+  type RunInput,
+  type TypedRef,
+} from '../../operations/operation.js';
 
 type Path = (string | number)[];
 
-type Special = { path: Path; kind: 'ref'; ref: Omit<TypedRef, typeof INPUT_KIND> & { uid: Uid }; source: ArtifactSource } | { path: Path; kind: 'file'; file: Omit<FileInput, typeof INPUT_KIND> };
+type Special =
+  | { path: Path; kind: 'ref'; ref: Omit<TypedRef, typeof INPUT_KIND> & { uid: Uid }; source: ArtifactSource }
+  | { path: Path; kind: 'file'; file: Omit<FileInput, typeof INPUT_KIND> };
 
 export interface ThreadTask {
   /** URL of the module that exports the operation. */
@@ -29,7 +46,9 @@ export interface ThreadTask {
   uid: Uid;
 }
 
-export type ThreadResult = { ok: true; outputs: OperationOutputs } | { ok: false; error: { code: ErrorCode | 'E_INTERNAL'; message: string; hint?: string; location: ErrorLocation } };
+export type ThreadResult =
+  | { ok: true; outputs: OperationOutputs }
+  | { ok: false; error: { code: ErrorCode | 'E_INTERNAL'; message: string; hint?: string; location: ErrorLocation } };
 
 /** Split an input for the trip to a worker. */
 export function packInput(input: RunInput): { input: JsonValue; specials: Special[] } {
@@ -37,12 +56,21 @@ export function packInput(input: RunInput): { input: JsonValue; specials: Specia
   const pack = (value: InputTree<ArtifactRef>, path: Path): JsonValue => {
     if (isInputRef(value)) {
       const sourced = value as SourcedArtifactRef;
-      specials.push({ path, kind: 'ref', ref: { label: value.label, output: value.output, type: value.type, uid: value.uid }, source: sourced[ARTIFACT_SOURCE] });
+      specials.push({
+        path,
+        kind: 'ref',
+        ref: { label: value.label, output: value.output, type: value.type, uid: value.uid },
+        source: sourced[ARTIFACT_SOURCE],
+      });
       return null;
     }
     if (isFileInput(value)) {
       const { given, path: filePath, sha256, size, npy } = value;
-      specials.push({ path, kind: 'file', file: { given, path: filePath, sha256, size, ...(npy === undefined ? {} : { npy }) } });
+      specials.push({
+        path,
+        kind: 'file',
+        file: { given, path: filePath, sha256, size, ...(npy === undefined ? {} : { npy }) },
+      });
       return null;
     }
     if (Array.isArray(value)) return value.map((item, i) => pack(item, [...path, i]));
@@ -62,7 +90,12 @@ export function unpackInput(task: Pick<ThreadTask, 'input' | 'specials' | 'label
   for (const special of task.specials) {
     const value =
       special.kind === 'ref'
-        ? makeArtifactRef({ ...special.ref, [INPUT_KIND]: 'ref' }, special.source.entry, special.source.storeDir, task.label)
+        ? makeArtifactRef(
+            { ...special.ref, [INPUT_KIND]: 'ref' },
+            special.source.entry,
+            special.source.storeDir,
+            task.label,
+          )
         : { ...special.file, [INPUT_KIND]: 'file' };
     let parent: { [key: string]: unknown } = root;
     for (const step of special.path.slice(0, -1)) parent = parent[step as string] as { [key: string]: unknown };
@@ -74,5 +107,8 @@ export function unpackInput(task: Pick<ThreadTask, 'input' | 'specials' | 'label
 /** A worker's failure as the main thread throws it. */
 export function errorFromThread(result: Extract<ThreadResult, { ok: false }>): RunGraphError {
   const { code, message, hint, location } = result.error;
-  return new RunGraphError(code === 'E_INTERNAL' ? 'E_NODE_FAILED' : code, message, { ...location, ...(hint === undefined ? {} : { hint }) });
+  return new RunGraphError(code === 'E_INTERNAL' ? 'E_NODE_FAILED' : code, message, {
+    ...location,
+    ...(hint === undefined ? {} : { hint }),
+  });
 }

@@ -11,7 +11,17 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { RunGraphError } from '../../errors.js';
 import { ARTIFACT_SOURCE, type SourcedArtifactRef } from '../../operations/artifact-ref.js';
-import { isFileInput, isInputRef, qualifiedName, type ArtifactRef, type InputTree, type OperationContext, type OperationDefinition, type OperationOutputs, type RunInput } from '../../operations/operation.js';
+import {
+  isFileInput,
+  isInputRef,
+  qualifiedName,
+  type ArtifactRef,
+  type InputTree,
+  type OperationContext,
+  type OperationDefinition,
+  type OperationOutputs,
+  type RunInput,
+} from '../../operations/operation.js';
 import { errorFromThread, packInput, type ThreadResult, type ThreadTask } from './thread-task.js';
 
 const WORKER_FILE = new URL('./operation-worker.js', import.meta.url);
@@ -73,12 +83,20 @@ export class OperationThreads {
 
   async run(operation: OperationDefinition, input: RunInput, context: OperationContext): Promise<OperationOutputs> {
     const packed = packInput(input);
-    const task: ThreadTask = { module: operation.module ?? '', operation: qualifiedName(operation), ...packed, storeDir: context.storeDir, label: context.label, uid: context.uid };
+    const task: ThreadTask = {
+      module: operation.module ?? '',
+      operation: qualifiedName(operation),
+      ...packed,
+      storeDir: context.storeDir,
+      label: context.label,
+      uid: context.uid,
+    };
     let result: ThreadResult;
     try {
       result = await this.#pool.run(task, { signal: context.signal });
     } catch (error) {
-      if (context.signal.aborted) throw new RunGraphError('E_INTERRUPTED', 'interrupted; the worker thread was stopped', { node: context.label });
+      if (context.signal.aborted)
+        throw new RunGraphError('E_INTERRUPTED', 'interrupted; the worker thread was stopped', { node: context.label });
       throw error;
     }
     if (!result.ok) throw errorFromThread(result);

@@ -16,7 +16,11 @@ export const MAX_CHUNK_BYTES = 256 * 1024 * 1024;
 /** Check a chunk size taken from a user or a query string. */
 export function checkChunkBytes(value: number): number {
   if (!Number.isSafeInteger(value) || value < MIN_CHUNK_BYTES || value > MAX_CHUNK_BYTES) {
-    throw new RunGraphError('E_USAGE', `chunk size must be an integer between ${MIN_CHUNK_BYTES} and ${MAX_CHUNK_BYTES} bytes, got ${String(value)}`, { value });
+    throw new RunGraphError(
+      'E_USAGE',
+      `chunk size must be an integer between ${MIN_CHUNK_BYTES} and ${MAX_CHUNK_BYTES} bytes, got ${String(value)}`,
+      { value },
+    );
   }
   return value;
 }
@@ -27,7 +31,12 @@ export function chunkLayout(artifact: ArtifactInfo, chunkBytes: number): ChunkLa
   if (array === undefined) return { kind: 'bytes', chunkBytes, count: Math.ceil(artifact.size / chunkBytes) };
   // A row bigger than the target makes a chunk of one row: chunks never split a row.
   const rowsPerChunk = Math.max(1, Math.floor(chunkBytes / Math.max(1, array.rowBytes)));
-  return { kind: 'rows', chunkBytes, rowsPerChunk, count: array.rowBytes === 0 ? 0 : Math.ceil(array.rows / rowsPerChunk) };
+  return {
+    kind: 'rows',
+    chunkBytes,
+    rowsPerChunk,
+    count: array.rowBytes === 0 ? 0 : Math.ceil(array.rows / rowsPerChunk),
+  };
 }
 
 /** Where chunk `index` lies, or undefined when there is no such chunk. */
@@ -44,11 +53,22 @@ export function chunkSpan(artifact: ArtifactInfo, layout: ChunkLayout, index: nu
   const rest = (artifact.shape ?? []).slice(1);
   // A scalar (shape []) is one chunk of shape [].
   const shape = (artifact.shape ?? []).length === 0 ? [] : [end - first, ...rest];
-  return { index, start: array.dataOffset + first * array.rowBytes, end: array.dataOffset + end * array.rowBytes, rows: [first, end], shape };
+  return {
+    index,
+    start: array.dataOffset + first * array.rowBytes,
+    end: array.dataOffset + end * array.rowBytes,
+    rows: [first, end],
+    shape,
+  };
 }
 
 /** The row layout of an array of this dtype and shape whose data starts at `dataOffset`. */
-export function arrayLayout(shape: readonly number[], itemSize: number, dataOffset: number, littleEndian: boolean): NonNullable<ArtifactInfo['array']> {
+export function arrayLayout(
+  shape: readonly number[],
+  itemSize: number,
+  dataOffset: number,
+  littleEndian: boolean,
+): NonNullable<ArtifactInfo['array']> {
   const rows = shape.length === 0 ? 1 : (shape[0] ?? 0);
   const rowBytes = shape.slice(1).reduce((n, d) => n * d, itemSize);
   return { dataOffset, littleEndian, itemSize, rows, rowBytes };
@@ -72,7 +92,12 @@ export function swapItemBytes(bytes: Uint8Array, size: number): void {
  * storage: fill `bytes` with element data as stored, then call `finish` to
  * fix the byte order.
  */
-export function arrayReceiver(dtype: Dtype, shape: number[], littleEndian: boolean, itemSize: number): { value: ArrayValue; bytes: Uint8Array; finish(): void } {
+export function arrayReceiver(
+  dtype: Dtype,
+  shape: number[],
+  littleEndian: boolean,
+  itemSize: number,
+): { value: ArrayValue; bytes: Uint8Array; finish(): void } {
   const value = allocArray(dtype, shape);
   const bytes = new Uint8Array(value.data.buffer, value.data.byteOffset, value.data.byteLength);
   return {

@@ -31,7 +31,11 @@ export interface StreamSource {
 function checkMs(name: string, value: number | undefined, fallback: number, min: number): number {
   const chosen = value ?? fallback;
   if (!Number.isSafeInteger(chosen) || chosen < min) {
-    throw new RunGraphError('E_USAGE', `${name} must be an integer of at least ${min} ms, got ${String(value)} (${typeof value})`, { value });
+    throw new RunGraphError(
+      'E_USAGE',
+      `${name} must be an integer of at least ${min} ms, got ${String(value)} (${typeof value})`,
+      { value },
+    );
   }
   return chosen;
 }
@@ -53,11 +57,18 @@ function streamFollowSettings(options: StreamFollowOptions): FollowSettings {
  * after the last chunk of the committed stream. The options are checked
  * here, before anything is asked.
  */
-export function followStream(source: StreamSource, options: StreamFollowOptions = {}): AsyncGenerator<StreamChunk, void, undefined> {
+export function followStream(
+  source: StreamSource,
+  options: StreamFollowOptions = {},
+): AsyncGenerator<StreamChunk, void, undefined> {
   return follow(source, streamFollowSettings(options), options.signal);
 }
 
-async function* follow(source: StreamSource, { pollMs, idleTimeoutMs }: FollowSettings, outer: AbortSignal | undefined): AsyncGenerator<StreamChunk, void, undefined> {
+async function* follow(
+  source: StreamSource,
+  { pollMs, idleTimeoutMs }: FollowSettings,
+  outer: AbortSignal | undefined,
+): AsyncGenerator<StreamChunk, void, undefined> {
   // Our own controller, so a consumer that stops early also cancels a request under way.
   const abort = new AbortController();
   const forward = (): void => abort.abort(outer?.reason);
@@ -78,7 +89,11 @@ async function* follow(source: StreamSource, { pollMs, idleTimeoutMs }: FollowSe
       }
       if (progress.state !== 'not-started') {
         if (progress.durable < next) {
-          throw new RunGraphError('E_CORRUPT_STORE', `stream ${source.name} now has ${progress.durable} durable chunks, after ${next} were read`, { hint: 'the store was reset or rebuilt meanwhile' });
+          throw new RunGraphError(
+            'E_CORRUPT_STORE',
+            `stream ${source.name} now has ${progress.durable} durable chunks, after ${next} were read`,
+            { hint: 'the store was reset or rebuilt meanwhile' },
+          );
         }
         for (const info of progress.chunks) {
           if (info.index !== next) continue;
@@ -90,7 +105,11 @@ async function* follow(source: StreamSource, { pollMs, idleTimeoutMs }: FollowSe
             throw error;
           }
           if (info.sha256 !== undefined && sha256Hex(bytes) !== info.sha256) {
-            throw new RunGraphError('E_CORRUPT_STORE', `chunk ${info.index} of stream ${source.name} does not match the sha256 its metadata records`, { value: info.index });
+            throw new RunGraphError(
+              'E_CORRUPT_STORE',
+              `chunk ${info.index} of stream ${source.name} does not match the sha256 its metadata records`,
+              { value: info.index },
+            );
           }
           const value = decodeNpy(bytes, `chunk ${info.index} of stream ${source.name}`);
           const rows = value.shape[0] ?? 1;
@@ -105,7 +124,9 @@ async function* follow(source: StreamSource, { pollMs, idleTimeoutMs }: FollowSe
       }
       const idle = Date.now() - lastNews;
       if (idle >= idleTimeoutMs) {
-        throw source.idleError(`stream ${source.name}: no new chunk for ${idle} ms and the store is not committed (${next} chunks read); a rerun of the workflow resumes it`);
+        throw source.idleError(
+          `stream ${source.name}: no new chunk for ${idle} ms and the store is not committed (${next} chunks read); a rerun of the workflow resumes it`,
+        );
       }
       try {
         await sleep(Math.min(pollMs, idleTimeoutMs - idle), undefined, { signal });

@@ -19,10 +19,30 @@ import { readStoreStatus } from '../../store/store-status.js';
 import { workdirLayout, type WorkdirLayout } from '../../store/workdir.js';
 import type { ConcreteGraph } from '../../workflow/graph.js';
 import { nodeState } from '../status.js';
-import { DEFAULT_CHUNK_BYTES, arrayLayout, arrayReceiver, checkChunkBytes, chunkLayout, chunkSpan } from './chunk-layout.js';
+import {
+  DEFAULT_CHUNK_BYTES,
+  arrayLayout,
+  arrayReceiver,
+  checkChunkBytes,
+  chunkLayout,
+  chunkSpan,
+} from './chunk-layout.js';
 import { followStream } from './follow-stream.js';
 import { readStreamChunk, streamProgress } from './stream-view.js';
-import type { ArrayData, ArtifactChunk, ArtifactInfo, ChunkOptions, GraphRoot, InputEdge, NodeEdges, NodeInfo, NodeView, StoreView, StreamChunk, StreamFollowOptions } from './types.js';
+import type {
+  ArrayData,
+  ArtifactChunk,
+  ArtifactInfo,
+  ChunkOptions,
+  GraphRoot,
+  InputEdge,
+  NodeEdges,
+  NodeInfo,
+  NodeView,
+  StoreView,
+  StreamChunk,
+  StreamFollowOptions,
+} from './types.js';
 
 export interface LocalGraphOptions {
   /** The workflow whose labels and root to show. Default: none (nodes by uid only). */
@@ -60,13 +80,18 @@ interface KnownArtifact {
 export async function openLocalGraph(workdir: string, options: LocalGraphOptions = {}): Promise<LocalGraph> {
   const layout = workdirLayout(workdir);
   const info = await stat(layout.root).catch((error: unknown) => {
-    throw new RunGraphError('E_WORKDIR', `working directory ${layout.root}: ${isErrnoException(error) && error.code === 'ENOENT' ? 'does not exist' : String(error)}`, {
-      value: workdir,
-      hint: 'serve a directory that `run-graph run` wrote',
-      cause: error,
-    });
+    throw new RunGraphError(
+      'E_WORKDIR',
+      `working directory ${layout.root}: ${isErrnoException(error) && error.code === 'ENOENT' ? 'does not exist' : String(error)}`,
+      {
+        value: workdir,
+        hint: 'serve a directory that `run-graph run` wrote',
+        cause: error,
+      },
+    );
   });
-  if (!info.isDirectory()) throw new RunGraphError('E_WORKDIR', `working directory ${layout.root} is not a directory`, { value: workdir });
+  if (!info.isDirectory())
+    throw new RunGraphError('E_WORKDIR', `working directory ${layout.root} is not a directory`, { value: workdir });
   return new LocalGraph(layout, await realpath(layout.root), options.graph);
 }
 
@@ -86,7 +111,8 @@ export class LocalGraph {
     this.layout = layout;
     this.graph = graph;
     this.#realRoot = realRoot;
-    for (const node of graph?.nodes ?? []) this.#labels.set(node.uid, [...(this.#labels.get(node.uid) ?? []), node.label]);
+    for (const node of graph?.nodes ?? [])
+      this.#labels.set(node.uid, [...(this.#labels.get(node.uid) ?? []), node.label]);
   }
 
   /** The served workflow, or undefined when there is none. */
@@ -119,7 +145,9 @@ export class LocalGraph {
   nodeByLabel(label: string): LocalNode {
     const node = this.graph?.byLabel.get(label);
     if (node === undefined) {
-      throw new RunGraphError('E_UNKNOWN_NODE', `no node labelled ${describeValue(label)} in the served workflow`, { value: label });
+      throw new RunGraphError('E_UNKNOWN_NODE', `no node labelled ${describeValue(label)} in the served workflow`, {
+        value: label,
+      });
     }
     return this.node(node.uid);
   }
@@ -141,14 +169,22 @@ export class LocalGraph {
   async committedMetadata(uid: Uid): Promise<CommittedMetadata> {
     const metadata = await this.metadata(uid);
     if (!isCommitted(metadata)) {
-      throw new RunGraphError('E_NOT_COMMITTED', `store ${uid} is not committed; its artifacts cannot be read yet`, { value: uid });
+      throw new RunGraphError('E_NOT_COMMITTED', `store ${uid} is not committed; its artifacts cannot be read yet`, {
+        value: uid,
+      });
     }
     return metadata;
   }
 
   async info(uid: Uid): Promise<NodeInfo> {
     const metadata = await this.metadata(uid);
-    return { uid, operation: metadata.operation, labels: this.#labels.get(uid) ?? [], createdAt: metadata.createdAt, ...(await this.#state(metadata)) };
+    return {
+      uid,
+      operation: metadata.operation,
+      labels: this.#labels.get(uid) ?? [],
+      createdAt: metadata.createdAt,
+      ...(await this.#state(metadata)),
+    };
   }
 
   async #state(metadata: StoreMetadata): Promise<StoreView> {
@@ -205,23 +241,32 @@ export class LocalGraph {
       const handle = await open(known.resolved.file, 'r').catch(() => undefined);
       if (handle !== undefined) {
         const now = await handle.stat();
-        if (now.ino === known.ino && now.size === known.size && now.mtimeMs === known.mtimeMs) return { info: known.resolved.info, handle };
+        if (now.ino === known.ino && now.size === known.size && now.mtimeMs === known.mtimeMs)
+          return { info: known.resolved.info, handle };
         await handle.close();
       }
       this.#known.delete(key);
     }
     const resolved = await this.artifact(uid, output);
     if (resolved.info.kind === 'stream') {
-      throw new RunGraphError('E_USAGE', `output '${output}' of ${uid} is a stream: a directory of chunks, not one file`, {
-        value: output,
-        hint: 'read it chunk by chunk: streamChunks(), or GET /v1/nodes/:uid/streams/:output',
-      });
+      throw new RunGraphError(
+        'E_USAGE',
+        `output '${output}' of ${uid} is a stream: a directory of chunks, not one file`,
+        {
+          value: output,
+          hint: 'read it chunk by chunk: streamChunks(), or GET /v1/nodes/:uid/streams/:output',
+        },
+      );
     }
     const handle = await open(resolved.file, 'r');
     const now = await handle.stat();
     if (now.size !== resolved.info.size) {
       await handle.close();
-      throw new RunGraphError('E_CORRUPT_STORE', `artifact '${resolved.info.path}' of ${uid} changed size while being opened`, { value: uid });
+      throw new RunGraphError(
+        'E_CORRUPT_STORE',
+        `artifact '${resolved.info.path}' of ${uid} changed size while being opened`,
+        { value: uid },
+      );
     }
     if (this.#known.size >= ARTIFACT_CACHE_LIMIT) this.#known.delete(this.#known.keys().next().value as string);
     this.#known.set(key, { resolved, ino: now.ino, size: now.size, mtimeMs: now.mtimeMs });
@@ -233,13 +278,20 @@ export class LocalGraph {
     const entry = Object.hasOwn(metadata.artifacts, output) ? metadata.artifacts[output] : undefined;
     if (entry === undefined) {
       const known = Object.keys(metadata.artifacts);
-      throw new RunGraphError('E_UNKNOWN_ARTIFACT', `node ${uid} has no output ${describeValue(output)}`, { value: output, hint: `its outputs are: ${known.join(', ') || 'none'}` });
+      throw new RunGraphError('E_UNKNOWN_ARTIFACT', `node ${uid} has no output ${describeValue(output)}`, {
+        value: output,
+        hint: `its outputs are: ${known.join(', ') || 'none'}`,
+      });
     }
     const file = await this.#containedPath(uid, entry.path);
     // A stream's path is the directory of its chunks, and its size theirs together: each chunk is checked when it is read.
     const size = entry.kind === 'stream' ? entry.size : (await stat(file)).size;
     if (size !== entry.size) {
-      throw new RunGraphError('E_CORRUPT_STORE', `artifact '${entry.path}' of ${uid} has ${size} bytes, its metadata says ${entry.size}`, { value: uid, hint: 'run the workflow again to quarantine and rebuild it' });
+      throw new RunGraphError(
+        'E_CORRUPT_STORE',
+        `artifact '${entry.path}' of ${uid} has ${size} bytes, its metadata says ${entry.size}`,
+        { value: uid, hint: 'run the workflow again to quarantine and rebuild it' },
+      );
     }
     // Keyed by the commit as well: a store quarantined and rebuilt is another commit.
     const key = `${uid}/${metadata.committedAt}/${output}`;
@@ -252,7 +304,8 @@ export class LocalGraph {
         info.dtype = header.dtype;
         info.shape = header.shape;
       }
-      if (this.#artifacts.size >= ARTIFACT_CACHE_LIMIT) this.#artifacts.delete(this.#artifacts.keys().next().value as string);
+      if (this.#artifacts.size >= ARTIFACT_CACHE_LIMIT)
+        this.#artifacts.delete(this.#artifacts.keys().next().value as string);
       this.#artifacts.set(key, info);
     }
     return { info, file };
@@ -265,7 +318,11 @@ export class LocalGraph {
    */
   async #containedPath(uid: Uid, relative: string): Promise<string> {
     const real = await this.insideStore(uid, relative);
-    if (real === undefined) throw new RunGraphError('E_CORRUPT_STORE', `artifact '${relative}' of ${uid} is missing`, { value: relative, hint: 'run the workflow again to quarantine and rebuild it' });
+    if (real === undefined)
+      throw new RunGraphError('E_CORRUPT_STORE', `artifact '${relative}' of ${uid} is missing`, {
+        value: relative,
+        hint: 'run the workflow again to quarantine and rebuild it',
+      });
     return real;
   }
 
@@ -279,10 +336,17 @@ export class LocalGraph {
       real = await realpath(`${this.layout.storeDir(uid)}${sep}${relative}`);
     } catch (error) {
       if (isErrnoException(error) && (error.code === 'ENOENT' || error.code === 'ENOTDIR')) return undefined;
-      throw new RunGraphError('E_CORRUPT_STORE', `'${relative}' of store ${uid} cannot be resolved`, { value: relative, cause: error });
+      throw new RunGraphError('E_CORRUPT_STORE', `'${relative}' of store ${uid} cannot be resolved`, {
+        value: relative,
+        cause: error,
+      });
     }
     if (!real.startsWith(`${this.#realRoot}${sep}${uid}${sep}`)) {
-      throw new RunGraphError('E_WORKDIR', `'${relative}' of store ${uid} resolves outside its store; refusing to read it`, { value: relative });
+      throw new RunGraphError(
+        'E_WORKDIR',
+        `'${relative}' of store ${uid} resolves outside its store; refusing to read it`,
+        { value: relative },
+      );
     }
     return real;
   }
@@ -314,25 +378,48 @@ export function recordInputs(input: { [field: string]: JsonValue }): InputEdge[]
 }
 
 /** The output a call means when it names none: the only array output. */
-export function defaultArrayOutput(uid: Uid, artifacts: readonly ArtifactInfo[], output: string | undefined): ArtifactInfo {
+export function defaultArrayOutput(
+  uid: Uid,
+  artifacts: readonly ArtifactInfo[],
+  output: string | undefined,
+): ArtifactInfo {
   if (output !== undefined) {
     const found = artifacts.find((a) => a.output === output);
     if (found === undefined) {
-      throw new RunGraphError('E_UNKNOWN_ARTIFACT', `node ${uid} has no output ${describeValue(output)}`, { value: output, hint: `its outputs are: ${artifacts.map((a) => a.output).join(', ') || 'none'}` });
+      throw new RunGraphError('E_UNKNOWN_ARTIFACT', `node ${uid} has no output ${describeValue(output)}`, {
+        value: output,
+        hint: `its outputs are: ${artifacts.map((a) => a.output).join(', ') || 'none'}`,
+      });
     }
     return found;
   }
   const arrays = artifacts.filter((a) => a.kind === 'array');
   if (arrays.length === 1 && arrays[0] !== undefined) return arrays[0];
-  throw new RunGraphError('E_USAGE', `node ${uid} has ${arrays.length} array outputs; name the one to read`, { hint: `its outputs are: ${artifacts.map((a) => a.output).join(', ') || 'none'}` });
+  throw new RunGraphError('E_USAGE', `node ${uid} has ${arrays.length} array outputs; name the one to read`, {
+    hint: `its outputs are: ${artifacts.map((a) => a.output).join(', ') || 'none'}`,
+  });
 }
 
 /** The array an ndarray should wrap, checked to be one. */
-export function expectArrayArtifact(uid: Uid, info: ArtifactInfo): ArtifactInfo & { array: NonNullable<ArtifactInfo['array']>; dtype: NonNullable<ArtifactInfo['dtype']>; shape: number[] } {
+export function expectArrayArtifact(
+  uid: Uid,
+  info: ArtifactInfo,
+): ArtifactInfo & {
+  array: NonNullable<ArtifactInfo['array']>;
+  dtype: NonNullable<ArtifactInfo['dtype']>;
+  shape: number[];
+} {
   if (info.array === undefined || info.dtype === undefined || info.shape === undefined) {
-    throw new RunGraphError('E_USAGE', `output '${info.output}' of ${uid} is a ${info.kind} artifact, not an array`, { value: info.output, hint: 'read it with chunks()' });
+    throw new RunGraphError('E_USAGE', `output '${info.output}' of ${uid} is a ${info.kind} artifact, not an array`, {
+      value: info.output,
+      hint: 'read it with chunks()',
+    });
   }
-  return info as ArtifactInfo & { array: NonNullable<ArtifactInfo['array']>; dtype: NonNullable<ArtifactInfo['dtype']>; shape: number[] };
+  return info as ArtifactInfo & {
+    array: NonNullable<ArtifactInfo['array']>;
+    dtype: NonNullable<ArtifactInfo['dtype']>;
+    shape: number[];
+  };
 }
 
 /** Wrap an array's storage in an ndarray (a scalar becomes a one-element 1-D ndarray). */
@@ -432,7 +519,12 @@ export class LocalNode implements NodeView {
         progress: (from) => streamProgress(graph, uid, output, from),
         chunk: async (info) => {
           const bytes = await readStreamChunk(graph, uid, output, info.index);
-          if (bytes === undefined) throw new RunGraphError('E_CORRUPT_STORE', `chunk ${info.index} of stream '${output}' of ${uid} was listed, then gone`, { value: uid });
+          if (bytes === undefined)
+            throw new RunGraphError(
+              'E_CORRUPT_STORE',
+              `chunk ${info.index} of stream '${output}' of ${uid} was listed, then gone`,
+              { value: uid },
+            );
           return bytes;
         },
         idleError: (message) => new RunGraphError('E_NOT_COMMITTED', message, { value: uid }),

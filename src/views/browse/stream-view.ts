@@ -48,12 +48,22 @@ const SEPARATOR_OR_CONTROL = /[/\\\u0000-\u001f\u007f]/;
 
 /** Whether a name can only be one plain entry of a directory: not empty, not `.` or `..`, no separator or control character. */
 export function isPlainName(name: string): boolean {
-  return name.length > 0 && name.length <= MAX_OUTPUT_NAME && name !== '.' && name !== '..' && !SEPARATOR_OR_CONTROL.test(name);
+  return (
+    name.length > 0 &&
+    name.length <= MAX_OUTPUT_NAME &&
+    name !== '.' &&
+    name !== '..' &&
+    !SEPARATOR_OR_CONTROL.test(name)
+  );
 }
 
 function checkOutputName(uid: Uid, output: string): void {
   if (!isPlainName(output)) {
-    throw new RunGraphError('E_USAGE', `not an output name: ${describeValue(output)}; an output name is one plain path segment`, { value: output, hint: `node ${uid}` });
+    throw new RunGraphError(
+      'E_USAGE',
+      `not an output name: ${describeValue(output)}; an output name is one plain path segment`,
+      { value: output, hint: `node ${uid}` },
+    );
   }
 }
 
@@ -62,10 +72,14 @@ function committedStream(metadata: CommittedMetadata, output: string): ArtifactE
   const entry = Object.hasOwn(metadata.artifacts, output) ? metadata.artifacts[output] : undefined;
   if (entry === undefined || entry.kind !== 'stream') {
     const streams = Object.keys(metadata.artifacts).filter((name) => metadata.artifacts[name]?.kind === 'stream');
-    throw new RunGraphError('E_UNKNOWN_ARTIFACT', `node ${metadata.uid} has no streamed output ${describeValue(output)}${entry === undefined ? '' : ` (it is a ${entry.kind} artifact)`}`, {
-      value: output,
-      hint: `its streamed outputs are: ${streams.join(', ') || 'none'}`,
-    });
+    throw new RunGraphError(
+      'E_UNKNOWN_ARTIFACT',
+      `node ${metadata.uid} has no streamed output ${describeValue(output)}${entry === undefined ? '' : ` (it is a ${entry.kind} artifact)`}`,
+      {
+        value: output,
+        hint: `its streamed outputs are: ${streams.join(', ') || 'none'}`,
+      },
+    );
   }
   return entry;
 }
@@ -78,13 +92,19 @@ async function streamDirectories(graph: StoreReader, uid: Uid): Promise<string[]
     if (isErrnoException(error) && (error.code === 'ENOENT' || error.code === 'ENOTDIR')) return [];
     throw error;
   });
-  return entries.filter((e) => (e.isDirectory() || e.isSymbolicLink()) && isPlainName(e.name)).map((e) => e.name).sort();
+  return entries
+    .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && isPlainName(e.name))
+    .map((e) => e.name)
+    .sort();
 }
 
 /** The streamed outputs of a store: from its metadata once committed, else those whose chunks are being written. */
 export async function streamOutputs(graph: StoreReader, uid: Uid): Promise<string[]> {
   const metadata = await graph.metadata(uid);
-  if (isCommitted(metadata)) return Object.keys(metadata.artifacts).filter((name) => metadata.artifacts[name]?.kind === 'stream').sort();
+  if (isCommitted(metadata))
+    return Object.keys(metadata.artifacts)
+      .filter((name) => metadata.artifacts[name]?.kind === 'stream')
+      .sort();
   return streamDirectories(graph, uid);
 }
 
@@ -100,8 +120,18 @@ export async function streamProgress(graph: StoreReader, uid: Uid, output: strin
   if (isCommitted(metadata)) {
     const entry = committedStream(metadata, output);
     const all = entry.chunks ?? [];
-    const chunks: StreamChunkInfo[] = all.slice(from).map((c, i) => ({ index: from + i, size: c.size, sha256: c.sha256, rows: c.rows }));
-    return { uid, output, state: 'complete', durable: all.length, chunks, ...(entry.dtype === undefined ? {} : { dtype: entry.dtype }), ...(entry.shape === undefined ? {} : { shape: entry.shape }) };
+    const chunks: StreamChunkInfo[] = all
+      .slice(from)
+      .map((c, i) => ({ index: from + i, size: c.size, sha256: c.sha256, rows: c.rows }));
+    return {
+      uid,
+      output,
+      state: 'complete',
+      durable: all.length,
+      chunks,
+      ...(entry.dtype === undefined ? {} : { dtype: entry.dtype }),
+      ...(entry.shape === undefined ? {} : { shape: entry.shape }),
+    };
   }
   if (!(await streamDirectories(graph, uid)).includes(output)) return { state: 'not-started', uid, output };
   const dir = await graph.insideStore(uid, streamPath(output));
@@ -127,7 +157,12 @@ export async function streamProgress(graph: StoreReader, uid: Uid, output: strin
  * chunk: not begun, not written yet, or past the end of a committed stream.
  * A committed chunk must still have the size its metadata records.
  */
-export async function openStreamChunk(graph: StoreReader, uid: Uid, output: string, index: number): Promise<OpenStreamChunk | undefined> {
+export async function openStreamChunk(
+  graph: StoreReader,
+  uid: Uid,
+  output: string,
+  index: number,
+): Promise<OpenStreamChunk | undefined> {
   checkOutputName(uid, output);
   if (!Number.isSafeInteger(index) || index < 0) return undefined;
   const metadata = await graph.metadata(uid);
@@ -145,17 +180,27 @@ export async function openStreamChunk(graph: StoreReader, uid: Uid, output: stri
   const file = await graph.insideStore(uid, relative);
   if (file === undefined) {
     if (expected === undefined) return undefined;
-    throw new RunGraphError('E_CORRUPT_STORE', `chunk ${index} of stream '${output}' of ${uid} is missing`, { value: relative, hint: 'run the workflow again to quarantine and rebuild it' });
+    throw new RunGraphError('E_CORRUPT_STORE', `chunk ${index} of stream '${output}' of ${uid} is missing`, {
+      value: relative,
+      hint: 'run the workflow again to quarantine and rebuild it',
+    });
   }
   const handle = await open(file, 'r');
   try {
     const info = await handle.stat();
-    if (!info.isFile()) throw new RunGraphError('E_CORRUPT_STORE', `chunk ${index} of stream '${output}' of ${uid} is not a file`, { value: relative });
-    if (expected !== undefined && info.size !== expected.size) {
-      throw new RunGraphError('E_CORRUPT_STORE', `chunk ${index} of stream '${output}' of ${uid} has ${info.size} bytes, its metadata says ${expected.size}`, {
+    if (!info.isFile())
+      throw new RunGraphError('E_CORRUPT_STORE', `chunk ${index} of stream '${output}' of ${uid} is not a file`, {
         value: relative,
-        hint: 'run the workflow again to quarantine and rebuild it',
       });
+    if (expected !== undefined && info.size !== expected.size) {
+      throw new RunGraphError(
+        'E_CORRUPT_STORE',
+        `chunk ${index} of stream '${output}' of ${uid} has ${info.size} bytes, its metadata says ${expected.size}`,
+        {
+          value: relative,
+          hint: 'run the workflow again to quarantine and rebuild it',
+        },
+      );
     }
     return { index, size: info.size, ...(expected === undefined ? {} : { sha256: expected.sha256 }), handle };
   } catch (error) {
@@ -165,7 +210,12 @@ export async function openStreamChunk(graph: StoreReader, uid: Uid, output: stri
 }
 
 /** The whole file of chunk `index`, or undefined when there is no such durable chunk. */
-export async function readStreamChunk(graph: StoreReader, uid: Uid, output: string, index: number): Promise<Uint8Array | undefined> {
+export async function readStreamChunk(
+  graph: StoreReader,
+  uid: Uid,
+  output: string,
+  index: number,
+): Promise<Uint8Array | undefined> {
   const chunk = await openStreamChunk(graph, uid, output, index);
   if (chunk === undefined) return undefined;
   try {

@@ -16,7 +16,13 @@ import { readStoreStatus } from '../../store/store-status.js';
 import { workdirLayout } from '../../store/workdir.js';
 import { closest, type ConcreteGraph, type GraphNode } from '../../workflow/graph.js';
 import { findPriorStores, hasRecord } from './prior-versions.js';
-import { describeDifferences, diffRecords, differenceCount, type DiffContext, type RecordDifference } from './record-diff.js';
+import {
+  describeDifferences,
+  diffRecords,
+  differenceCount,
+  type DiffContext,
+  type RecordDifference,
+} from './record-diff.js';
 
 /** The existing store a node that will run is compared with. */
 export interface ClosestStore {
@@ -43,7 +49,13 @@ export type Explanation = NodeIdentity &
     | { verdict: 'reused'; committedAt: string; durationMs: number; ledger: LedgerEntry | undefined }
     | { verdict: 'running'; owner: Pick<OwnerInfo, 'pid' | 'host'> }
     | { verdict: 'will-run'; reason: 'incomplete' }
-    | { verdict: 'will-run'; reason: 'no-store'; closest: ClosestStore | undefined; storesOfOperation: number; storeCount: number }
+    | {
+        verdict: 'will-run';
+        reason: 'no-store';
+        closest: ClosestStore | undefined;
+        storesOfOperation: number;
+        storeCount: number;
+      }
   );
 
 /** The node labelled `label`, or E_UNKNOWN_NODE naming the workflow and suggesting a near label. */
@@ -55,7 +67,10 @@ export function nodeByLabel(graph: ConcreteGraph, label: string): GraphNode {
   throw new RunGraphError('E_UNKNOWN_NODE', `no node labelled '${label}' in the workflow`, {
     ...(graph.file === undefined ? {} : { file: graph.file }),
     value: label,
-    hint: guess !== undefined ? `did you mean '${guess}'?` : `its labels are: ${labels.slice(0, 12).join(', ')}${labels.length > 12 ? ', ...' : ''}`,
+    hint:
+      guess !== undefined
+        ? `did you mean '${guess}'?`
+        : `its labels are: ${labels.slice(0, 12).join(', ')}${labels.length > 12 ? ', ...' : ''}`,
   });
 }
 
@@ -68,13 +83,24 @@ export async function explainNode(graph: ConcreteGraph, label: string, workdir: 
   const node = nodeByLabel(graph, label);
   const layout = workdirLayout(workdir);
   const stores = await readStoreIndex(layout);
-  const identity: NodeIdentity = { label: node.label, uid: node.uid, operation: `${node.operation.namespace}.${node.operation.name}`, version: node.operation.version ?? null };
+  const identity: NodeIdentity = {
+    label: node.label,
+    uid: node.uid,
+    operation: `${node.operation.namespace}.${node.operation.name}`,
+    version: node.operation.version ?? null,
+  };
   if (stores.has(node.uid)) {
     const own = await readStoreStatus(layout.storeDir(node.uid), { metadata: stores.get(node.uid) });
     switch (own.state) {
       case 'committed': {
         const ledger = (await readLedger(layout.root, node.uid)).at(-1);
-        return { ...identity, verdict: 'reused', committedAt: own.metadata.committedAt, durationMs: own.metadata.durationMs, ledger };
+        return {
+          ...identity,
+          verdict: 'reused',
+          committedAt: own.metadata.committedAt,
+          durationMs: own.metadata.durationMs,
+          ledger,
+        };
       }
       case 'running':
         return { ...identity, verdict: 'running', owner: { pid: own.owner.pid, host: own.owner.host } };
@@ -101,7 +127,11 @@ export async function explainNode(graph: ConcreteGraph, label: string, workdir: 
     // The store made by other versions only is the closest by definition; then fewest differences, committed, newest.
     const [committed, at] = rank(metadata);
     const score: [number, number, string] = [uid === prior?.uid ? -1 : differenceCount(result), -committed, at];
-    const better = bestScore === undefined || score[0] < bestScore[0] || (score[0] === bestScore[0] && (score[1] < bestScore[1] || (score[1] === bestScore[1] && score[2] > bestScore[2])));
+    const better =
+      bestScore === undefined ||
+      score[0] < bestScore[0] ||
+      (score[0] === bestScore[0] &&
+        (score[1] < bestScore[1] || (score[1] === bestScore[1] && score[2] > bestScore[2])));
     if (better) {
       bestScore = score;
       best = { uid, operation: metadata.operation, state: metadata.state, at, ...result };
@@ -111,7 +141,14 @@ export async function explainNode(graph: ConcreteGraph, label: string, workdir: 
     const earlier = stores.get(best.uid);
     if (hasRecord(earlier)) best = { ...best, ...diffRecords(node.record, earlier.record, context) };
   }
-  return { ...identity, verdict: 'will-run', reason: 'no-store', closest: best, storesOfOperation: candidates.length, storeCount: stores.size };
+  return {
+    ...identity,
+    verdict: 'will-run',
+    reason: 'no-store',
+    closest: best,
+    storesOfOperation: candidates.length,
+    storeCount: stores.size,
+  };
 }
 
 function describeVersion(operation: string, version: string | null): string {
@@ -131,15 +168,23 @@ export function describeExplanation(explanation: Explanation, workdir: string): 
       const ledger = explanation.ledger;
       if (ledger !== undefined) {
         const versions = ledger.upstreamVersions.map(describeLedgerOperation).join(', ');
-        lines.push(`  Ledger: made by pid ${ledger.ranBy.pid} on ${ledger.ranBy.host}${versions === '' ? '' : `, validated with upstream ${versions}`}.`);
+        lines.push(
+          `  Ledger: made by pid ${ledger.ranBy.pid} on ${ledger.ranBy.host}${versions === '' ? '' : `, validated with upstream ${versions}`}.`,
+        );
       }
       return lines;
     }
     case 'running':
-      return [`${head}: running now, in pid ${explanation.owner.pid} on ${explanation.owner.host}.`, '  Another run will wait for it and reuse its result.'];
+      return [
+        `${head}: running now, in pid ${explanation.owner.pid} on ${explanation.owner.host}.`,
+        '  Another run will wait for it and reuse its result.',
+      ];
     case 'will-run':
       if (explanation.reason === 'incomplete') {
-        return [`${head}: will run.`, '  Its store exists but was never committed: an earlier attempt stopped before it finished. The next run builds it again from the start.'];
+        return [
+          `${head}: will run.`,
+          '  Its store exists but was never committed: an earlier attempt stopped before it finished. The next run builds it again from the start.',
+        ];
       }
       if (explanation.closest === undefined) {
         return [

@@ -55,7 +55,13 @@ export function versionlessKey(record: NodeRecord, mapUid: (uid: string) => stri
 /** Whether a store's metadata holds a well-formed record (a hand-edited or foreign one may not). */
 export function hasRecord(metadata: StoreMetadata | undefined): metadata is StoreMetadata {
   const record = metadata?.record as Partial<NodeRecord> | undefined;
-  return Array.isArray(record?.depends) && typeof record?.input === 'object' && record.input !== null && Array.isArray(record.operation) && typeof metadata?.operation === 'object';
+  return (
+    Array.isArray(record?.depends) &&
+    typeof record?.input === 'object' &&
+    record.input !== null &&
+    Array.isArray(record.operation) &&
+    typeof metadata?.operation === 'object'
+  );
 }
 
 function describe(node: GraphNode): string {
@@ -67,14 +73,20 @@ function describe(node: GraphNode): string {
  * other operation versions, if there is one. Nodes whose store exists, or
  * that have no prior store, are absent from the result.
  */
-export function findPriorStores(graph: ConcreteGraph, stores: ReadonlyMap<Uid, StoreMetadata | undefined>): Map<string, PriorStore> {
+export function findPriorStores(
+  graph: ConcreteGraph,
+  stores: ReadonlyMap<Uid, StoreMetadata | undefined>,
+): Map<string, PriorStore> {
   const byKey = new Map<string, { uid: Uid; metadata: StoreMetadata }>();
   for (const [uid, metadata] of stores) {
     if (!hasRecord(metadata)) continue;
     const key = versionlessKey(metadata.record);
     const known = byKey.get(key);
     // Prefer a committed store, then the newest.
-    const better = known === undefined || (metadata.state === 'committed' && known.metadata.state !== 'committed') || (metadata.state === known.metadata.state && metadata.createdAt > known.metadata.createdAt);
+    const better =
+      known === undefined ||
+      (metadata.state === 'committed' && known.metadata.state !== 'committed') ||
+      (metadata.state === known.metadata.state && metadata.createdAt > known.metadata.createdAt);
     if (better) byKey.set(key, { uid, metadata });
   }
   const twin = new Map<Uid, Uid>();
@@ -90,7 +102,10 @@ export function findPriorStores(graph: ConcreteGraph, stores: ReadonlyMap<Uid, S
     if (found === undefined) continue;
     const ownVersion = node.operation.version ?? null;
     const priorVersion = found.metadata.operation.version;
-    const own = ownVersion === priorVersion ? undefined : { label: node.label, operation: describe(node), from: priorVersion, to: ownVersion };
+    const own =
+      ownVersion === priorVersion
+        ? undefined
+        : { label: node.label, operation: describe(node), from: priorVersion, to: ownVersion };
     const upstream: VersionChange[] = [];
     const seen = new Set<string>();
     for (const u of node.upstream) {

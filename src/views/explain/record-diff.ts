@@ -25,7 +25,14 @@ export type RecordDifference =
   | { kind: 'input-added'; field: string; value: JsonValue }
   | { kind: 'input-removed'; field: string; value: JsonValue }
   | { kind: 'file-changed'; field: string; from: JsonValue; to: JsonValue }
-  | { kind: 'upstream-changed'; field: string; from: string; to: string; upstreamLabel: string | undefined; because: UpstreamCause }
+  | {
+      kind: 'upstream-changed';
+      field: string;
+      from: string;
+      to: string;
+      upstreamLabel: string | undefined;
+      because: UpstreamCause;
+    }
   | { kind: 'depends-changed'; added: Uid[]; removed: Uid[] };
 
 /** What tracing upstream needs: the graph's nodes by uid, and the stores of the working directory. */
@@ -66,7 +73,13 @@ function splitRef(ref: string): { uid: string; output: string } {
  * counts the rest. Upstream uid changes are traced through `context`,
  * unless `trace` is false (cheap enough to compare many candidates).
  */
-export function diffRecords(current: NodeRecord, earlier: NodeRecord, context: DiffContext, depth = 0, trace = true): { differences: RecordDifference[]; omitted: number } {
+export function diffRecords(
+  current: NodeRecord,
+  earlier: NodeRecord,
+  context: DiffContext,
+  depth = 0,
+  trace = true,
+): { differences: RecordDifference[]; omitted: number } {
   const differences: RecordDifference[] = [];
   let omitted = 0;
   const push = (difference: RecordDifference): void => {
@@ -75,8 +88,15 @@ export function diffRecords(current: NodeRecord, earlier: NodeRecord, context: D
   };
   const [ns, name, version] = current.operation;
   const [ens, ename, eversion] = earlier.operation;
-  if (ns !== ens || name !== ename) push({ kind: 'operation', from: earlier.operation.join('.'), to: current.operation.join('.') });
-  else if (version !== eversion) push({ kind: 'operation-version', operation: `${ns ?? ''}.${name ?? ''}`, from: eversion ?? null, to: version ?? null });
+  if (ns !== ens || name !== ename)
+    push({ kind: 'operation', from: earlier.operation.join('.'), to: current.operation.join('.') });
+  else if (version !== eversion)
+    push({
+      kind: 'operation-version',
+      operation: `${ns ?? ''}.${name ?? ''}`,
+      from: eversion ?? null,
+      to: version ?? null,
+    });
 
   const explainedUids = new Set<string>();
   const visit = (now: JsonValue | undefined, before: JsonValue | undefined, field: string): void => {
@@ -90,10 +110,21 @@ export function diffRecords(current: NodeRecord, earlier: NodeRecord, context: D
       const from = splitRef((before as { $ref: string }).$ref);
       explainedUids.add(to.uid).add(from.uid);
       const upstream = isUid(to.uid) ? context.nodesByUid.get(to.uid) : undefined;
-      const because = to.uid === from.uid || !trace ? ({ kind: 'not-traced' } as const) : traceUpstream(upstream, from.uid, context, depth);
-      return push({ kind: 'upstream-changed', field, from: (before as { $ref: string }).$ref, to: (now as { $ref: string }).$ref, upstreamLabel: upstream?.label, because });
+      const because =
+        to.uid === from.uid || !trace
+          ? ({ kind: 'not-traced' } as const)
+          : traceUpstream(upstream, from.uid, context, depth);
+      return push({
+        kind: 'upstream-changed',
+        field,
+        from: (before as { $ref: string }).$ref,
+        to: (now as { $ref: string }).$ref,
+        upstreamLabel: upstream?.label,
+        because,
+      });
     }
-    if (kindNow === 'file' && kindBefore === 'file') return push({ kind: 'file-changed', field, from: before, to: now });
+    if (kindNow === 'file' && kindBefore === 'file')
+      return push({ kind: 'file-changed', field, from: before, to: now });
     if (kindNow === undefined && kindBefore === undefined && isObject(now) && isObject(before)) {
       const keys = [...new Set([...Object.keys(before), ...Object.keys(now)])].sort();
       for (const key of keys) visit(now[key], before[key], `${field}.${key}`);
@@ -114,7 +145,12 @@ export function diffRecords(current: NodeRecord, earlier: NodeRecord, context: D
   return { differences, omitted };
 }
 
-function traceUpstream(upstream: GraphNode | undefined, earlierUid: string, context: DiffContext, depth: number): UpstreamCause {
+function traceUpstream(
+  upstream: GraphNode | undefined,
+  earlierUid: string,
+  context: DiffContext,
+  depth: number,
+): UpstreamCause {
   if (upstream === undefined || depth >= MAX_DEPTH || !isUid(earlierUid)) return { kind: 'not-traced' };
   const earlier = context.stores.get(earlierUid);
   if (!hasRecord(earlier)) return { kind: 'earlier-store-missing', store: earlierUid };
@@ -141,12 +177,19 @@ function describeFile(value: JsonValue): string {
 }
 
 /** Plain-words lines for a list of differences, nested causes indented. */
-export function describeDifferences(differences: readonly RecordDifference[], omitted: number, indent = '', shown: Set<string> = new Set()): string[] {
+export function describeDifferences(
+  differences: readonly RecordDifference[],
+  omitted: number,
+  indent = '',
+  shown: Set<string> = new Set(),
+): string[] {
   const lines: string[] = [];
   for (const d of differences) {
     switch (d.kind) {
       case 'operation-version':
-        lines.push(`${indent}- operation version changed: ${d.operation} ${d.from ?? '(unversioned)'} -> ${d.to ?? '(unversioned)'}`);
+        lines.push(
+          `${indent}- operation version changed: ${d.operation} ${d.from ?? '(unversioned)'} -> ${d.to ?? '(unversioned)'}`,
+        );
         break;
       case 'operation':
         lines.push(`${indent}- operation changed: ${d.from} -> ${d.to}`);
@@ -179,10 +222,14 @@ export function describeDifferences(differences: readonly RecordDifference[], om
             lines.push(...describeDifferences(d.because.differences, d.because.omitted, `${indent}    `, shown));
             break;
           case 'earlier-store-missing':
-            lines.push(`${head} because ${who} changed; its earlier store ${shortUid(d.because.store)} is no longer in the working directory, so the change cannot be traced further`);
+            lines.push(
+              `${head} because ${who} changed; its earlier store ${shortUid(d.because.store)} is no longer in the working directory, so the change cannot be traced further`,
+            );
             break;
           case 'not-traced':
-            lines.push(`${head}${d.from.split('.')[0] === d.to.split('.')[0] ? ': another output of the same node' : ` because ${who} changed`}`);
+            lines.push(
+              `${head}${d.from.split('.')[0] === d.to.split('.')[0] ? ': another output of the same node' : ` because ${who} changed`}`,
+            );
             break;
           default:
             assertNever(d.because, 'upstream cause');
@@ -190,7 +237,9 @@ export function describeDifferences(differences: readonly RecordDifference[], om
         break;
       }
       case 'depends-changed':
-        lines.push(`${indent}- dependencies changed:${d.added.length > 0 ? ` added ${d.added.map(shortUid).join(', ')}` : ''}${d.removed.length > 0 ? ` removed ${d.removed.map(shortUid).join(', ')}` : ''}`);
+        lines.push(
+          `${indent}- dependencies changed:${d.added.length > 0 ? ` added ${d.added.map(shortUid).join(', ')}` : ''}${d.removed.length > 0 ? ` removed ${d.removed.map(shortUid).join(', ')}` : ''}`,
+        );
         break;
       default:
         assertNever(d, 'record difference');
