@@ -258,7 +258,8 @@ async function execute(
     run.audit('start', node);
     const started = performance.now();
     const stream = node.operation.stream;
-    const resumeAtChunk = stream === undefined ? undefined : await store.durableChunks(stream);
+    let resumeAtChunk: number | undefined;
+    if (stream !== undefined) resumeAtChunk = await store.durableChunks(stream);
     const context: OperationContext = {
       storeDir: store.dir,
       signal: run.signal,

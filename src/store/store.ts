@@ -156,9 +156,9 @@ export class Stores {
   /** Publish the node's store unless it may exist and does, then try to take it. */
   async claim(store: NewStore, options: ClaimOptions): Promise<StoreClaim> {
     const storeDir = this.dir(store.uid);
-    const published =
-      !options.mayExist || !existsSync(storeDir) ? await publishStore(this.layout, store, this.owner) : 'exists';
-    const foundPublished = published === 'exists';
+    // A store known to be absent is published without a look first: publishing finds out if someone made it since.
+    let foundPublished = options.mayExist && existsSync(storeDir);
+    if (!foundPublished) foundPublished = (await publishStore(this.layout, store, this.owner)) === 'exists';
     const claim = await claimOwnership(storeDir, this.owner, {
       staleMs: this.options.staleMs,
       ...(options.onCompromised === undefined ? {} : { onCompromised: options.onCompromised }),
@@ -166,7 +166,7 @@ export class Stores {
     if (claim.kind !== 'acquired') return { ...claim, foundPublished };
     return {
       kind: 'acquired',
-      store: new ClaimedStore(this, store, claim.lock, published === 'created'),
+      store: new ClaimedStore(this, store, claim.lock, !foundPublished),
       foundPublished,
     };
   }
@@ -292,12 +292,13 @@ export class ClaimedStore {
   async giveBack(): Promise<void> {
     const { layout, owner } = this.stores;
     const aside = join(layout.tmp, stagingName(this.identity.uid.slice(0, 16), owner));
-    const moved = this.published
-      ? await rename(this.dir, aside).then(
-          () => true,
-          () => false,
-        )
-      : false;
+    let moved = false;
+    if (this.published) {
+      moved = await rename(this.dir, aside).then(
+        () => true,
+        () => false,
+      );
+    }
     await this.release().catch(() => undefined);
     if (moved) await rm(aside, { recursive: true, force: true }).catch(() => undefined);
   }
