@@ -135,16 +135,16 @@ export class Run implements NodeRun {
     const onInterrupt = (): void => this.emit({ type: 'run-interrupted', running: 0 });
     if (userSignal.aborted) this.#stop.abort();
     else userSignal.addEventListener('abort', onUserAbort, { once: true });
-    this.#existing = await listStoreUids(this.stores.layout);
-    this.emit({
-      type: 'run-started',
-      total: this.#graph.nodes.length,
-      workdir: this.stores.layout.root,
-      jobs: this.#setup.jobs,
-    });
-    userSignal.addEventListener('abort', onInterrupt, { once: true });
     let outcome: ScheduleResult;
     try {
+      this.#existing = await listStoreUids(this.stores.layout);
+      this.emit({
+        type: 'run-started',
+        total: this.#graph.nodes.length,
+        workdir: this.stores.layout.root,
+        jobs: this.#setup.jobs,
+      });
+      userSignal.addEventListener('abort', onInterrupt, { once: true });
       outcome = await this.#buildNodes(this.#graph.nodes);
     } finally {
       await Promise.all([
@@ -153,9 +153,9 @@ export class Run implements NodeRun {
         Promise.all(this.#tidyings),
         Promise.all([...this.#claimsAhead.values()].map(giveBack)),
       ]);
+      userSignal.removeEventListener('abort', onInterrupt);
+      userSignal.removeEventListener('abort', onUserAbort);
     }
-    userSignal.removeEventListener('abort', onInterrupt);
-    userSignal.removeEventListener('abort', onUserAbort);
     this.#counts.notRun += outcome.notRun.length;
     return this.#finish(userSignal.aborted);
   }
