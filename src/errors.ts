@@ -101,7 +101,7 @@ export class RunGraphError extends Error {
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
-  if (typeof value === 'bigint') return `${value}n (bigint)`;
+  if (typeof value === 'bigint') return `${value} (bigint)`;
   if (typeof value === 'function') return 'a function';
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
   if (typeof value === 'number' || typeof value === 'boolean') return `${String(value)} (${typeof value})`;

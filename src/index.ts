@@ -4,6 +4,8 @@
  * in a working directory.
  */
 export { canonicalJson, assertPlainJson, type JsonValue } from './identity/canonical-json.js';
+export { JsonFloat, isJsonFloat, asFloat, floatText, type JsonNumber } from './identity/json-numbers.js';
+export { parseJsonExactly, formatJson } from './identity/json-text.js';
 export {
   fingerprint,
   recordText,

@@ -1,20 +1,32 @@
 /**
- * Canonical JSON: the byte string a record is hashed as. Keys sorted by code
- * point at every level, no whitespace, every non-ASCII character escaped as
- * `\uXXXX` (lowercase hex, surrogate pairs for astral characters). This is the
- * form SCALE-MS hashes, so uids agree with it.
+ * Canonical JSON: the byte string a record is hashed as, which is the text
+ * Python's `json.dumps(json.loads(text), separators=(',', ':'),
+ * sort_keys=True, ensure_ascii=True)` gives for the record's JSON text (see
+ * docs/identity.md). Keys sorted by code point at every level, no
+ * whitespace, every non-ASCII character escaped as `\uXXXX` (lowercase hex,
+ * surrogate pairs for astral characters), integers with every digit and
+ * floats as Python's `repr` writes them (`json-numbers.ts`). This is the form
+ * SCALE-MS hashes, so uids agree with it.
  *
- * A generic stable stringifier coerces what JSON cannot hold (NaN becomes
- * null, a typed array becomes an object of indices), which would give two
- * different records one uid. So every value passes a guard first that accepts
- * only plain JSON: null, booleans, finite numbers, strings, arrays and plain
- * objects.
+ * The writer is run-graph's own: a generic stable stringifier writes numbers
+ * as JavaScript does (`1` for 1.0, `1e-7`, `100000000000000000000` for
+ * 1e20) and cannot write a bigint at all. Like such a stringifier it would
+ * also coerce what JSON cannot hold (NaN becomes null, a typed array an
+ * object of indices), giving two different records one uid; so only plain
+ * JSON is written: null, booleans, finite numbers (`number`, `bigint`,
+ * `JsonFloat`), strings, arrays and plain objects. Anything else is
+ * E_NOT_CANONICAL naming its path.
  */
-import untypedStableStringify from 'fast-json-stable-stringify';
 import { RunGraphError, describeValue } from '../errors.js';
+import { floatText, isJsonFloat, type JsonFloat } from './json-numbers.js';
 
-/** A value JSON can represent exactly. */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+/**
+ * A value JSON can represent exactly. Numbers are integers or floats as
+ * json-numbers.ts says: a safe-integer `number` or a `bigint` is an
+ * integer; any other `number` or a `JsonFloat` is a float.
+ */
+export type JsonValue =
+  null | boolean | number | bigint | JsonFloat | string | JsonValue[] | { [key: string]: JsonValue };
 
 /**
  * Throw E_NOT_CANONICAL if `value` holds anything but plain JSON. `path` names
@@ -36,8 +48,11 @@ function isPlainJson(value: unknown, depth: number): boolean {
       return true;
     case 'number':
       return Number.isFinite(value);
+    case 'bigint':
+      return true;
     case 'object': {
       if (value === null) return true;
+      if (isJsonFloat(value)) return Number.isFinite(value.value);
       if (depth > MAX_QUICK_DEPTH) return false;
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
@@ -62,8 +77,14 @@ function checkPlainJson(value: unknown, path: string, ancestors: Set<object>): v
     case 'number':
       if (!Number.isFinite(value)) reject(value, path, 'is not a finite number');
       return;
+    case 'bigint':
+      return;
     case 'object': {
       if (value === null) return;
+      if (isJsonFloat(value)) {
+        if (!Number.isFinite(value.value)) reject(value.value, path, 'is not a finite number');
+        return;
+      }
       if (ancestors.has(value)) reject(value, path, 'is a circular reference');
       if (ArrayBuffer.isView(value)) {
         reject(value, path, 'is a typed array', 'pass arrays as nested lists, or through an .npy file input');
@@ -98,7 +119,7 @@ function reject(value: unknown, path: string, problem: string, hint?: string): n
     {
       field: path,
       value,
-      hint: hint ?? 'use null, booleans, finite numbers, strings, arrays and plain objects',
+      hint: hint ?? 'use null, booleans, finite numbers (number, bigint, JsonFloat), strings, arrays and plain objects',
     },
   );
 }
@@ -131,12 +152,6 @@ function compareCodePoints(a: string, b: string): number {
   return a.length - b.length;
 }
 
-// The package's own typings leave out its options argument.
-const stableStringify = untypedStableStringify as unknown as (
-  value: JsonValue,
-  options: { cmp: (a: { key: string }, b: { key: string }) => number },
-) => string;
-
 // Python's ensure_ascii passes only printable ASCII through, so DEL (U+007F)
 // is escaped too; JSON.stringify has already escaped U+0000..U+001F.
 const NON_ASCII = /[\u007f-\uffff]/g;
@@ -145,8 +160,72 @@ function escapeNonAscii(json: string): string {
   return json.replace(NON_ASCII, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** Thrown by the writer at anything it does not write; the checking walk then names the place. */
+class NotWritten {}
+const NOT_WRITTEN = new NotWritten();
+
+function byCodePoint(keys: string[]): string[] {
+  return keys.sort(compareCodePoints);
+}
+
+/**
+ * The canonical text of a value, or NOT_WRITTEN at anything that is not plain
+ * JSON (or nesting deeper than `depthLeft`, which is where a cycle would
+ * recurse forever). One walk both checks and writes.
+ */
+function writeCanonical(value: unknown, depthLeft: number): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (Number.isSafeInteger(value)) return String(value);
+      if (!Number.isFinite(value)) throw NOT_WRITTEN;
+      return floatText(value);
+    case 'bigint':
+      return String(value);
+    case 'object': {
+      if (value === null) return 'null';
+      if (depthLeft === 0) throw NOT_WRITTEN;
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value)) throw NOT_WRITTEN;
+          out += `${i === 0 ? '' : ','}${writeCanonical(value[i], depthLeft - 1)}`;
+        }
+        return `${out}]`;
+      }
+      if (isJsonFloat(value)) {
+        if (!Number.isFinite(value.value)) throw NOT_WRITTEN;
+        return floatText(value.value);
+      }
+      const proto: unknown = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) throw NOT_WRITTEN;
+      const object = value as { [key: string]: unknown };
+      let out = '{';
+      let first = true;
+      for (const key of byCodePoint(Object.keys(object))) {
+        out += `${first ? '' : ','}${JSON.stringify(key)}:${writeCanonical(object[key], depthLeft - 1)}`;
+        first = false;
+      }
+      return `${out}}`;
+    }
+    default:
+      throw NOT_WRITTEN;
+  }
+}
+
 /** The canonical JSON text of a plain JSON value; throws E_NOT_CANONICAL otherwise. */
 export function canonicalJson(value: unknown): string {
-  assertPlainJson(value);
-  return escapeNonAscii(stableStringify(value, { cmp: (a, b) => compareCodePoints(a.key, b.key) }));
+  let text: string;
+  try {
+    text = writeCanonical(value, MAX_QUICK_DEPTH);
+  } catch (error) {
+    if (error !== NOT_WRITTEN) throw error;
+    // Names the offending path, or passes a deep but acyclic value, which is then written without a depth limit.
+    checkPlainJson(value, '$', new Set());
+    text = writeCanonical(value, Infinity);
+  }
+  return escapeNonAscii(text);
 }

@@ -10,6 +10,7 @@
  * list element, an argument of a command line.
  */
 import type { JsonValue } from '../identity/canonical-json.js';
+import type { JsonFloat } from '../identity/json-numbers.js';
 import type { CheckpointFacility } from '../store/checkpoint.js';
 import type { ArtifactEntry } from '../store/metadata.js';
 import type { Uid } from '../identity/fingerprint.js';
@@ -66,7 +67,16 @@ export interface ResolvedRef extends TypedRef {
 
 /** A JSON tree in which references appear as `R` and files as `FileInput`. */
 export type InputTree<R> =
-  null | boolean | number | string | R | FileInput | InputTree<R>[] | { [key: string]: InputTree<R> };
+  | null
+  | boolean
+  | number
+  | bigint
+  | JsonFloat
+  | string
+  | R
+  | FileInput
+  | InputTree<R>[]
+  | { [key: string]: InputTree<R> };
 
 export type CheckInput = { [field: string]: InputTree<TypedRef> };
 export type RunInput = { [field: string]: InputTree<ArtifactRef> };

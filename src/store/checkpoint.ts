@@ -16,6 +16,7 @@
 import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JsonValue } from '../identity/canonical-json.js';
+import { isJsonFloat } from '../identity/json-numbers.js';
 import { RunGraphError } from '../errors.js';
 import { decodeNpy, encodeNpy, type ArrayValue } from '../values/npy.js';
 import { fsyncDirectory, writeFileDurable } from './durable.js';
@@ -65,7 +66,7 @@ function splitState(state: CheckpointState, arrays: ArrayValue[]): JsonValue {
 
 async function joinState(skeleton: JsonValue, dir: string): Promise<CheckpointState> {
   if (Array.isArray(skeleton)) return Promise.all(skeleton.map((item) => joinState(item, dir)));
-  if (typeof skeleton === 'object' && skeleton !== null) {
+  if (typeof skeleton === 'object' && skeleton !== null && !isJsonFloat(skeleton)) {
     const file = skeleton[ARRAY_MARK];
     if (typeof file === 'string' && Object.keys(skeleton).length === 1)
       return decodeNpy(await readFile(join(dir, file)), join(dir, file));

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { assertPlainJson, canonicalJson } from '../../src/identity/canonical-json.js';
 import { RunGraphError } from '../../src/errors.js';
+import { JsonFloat } from '../../src/identity/json-numbers.js';
 
 const hasPython = spawnSync('python3', ['-c', 'import json'], { encoding: 'utf8' }).status === 0;
 
@@ -36,13 +37,22 @@ describe('canonicalJson: form', () => {
 
   it('matches JSON.stringify of a manually key-sorted copy for ASCII input', () => {
     const samples: unknown[] = [
-      { b: [3, 2, 1], a: { d: 'quote " and backslash \\', c: [true, false, null] }, C: -0.5, '': 1e-7 },
+      { b: [3, 2, 1], a: { d: 'quote " and backslash \\', c: [true, false, null] }, C: -0.5, '': 0.25 },
       [{ zz: { yy: { xx: 1 } }, aa: [] }, 'tab\tnewline\n', 12345678901234],
       { nested: [[[{ k2: 1, k1: 2 }]]], empty: {}, list: [{}] },
     ];
     for (const sample of samples) {
       expect(canonicalJson(sample)).toBe(JSON.stringify(sortedCopy(sample)));
     }
+  });
+
+  it('writes numbers as Python does: bigints whole, floats as repr, JsonFloat as a float', () => {
+    expect(canonicalJson({ i: 9223372036854775807n, j: -(2n ** 80n), k: 7n })).toBe(
+      '{"i":9223372036854775807,"j":-1208925819614629174706176,"k":7}',
+    );
+    expect(canonicalJson([1, new JsonFloat(1), -0, new JsonFloat(-0), 1e20, 1e-7, 2.5, 2 ** 53])).toBe(
+      '[1,1.0,0,-0.0,1e+20,1e-07,2.5,9007199254740992.0]',
+    );
   });
 
   it('keeps array order (arrays are not sorted)', () => {
@@ -121,7 +131,7 @@ describe('canonicalJson: rejections', () => {
     ['undefined as a value', { a: undefined }, '$.a'],
     ['undefined as an array element', { a: [0, undefined] }, '$.a[1]'],
     ['undefined at top level', undefined, '$'],
-    ['BigInt', { n: 1n }, '$.n'],
+    ['a JsonFloat of NaN', { f: new JsonFloat(NaN) }, '$.f'],
     ['Float64Array', { data: new Float64Array([1, 2]) }, '$.data'],
     ['Uint8Array', [new Uint8Array(2)], '$[0]'],
     ['function', { f: () => 1 }, '$.f'],

@@ -10,6 +10,7 @@ import { basename, sep } from 'node:path';
 import ndarray from 'ndarray';
 import type { NdArray } from 'ndarray';
 import type { JsonValue } from '../../identity/canonical-json.js';
+import { isJsonFloat } from '../../identity/json-numbers.js';
 import { RunGraphError, describeValue, isErrnoException } from '../../errors.js';
 import { isUid, type Uid } from '../../identity/fingerprint.js';
 import { readLedger, type LedgerEntry } from '../../store/ledger.js';
@@ -363,7 +364,7 @@ export function recordInputs(input: { [field: string]: JsonValue }): InputEdge[]
   const walk = (value: JsonValue, field: string): void => {
     if (Array.isArray(value)) {
       value.forEach((item, i) => walk(item, `${field}[${i}]`));
-    } else if (typeof value === 'object' && value !== null) {
+    } else if (typeof value === 'object' && value !== null && !isJsonFloat(value)) {
       const ref = value['$ref'];
       const match = typeof ref === 'string' ? RECORD_REF.exec(ref) : null;
       if (match !== null) {

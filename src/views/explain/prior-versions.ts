@@ -7,6 +7,7 @@
  * version bump is traced down to every descendant it re-runs.
  */
 import { canonicalJson, type JsonValue } from '../../identity/canonical-json.js';
+import { isJsonFloat } from '../../identity/json-numbers.js';
 import type { NodeRecord, Uid } from '../../identity/fingerprint.js';
 import type { StoreMetadata } from '../../store/metadata.js';
 import type { ConcreteGraph, GraphNode } from '../../workflow/graph.js';
@@ -32,7 +33,7 @@ export interface PriorStore {
 
 function mapRefs(value: JsonValue, mapUid: (uid: string) => string): JsonValue {
   if (Array.isArray(value)) return value.map((item) => mapRefs(item, mapUid));
-  if (typeof value !== 'object' || value === null) return value;
+  if (typeof value !== 'object' || value === null || isJsonFloat(value)) return value;
   const ref = value['$ref'];
   if (typeof ref === 'string' && Object.keys(value).length === 1) {
     const dot = ref.indexOf('.');
