@@ -15,6 +15,7 @@
 import { join } from 'node:path';
 import { makeArtifactRef } from '../operations/artifact-ref.js';
 import { assertPlainJson, type JsonValue } from '../identity/canonical-json.js';
+import { isJsonFloat, type JsonFloat } from '../identity/json-numbers.js';
 import type { RunOptions, RunSummary, WorkerContext } from '../engine/worker-context.js';
 import { RunGraphError, assertNever, describeValue } from '../errors.js';
 import type { Uid } from '../identity/fingerprint.js';
@@ -68,6 +69,8 @@ export type UntypedInputValue =
   | null
   | boolean
   | number
+  | bigint
+  | JsonFloat
   | string
   | OutputRef<unknown>
   | FileLiteral
@@ -216,7 +219,7 @@ export class GraphBuilder {
       return { $ref: ref.output === undefined ? ref.label : `${ref.label}.${ref.output}` };
     }
     if (Array.isArray(value)) return value.map((item, i) => this.#serialize(item, label, `${field}[${i}]`));
-    if (typeof value === 'object' && value !== null) {
+    if (typeof value === 'object' && value !== null && !isJsonFloat(value)) {
       const keys = Object.keys(value);
       if (keys.length === 1 && keys[0] === '$file' && typeof (value as FileLiteral).$file === 'string')
         return { $file: (value as FileLiteral).$file };
@@ -244,7 +247,7 @@ export class GraphBuilder {
     return value;
   }
 
-  /** The graph as a workflow file holds it (`JSON.stringify` it to write the file). */
+  /** The graph as a workflow file holds it (`formatJson` it to write the file: `JSON.stringify` cannot write a bigint). */
   toWorkflowSpec(options: ToWorkflowOptions = {}): WorkflowSpec {
     const nodes: WorkflowNodeSpec[] = this.#nodes.map((node) => ({
       label: node.label,

@@ -20,6 +20,7 @@ function literalArrayOperation(name: 'Integer64' | 'Float64', dtype: 'int64' | '
     name,
     summary: `a literal ${dtype} array, written as a nested list in "data"`,
     defaultOutput: 'data',
+    literalDtypes: { data: dtype },
     check(input, site) {
       expectFields(input, site, ['data']);
       const data = input['data'];

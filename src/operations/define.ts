@@ -206,6 +206,11 @@ export function defineOperation<
     );
   }
   const outputTypes = Object.fromEntries(Object.entries(outputs).map(([name, port]) => [name, portValueType(port)]));
+  const literalDtypes = Object.fromEntries(
+    Object.entries(inputs).flatMap(([name, port]) =>
+      port.dtype === 'int64' || port.dtype === 'float64' ? [[name, port.dtype]] : [],
+    ),
+  );
   const userRun = spec.run;
 
   return {
@@ -217,6 +222,7 @@ export function defineOperation<
     ...(spec.module === undefined ? {} : { module: spec.module }),
     inputs,
     outputs,
+    literalDtypes,
     check(input, checkSite) {
       for (const field of Object.keys(input)) {
         if (!(field in inputs)) {

@@ -171,6 +171,14 @@ export interface OperationDefinition {
    * are assembled by run-graph itself. Default false.
    */
   readonly control?: boolean;
+  /**
+   * Inputs whose literal numbers the record writes by dtype, whatever their
+   * spelling: every number of a `float64` input as a float (`1` as `1.0`),
+   * of an `int64` input as an exact integer. So `[[1, 2.5]]` and
+   * `[[1.0, 2.5]]` given to Float64 are one node, as in SCALE-MS. Default:
+   * none; numbers enter the record as the workflow spells them.
+   */
+  readonly literalDtypes?: { readonly [field: string]: 'int64' | 'float64' };
   /** Check literal inputs and upstream types; return the type of every output. Throws RunGraphError naming the field. */
   check(input: CheckInput, site: CheckSite): { [output: string]: ValueType };
   run(input: RunInput, context: OperationContext): Promise<OperationOutputs> | AsyncIterable<ArrayValue>;

@@ -25,6 +25,7 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize } from 'node:path';
 import { assertPlainJson, type JsonValue } from '../identity/canonical-json.js';
+import { fitsInt64, type JsonFloat } from '../identity/json-numbers.js';
 import { RunGraphError, assertNever, describeValue } from '../errors.js';
 import { allocArray, type ArrayValue, type Dtype } from '../values/npy.js';
 import { describeRaggedItem, describeType, findNestedShape, toFloat64, type ValueType } from '../values/values.js';
@@ -94,7 +95,8 @@ export type Nest<T, S> = S extends readonly []
 
 type ScalarIn<D> = D extends 'int64' ? bigint : D extends 'float64' ? number : D extends 'bool' ? boolean : never;
 type ScalarOut<D> = D extends 'int64' ? bigint | number : ScalarIn<D>;
-type ScalarLiteral<D> = D extends 'bool' ? boolean : number;
+// An int64 literal past 2^53 is a bigint (a number would have lost digits already); a float64 one may be a JsonFloat.
+type ScalarLiteral<D> = D extends 'bool' ? boolean : D extends 'int64' ? number | bigint : number | JsonFloat;
 type StringShape<P> = ShapeOf<P> extends undefined ? readonly [] : ShapeOf<P>;
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
 
@@ -364,10 +366,13 @@ type ElementCheck = (value: unknown) => boolean;
 
 const ELEMENT_CHECKS: { [D in NumericDtype | 'string']: { test: ElementCheck; what: string } } = {
   int64: {
-    test: (v) => typeof v === 'number' && Number.isSafeInteger(v),
-    what: 'an integer (exact in int64, within ±(2^53-1))',
+    test: (v) => (typeof v === 'number' && Number.isSafeInteger(v)) || (typeof v === 'bigint' && fitsInt64(v)),
+    what: 'an integer within int64 (a bigint past 2^53)',
   },
-  float64: { test: (v) => typeof v === 'number' && Number.isFinite(v), what: 'a finite number' },
+  float64: {
+    test: (v) => (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'bigint',
+    what: 'a finite number',
+  },
   bool: { test: (v) => typeof v === 'boolean', what: 'a boolean' },
   string: { test: (v) => typeof v === 'string', what: 'a string' },
 };
@@ -535,11 +540,7 @@ function arrayFromLiteral(
   site: ValueSite,
 ): ArrayValue {
   const { test, what } = ELEMENT_CHECKS[port.dtype];
-  const found = nestedShape(
-    value,
-    port.dtype === 'int64' ? (v) => test(v) || typeof v === 'bigint' : test,
-    port.dtype === 'int64' ? `${what} or a bigint` : what,
-  );
+  const found = nestedShape(value, test, what);
   if ('problem' in found) throw runError(site, `expected ${describePort(port)}: ${found.problem}`, value);
   if (!shapeMatches(found.shape, port.shape))
     throw runError(site, `expected ${describePort(port)}, got shape ${formatShape(found.shape)}`, value);
@@ -548,14 +549,11 @@ function arrayFromLiteral(
   const array = allocArray(port.dtype, found.shape);
   flat.forEach((item, i) => {
     if (port.dtype === 'int64') {
-      const big = typeof item === 'bigint' ? item : BigInt(item as number);
-      if (BigInt.asIntN(64, big) !== big)
-        throw runError(site, `element ${i} (in C order) is ${describeValue(item)}, outside int64`, item);
-      (array.data as BigInt64Array)[i] = big;
+      (array.data as BigInt64Array)[i] = typeof item === 'bigint' ? item : BigInt(item as number);
     } else if (port.dtype === 'bool') {
       (array.data as Uint8Array)[i] = item === true ? 1 : 0;
     } else {
-      (array.data as Float64Array)[i] = item as number;
+      (array.data as Float64Array)[i] = Number(item as number | bigint);
     }
   });
   return array;

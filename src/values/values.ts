@@ -6,6 +6,14 @@
  */
 import type { JsonValue } from '../identity/canonical-json.js';
 import { RunGraphError, describeValue } from '../errors.js';
+import {
+  asFloat,
+  exactInt64,
+  isJsonNumber,
+  numberValue,
+  quoteNumber,
+  type JsonNumber,
+} from '../identity/json-numbers.js';
 import { allocArray, elementCount, type ArrayValue, type Dtype } from './npy.js';
 
 export type ValueType =
@@ -79,11 +87,12 @@ export function describeRaggedItem(value: unknown): string {
 }
 
 /**
- * Shape of a nested list of numbers, or an error naming the first ragged or
- * non-numeric place. A bare number is a scalar (shape `[]`).
+ * Shape of a nested list of numbers (`number`, `bigint` or `JsonFloat`), or
+ * an error naming the first ragged or non-numeric place. A bare number is a
+ * scalar (shape `[]`).
  */
 export function nestedListShape(value: unknown, site: LiteralSite): number[] {
-  const found = findNestedShape(value, (element) => typeof element === 'number');
+  const found = findNestedShape(value, isJsonNumber);
   if ('shape' in found) return found.shape;
   const { problem } = found;
   const field = `${site.field}${problem.path}`;
@@ -110,52 +119,100 @@ export function nestedListShape(value: unknown, site: LiteralSite): number[] {
   );
 }
 
-function flatten(value: JsonValue, out: number[]): void {
+function flatten(value: JsonValue, out: JsonNumber[]): void {
   if (Array.isArray(value)) for (const item of value) flatten(item, out);
-  else out.push(value as number);
+  else out.push(value as JsonNumber);
+}
+
+/** `[1][0]`: where element `index` (in C order) of an array of `shape` is. */
+function elementPath(index: number, shape: readonly number[]): string {
+  let path = '';
+  let rest = index;
+  let stride = elementCount(shape);
+  for (const dim of shape) {
+    stride /= dim;
+    path += `[${Math.floor(rest / stride)}]`;
+    rest %= stride;
+  }
+  return path;
 }
 
 /**
  * Turn a nested list into an array of the given dtype. Integers must be
- * exact: a number outside ±2^53 has already lost digits in JSON and is
- * rejected rather than silently rounded.
+ * exact: an int64 element is an integer within int64 (a `bigint` past
+ * 2^53); a value outside int64, or a float past 2^53 whose digits may be
+ * rounded already, is an error quoting the number, never silently rounded.
  */
 export function arrayFromNestedList(value: JsonValue, dtype: 'int64' | 'float64', site: LiteralSite): ArrayValue {
   const shape = nestedListShape(value, site);
-  const flat: number[] = [];
+  const flat: JsonNumber[] = [];
   flatten(value, flat);
   const array = allocArray(dtype, shape);
+  const fail = (i: number, problem: string, element: JsonNumber, hint: string): never => {
+    const at = elementPath(i, shape);
+    const field = `${site.field}${at}`;
+    throw new RunGraphError('E_INPUT_TYPE', `element ${at === '' ? '(the scalar)' : at} is ${problem}`, {
+      ...(site.file === undefined ? {} : { file: site.file }),
+      node: site.node,
+      field,
+      value: element,
+      hint,
+    });
+  };
   if (dtype === 'int64') {
     const data = array.data as BigInt64Array;
     flat.forEach((n, i) => {
-      if (!Number.isSafeInteger(n)) {
-        throw new RunGraphError(
-          'E_INPUT_TYPE',
-          `element ${i} (in C order) is ${describeValue(n)}, not an integer that int64 holds exactly`,
-          {
-            ...(site.file === undefined ? {} : { file: site.file }),
-            node: site.node,
-            field: site.field,
-            value: n,
-            hint: 'Integer64 data must be whole numbers between -(2^53-1) and 2^53-1; use scalems.Float64 for fractions',
-          },
+      const exact = exactInt64(n);
+      if ('problem' in exact)
+        return fail(
+          i,
+          `${quoteNumber(n)}, ${exact.problem}`,
+          n,
+          'Integer64 data must be whole numbers from -9223372036854775808 to 9223372036854775807; use scalems.Float64 for fractions',
         );
-      }
-      data[i] = BigInt(n);
+      data[i] = exact.value;
     });
   } else {
-    (array.data as Float64Array).set(flat);
+    const data = array.data as Float64Array;
+    flat.forEach((n, i) => {
+      const x = numberValue(n);
+      if (!Number.isFinite(x))
+        fail(
+          i,
+          `${quoteNumber(n)}, which a float64 cannot hold`,
+          n,
+          'a float64 holds finite numbers up to about 1.8e308',
+        );
+      data[i] = x;
+    });
   }
   return array;
 }
 
-/** Inferred type of a literal nested list: int64 if every element is an integer, else float64. */
+/** Inferred type of a literal nested list: int64 if every element's value is an integer, else float64. */
 export function literalArrayType(value: JsonValue, site: LiteralSite): ValueType & { kind: 'array' } {
   const shape = nestedListShape(value, site);
-  const flat: number[] = [];
+  const flat: JsonNumber[] = [];
   flatten(value, flat);
-  const dtype = flat.every((n) => Number.isInteger(n)) ? 'int64' : 'float64';
+  const dtype = flat.every((n) => typeof n === 'bigint' || Number.isInteger(numberValue(n))) ? 'int64' : 'float64';
   return { kind: 'array', dtype, shape };
+}
+
+/**
+ * A literal as a record writes it for a typed input: every number of a
+ * float64 input a float (`1` becomes `1.0`), every number of an int64 input
+ * an integer (`1.0` becomes `1`, past 2^53 a bigint). The input has passed
+ * its check; anything that is not a number (a reference) is left as it is.
+ */
+export function literalAsWritten(value: JsonValue, dtype: 'int64' | 'float64'): JsonValue {
+  if (Array.isArray(value)) return value.map((item) => literalAsWritten(item, dtype));
+  if (!isJsonNumber(value)) return value;
+  if (dtype === 'float64') return asFloat(value);
+  const exact = exactInt64(value);
+  if ('problem' in exact) return value;
+  return exact.value >= BigInt(Number.MIN_SAFE_INTEGER) && exact.value <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? Number(exact.value)
+    : exact.value;
 }
 
 /** Convert an int64 or bool array to float64 (for mixed arithmetic). */
@@ -166,9 +223,16 @@ export function toFloat64(value: ArrayValue): ArrayValue<'float64'> {
   return out;
 }
 
-/** Plain nested-list form of an array (for previews and JSON output). */
+/**
+ * Plain nested-list form of an array (for previews and JSON output). Exact:
+ * an int64 element past 2^53 stays a bigint (write it with formatJson).
+ */
 export function arrayToNestedList(value: ArrayValue): JsonValue {
-  const flat = Array.from(value.data as ArrayLike<number | bigint>, (x) => (typeof x === 'bigint' ? Number(x) : x));
+  const flat = Array.from(value.data as ArrayLike<number | bigint>, (x) =>
+    typeof x === 'bigint' && x >= BigInt(Number.MIN_SAFE_INTEGER) && x <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(x)
+      : x,
+  );
   if (value.shape.length === 0) return flat[0] ?? null;
   let offset = 0;
   const build = (depth: number): JsonValue => {

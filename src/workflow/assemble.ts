@@ -21,6 +21,8 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import type { JsonValue } from '../identity/canonical-json.js';
+import { isJsonFloat } from '../identity/json-numbers.js';
+import { withPlainFloats } from '../identity/json-text.js';
 import { RunGraphError, describeValue, type ErrorCode } from '../errors.js';
 import { fingerprint, type NodeRecord, type Uid } from '../identity/fingerprint.js';
 import { whileOperation } from './loop.js';
@@ -41,7 +43,14 @@ import { describeType, type ValueType } from '../values/values.js';
 import { digestFile } from './file-digest.js';
 import { typeOfValue } from './value-type.js';
 import { closest } from './closest.js';
-import { fileRecord, recordInput, type Assembly, type GraphNode, type ResolvedValue } from './concrete-graph.js';
+import {
+  fileRecord,
+  operationRecordInput,
+  recordInput,
+  type Assembly,
+  type GraphNode,
+  type ResolvedValue,
+} from './concrete-graph.js';
 import type { MapSpec, SubgraphSpec, WhileSpec, WorkflowNodeSpec, WorkflowSpec } from './spec.js';
 import { topologicalOrder } from './topological-order.js';
 
@@ -75,7 +84,7 @@ export interface AssemblerOptions {
 const MEMBER_LABEL = /^(.*)\[(\d+)\]$/;
 
 function isObject(value: JsonValue | undefined): value is { [key: string]: JsonValue } {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !isJsonFloat(value);
 }
 
 function fieldPath(parent: string, key: string | number): string {
@@ -332,9 +341,11 @@ export class GraphAssembler {
     description: string | undefined,
     out: GraphNode[],
   ): GraphNode {
+    // The operation sees `1.0` as the number 1, as it always has; the record keeps the float.
+    const plain = withPlainFloats(input);
     let outputs: { [output: string]: ValueType };
     try {
-      outputs = operation.check(input as CheckInput, { file: this.#options.file, node: label });
+      outputs = operation.check(plain as CheckInput, { file: this.#options.file, node: label });
     } catch (error) {
       if (error instanceof RunGraphError || error?.constructor?.name === 'RunGraphError') throw error;
       // An operation of the user's own that throws a plain Error rejects its input; it is not a bug in run-graph.
@@ -345,7 +356,16 @@ export class GraphAssembler {
         'input',
       );
     }
-    return this.#addNode(operation, label, input, recordInput(input), outputs, scope, description, out);
+    return this.#addNode(
+      operation,
+      label,
+      plain,
+      operationRecordInput(operation, input),
+      outputs,
+      scope,
+      description,
+      out,
+    );
   }
 
   /**
@@ -383,7 +403,22 @@ export class GraphAssembler {
     Object.values(input).forEach(collect);
     const depends = [...new Set([...refs.map((r) => r.uid), ...scope.scopeDepends])].sort();
     const record: NodeRecord = { depends, input: recordFields, operation: operationIdentity(operation) };
-    const uid = fingerprint(record);
+    let uid: Uid;
+    try {
+      uid = fingerprint(record);
+    } catch (error) {
+      if (!(error instanceof RunGraphError)) throw error;
+      // `$.input.data[0]` -> `input.data[0]`: the field as the node spells it.
+      const field = error.location.field?.replace(/^\$\./, '');
+      throw this.#error(
+        error.code,
+        `${error.message.replace(/^value at \$\./, 'value at ')}`,
+        label,
+        field,
+        error.value,
+        error.hint,
+      );
+    }
     // Upstream positions within `out`; references to nodes made earlier (a previous loop iteration) are finished already.
     const position = this.#positionsIn(out);
     const upstream = [...new Set(refs.map((r) => position.get(r.uid)).filter((p): p is number => p !== undefined))];

@@ -4,6 +4,7 @@
  * inputs, which is what a uid is computed from.
  */
 import type { JsonValue } from '../identity/canonical-json.js';
+import { isJsonFloat } from '../identity/json-numbers.js';
 import type { NodeRecord, Uid } from '../identity/fingerprint.js';
 import {
   INPUT_KIND,
@@ -12,7 +13,7 @@ import {
   type OperationDefinition,
   type ResolvedRef,
 } from '../operations/operation.js';
-import { describeType, type ValueType } from '../values/values.js';
+import { describeType, literalAsWritten, type ValueType } from '../values/values.js';
 
 /** A value as the assembler resolves it: JSON with references and files in place. */
 export type ResolvedValue = InputTree<ResolvedRef>;
@@ -72,7 +73,7 @@ export function fileRecord(file: FileInput): JsonValue {
 export function recordInput(input: { [field: string]: InputTree<ResolvedRef> }): { [field: string]: JsonValue } {
   const convert = (value: InputTree<ResolvedRef>): JsonValue => {
     if (Array.isArray(value)) return value.map(convert);
-    if (typeof value !== 'object' || value === null) return value;
+    if (typeof value !== 'object' || value === null || isJsonFloat(value)) return value;
     const kind = (value as { [INPUT_KIND]?: string })[INPUT_KIND];
     if (kind === 'ref') {
       const ref = value as ResolvedRef;
@@ -87,6 +88,23 @@ export function recordInput(input: { [field: string]: InputTree<ResolvedRef> }):
   const out: { [field: string]: JsonValue } = {};
   for (const [field, value] of Object.entries(input)) out[field] = convert(value);
   return out;
+}
+
+/**
+ * The record form of an operation's input: `recordInput`, with the literal
+ * numbers of its typed inputs written by dtype (`literalDtypes`), so a
+ * float64 element is a float however the workflow spells it.
+ */
+export function operationRecordInput(
+  operation: OperationDefinition,
+  input: { [field: string]: InputTree<ResolvedRef> },
+): { [field: string]: JsonValue } {
+  const fields = recordInput(input);
+  for (const [field, dtype] of Object.entries(operation.literalDtypes ?? {})) {
+    const value = fields[field];
+    if (value !== undefined) fields[field] = literalAsWritten(value, dtype);
+  }
+  return fields;
 }
 
 /** One line describing a node's outputs, for `validate` and `status`. */

@@ -32,6 +32,7 @@
  * - `types` is accepted and ignored: operations come from run-graph's registry.
  */
 import type { JsonValue } from '../identity/canonical-json.js';
+import { isJsonFloat } from '../identity/json-numbers.js';
 import { RunGraphError, describeValue } from '../errors.js';
 import { recordText, type Uid } from '../identity/fingerprint.js';
 import type { ConcreteGraph } from './concrete-graph.js';
@@ -74,7 +75,7 @@ export function isScalemsDocument(document: unknown): boolean {
 }
 
 function isObject(value: unknown): value is { [key: string]: JsonValue } {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !isJsonFloat(value);
 }
 
 function hasSpecialKey(value: JsonValue): boolean {

@@ -1,5 +1,6 @@
 /** The static type of a value once references are resolved. */
 import type { JsonValue } from '../identity/canonical-json.js';
+import { isJsonNumber } from '../identity/json-numbers.js';
 import { isFileInput, isInputRef, type InputTree, type ResolvedRef } from '../operations/operation.js';
 import { literalArrayType, type ValueType } from '../values/values.js';
 
@@ -8,8 +9,8 @@ export function typeOfValue(value: InputTree<ResolvedRef>, node: string, field: 
   if (isInputRef(value)) return value.type;
   if (isFileInput(value)) return { kind: 'file' };
   if (
-    typeof value === 'number' ||
-    (Array.isArray(value) && value.length > 0 && (typeof value[0] === 'number' || Array.isArray(value[0])))
+    isJsonNumber(value) ||
+    (Array.isArray(value) && value.length > 0 && (isJsonNumber(value[0]) || Array.isArray(value[0])))
   ) {
     try {
       return literalArrayType(value as JsonValue, { node, field });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { JsonValue } from '../../src/identity/canonical-json.js';
+import { canonicalJson, type JsonValue } from '../../src/identity/canonical-json.js';
+import { JsonFloat } from '../../src/identity/json-numbers.js';
 import { RunGraphError } from '../../src/errors.js';
 import type { ArrayValue } from '../../src/values/npy.js';
 import {
@@ -8,6 +9,7 @@ import {
   arrayType,
   describeType,
   literalArrayType,
+  literalAsWritten,
   nestedListShape,
   toFloat64,
 } from '../../src/values/values.js';
@@ -145,7 +147,7 @@ describe('arrayFromNestedList', () => {
     expect(Array.from(array.data as BigInt64Array)).toEqual([9007199254740991n, -9007199254740991n]);
   });
 
-  it('int64 rejects a fraction and 2^53 with E_INPUT_TYPE', () => {
+  it('int64 rejects a fraction and a float past 2^53 with E_INPUT_TYPE, naming the element', () => {
     for (const bad of [1.5, 2 ** 53, -(2 ** 53), 1e300]) {
       const error = thrown(() =>
         arrayFromNestedList(
@@ -158,10 +160,43 @@ describe('arrayFromNestedList', () => {
         ),
       );
       expect(error.code).toBe('E_INPUT_TYPE');
-      expect(error.location).toEqual({ node: 'matrix', field: 'input.data' });
-      expect(error.message).toContain('element 3');
+      expect(error.location).toEqual({ node: 'matrix', field: 'input.data[1][1]' });
+      expect(error.message).toMatch(/^element \[1\]\[1\] is /);
       expect(error.value).toBe(bad);
     }
+  });
+
+  it('int64 holds the whole int64 range as bigints, and 1.0 as 1', () => {
+    const array = arrayFromNestedList(
+      [
+        [9223372036854775807n, -9223372036854775808n],
+        [new JsonFloat(3), 2n ** 53n],
+      ],
+      'int64',
+      site,
+    );
+    expect(Array.from(array.data as BigInt64Array)).toEqual([
+      9223372036854775807n,
+      -9223372036854775808n,
+      3n,
+      9007199254740992n,
+    ]);
+  });
+
+  it('int64 rejects an integer outside int64, quoting all its digits', () => {
+    for (const bad of [9223372036854775808n, -9223372036854775809n, 10n ** 30n]) {
+      const error = thrown(() => arrayFromNestedList([0, bad], 'int64', site));
+      expect(error.location.field).toBe('input.data[1]');
+      expect(error.message).toBe(
+        `element [1] is ${String(bad)}, outside the int64 range (-9223372036854775808 to 9223372036854775807)`,
+      );
+    }
+  });
+
+  it('float64 rejects a number that overflowed to Infinity, naming the element', () => {
+    const error = thrown(() => arrayFromNestedList([[1, Infinity]], 'float64', site));
+    expect(error.location.field).toBe('input.data[0][1]');
+    expect(error.message).toContain('Infinity');
   });
 
   it('float64 keeps fractions', () => {
@@ -198,8 +233,10 @@ describe('literalArrayType', () => {
     ).toEqual({ kind: 'array', dtype: 'float64', shape: [2, 2] });
     expect(literalArrayType(2, site)).toEqual({ kind: 'array', dtype: 'int64', shape: [] });
     expect(literalArrayType(2.5, site)).toEqual({ kind: 'array', dtype: 'float64', shape: [] });
-    // 1.0 written in JSON is the number 1: an integer.
+    // 1.0 written in JSON is the number 1 to an operation: its value is an integer.
     expect(literalArrayType(JSON.parse('[1.0, 2.0]') as JsonValue, site).dtype).toBe('int64');
+    expect(literalArrayType([new JsonFloat(1), new JsonFloat(2)], site).dtype).toBe('int64');
+    expect(literalArrayType([1, 9223372036854775807n], site).dtype).toBe('int64');
   });
 
   it('rejects ragged lists', () => {
@@ -207,7 +244,52 @@ describe('literalArrayType', () => {
   });
 });
 
+describe('literalAsWritten', () => {
+  it('makes every element of a float64 literal a float, whatever its spelling', () => {
+    expect(
+      canonicalJson(
+        literalAsWritten(
+          [
+            [1, 2.5],
+            [-0, 2n ** 70n],
+          ],
+          'float64',
+        ),
+      ),
+    ).toBe('[[1.0,2.5],[-0.0,1.1805916207174113e+21]]');
+    expect(canonicalJson(literalAsWritten([[new JsonFloat(1), 2.5]], 'float64'))).toBe('[[1.0,2.5]]');
+  });
+
+  it('makes every element of an int64 literal an exact integer', () => {
+    expect(
+      canonicalJson(
+        literalAsWritten(
+          [
+            [new JsonFloat(1), -0],
+            [9223372036854775807n, 2n],
+          ],
+          'int64',
+        ),
+      ),
+    ).toBe('[[1,0],[9223372036854775807,2]]');
+  });
+
+  it('leaves what is not a number alone', () => {
+    const ref = { $ref: 'x' };
+    expect(literalAsWritten([ref, 'text', null], 'float64')).toEqual([ref, 'text', null]);
+  });
+});
+
 describe('arrayToNestedList', () => {
+  it('keeps int64 values past 2^53 exact, as bigints', () => {
+    const value: ArrayValue = {
+      dtype: 'int64',
+      shape: [1, 3],
+      data: new BigInt64Array([9223372036854775807n, -9223372036854775808n, 5n]),
+    };
+    expect(arrayToNestedList(value)).toEqual([[9223372036854775807n, -9223372036854775808n, 5]]);
+  });
+
   it('round-trips nested lists through arrayFromNestedList', () => {
     const lists: [JsonValue, 'int64' | 'float64'][] = [
       [
