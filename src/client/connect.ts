@@ -153,12 +153,13 @@ export class RemoteGraph implements RemoteGraphLink {
    * it. A failed build is an E_NODE_FAILED error.
    */
   async submit(record: NodeRecord, options: SubmitOptions = {}): Promise<SubmitResult> {
-    const uid = fingerprint(record);
     const deadline = Date.now() + (options.timeoutMs ?? 600_000);
     let { body: state } = await this.transport.json<BuildState>('/v1/submit', {
       method: 'POST',
-      body: { record, uid },
+      body: { record, uid: fingerprint(record) },
     });
+    // The server's uid: the record as its typed inputs write it (Float64 data [[1, 2.5]] is the node of [[1.0, 2.5]]).
+    const uid = state.uid;
     for (;;) {
       switch (state.state) {
         case 'committed':

@@ -7,6 +7,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { RunGraphError } from '../errors.js';
+import { formatJson, parseJsonExactly } from '../identity/json-text.js';
 import { isApiStatus, type ApiStatus } from '../server/status-codes.js';
 
 /** Why a remote call failed: the server's status code, or what went wrong on the way. */
@@ -86,7 +87,7 @@ export class Transport {
   /** Send a request; resolve with a 2xx response whose body is unread, or reject with a RemoteError. */
   send(path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
     const url = this.url(path);
-    const body = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
+    const body = options.body === undefined ? undefined : Buffer.from(formatJson(options.body));
     const headers: OutgoingHttpHeaders = { Accept: 'application/json', ...options.headers };
     if (this.#options.token !== undefined) headers['Authorization'] = `Bearer ${this.#options.token}`;
     if (body !== undefined) {
@@ -143,7 +144,7 @@ export class Transport {
     const res = await this.send(path, options);
     const text = await readText(res);
     try {
-      return { httpStatus: res.statusCode ?? 0, body: JSON.parse(text) as T };
+      return { httpStatus: res.statusCode ?? 0, body: parseJsonExactly(text) as T };
     } catch (error) {
       throw new RemoteError('PROTOCOL', `${path} answered with a body that is not JSON`, res.statusCode, error);
     }

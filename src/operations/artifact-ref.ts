@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JsonValue } from '../identity/canonical-json.js';
+import { parseJsonExactly, withPlainFloats } from '../identity/json-text.js';
 import { RunGraphError } from '../errors.js';
 import { decodeNpy, type ArrayValue } from '../values/npy.js';
 import { INPUT_KIND, type ArtifactRef, type TypedRef } from './operation.js';
@@ -80,7 +81,10 @@ class StoredArtifactRef implements SourcedArtifactRef {
   async json(): Promise<JsonValue> {
     const { entry } = this[ARTIFACT_SOURCE];
     if (entry.kind !== 'json') throw this.#notA('JSON');
-    return JSON.parse((await readSmallFast(this.path, entry.size)).toString('utf8')) as JsonValue;
+    // Integers past 2^53 keep their digits; a float reads as a number, as an operation expects.
+    return withPlainFloats(
+      parseJsonExactly((await readSmallFast(this.path, entry.size)).toString('utf8')) as JsonValue,
+    );
   }
 
   async *chunks(): AsyncGenerator<ArrayValue> {

@@ -1,5 +1,6 @@
 /** Small pieces of HTTP every route uses: JSON answers, error answers, and request bodies read under a size limit. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { formatJson, parseJsonExactly } from '../identity/json-text.js';
 import { ApiError } from './status-codes.js';
 
 /** Answer with a JSON body. */
@@ -9,7 +10,8 @@ export function sendJson(
   body: unknown,
   headers: { [name: string]: string } = {},
 ): void {
-  const text = JSON.stringify(body);
+  // Exact: a record in an answer keeps its integers past 2^53 (JSON.stringify cannot write a bigint) and its floats.
+  const text = formatJson(body);
   res.writeHead(httpStatus, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),
@@ -55,7 +57,7 @@ export async function readJsonBody(req: IncomingMessage, res: ServerResponse, ma
   }
   const text = Buffer.concat(parts).toString('utf8');
   try {
-    return JSON.parse(text) as unknown;
+    return parseJsonExactly(text);
   } catch (error) {
     throw new ApiError(
       'INVALID_JSON',

@@ -14,6 +14,7 @@ import { RunGraphError } from '../errors.js';
 import type { EventListener } from '../engine/events.js';
 import { fingerprint, type NodeRecord, type Uid } from '../identity/fingerprint.js';
 import { operationIdentity, qualifiedName, type OperationDefinition } from '../operations/operation.js';
+import { operationRecordInput } from '../workflow/concrete-graph.js';
 import { BUILTIN_OPERATIONS, OperationRegistry } from '../operations/registry.js';
 import { subprocess } from '../operations/subprocess.js';
 import type { BuildState } from '../views/browse/types.js';
@@ -149,14 +150,21 @@ export class BuildService {
   async submit(body: unknown): Promise<{ httpStatus: 200 | 202; state: BuildState }> {
     const { record, claimedUid } = parseSubmission(body);
     const operation = this.#operation(record.operation);
+    // The node is the record as its types write it: Float64 data sent as [[1, 2.5]] is the node of [[1.0, 2.5]].
+    const written: NodeRecord = { ...record, input: operationRecordInput(operation, record.input) };
     let sentUid: Uid;
+    let uid: Uid;
     try {
       sentUid = fingerprint(record);
+      uid = fingerprint(written);
     } catch (error) {
       throw new ApiError('INVALID_RECORD', error instanceof RunGraphError ? error.describe() : String(error));
     }
-    if (claimedUid !== undefined && claimedUid !== sentUid) {
-      throw new ApiError('UID_MISMATCH', `the body names uid ${claimedUid}, but its record's uid is ${sentUid}`);
+    if (claimedUid !== undefined && claimedUid !== sentUid && claimedUid !== uid) {
+      throw new ApiError(
+        'UID_MISMATCH',
+        `the body names uid ${claimedUid}, but its record's uid is ${uid}${uid === sentUid ? '' : ` (${sentUid} as sent, before its typed inputs are written by dtype)`}`,
+      );
     }
     // The one-node graph goes through every check a workflow node does; a bad input fails here, before any write.
     let graph: ConcreteGraph;
@@ -169,22 +177,22 @@ export class BuildService {
       throw toApiError(error);
     }
     const node = graph.nodes[0];
-    if (node === undefined || node.uid !== sentUid) {
+    if (node === undefined || node.uid !== uid) {
       throw new ApiError(
         'UID_MISMATCH',
-        `the server makes uid ${String(node?.uid)} of this record, the client ${sentUid}`,
+        `the server makes uid ${String(node?.uid)} of this record, which hashes to ${uid}`,
       );
     }
-    const cached = await this.#committed(sentUid);
+    const cached = await this.#committed(uid);
     if (cached !== undefined) return { httpStatus: 200, state: cached };
-    const existing = this.#builds.get(sentUid);
+    const existing = this.#builds.get(uid);
     if (existing !== undefined && !isTerminal(existing.state)) return { httpStatus: 202, state: existing.state };
     if (this.#queue.length >= this.#options.maxQueued) {
       throw new ApiError('SERVER_BUSY', `${this.#queue.length} submitted builds are waiting already; try again later`);
     }
     let finish = (): void => undefined;
     const done = new Promise<void>((resolve) => (finish = resolve));
-    const entry: BuildEntry = { uid: sentUid, graph, state: { uid: sentUid, state: 'queued' }, done, finish };
+    const entry: BuildEntry = { uid, graph, state: { uid, state: 'queued' }, done, finish };
     this.#remember(entry);
     this.#queue.push(entry);
     this.#pump();

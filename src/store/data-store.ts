@@ -10,6 +10,7 @@ import { copyFile, link, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { RunGraphError, assertNever, isErrnoException } from '../errors.js';
 import { sha256Hex, type NodeRecord, type Uid } from '../identity/fingerprint.js';
+import { formatJson } from '../identity/json-text.js';
 import { encodeNpy } from '../values/npy.js';
 import type { OperationOutputs } from './outputs.js';
 import {
@@ -86,7 +87,7 @@ export async function publishStore(
     // Both at once, and both waited for before any failure is thrown, so nothing is still writing into the staging directory as it is removed.
     const writes = await Promise.allSettled([
       createFile(join(staging, OWNER_FILE), JSON.stringify(owner), { fsync: false }),
-      createFile(join(staging, METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`, { fsync: false }),
+      createFile(join(staging, METADATA_FILE), `${formatJson(metadata, 2)}\n`, { fsync: false }),
     ]);
     for (const write of writes) if (write.status === 'rejected') throw write.reason;
     faultPoint('after-tmp-created');
@@ -144,7 +145,7 @@ async function prepareArtifacts(storeDir: string, outputs: OperationOutputs): Pr
           return { output, entry, bytes };
         }
         case 'json': {
-          const bytes = Buffer.from(`${JSON.stringify(value.value)}\n`);
+          const bytes = Buffer.from(`${formatJson(value.value)}\n`);
           return {
             output,
             entry: {
@@ -264,7 +265,7 @@ export async function commitStore(
 
   const stageMetadata = async (): Promise<StagedFile> => {
     faultWrite('metadata-write', metadataPath);
-    return stageFile(metadataPath, `${JSON.stringify(committed, null, 2)}\n`);
+    return stageFile(metadataPath, `${formatJson(committed, 2)}\n`);
   };
   const stageArtifact = async ({ entry, bytes }: PreparedArtifact): Promise<StagedFile | undefined> => {
     if (bytes !== undefined) {

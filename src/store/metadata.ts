@@ -2,11 +2,14 @@
  * `metadata.json`, the one file that says what a store is and whether it is
  * committed. It is rewritten atomically and changes to `committed` last, after
  * every artifact is durable, so a store is either committed (every artifact
- * present and matching its recorded size and sha256) or not.
+ * present and matching its recorded size and sha256) or not. It is written
+ * with formatJson and read with parseJsonExactly, so the record in it keeps
+ * every number exactly as it was hashed.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeRecord, Uid } from '../identity/fingerprint.js';
+import { parseJsonExactly } from '../identity/json-text.js';
 import type { Dtype } from '../values/npy.js';
 import { readSmallFileSync } from './durable.js';
 
@@ -77,9 +80,11 @@ export function readStoreMetadataSync(storeDir: string): StoreMetadata | undefin
   return parseStoreMetadata(text);
 }
 
+// Exact, so a record keeps the numbers it was hashed with (`1.0`, integers past 2^53);
+// metadata without such numbers, nearly all of it, still goes through JSON.parse.
 function parseStoreMetadata(text: string): StoreMetadata | undefined {
   try {
-    const parsed = JSON.parse(text) as Partial<StoreMetadata>;
+    const parsed = parseJsonExactly(text) as Partial<StoreMetadata>;
     return parsed.format === STORE_FORMAT && typeof parsed.uid === 'string' ? (parsed as StoreMetadata) : undefined;
   } catch {
     return undefined;

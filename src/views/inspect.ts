@@ -6,6 +6,7 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JsonValue } from '../identity/canonical-json.js';
+import { formatJson } from '../identity/json-text.js';
 import { RunGraphError } from '../errors.js';
 import { isUid, type NodeRecord, type Uid } from '../identity/fingerprint.js';
 import { readLedger, type LedgerEntry } from '../store/ledger.js';
@@ -128,7 +129,7 @@ async function previewArray(bytes: ArtifactBytes, source: string): Promise<strin
   if (bytes.size > PREVIEW_MAX_BYTES) return '(large array: not read)';
   const array = decodeNpy(await bytes.read(), source);
   const count = elementCount(array.shape);
-  if (count <= PREVIEW_ELEMENTS) return truncate(JSON.stringify(arrayToNestedList(array)));
+  if (count <= PREVIEW_ELEMENTS) return truncate(formatJson(arrayToNestedList(array)));
   const first = Array.from(array.data.subarray(0, PREVIEW_ELEMENTS) as ArrayLike<number | bigint>, (x) => String(x));
   return `${first.join(', ')}, ... (${PREVIEW_ELEMENTS} of ${count} elements)`;
 }

@@ -1,11 +1,13 @@
 /**
- * Reading a workflow file: parse it, check it against the workflow schema,
- * and reject duplicate labels. Every error names the file and, where there is
+ * Reading a workflow file: parse it (every number exact: an integer keeps
+ * all its digits, `1.0` stays a float), check it against the workflow
+ * schema, and reject duplicate labels. Every error names the file and, where there is
  * one, the node and field.
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { RunGraphError, isErrnoException } from '../errors.js';
+import { parseJsonExactly } from '../identity/json-text.js';
 import { jsonSyntaxErrorOffset } from './json-syntax.js';
 import { isScalemsDocument, scalemsToWorkflow, type DeclaredReferent } from './scalems.js';
 import { findSchemaProblem, instancePathToField } from './schema.js';
@@ -35,7 +37,7 @@ function lineAndColumn(text: string, offset: number): string {
 
 function parseJson(text: string, file: string): unknown {
   try {
-    return JSON.parse(text) as unknown;
+    return parseJsonExactly(text);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // Node 20 gives no position for an unexpected token and quotes the raw text instead: find it, drop the quote.

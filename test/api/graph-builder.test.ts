@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WorkerContext } from '../../src/engine/worker-context.js';
 import { RunGraphError } from '../../src/errors.js';
 import { GraphBuilder } from '../../src/api/graph-builder.js';
-import { add, integer64 } from '../../src/index.js';
+import { JsonFloat, add, float64, formatJson, integer64, type ArrayValue } from '../../src/index.js';
 import { defineOperation, type TypedOperationDefinition } from '../../src/operations/define.js';
 import type { OperationDefinition } from '../../src/operations/operation.js';
 import { runCli } from '../support/cli.js';
@@ -62,6 +62,36 @@ describe('GraphBuilder', () => {
         { label: 'doubled', operation: 'run-graph.Add', input: { a: { $ref: 'matrix.data' }, b: { $ref: 'matrix' } } },
       ],
     });
+  });
+
+  it('takes bigints for int64 and writes float64 literals as floats, with SCALE-MS uids; the values round-trip exactly', async () => {
+    const scaled = defineOperation({
+      namespace: 'test',
+      name: 'Offset',
+      version: '1',
+      inputs: { x: { dtype: 'float64', shape: [null] }, by: { dtype: 'int64', shape: [] } },
+      outputs: { y: { dtype: 'int64', shape: [null] } },
+      run: ({ x, by }) => ({ y: Array.from(x.data, (v) => BigInt(v) + by) }),
+    });
+    const g = new GraphBuilder();
+    const extremes = g.add('extremes', integer64, { data: [[9223372036854775807n, -9223372036854775808n]] });
+    const floats = g.add('floats', float64, { data: [[1, 2.5]] });
+    const spelled = g.add('spelled', float64, { data: [[new JsonFloat(1), 2.5]] });
+    const offset = g.add('offset', scaled, { x: [1, 2], by: 2n ** 62n });
+    const offsetFloats = g.add('offset_floats', scaled, { x: [new JsonFloat(1), new JsonFloat(2)], by: 2n ** 62n });
+    const context = await WorkerContext.open({ workdir: box.path('wd'), jobs: 2 });
+    const run = await g.run(context);
+    expect(run.summary.ok).toBe(true);
+    expect(run.uid(extremes)).toBe('9b3c06e5eed92288553b30d91ceb1dcf2b5d1dc608566e7f1577e2d817e95cc8');
+    expect(run.uid(floats)).toBe('8a93d11a535791d6c3fcc5a1cc7994ae25a692fa544d779a73aadf1ece3fe66c');
+    expect(run.uid(spelled)).toBe(run.uid(floats));
+    expect(run.uid(offsetFloats)).toBe(run.uid(offset));
+    const values = (await run.value(extremes)) as ArrayValue;
+    expect(Array.from(values.data as BigInt64Array)).toEqual([9223372036854775807n, -9223372036854775808n]);
+    expect(Array.from((await run.value(offset)).data)).toEqual([2n ** 62n + 1n, 2n ** 62n + 2n]);
+    expect(formatJson(g.toWorkflowSpec().nodes[0]?.input)).toBe(
+      '{"data":[[9223372036854775807,-9223372036854775808]]}',
+    );
   });
 
   it('runs in a WorkerContext; the CLI running the serialized graph gets the same uids and reuses every store', async () => {

@@ -173,8 +173,34 @@ const CASES: BadCase[] = [
     content: { nodes: [{ label: 'half', operation: 'scalems.Integer64', input: { data: [1, 1.5] } }] },
     code: 'E_INPUT_TYPE',
     node: 'half',
-    field: 'input.data',
+    field: 'input.data[1]',
     mentions: ['1.5', 'scalems.Float64'],
+  },
+  {
+    name: 'Integer64 data one past the int64 range',
+    content:
+      '{"nodes": [{"label": "big", "operation": "scalems.Integer64", "input": {"data": [[9223372036854775807, 9223372036854775808]]}}]}',
+    code: 'E_INPUT_TYPE',
+    node: 'big',
+    field: 'input.data[0][1]',
+    // Quoted as the file has it, not rounded to 9223372036854776000.
+    mentions: ['element [0][1] is 9223372036854775808, outside the int64 range'],
+  },
+  {
+    name: 'Integer64 data given as a float past 2^53',
+    content: '{"nodes": [{"label": "rounded", "operation": "scalems.Integer64", "input": {"data": [1e18]}}]}',
+    code: 'E_INPUT_TYPE',
+    node: 'rounded',
+    field: 'input.data[0]',
+    mentions: ['element [0] is 1e+18, a float past 2^53'],
+  },
+  {
+    name: 'Float64 data too large for a float',
+    content: '{"nodes": [{"label": "overflow", "operation": "scalems.Float64", "input": {"data": [1.0, 1e400]}}]}',
+    code: 'E_INPUT_TYPE',
+    node: 'overflow',
+    field: 'input.data[1]',
+    mentions: ['Infinity', 'which a float64 cannot hold'],
   },
   {
     name: 'a missing workflow file',

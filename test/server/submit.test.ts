@@ -233,6 +233,35 @@ describe('a submitted record', () => {
     expect(array.get(1, 0)).toBe(3n);
   });
 
+  it('keeps numbers exact: Float64 spelled [[1, 2.5]] is the node of [[1.0, 2.5]], and Integer64 holds the int64 extremes', async () => {
+    const floats = await client.submit({ depends: [], input: { data: [[1, 2.5]] }, operation: ['scalems', 'Float64'] });
+    expect(floats.uid).toBe('8a93d11a535791d6c3fcc5a1cc7994ae25a692fa544d779a73aadf1ece3fe66c');
+    const extremes = await client.submit({
+      depends: [],
+      input: { data: [[9223372036854775807n, -9223372036854775808n]] },
+      operation: ['scalems', 'Integer64'],
+    });
+    expect(extremes.uid).toBe('9b3c06e5eed92288553b30d91ceb1dcf2b5d1dc608566e7f1577e2d817e95cc8');
+    expect(Array.from((await extremes.node.read()).data as BigInt64Array)).toEqual([
+      9223372036854775807n,
+      -9223372036854775808n,
+    ]);
+    // A body written by another program, read without rounding: the cache answers with the same store.
+    const raw = await submitRaw(
+      '{"record": {"depends": [], "input": {"data": [[9223372036854775807, -9223372036854775808]]}, "operation": ["scalems", "Integer64"]}}',
+    );
+    expect(raw.status).toBe(200);
+    expect(raw.text).toContain('"data":[[9223372036854775807,-9223372036854775808]]');
+  });
+
+  it('refuses an int64 value outside int64, quoting it, before any write', async () => {
+    const raw = await submitRaw(
+      '{"record": {"depends": [], "input": {"data": [9223372036854775808]}, "operation": ["scalems", "Integer64"]}}',
+    );
+    expectApiError(raw, 'INVALID_RECORD');
+    expect(raw.text).toContain('9223372036854775808, outside the int64 range');
+  });
+
   it('is refused before any build when its input fails the operation check', async () => {
     const record: NodeRecord = {
       depends: [],

@@ -1,4 +1,5 @@
 /** `run-graph explain`: why one node will run or is reused, in plain words (or JSON). Reads only. */
+import { formatJson } from '../../identity/json-text.js';
 import { describeExplanation, explainNode } from '../../views/explain/explain.js';
 import { loadGraph } from '../../workflow/load-graph.js';
 import { EXIT } from '../exit-codes.js';
@@ -16,7 +17,7 @@ export async function explainCommand(workflow: string, label: string, options: E
   const workdir = chosenWorkdir(workflow, options.workdir);
   const explanation = await explainNode(graph, label, workdir);
   if (options.json === true) {
-    process.stdout.write(`${JSON.stringify({ workdir, ...explanation }, null, 2)}\n`);
+    process.stdout.write(`${formatJson({ workdir, ...explanation }, 2)}\n`);
     return EXIT.ok;
   }
   process.stdout.write(`${describeExplanation(explanation, workdir).join('\n')}\n`);

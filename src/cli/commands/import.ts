@@ -7,6 +7,7 @@
  */
 import writeFileAtomic from 'write-file-atomic';
 import { RunGraphError } from '../../errors.js';
+import { formatJson } from '../../identity/json-text.js';
 import { loadWorkflowGraph } from '../../workflow/load-graph.js';
 import { SCALEMS_WORKFLOW_VERSION } from '../../workflow/scalems.js';
 import { EXIT } from '../exit-codes.js';
@@ -29,7 +30,8 @@ export async function importCommand(document: string, options: ImportCommandOpti
       },
     );
   }
-  const text = `${JSON.stringify({ description: `imported from ${document} (${SCALEMS_WORKFLOW_VERSION})`, ...workflow.spec }, null, 2)}\n`;
+  // formatJson keeps the numbers as the document has them: `1.0` a float, integers past 2^53 whole.
+  const text = `${formatJson({ description: `imported from ${document} (${SCALEMS_WORKFLOW_VERSION})`, ...workflow.spec }, 2)}\n`;
   if (options.output === undefined) process.stdout.write(text);
   // Atomically: an existing file is replaced whole or not at all, never left half written.
   else await writeFileAtomic(options.output, text);

@@ -9,6 +9,7 @@
 import { connect } from '../../client/connect.js';
 import { inspectRemoteStore, resolveRemoteTarget } from '../../client/remote-inspect.js';
 import { RunGraphError } from '../../errors.js';
+import { formatJson } from '../../identity/json-text.js';
 import { describeLedgerOperation } from '../../store/ledger.js';
 import { inspectStore, resolveTarget, type InspectReport } from '../../views/inspect.js';
 import { formatBytes } from '../../store/store-index.js';
@@ -102,8 +103,6 @@ export async function inspectCommand(target: string, options: InspectCommandOpti
     options.remote === undefined
       ? await localReport(target, options)
       : await remoteReport(target, options.remote, options);
-  process.stdout.write(
-    options.json === true ? `${JSON.stringify(report, null, 2)}\n` : `${describeReport(report).join('\n')}\n`,
-  );
+  process.stdout.write(options.json === true ? `${formatJson(report, 2)}\n` : `${describeReport(report).join('\n')}\n`);
   return EXIT.ok;
 }
