@@ -8,15 +8,19 @@
  * floats as Python's `repr` writes them (`json-numbers.ts`). This is the form
  * SCALE-MS hashes, so uids agree with it.
  *
- * The writer is run-graph's own: a generic stable stringifier writes numbers
- * as JavaScript does (`1` for 1.0, `1e-7`, `100000000000000000000` for
- * 1e20) and cannot write a bigint at all. Like such a stringifier it would
- * also coerce what JSON cannot hold (NaN becomes null, a typed array an
- * object of indices), giving two different records one uid; so only plain
+ * fast-json-stable-stringify writes every value whose numbers JavaScript
+ * and Python spell alike (safe integers, and floats with a fraction between
+ * 1e-4 and 1e16), which is most records: integer data, strings, labels.
+ * It writes numbers as JavaScript does (`1` for 1.0, `1e-7`,
+ * `100000000000000000000` for 1e20) and cannot write a bigint, so a value
+ * holding any other number is written by run-graph's own writer below.
+ * Either would coerce what JSON cannot hold (NaN becomes null, a typed array
+ * an object of indices), giving two different records one uid; so only plain
  * JSON is written: null, booleans, finite numbers (`number`, `bigint`,
  * `JsonFloat`), strings, arrays and plain objects. Anything else is
  * E_NOT_CANONICAL naming its path.
  */
+import untypedStableStringify from 'fast-json-stable-stringify';
 import { RunGraphError, describeValue } from '../errors.js';
 import { floatText, isJsonFloat, type JsonFloat } from './json-numbers.js';
 
@@ -216,8 +220,53 @@ function writeCanonical(value: unknown, depthLeft: number): string {
   }
 }
 
+// The package's own typings leave out its options argument.
+const stableStringify = untypedStableStringify as unknown as (
+  value: JsonValue,
+  options: { cmp: (a: { key: string }, b: { key: string }) => number },
+) => string;
+
+/**
+ * Whether `value` is plain JSON whose every number JavaScript writes as
+ * Python does: a safe integer, or a float with a fraction and a magnitude
+ * from 1e-4 to below 1e16 (where both write the shortest digits without an
+ * exponent). No bigint, no JsonFloat. Anything else, odd values included,
+ * goes to run-graph's own writer, which also checks.
+ */
+function spelledAlike(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number': {
+      if (Number.isSafeInteger(value)) return true;
+      const magnitude = Math.abs(value);
+      return Number.isFinite(value) && !Number.isInteger(value) && magnitude >= 1e-4 && magnitude < 1e16;
+    }
+    case 'object': {
+      if (value === null) return true;
+      if (depth > MAX_QUICK_DEPTH) return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!(i in value) || !spelledAlike(value[i], depth + 1)) return false;
+        return true;
+      }
+      const proto: unknown = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const key of Object.keys(value)) {
+        if (!spelledAlike((value as { [key: string]: unknown })[key], depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
 /** The canonical JSON text of a plain JSON value; throws E_NOT_CANONICAL otherwise. */
 export function canonicalJson(value: unknown): string {
+  if (spelledAlike(value, 0)) {
+    return escapeNonAscii(stableStringify(value as JsonValue, { cmp: (a, b) => compareCodePoints(a.key, b.key) }));
+  }
   let text: string;
   try {
     text = writeCanonical(value, MAX_QUICK_DEPTH);
