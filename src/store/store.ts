@@ -113,9 +113,10 @@ export class Stores {
    * then claims it and finds out which). Takes no lock. `record` replaces
    * the parsed copy in what is returned.
    *
-   * The metadata is read and the lock looked for synchronously, before the
-   * first await: a caller checking many stores at once (the resume pre-pass)
-   * gets those reads in a row, without a thread-pool round trip each.
+   * The metadata is read, and (with `size` verification) every artifact
+   * stat'ed, synchronously before the call returns its promise: a caller
+   * checking many stores at once (the resume pre-pass) gets those reads in a
+   * row, without a thread-pool round trip each.
    */
   async verified(uid: Uid, record: NodeRecord): Promise<CommittedMetadata | undefined> {
     const storeDir = this.dir(uid);
