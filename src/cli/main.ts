@@ -207,7 +207,14 @@ function buildProgram(): Command {
     .description(
       'list the stores no kept workflow reaches and the space they take; delete them with --yes (never a store a live process holds)',
     )
-    .requiredOption('-k, --keep <workflow...>', 'workflows whose stores are kept')
+    // Not requiredOption: its absence is reported as every run-graph error is (E_USAGE), not in commander's words.
+    .option('-k, --keep <workflow...>', 'workflows whose stores are kept (required)')
+    .addOption(
+      new Option(
+        '--keep-quarantine <age>',
+        'with --yes, keep quarantined stores younger than this (7d, 12h, 30m, seconds; default: delete all)',
+      ),
+    )
     .addOption(new Option('-w, --workdir <dir>', 'working directory (default: that of the first --keep workflow)'))
     .addOption(new Option('-y, --yes', 'delete the unreachable stores (default: only list them)'))
     .addOption(
