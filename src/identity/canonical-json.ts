@@ -79,14 +79,14 @@ function checkPlainJson(value: unknown, path: string, ancestors: Set<object>): v
     case 'boolean':
       return;
     case 'number':
-      if (!Number.isFinite(value)) reject(value, path, 'is not a finite number');
+      if (!Number.isFinite(value)) rejectNonFinite(value, path);
       return;
     case 'bigint':
       return;
     case 'object': {
       if (value === null) return;
       if (isJsonFloat(value)) {
-        if (!Number.isFinite(value.value)) reject(value.value, path, 'is not a finite number');
+        if (!Number.isFinite(value.value)) rejectNonFinite(value.value, path);
         return;
       }
       if (ancestors.has(value)) reject(value, path, 'is a circular reference');
@@ -114,6 +114,18 @@ function checkPlainJson(value: unknown, path: string, ancestors: Set<object>): v
     default:
       reject(value, path, `is ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`}`);
   }
+}
+
+// A JSON text can spell no NaN or Infinity: a non-finite number read from a file was a literal past float64's range.
+function rejectNonFinite(value: number, path: string): never {
+  reject(
+    value,
+    path,
+    'is not a finite number',
+    Number.isNaN(value)
+      ? 'JSON has no NaN: use null or leave the element out'
+      : 'a literal beyond about ±1.8e308 (such as 1e999) reads as Infinity, which has no JSON form: write a finite number',
+  );
 }
 
 function reject(value: unknown, path: string, problem: string, hint?: string): never {

@@ -350,7 +350,7 @@ async function verifyFiles(
   return undefined;
 }
 
-/** Move a store aside to `quarantine/` (never deleted) so its node can be rebuilt. Returns the new path. */
+/** Move a store aside to `quarantine/` (deleted only by `gc --yes`) so its node can be rebuilt. Returns the new path. */
 export async function quarantineStore(layout: WorkdirLayout, uid: Uid): Promise<string> {
   await mkdir(layout.quarantine, { recursive: true });
   const target = join(

@@ -1,7 +1,7 @@
 /**
  * The working directory: one store per node at `<workdir>/<uid>/`, staging
  * in `tmp/`, and stores that failed verification moved to `quarantine/`
- * (never deleted). Opening a working directory checks that it is one,
+ * (deleted only by `gc --yes`). Opening a working directory checks that it is one,
  * creates it if needed, and sweeps the staging leftovers of dead processes.
  */
 import { access, constants, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
