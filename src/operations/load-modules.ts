@@ -6,7 +6,8 @@
  * operation, or defines a name that is already taken is an error naming the
  * workflow file, the module and the operation.
  */
-import { isAbsolute, relative, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { RunGraphError, describeValue } from '../errors.js';
 import { isOperationDefinition } from './define.js';
@@ -56,6 +57,47 @@ function shownPath(path: string): string {
 }
 
 /**
+ * Why a module did not load, in words that lead to the fix. A module that
+ * exists but imports a package Node cannot find (most often `run-graph`
+ * itself, for a module beside a workflow with no `node_modules`) says which
+ * package and where Node looked, not "no such file": ERR_MODULE_NOT_FOUND
+ * is the code of both, and its message names the importing module too.
+ */
+function loadFailure(
+  error: unknown,
+  given: string,
+  path: string,
+  where: { file?: string; field: string },
+): RunGraphError {
+  const message = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+  const notFound = (error as NodeJS.ErrnoException | undefined)?.code === 'ERR_MODULE_NOT_FOUND';
+  const fail = (reason: string, hint: string): RunGraphError =>
+    new RunGraphError('E_OPERATION_MODULE', `cannot load operation module '${given}' (${shownPath(path)}): ${reason}`, {
+      ...where,
+      value: given,
+      hint,
+      cause: error,
+    });
+  if (notFound && !existsSync(path))
+    return fail(
+      'no such file',
+      'paths in "operations" are relative to the workflow file; a TypeScript module must be compiled to .js first',
+    );
+  const missingPackage = notFound ? /Cannot find package '([^']+)'/.exec(message)?.[1] : undefined;
+  if (missingPackage !== undefined) {
+    const folder = dirname(path);
+    return fail(
+      `it imports package '${missingPackage}', which Node cannot find: there is no node_modules/${missingPackage} in ${folder} or any folder above it`,
+      missingPackage === 'run-graph'
+        ? `install run-graph where the module is: \`npm install run-graph\` (or \`npm install <path of a run-graph checkout>\`, or \`npm link run-graph\`) in ${folder} or a folder above it; NODE_PATH does not help, ES module imports ignore it`
+        : `install it where the module is: \`npm install ${missingPackage}\` in ${folder} or a folder above it; NODE_PATH does not help, ES module imports ignore it`,
+    );
+  }
+  if (notFound) return fail(message, 'a module it imports is missing: check the paths of its imports');
+  return fail(message, 'run the module with node to see the full error');
+}
+
+/**
  * Import each module and register its operations in `registry`. `modules`
  * are as written in the workflow (`operations[i]`); `baseDir` is the
  * workflow file's directory; `file` names the workflow in errors.
@@ -96,23 +138,7 @@ export async function loadOperationModules(
           cause: error,
         });
       }
-      const notFound =
-        (error as NodeJS.ErrnoException | undefined)?.code === 'ERR_MODULE_NOT_FOUND' &&
-        String((error as Error).message).includes(path);
-      const reason = notFound ? 'no such file' : error instanceof Error ? error.message.split('\n')[0] : String(error);
-      throw new RunGraphError(
-        'E_OPERATION_MODULE',
-        `cannot load operation module '${given}' (${shownPath(path)}): ${reason}`,
-        {
-          ...where,
-          field,
-          value: given,
-          hint: notFound
-            ? 'paths in "operations" are relative to the workflow file; a TypeScript module must be compiled to .js first'
-            : 'run the module with node to see the full error',
-          cause: error,
-        },
-      );
+      throw loadFailure(error, given, path, { ...where, field });
     }
     const operations = exportedOperations(namespace);
     if (operations.length === 0) {
