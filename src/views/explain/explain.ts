@@ -74,6 +74,31 @@ export function nodeByLabel(graph: ConcreteGraph, label: string): GraphNode {
   });
 }
 
+/**
+ * How close an earlier store is to a node, compared element by element: the
+ * store made by other versions only is the closest by definition; then one
+ * the node's own label committed before (an ensemble member's previous
+ * store, not the newest store of another member, which differs as much when
+ * every member's upstream changed); then fewest differences, committed,
+ * newest.
+ */
+type Score = [prior: number, otherLabel: number, differences: number, uncommitted: number, at: string];
+
+function isCloser(score: Score, than: Score): boolean {
+  for (let i = 0; i < 4; i++) {
+    const a = score[i] as number;
+    const b = than[i] as number;
+    if (a !== b) return a < b;
+  }
+  return score[4] > than[4];
+}
+
+/** The uids the ledger says were committed under `label`. */
+async function uidsCommittedAs(workdirRoot: string, label: string): Promise<Set<Uid>> {
+  const entries = await readLedger(workdirRoot).catch(() => []);
+  return new Set(entries.filter((entry) => entry.label === label).map((entry) => entry.uid));
+}
+
 function rank(metadata: StoreMetadata): [number, string] {
   return [isCommitted(metadata) ? 1 : 0, isCommitted(metadata) ? metadata.committedAt : metadata.createdAt];
 }
@@ -119,20 +144,21 @@ export async function explainNode(graph: ConcreteGraph, label: string, workdir: 
     const [ns, name] = metadata.record.operation;
     if (ns === node.operation.namespace && name === node.operation.name) candidates.push([uid, metadata]);
   }
+  const sameLabel = await uidsCommittedAs(layout.root, node.label);
   let best: ClosestStore | undefined;
-  let bestScore: [number, number, string] | undefined;
+  let bestScore: Score | undefined;
   for (const [uid, metadata] of candidates) {
     // Scored without tracing upstream; only the winner's differences are traced, below.
     const result = diffRecords(node.record, metadata.record, context, 0, false);
-    // The store made by other versions only is the closest by definition; then fewest differences, committed, newest.
     const [committed, at] = rank(metadata);
-    const score: [number, number, string] = [uid === prior?.uid ? -1 : differenceCount(result), -committed, at];
-    const better =
-      bestScore === undefined ||
-      score[0] < bestScore[0] ||
-      (score[0] === bestScore[0] &&
-        (score[1] < bestScore[1] || (score[1] === bestScore[1] && score[2] > bestScore[2])));
-    if (better) {
+    const score: Score = [
+      uid === prior?.uid ? 0 : 1,
+      sameLabel.has(uid) ? 0 : 1,
+      differenceCount(result),
+      -committed,
+      at,
+    ];
+    if (bestScore === undefined || isCloser(score, bestScore)) {
       bestScore = score;
       best = { uid, operation: metadata.operation, state: metadata.state, at, ...result };
     }
