@@ -7,7 +7,7 @@
 import type { NodeInfo, RootNode } from '../views/browse/types.js';
 import { RunGraphError } from '../errors.js';
 import { isUid, type NodeRecord, type Uid } from '../identity/fingerprint.js';
-import { UID_PREFIX, previewArtifactFrom, type ArtifactReport, type InspectReport } from '../views/inspect.js';
+import { UID_PREFIX, reportArtifact, type ArtifactReport, type InspectReport } from '../views/inspect.js';
 import type { LedgerEntry } from '../store/ledger.js';
 import { isCommitted } from '../store/metadata.js';
 import type { ConcreteGraph } from '../workflow/graph.js';
@@ -148,12 +148,16 @@ export async function inspectRemoteStore(graph: RemoteGraph, target: RemoteTarge
   const artifacts: ArtifactReport[] = [];
   if (isCommitted(metadata)) {
     for (const [output, artifact] of Object.entries(metadata.artifacts)) {
-      const preview = await previewArtifactFrom(artifact, async () => ({
-        size: artifact.size,
-        read: (maxBytes) =>
-          node.bytes(output, maxBytes === undefined ? undefined : { start: 0, end: Math.min(maxBytes, artifact.size) }),
-      }));
-      artifacts.push({ output, ...artifact, preview });
+      artifacts.push(
+        await reportArtifact(output, artifact, async () => ({
+          size: artifact.size,
+          read: (maxBytes) =>
+            node.bytes(
+              output,
+              maxBytes === undefined ? undefined : { start: 0, end: Math.min(maxBytes, artifact.size) },
+            ),
+        })),
+      );
     }
   }
   // The metadata was read after the info: the later word on whether the store is committed.

@@ -10,7 +10,7 @@ import { formatJson } from '../identity/json-text.js';
 import { RunGraphError } from '../errors.js';
 import { isUid, type NodeRecord, type Uid } from '../identity/fingerprint.js';
 import { readLedger, type LedgerEntry } from '../store/ledger.js';
-import { decodeNpy, elementCount, type Dtype } from '../values/npy.js';
+import { decodeNpy, elementCount, parseNpyHeader, type Dtype, type NpyHeader } from '../values/npy.js';
 import type { ArtifactEntry, StoreMetadata } from '../store/metadata.js';
 import type { OwnerInfo } from '../store/owner.js';
 import { readStoreStatus } from '../store/store-status.js';
@@ -158,9 +158,43 @@ async function fileBytes(path: string): Promise<ArtifactBytes> {
   };
 }
 
-/** A short preview of one artifact; a problem reading it is the preview, not an error. */
-export async function previewArtifact(storeDir: string, artifact: ArtifactEntry): Promise<string> {
-  return previewArtifactFrom(artifact, () => fileBytes(join(storeDir, artifact.path)));
+/** The dtype and shape an `.npy` file's header says, from its first bytes only; undefined when it has none. */
+async function npyFileType(
+  bytes: ArtifactBytes,
+  source: string,
+): Promise<Pick<NpyHeader, 'dtype' | 'shape'> | undefined> {
+  try {
+    let head = await bytes.read(Math.min(bytes.size, 4096));
+    // The header length: 2 bytes at offset 8 in format 1.0, 4 bytes in 2.0 and 3.0.
+    const view = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+    const needed = view.length < 12 ? 0 : view[6] === 1 ? 10 + view.readUInt16LE(8) : 12 + view.readUInt32LE(8);
+    if (needed > head.length && needed <= bytes.size) head = await bytes.read(needed);
+    const { dtype, shape } = parseNpyHeader(head, source);
+    return { dtype, shape };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One artifact as inspect reports it, whose bytes `open` gives: its entry, a
+ * preview, and for a file named `.npy` (a subprocess's output file, committed
+ * as a plain file) the dtype and shape of its header.
+ */
+export async function reportArtifact(
+  output: string,
+  artifact: ArtifactEntry,
+  open: () => Promise<ArtifactBytes>,
+): Promise<ArtifactReport> {
+  const preview = await previewArtifactFrom(artifact, open);
+  const npy =
+    artifact.kind === 'file' && artifact.path.endsWith('.npy')
+      ? await open().then(
+          (bytes) => npyFileType(bytes, artifact.path),
+          () => undefined,
+        )
+      : undefined;
+  return { output, ...artifact, ...(npy === undefined ? {} : { dtype: npy.dtype, shape: npy.shape }), preview };
 }
 
 /** A short preview of one artifact whose bytes `open` gives (a stream is described from its entry and never read). */
@@ -234,7 +268,7 @@ export async function inspectStore(
   const artifacts: ArtifactReport[] = [];
   if (store.state === 'committed') {
     for (const [output, artifact] of Object.entries(store.metadata.artifacts)) {
-      artifacts.push({ output, ...artifact, preview: await previewArtifact(storeDir, artifact) });
+      artifacts.push(await reportArtifact(output, artifact, () => fileBytes(join(storeDir, artifact.path))));
     }
   }
   return {

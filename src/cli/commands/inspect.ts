@@ -53,7 +53,8 @@ function describeReport(report: InspectReport): string[] {
     lines.push('artifacts');
     const width = Math.max(...report.artifacts.map((a) => a.output.length));
     for (const a of report.artifacts) {
-      const type = a.kind === 'array' ? `${a.dtype ?? '?'} [${(a.shape ?? []).join(', ')}]` : a.kind;
+      const arrayType = `${a.dtype ?? '?'} [${(a.shape ?? []).join(', ')}]`;
+      const type = a.kind === 'array' ? arrayType : a.dtype === undefined ? a.kind : `${a.kind} (.npy) ${arrayType}`;
       lines.push(`  ${a.output.padEnd(width)}  ${type}, ${formatBytes(a.size)}, ${a.path}: ${a.preview}`);
     }
   }
