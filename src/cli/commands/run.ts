@@ -5,7 +5,9 @@
  * point, releasing their locks; a second one exits at once. Either way the
  * same command resumes.
  */
+import { isNotWritable, runReadOnly } from '../../engine/read-only-run.js';
 import { WorkerContext } from '../../engine/worker-context.js';
+import { RunGraphError } from '../../errors.js';
 import { killRunningSubprocesses } from '../../operations/subprocess.js';
 import { loadGraph } from '../../workflow/load-graph.js';
 import { EXIT } from '../exit-codes.js';
@@ -37,17 +39,27 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
   });
   const workdir = chosenWorkdir(workflow, options.workdir);
   let served: Awaited<ReturnType<typeof startRunServer>> | undefined;
-  const context = await WorkerContext.open({
-    workdir,
-    ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
-    verify: options.verify === true ? 'checksum' : 'size',
-    staleMs: options.stale * 1000,
-    ...(process.env['RUN_GRAPH_EXECUTION_LOG'] ? { executionLog: process.env['RUN_GRAPH_EXECUTION_LOG'] } : {}),
-    onEvent: (event) => {
-      reporter.onEvent(event);
-      served?.publish(event);
-    },
-  });
+  const verify = options.verify === true ? 'checksum' : 'size';
+  let context: WorkerContext;
+  try {
+    context = await WorkerContext.open({
+      workdir,
+      ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
+      verify,
+      staleMs: options.stale * 1000,
+      ...(process.env['RUN_GRAPH_EXECUTION_LOG'] ? { executionLog: process.env['RUN_GRAPH_EXECUTION_LOG'] } : {}),
+      onEvent: (event) => {
+        reporter.onEvent(event);
+        served?.publish(event);
+      },
+    });
+  } catch (error) {
+    // A directory that cannot be written is still usable when every node is committed in it (a read-only mount).
+    if (options.serve === true || !isNotWritable(error) || !(error instanceof RunGraphError)) throw error;
+    await runReadOnly(graph, { workdir, verify, onEvent: (event) => reporter.onEvent(event) }, error);
+    reporter.close();
+    return EXIT.ok;
+  }
   if (options.serve === true) served = await startRunServer(graph, workdir, options);
 
   const controller = new AbortController();
