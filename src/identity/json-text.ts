@@ -42,7 +42,7 @@ function closingQuote(text: string, open: number): number {
  * Whether the text holds a number token that `JSON.parse` would misread:
  * `-0` (the integer 0, not the float -0.0), an integer part of 16 digits or
  * more (past 2^53), a fraction that may round to an integer, a fraction of
- * zeros (`1.0`), or an exponent (`1e5`). Strings are skipped, so the digits
+ * zeros (`1.0`), or an exponent on an integral value (`1e5`, `2.5e1`). Strings are skipped, so the digits
  * of a uid or a sha256 do not count. A scan by hand: a regular expression
  * for the same took three times as long as JSON.parse of a metadata.json.
  */
@@ -68,7 +68,14 @@ export function needsLosslessParse(text: string): boolean {
         if (zeros || mayRoundToInteger(text, integerStart, digits, fractionStart, end)) return true;
         after = text.charCodeAt(end);
       }
-      if (after === 0x65 || after === 0x45 || digits >= 16) return true;
+      if (digits >= 16) return true;
+      if (after === 0x65 || after === 0x45) {
+        // An exponent: JSON.parse misreads only one that reads as a safe integer (`1e5`), which would be written back as an integer.
+        let exponentEnd = end + 1;
+        while (exponentEnd < length && /[-+0-9]/.test(text.charAt(exponentEnd))) exponentEnd++;
+        if (Number.isSafeInteger(Number(text.slice(i, exponentEnd)))) return true;
+        end = exponentEnd;
+      }
       if (code === MINUS && digits === 1 && text.charCodeAt(integerStart) === ZERO && end === integerStart + 1)
         return true;
       i = end - 1;

@@ -173,6 +173,7 @@ describe('parseJsonExactly', () => {
       '[-1, 0, 0.5, -0.25, 123456789012345]',
       // Long fractions far from an integer: JSON.parse reads them as Python does.
       '{"a":[0.12345678901234567, 0.8444218515250481, 12.000000000001234]}',
+      '[1.5e-07, -2.25E-5, 3.3e+300]',
     ]) {
       expect(needsLosslessParse(text)).toBe(false);
     }
