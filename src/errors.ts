@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'E_INPUT_TYPE'
   | 'E_INPUT_SHAPE'
   | 'E_NOT_CANONICAL'
+  | 'E_TOO_LARGE'
   | 'E_NPY_FORMAT'
   | 'E_FILE_INPUT'
   | 'E_WORKDIR'

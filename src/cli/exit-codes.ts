@@ -33,6 +33,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_INPUT_TYPE':
     case 'E_INPUT_SHAPE':
     case 'E_NOT_CANONICAL':
+    case 'E_TOO_LARGE':
     case 'E_NPY_FORMAT':
     case 'E_FILE_INPUT':
     case 'E_UNKNOWN_NODE':

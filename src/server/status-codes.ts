@@ -126,6 +126,7 @@ export function toApiError(error: unknown): ApiError {
     case 'E_INPUT_TYPE':
     case 'E_INPUT_SHAPE':
     case 'E_NOT_CANONICAL':
+    case 'E_TOO_LARGE':
     case 'E_NPY_FORMAT':
     case 'E_FILE_INPUT':
       return new ApiError('INVALID_RECORD', message);

@@ -9,6 +9,7 @@ import { readdirSync, statSync, type Stats } from 'node:fs';
 import { copyFile, link, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { RunGraphError, assertNever, isErrnoException } from '../errors.js';
+import { canonicalJson } from '../identity/canonical-json.js';
 import { sha256Hex, type NodeRecord, type Uid } from '../identity/fingerprint.js';
 import { formatJson } from '../identity/json-text.js';
 import { encodeNpy } from '../values/npy.js';
@@ -28,7 +29,10 @@ import { LOCK_DIR } from './lock.js';
 import { STREAM_DIR, streamPath } from './array-stream.js';
 import {
   METADATA_FILE,
+  RECORD_FILE,
   STORE_FORMAT,
+  isLargeRecord,
+  metadataText,
   type ArtifactEntry,
   type CommittedMetadata,
   type StoreMetadata,
@@ -40,6 +44,7 @@ import type { WorkdirLayout } from './workdir.js';
 /** Entries of a store that survive a reset: its identity, ownership, checkpoints and durable stream chunks. */
 const KEPT_ON_RESET: ReadonlySet<string> = new Set([
   METADATA_FILE,
+  RECORD_FILE,
   OWNER_FILE,
   LOCK_DIR,
   `${LOCK_DIR}.reclaim`,
@@ -74,20 +79,25 @@ export async function publishStore(
   const staging = join(layout.tmp, stagingName(store.uid.slice(0, 16), owner));
   await mkdir(staging);
   try {
+    // A large record is written once, as its canonical text (whose sha256 is the uid), not copied into the metadata.
+    const recordText = isLargeRecord(store.record) ? Buffer.from(canonicalJson(store.record), 'utf8') : undefined;
     const metadata: StoreMetadata = {
       format: STORE_FORMAT,
       uid: store.uid,
       record: store.record,
+      ...(recordText === undefined ? {} : { recordFile: { path: RECORD_FILE, size: recordText.length } }),
       operation: store.operation,
       createdAt: new Date().toISOString(),
       state: 'created',
     };
-    // No fsync: a store that loses these files in a power cut reads as uncommitted and is rebuilt.
+    // No fsync for metadata and owner: a store that loses them in a power cut reads as uncommitted and is rebuilt.
+    // The record file is fsynced: it stays as it is after the commit, whose directory fsync makes its entry durable.
     faultWrite('publish', staging);
-    // Both at once, and both waited for before any failure is thrown, so nothing is still writing into the staging directory as it is removed.
+    // All at once, and all waited for before any failure is thrown, so nothing is still writing into the staging directory as it is removed.
     const writes = await Promise.allSettled([
       createFile(join(staging, OWNER_FILE), JSON.stringify(owner), { fsync: false }),
-      createFile(join(staging, METADATA_FILE), `${formatJson(metadata, 2)}\n`, { fsync: false }),
+      createFile(join(staging, METADATA_FILE), metadataText(metadata), { fsync: false }),
+      ...(recordText === undefined ? [] : [createFile(join(staging, RECORD_FILE), recordText, { fsync: true })]),
     ]);
     for (const write of writes) if (write.status === 'rejected') throw write.reason;
     faultPoint('after-tmp-created');
@@ -265,7 +275,7 @@ export async function commitStore(
 
   const stageMetadata = async (): Promise<StagedFile> => {
     faultWrite('metadata-write', metadataPath);
-    return stageFile(metadataPath, `${formatJson(committed, 2)}\n`);
+    return stageFile(metadataPath, metadataText(committed));
   };
   const stageArtifact = async ({ entry, bytes }: PreparedArtifact): Promise<StagedFile | undefined> => {
     if (bytes !== undefined) {
@@ -315,6 +325,12 @@ export async function verifyStore(
   metadata: CommittedMetadata,
   mode: VerifyMode,
 ): Promise<string | undefined> {
+  if (metadata.recordFile !== undefined) {
+    // The record file is checked as an artifact is: its sha256 is the uid.
+    const { path, size } = metadata.recordFile;
+    const problem = await verifyFiles(storeDir, 'record', [{ path, size, sha256: metadata.uid }], mode);
+    if (problem !== undefined) return problem;
+  }
   for (const [output, artifact] of Object.entries(metadata.artifacts)) {
     // A stream's chunks are checked like artifacts of their own.
     const files = artifact.kind === 'stream' ? (artifact.chunks ?? []) : [artifact];

@@ -6,15 +6,30 @@
  * with formatJson and read with parseJsonExactly, so the record in it keeps
  * every number exactly as it was hashed.
  */
+import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeRecord, Uid } from '../identity/fingerprint.js';
-import { parseJsonExactly } from '../identity/json-text.js';
+import { formatJson, parseJsonExactly } from '../identity/json-text.js';
 import type { Dtype } from '../values/npy.js';
 import { readSmallFileSync } from './durable.js';
 
 export const STORE_FORMAT = 'run-graph-store/1';
 export const METADATA_FILE = 'metadata.json';
+/**
+ * Where a large record is kept, once: its canonical JSON text, whose sha256
+ * is the store's uid. metadata.json then holds `recordFile` instead of a copy
+ * of the record (see RecordFile).
+ */
+export const RECORD_FILE = 'record.json';
+/** A record with more values than this (numbers, strings, ...) is kept in record.json rather than in metadata.json. */
+export const INLINE_RECORD_VALUES = 4096;
+
+/** In metadata.json instead of `record`, for a large one: record.json holds it, `size` bytes, its sha256 the uid. */
+export interface RecordFile {
+  path: typeof RECORD_FILE;
+  size: number;
+}
 
 /** One committed output of a node. `path` is relative to the store directory. */
 export interface ArtifactEntry {
@@ -44,7 +59,9 @@ export type StoreState =
 export type StoreMetadata = {
   format: typeof STORE_FORMAT;
   uid: Uid;
+  /** In memory, always the record; on disk, absent when `recordFile` is set. */
   record: NodeRecord;
+  recordFile?: RecordFile;
   operation: { namespace: string; name: string; version: string | null };
   createdAt: string;
 } & StoreState;
@@ -54,6 +71,7 @@ export type CommittedMetadata = StoreMetadata & { state: 'committed' };
 /**
  * Read a store's metadata. Missing or unreadable metadata (a store cut short
  * by a power loss before its first fsync) reads as undefined: not committed.
+ * A record kept in record.json is read from there.
  */
 export async function readStoreMetadata(storeDir: string): Promise<StoreMetadata | undefined> {
   let text: string;
@@ -62,22 +80,61 @@ export async function readStoreMetadata(storeDir: string): Promise<StoreMetadata
   } catch {
     return undefined;
   }
-  return parseStoreMetadata(text);
+  const metadata = parseStoreMetadata(text);
+  if (metadata?.recordFile === undefined || metadata.record !== undefined) return metadata;
+  try {
+    return { ...metadata, record: parseJsonExactly(await readFile(join(storeDir, RECORD_FILE), 'utf8')) as NodeRecord };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * readStoreMetadata, synchronously: for checking many stores in a row, where
  * the four thread-pool round trips of an asynchronous read cost more than the
- * read. Blocks the event loop; callers read in small batches.
+ * read. Blocks the event loop; callers read in small batches. `known` is the
+ * record the caller has for the store's uid: a record kept in record.json is
+ * then not read and parsed again, only checked to be there at its size.
  */
-export function readStoreMetadataSync(storeDir: string): StoreMetadata | undefined {
+export function readStoreMetadataSync(storeDir: string, known?: NodeRecord): StoreMetadata | undefined {
   let text: string;
   try {
     text = readSmallFileSync(join(storeDir, METADATA_FILE));
   } catch {
     return undefined;
   }
-  return parseStoreMetadata(text);
+  const metadata = parseStoreMetadata(text);
+  if (metadata?.recordFile === undefined || metadata.record !== undefined) return metadata;
+  const path = join(storeDir, RECORD_FILE);
+  try {
+    if (known !== undefined)
+      return statSync(path).size === metadata.recordFile.size ? { ...metadata, record: known } : undefined;
+    return { ...metadata, record: parseJsonExactly(readFileSync(path, 'utf8')) as NodeRecord };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The text of metadata.json: indented, numbers exact, and for a record kept
+ * in record.json only the reference to it. The one way metadata is written.
+ */
+export function metadataText(metadata: StoreMetadata): string {
+  if (metadata.recordFile === undefined) return `${formatJson(metadata, 2)}\n`;
+  const { record: _kept, ...reference } = metadata;
+  return `${formatJson(reference, 2)}\n`;
+}
+
+/** Whether a record is large enough to be kept in record.json (more than INLINE_RECORD_VALUES values). */
+export function isLargeRecord(record: NodeRecord): boolean {
+  let budget = INLINE_RECORD_VALUES;
+  const visit = (value: unknown): boolean => {
+    if (--budget < 0) return true;
+    if (Array.isArray(value)) return value.some(visit);
+    if (typeof value === 'object' && value !== null) return Object.values(value).some(visit);
+    return false;
+  };
+  return visit(record.input);
 }
 
 // Exact, so a record keeps the numbers it was hashed with (`1.0`, integers past 2^53);

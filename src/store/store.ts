@@ -120,7 +120,7 @@ export class Stores {
    */
   async verified(uid: Uid, record: NodeRecord): Promise<CommittedMetadata | undefined> {
     const storeDir = this.dir(uid);
-    const metadata = readStoreMetadataSync(storeDir);
+    const metadata = readStoreMetadataSync(storeDir, record);
     if (!isCommitted(metadata)) return undefined;
     if ((await verifyStore(storeDir, metadata, this.options.verify)) !== undefined) return undefined;
     return sharingRecord(metadata, uid, record);
@@ -207,7 +207,7 @@ export class ClaimedStore {
    */
   async open(): Promise<OpenedStore> {
     const { uid, record } = this.identity;
-    const metadata = readStoreMetadataSync(this.dir);
+    const metadata = readStoreMetadataSync(this.dir, record);
     if (isCommitted(metadata)) {
       const problem = await verifyStore(this.dir, metadata, this.stores.options.verify);
       if (problem === undefined) {

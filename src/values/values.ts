@@ -14,6 +14,7 @@ import {
   quoteNumber,
   type JsonNumber,
 } from '../identity/json-numbers.js';
+import { checkLiteralSize } from './memory-limit.js';
 import { allocArray, elementCount, type ArrayValue, type Dtype } from './npy.js';
 
 export type ValueType =
@@ -93,7 +94,10 @@ export function describeRaggedItem(value: unknown): string {
  */
 export function nestedListShape(value: unknown, site: LiteralSite): number[] {
   const found = findNestedShape(value, isJsonNumber);
-  if ('shape' in found) return found.shape;
+  if ('shape' in found) {
+    checkLiteralSize(elementCount(found.shape), site);
+    return found.shape;
+  }
   const { problem } = found;
   const field = `${site.field}${problem.path}`;
   const where = {

@@ -4,7 +4,8 @@
  * schema, and reject duplicate labels. Every error names the file and, where there is
  * one, the node and field.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { checkTextSize } from '../values/memory-limit.js';
 import { dirname, resolve } from 'node:path';
 import { RunGraphError, isErrnoException } from '../errors.js';
 import { parseJsonExactly } from '../identity/json-text.js';
@@ -105,8 +106,11 @@ export function checkWorkflowDocument(document: unknown, file?: string): Workflo
 export async function loadWorkflowFile(path: string): Promise<LoadedWorkflow> {
   let text: string;
   try {
+    // Before the text is read: a file too large to parse here is an error naming it, not an out-of-memory crash.
+    checkTextSize((await stat(path)).size, path);
     text = await readFile(path, 'utf8');
   } catch (error) {
+    if (error instanceof RunGraphError) throw error;
     const reason =
       isErrnoException(error) && error.code === 'ENOENT'
         ? 'no such file'
