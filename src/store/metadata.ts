@@ -6,7 +6,7 @@
  * with formatJson and read with parseJsonExactly, so the record in it keeps
  * every number exactly as it was hashed.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeRecord, Uid } from '../identity/fingerprint.js';
@@ -94,7 +94,7 @@ export async function readStoreMetadata(storeDir: string): Promise<StoreMetadata
  * the four thread-pool round trips of an asynchronous read cost more than the
  * read. Blocks the event loop; callers read in small batches. `known` is the
  * record the caller has for the store's uid: a record kept in record.json is
- * then not read and parsed again, only checked to be there at its size.
+ * then not read and parsed again (verifyStore checks the file).
  */
 export function readStoreMetadataSync(storeDir: string, known?: NodeRecord): StoreMetadata | undefined {
   let text: string;
@@ -105,11 +105,10 @@ export function readStoreMetadataSync(storeDir: string, known?: NodeRecord): Sto
   }
   const metadata = parseStoreMetadata(text);
   if (metadata?.recordFile === undefined || metadata.record !== undefined) return metadata;
-  const path = join(storeDir, RECORD_FILE);
+  // With the record known, record.json is not read: verifyStore checks it as it checks an artifact.
+  if (known !== undefined) return { ...metadata, record: known };
   try {
-    if (known !== undefined)
-      return statSync(path).size === metadata.recordFile.size ? { ...metadata, record: known } : undefined;
-    return { ...metadata, record: parseJsonExactly(readFileSync(path, 'utf8')) as NodeRecord };
+    return { ...metadata, record: parseJsonExactly(readFileSync(join(storeDir, RECORD_FILE), 'utf8')) as NodeRecord };
   } catch {
     return undefined;
   }
