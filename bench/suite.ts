@@ -1,7 +1,8 @@
 /**
  * The whole benchmark, in the issue's order: filesystem floor, trivial-node
  * workflows (fanout and chain, cold / no-op / partial, peak RSS), subprocess
- * nodes against GNU make, fingerprinting, and scaling ratios. Every figure is
+ * nodes against GNU make, fingerprinting, a large literal array through the
+ * CLI (peak RSS against its JSON text, resume time), and scaling ratios. Every figure is
  * the median of `reps` repetitions; every comparison is a ratio of two
  * medians measured in this same run.
  */
@@ -9,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { measureFingerprinting } from './fingerprinting.js';
 import { measureFloor } from './floor.js';
+import { measureLargeLiteral } from './large-literal.js';
 import { NODES_IN_FLIGHT_PER_JOB } from '#dist/engine/worker-context.js';
 import { describeMachine } from './machine.js';
 import { gnuMakeVersion, measureMake } from './make.js';
@@ -41,17 +43,26 @@ interface Sizes {
   subprocessNodes: number;
   arrayElements: number;
   recordMembers: number;
+  literalElements: number;
 }
 
 function sizesFor(options: SuiteOptions): Sizes {
   if (options.quick)
-    return { workflow: [10, 100], floorNodes: 50, subprocessNodes: 10, arrayElements: 100_000, recordMembers: 1_000 };
+    return {
+      workflow: [10, 100],
+      floorNodes: 50,
+      subprocessNodes: 10,
+      arrayElements: 100_000,
+      recordMembers: 1_000,
+      literalElements: 100_000,
+    };
   return {
     workflow: options.large ? [1_000, 10_000, 100_000] : [1_000, 10_000],
     floorNodes: 1_000,
     subprocessNodes: 1_000,
     arrayElements: 10_000_000,
     recordMembers: 100_000,
+    literalElements: 5_000_000,
   };
 }
 
@@ -407,7 +418,28 @@ export async function runSuite(options: SuiteOptions): Promise<BenchReport> {
     ratioRow('fingerprint.record.share', 'record fingerprint / raw sha256', recordFp, rawRecord),
   );
 
-  // 5. Scaling.
+  // 5. A large literal array, through the CLI.
+  log(`large literal of ${count(sizes.literalElements)} floats`);
+  const literal = await measureLargeLiteral({ dir: options.dir, elements: sizes.literalElements, reps });
+  const literalName = `literal ${count(sizes.literalElements)} floats (${mb(literal.textBytes)} of JSON)`;
+  rows.push(
+    sampleRow(
+      `literal.${sizes.literalElements}.cold.rss-ratio`,
+      `${literalName}: cold run peak RSS / JSON text size`,
+      'x',
+      literal.coldRss.map((rss) => rss / literal.textBytes),
+      TARGETS.literalRssRatio,
+    ),
+    sampleRow(
+      `literal.${sizes.literalElements}.resume`,
+      `${literalName}: resume, node start-up included`,
+      'ms',
+      literal.resumeMs,
+      TARGETS.literalResumeMs,
+    ),
+  );
+
+  // 6. Scaling.
   for (const shape of shapes) rows.push(...scalingRows(shape, sizes.workflow, workflowRows));
 
   notes.push(

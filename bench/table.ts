@@ -41,6 +41,10 @@ export const TARGETS = {
   largeFanoutBuildMs: { comparison: '<', value: 2000 },
   /** Fingerprint throughput of array data relative to raw sha256. */
   arrayFingerprintShare: { comparison: '>=', value: 0.5 },
+  /** Peak RSS of a cold run with a 5-million-element literal, as a multiple of its workflow's JSON text. */
+  literalRssRatio: { comparison: '<=', value: 3 },
+  /** Resume of that workflow, ms. */
+  literalResumeMs: { comparison: '<', value: 1000 },
   /** time(10n)/time(n). */
   scaling: { comparison: '<', value: 12 },
 } as const satisfies { [name: string]: Target };
