@@ -178,7 +178,7 @@ function findRoute(segments: readonly string[]): Route | undefined {
               'this server is read-only; start it with --allow-submit and a token to accept records',
             );
           }
-          const answer = await ctx.builds.submit(await readJsonBody(req, res, ctx.info.maxBodyBytes));
+          const answer = await ctx.builds.submit(await readJsonBody(req, res, ctx.body));
           sendJson(
             res,
             answer.httpStatus,

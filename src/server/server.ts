@@ -9,7 +9,8 @@
  * parts off our hands.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_CHUNK_BYTES, checkChunkBytes } from '../views/browse/chunk-layout.js';
 import { openLocalGraph, type LocalGraph } from '../views/browse/local-graph.js';
@@ -20,6 +21,7 @@ import type { OperationRegistry } from '../operations/registry.js';
 import type { ConcreteGraph } from '../workflow/graph.js';
 import { checkAccessPolicy, RequestGuard } from './auth.js';
 import { EventHub } from './events.js';
+import { isRefused, limitConnections } from './connections.js';
 import { sendApiError } from './http-io.js';
 import { routeRequest, type RouteContext } from './routes.js';
 import { toApiError } from './status-codes.js';
@@ -49,6 +51,18 @@ export interface ServeOptions {
   maxQueuedBuilds?: number;
   /** Largest request body in bytes. Default 8 MiB. */
   maxBodyBytes?: number;
+  /** Serve HTTPS with this certificate chain and private key (PEM). Default: plain HTTP. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Connections held open at once; one more is answered 503 TOO_MANY_CONNECTIONS and closed. Default 512. */
+  maxConnections?: number;
+  /** Time a client has to send its request headers. Default 10 000 ms. */
+  headersTimeoutMs?: number;
+  /** Time a client has to send its whole request, body included. Default 120 000 ms. */
+  requestTimeoutMs?: number;
+  /** Longest pause while a request body arrives, answered 408 REQUEST_TIMEOUT. Default 10 000 ms. */
+  bodyIdleTimeoutMs?: number;
+  /** How often the header and request time limits are checked. Default 1 000 ms. */
+  connectionsCheckingIntervalMs?: number;
   /** Chunk size of chunk requests that name none. Default 4 MiB. */
   chunkBytes?: number;
   /** Events kept for clients that connect late. Default 1000. */
@@ -59,13 +73,15 @@ export interface ServeOptions {
 
 /** A running server. */
 export interface RunGraphServer {
-  /** Base URL, e.g. `http://127.0.0.1:7377`. */
+  /** Base URL, e.g. `http://127.0.0.1:7377` (`https://` with `tls`). */
   readonly url: string;
   readonly host: string;
   readonly port: number;
   readonly graph: LocalGraph;
   /** Publish a run's events to stream clients (`run --serve` passes its reporter's events here). */
   publish(event: RunEvent): void;
+  /** Connections open now (those turned away not counted). */
+  connections(): number;
   /** Stop accepting, end event streams, stop builds, close connections. */
   close(): Promise<void>;
 }
@@ -111,6 +127,11 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
+/** Whether a request announces a body (a length above zero, or chunks). */
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
 /** Check the options, open the working directory for reading, and start listening. */
 export async function startServer(options: ServeOptions): Promise<RunGraphServer> {
   const host = options.host ?? DEFAULT_HOST;
@@ -141,10 +162,17 @@ export async function startServer(options: ServeOptions): Promise<RunGraphServer
     chunkBytes,
     maxBodyBytes,
   };
-  const context: RouteContext = { graph, events, builds, info };
+  const context: RouteContext = {
+    graph,
+    events,
+    builds,
+    info,
+    body: { maxBytes: maxBodyBytes, idleMs: positiveInteger('bodyIdleTimeoutMs', options.bodyIdleTimeoutMs, 10_000) },
+  };
   const guard = new RequestGuard(options.token);
 
   const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (isRefused(req.socket)) return;
     try {
       guard.check(req);
       await routeRequest(context, req, res);
@@ -154,19 +182,41 @@ export async function startServer(options: ServeOptions): Promise<RunGraphServer
         return;
       const apiError = toApiError(error);
       if (apiError.status === 'INTERNAL') options.onInternalError?.(error);
+      // A body the answer did not read is not waited for: the connection closes once the answer is out.
+      if (!req.complete && hasBody(req)) res.setHeader('Connection', 'close');
       sendApiError(res, apiError);
     }
   };
-  const server = createServer((req, res) => void answer(req, res));
+  const requestTimeout = positiveInteger('requestTimeoutMs', options.requestTimeoutMs, 120_000);
+  const httpOptions: ServerOptions = {
+    headersTimeout: Math.min(positiveInteger('headersTimeoutMs', options.headersTimeoutMs, 10_000), requestTimeout),
+    requestTimeout,
+    connectionsCheckingInterval: positiveInteger(
+      'connectionsCheckingIntervalMs',
+      options.connectionsCheckingIntervalMs,
+      1_000,
+    ),
+  };
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => void answer(req, res);
+  const server: Server =
+    options.tls === undefined
+      ? createServer(httpOptions, onRequest)
+      : createTlsServer({ ...httpOptions, cert: options.tls.cert, key: options.tls.key }, onRequest);
+  const connections = limitConnections(
+    server,
+    positiveInteger('maxConnections', options.maxConnections, 512),
+    options.tls === undefined ? 'connection' : 'secureConnection',
+  );
   await listen(server, host, port);
   const bound = (server.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${bound}`,
     host,
     port: bound,
     graph,
     publish: (event) => events.publish(event),
+    connections,
     close: () => {
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
