@@ -5,7 +5,9 @@
  * a checked uid and an artifact named in a committed store's metadata, and
  * is resolved (symlinks included) to make sure it stays inside its store.
  */
-import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { lstat, open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { basename, sep } from 'node:path';
 import ndarray from 'ndarray';
 import type { NdArray } from 'ndarray';
@@ -52,6 +54,9 @@ export interface LocalGraphOptions {
 
 /** Largest number of resolved artifacts remembered (a few hundred bytes each). */
 const ARTIFACT_CACHE_LIMIT = 4096;
+
+/** Flags every artifact file is opened with: a symlink put in its place is not followed. */
+const OPEN_ARTIFACT = constants.O_RDONLY | constants.O_NOFOLLOW;
 
 /** A reference as it appears in a record: `{"$ref": "<uid>.<output>"}`. */
 const RECORD_REF = /^([0-9a-f]{64})\.(.+)$/s;
@@ -160,11 +165,32 @@ export class LocalGraph {
 
   /** A store's metadata; E_UNKNOWN_NODE when there is no such store. */
   async metadata(uid: Uid): Promise<StoreMetadata> {
+    await this.#checkStoreDir(uid);
     const metadata = await readStoreMetadata(this.layout.storeDir(uid));
     if (metadata === undefined || metadata.uid !== uid) {
       throw new RunGraphError('E_UNKNOWN_NODE', `no store ${uid} in ${this.layout.root}`, { value: uid });
     }
     return metadata;
+  }
+
+  /**
+   * Refuse a store whose directory is not a directory of the working
+   * directory itself: a symlink to a folder elsewhere would otherwise have
+   * that folder's metadata.json served. A missing store passes (the
+   * metadata read then finds nothing).
+   */
+  async #checkStoreDir(uid: Uid): Promise<void> {
+    const info = await lstat(this.layout.storeDir(uid)).catch((error: unknown) => {
+      if (isErrnoException(error) && error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (info !== undefined && !info.isDirectory()) {
+      throw new RunGraphError(
+        'E_WORKDIR',
+        `store ${uid} is ${info.isSymbolicLink() ? 'a symlink' : 'not a directory'} in ${this.layout.root}; refusing to read it`,
+        { value: uid },
+      );
+    }
   }
 
   async committedMetadata(uid: Uid): Promise<CommittedMetadata> {
@@ -239,7 +265,7 @@ export class LocalGraph {
     const key = `${uid}/${output}`;
     const known = this.#known.get(key);
     if (known !== undefined) {
-      const handle = await open(known.resolved.file, 'r').catch(() => undefined);
+      const handle = await open(known.resolved.file, OPEN_ARTIFACT).catch(() => undefined);
       if (handle !== undefined) {
         const now = await handle.stat();
         if (now.ino === known.ino && now.size === known.size && now.mtimeMs === known.mtimeMs)
@@ -259,13 +285,23 @@ export class LocalGraph {
         },
       );
     }
-    const handle = await open(resolved.file, 'r');
+    const handle = await open(resolved.file, OPEN_ARTIFACT);
     const now = await handle.stat();
     if (now.size !== resolved.info.size) {
       await handle.close();
       throw new RunGraphError(
         'E_CORRUPT_STORE',
         `artifact '${resolved.info.path}' of ${uid} changed size while being opened`,
+        { value: uid },
+      );
+    }
+    // A file with other names may be a result published out of the store, or a file from elsewhere linked in:
+    // only its content tells them apart, so it is served only if it is the content the commit recorded.
+    if (now.nlink > 1 && (await sha256Of(handle, now.size)) !== resolved.info.sha256) {
+      await handle.close();
+      throw new RunGraphError(
+        'E_WORKDIR',
+        `artifact '${resolved.info.path}' of ${uid} is a hard link to a file whose content is not the artifact's; refusing to read it`,
         { value: uid },
       );
     }
@@ -427,6 +463,19 @@ export function expectArrayArtifact(
 export function toNdArray(data: TypedArray, shape: readonly number[]): NdArray<ArrayData> {
   // run-graph allocates every array over a plain ArrayBuffer, never a SharedArrayBuffer.
   return ndarray(data as ArrayData, shape.length === 0 ? [1] : [...shape]);
+}
+
+/** The sha256 (hex) of the first `size` bytes of an open file, read a MiB at a time. */
+async function sha256Of(handle: FileHandle, size: number): Promise<string> {
+  const hash = createHash('sha256');
+  const block = Buffer.allocUnsafe(Math.min(size, 1 << 20));
+  for (let position = 0; position < size;) {
+    const { bytesRead } = await handle.read(block, 0, Math.min(block.length, size - position), position);
+    if (bytesRead === 0) break;
+    hash.update(block.subarray(0, bytesRead));
+    position += bytesRead;
+  }
+  return hash.digest('hex');
 }
 
 /** Read `length` bytes at `position` of an open file into `target`, however many reads it takes. */
