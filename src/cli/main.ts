@@ -136,7 +136,7 @@ function buildProgram(): Command {
     .addOption(tokenFileOption())
     .addOption(new Option('--allow-submit', 'build records clients submit (needs a token): a shared result cache'))
     .addOption(
-      new Option('--max-body <bytes>', 'largest request body accepted (default: 8 MiB)').argParser(
+      new Option('--max-body <bytes>', 'largest request body accepted (default: 1 MiB)').argParser(
         parsePositiveInteger,
       ),
     )

@@ -28,7 +28,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OpenArtifact } from '../views/browse/local-graph.js';
 import { isUid, type Uid } from '../identity/fingerprint.js';
 import { requestedLayout, serveArtifactBytes, serveChunk } from './artifacts.js';
-import { integerParam, readJsonBody, sendJson } from './http-io.js';
+import { integerParam, readJsonBytes, sendJson } from './http-io.js';
 import { ApiError } from './status-codes.js';
 import type { Route, RouteContext } from './route.js';
 import { streamRoutes } from './stream-routes.js';
@@ -178,7 +178,7 @@ function findRoute(segments: readonly string[]): Route | undefined {
               'this server is read-only; start it with --allow-submit and a token to accept records',
             );
           }
-          const answer = await ctx.builds.submit(await readJsonBody(req, res, ctx.body));
+          const answer = await ctx.builds.submit(await readJsonBytes(req, res, ctx.body));
           sendJson(
             res,
             answer.httpStatus,

@@ -9,6 +9,7 @@
  * parts off our hands.
  */
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -25,10 +26,18 @@ import { isRefused, limitConnections } from './connections.js';
 import { sendApiError } from './http-io.js';
 import { routeRequest, type RouteContext } from './routes.js';
 import { toApiError } from './status-codes.js';
-import { BuildService, submittableRegistry } from './submit.js';
+import {
+  BuildService,
+  FINISHED_BUILDS_KEPT,
+  QUEUED_BYTES,
+  submittableRegistry,
+  type RetainedBuilds,
+} from './submit.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 7377;
+/** Default largest request body. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 export interface ServeOptions {
   /** The working directory to serve; it must exist. */
@@ -49,7 +58,19 @@ export interface ServeOptions {
   buildJobs?: number;
   /** Submitted builds waiting beyond which submissions are refused (SERVER_BUSY). Default 64. */
   maxQueuedBuilds?: number;
-  /** Largest request body in bytes. Default 8 MiB. */
+  /** Body bytes of submitted builds waiting or running beyond which submissions are refused (SERVER_BUSY). Default 64 MiB. */
+  maxQueuedBytes?: number;
+  /** Finished submitted builds remembered, as small summaries (committed ones are also found on disk). Default 1000. */
+  finishedBuildsKept?: number;
+  /** Disk the stores built for clients may take; past it submissions get QUOTA_EXCEEDED (507). Default: no quota. */
+  submitQuotaBytes?: number;
+  /** Measure the event loop's delays (perf_hooks), for `eventLoopMaxDelayMs()`. Default false. */
+  monitorEventLoop?: boolean;
+  /**
+   * Largest request body in bytes. Default 1 MiB: checking a submitted
+   * record costs the event loop about 0.2 s per MiB, in steps that yield
+   * to other requests; raise it only for trusted clients.
+   */
   maxBodyBytes?: number;
   /** Serve HTTPS with this certificate chain and private key (PEM). Default: plain HTTP. */
   tls?: { cert: string | Buffer; key: string | Buffer };
@@ -82,6 +103,10 @@ export interface RunGraphServer {
   publish(event: RunEvent): void;
   /** Connections open now (those turned away not counted). */
   connections(): number;
+  /** Longest the event loop was blocked since the server started, in ms (0 unless `monitorEventLoop`). */
+  eventLoopMaxDelayMs(): number;
+  /** What finished submitted builds hold in memory (nothing without `allowSubmit`). */
+  retainedBuilds(): RetainedBuilds;
   /** Stop accepting, end event streams, stop builds, close connections. */
   close(): Promise<void>;
 }
@@ -140,7 +165,7 @@ export async function startServer(options: ServeOptions): Promise<RunGraphServer
     throw new RunGraphError('E_USAGE', `port must be an integer from 0 to 65535, got ${String(port)}`, { value: port });
   const allowSubmit = options.allowSubmit ?? false;
   checkAccessPolicy(host, options.token, allowSubmit);
-  const maxBodyBytes = positiveInteger('maxBodyBytes', options.maxBodyBytes, 8 * 1024 * 1024);
+  const maxBodyBytes = positiveInteger('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES);
   const chunkBytes = checkChunkBytes(options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
   const graph = await openLocalGraph(options.workdir, options.graph === undefined ? {} : { graph: options.graph });
   const events = new EventHub({ history: positiveInteger('eventHistory', options.eventHistory, 1000) });
@@ -150,6 +175,11 @@ export async function startServer(options: ServeOptions): Promise<RunGraphServer
         registry: options.registry ?? submittableRegistry(),
         jobs: positiveInteger('buildJobs', options.buildJobs, 1),
         maxQueued: positiveInteger('maxQueuedBuilds', options.maxQueuedBuilds, 64),
+        maxQueuedBytes: positiveInteger('maxQueuedBytes', options.maxQueuedBytes, QUEUED_BYTES),
+        finishedKept: positiveInteger('finishedBuildsKept', options.finishedBuildsKept, FINISHED_BUILDS_KEPT),
+        ...(options.submitQuotaBytes === undefined
+          ? {}
+          : { quotaBytes: positiveInteger('submitQuotaBytes', options.submitQuotaBytes, 1) }),
         emit: (event) => events.publish(event),
       })
     : undefined;
@@ -207,6 +237,8 @@ export async function startServer(options: ServeOptions): Promise<RunGraphServer
     positiveInteger('maxConnections', options.maxConnections, 512),
     options.tls === undefined ? 'connection' : 'secureConnection',
   );
+  const loopDelay = options.monitorEventLoop === true ? monitorEventLoopDelay({ resolution: 10 }) : undefined;
+  loopDelay?.enable();
   await listen(server, host, port);
   const bound = (server.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;
@@ -217,10 +249,13 @@ export async function startServer(options: ServeOptions): Promise<RunGraphServer
     graph,
     publish: (event) => events.publish(event),
     connections,
+    eventLoopMaxDelayMs: () => (loopDelay === undefined ? 0 : loopDelay.max / 1e6),
+    retainedBuilds: () => builds?.retained() ?? { entries: 0, bytes: 0 },
     close: () => {
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         events.close();
+        loopDelay?.disable();
         await builds?.close();
         server.closeIdleConnections();
         // Downloads under way get a moment to finish, then every connection is cut.
