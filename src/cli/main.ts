@@ -140,6 +140,12 @@ function buildProgram(): Command {
         parsePositiveInteger,
       ),
     )
+    .addOption(
+      new Option(
+        '--submit-quota <bytes>',
+        'disk the stores built for clients may take; past it submissions get 507 (default: no quota)',
+      ).argParser(parsePositiveInteger),
+    )
     .addOption(new Option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain); needs --tls-key'))
     .addOption(new Option('--tls-key <file>', 'PEM private key of --tls-cert'))
     .addOption(

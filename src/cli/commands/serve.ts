@@ -24,6 +24,7 @@ export interface ServeCommandOptions extends ServerCliOptions {
   allowSubmit?: boolean;
   maxBody?: number;
   maxConnections?: number;
+  submitQuota?: number;
   tlsCert?: string;
   tlsKey?: string;
   json?: boolean;
@@ -88,6 +89,7 @@ export async function serveCommand(workflow: string | undefined, options: ServeC
     ...(graph === undefined ? {} : { graph }),
     ...(tls === undefined ? {} : { tls }),
     ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+    ...(options.submitQuota === undefined ? {} : { submitQuotaBytes: options.submitQuota }),
     host: options.host ?? DEFAULT_HOST,
     port: options.port ?? DEFAULT_PORT,
     ...(token === undefined ? {} : { token }),
