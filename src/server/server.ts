@@ -9,7 +9,6 @@
  * parts off our hands.
  */
 import { readFileSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -23,6 +22,7 @@ import type { ConcreteGraph } from '../workflow/graph.js';
 import { checkAccessPolicy, RequestGuard } from './auth.js';
 import { EventHub } from './events.js';
 import { isRefused, limitConnections } from './connections.js';
+import { monitorLoop } from './loop-monitor.js';
 import { sendApiError } from './http-io.js';
 import { routeRequest, type RouteContext } from './routes.js';
 import { toApiError } from './status-codes.js';
@@ -64,7 +64,7 @@ export interface ServeOptions {
   finishedBuildsKept?: number;
   /** Disk the stores built for clients may take; past it submissions get QUOTA_EXCEEDED (507). Default: no quota. */
   submitQuotaBytes?: number;
-  /** Measure the event loop's delays (perf_hooks), for `eventLoopMaxDelayMs()`. Default false. */
+  /** Measure the event loop's delays, for `eventLoopMaxDelayMs()` and `eventLoopMaxCpuStretchMs()`. Default false. */
   monitorEventLoop?: boolean;
   /**
    * Largest request body in bytes. Default 1 MiB: checking a submitted
@@ -103,8 +103,10 @@ export interface RunGraphServer {
   publish(event: RunEvent): void;
   /** Connections open now (those turned away not counted). */
   connections(): number;
-  /** Longest the event loop was blocked since the server started, in ms (0 unless `monitorEventLoop`). */
+  /** Longest the event loop was blocked since the server started, wall time, in ms (0 unless `monitorEventLoop`). */
   eventLoopMaxDelayMs(): number;
+  /** Most CPU time spent between two ticks of the event loop, in ms: one synchronous stretch (0 unless `monitorEventLoop`). */
+  eventLoopMaxCpuStretchMs(): number;
   /** What finished submitted builds hold in memory (nothing without `allowSubmit`). */
   retainedBuilds(): RetainedBuilds;
   /** Stop accepting, end event streams, stop builds, close connections. */
@@ -237,8 +239,7 @@ export async function startServer(options: ServeOptions): Promise<RunGraphServer
     positiveInteger('maxConnections', options.maxConnections, 512),
     options.tls === undefined ? 'connection' : 'secureConnection',
   );
-  const loopDelay = options.monitorEventLoop === true ? monitorEventLoopDelay({ resolution: 10 }) : undefined;
-  loopDelay?.enable();
+  const loop = options.monitorEventLoop === true ? monitorLoop() : undefined;
   await listen(server, host, port);
   const bound = (server.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;
@@ -249,13 +250,14 @@ export async function startServer(options: ServeOptions): Promise<RunGraphServer
     graph,
     publish: (event) => events.publish(event),
     connections,
-    eventLoopMaxDelayMs: () => (loopDelay === undefined ? 0 : loopDelay.max / 1e6),
+    eventLoopMaxDelayMs: () => loop?.maxDelayMs() ?? 0,
+    eventLoopMaxCpuStretchMs: () => loop?.maxCpuStretchMs() ?? 0,
     retainedBuilds: () => builds?.retained() ?? { entries: 0, bytes: 0 },
     close: () => {
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         events.close();
-        loopDelay?.disable();
+        loop?.stop();
         await builds?.close();
         server.closeIdleConnections();
         // Downloads under way get a moment to finish, then every connection is cut.

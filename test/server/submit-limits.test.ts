@@ -90,8 +90,14 @@ describe('eight large submissions at once', () => {
       await probe;
       for (const answer of answers) expect([200, 202]).toContain(answer.status);
       // Generous: the machine running the tests is shared; a blocked loop was seconds.
-      expect(Math.max(...latencies)).toBeLessThan(3_000);
-      expect(server.eventLoopMaxDelayMs()).toBeLessThan(1_000);
+      console.log(
+        `metadata latency max ${Math.max(...latencies).toFixed(0)} ms over ${latencies.length} requests; loop: longest CPU stretch ${server.eventLoopMaxCpuStretchMs().toFixed(0)} ms, longest delay ${server.eventLoopMaxDelayMs().toFixed(0)} ms`,
+      );
+      expect(Math.max(...latencies)).toBeLessThan(8_000);
+      // CPU time between two ticks of the loop, which a busy machine does not inflate (wall delays it does,
+      // and are bounded loosely): checking one 8 MiB body took over 1 s of it in one piece.
+      expect(server.eventLoopMaxCpuStretchMs()).toBeLessThan(600);
+      expect(server.eventLoopMaxDelayMs()).toBeLessThan(5_000);
       for (const answer of answers) await waitBuilt(server, (answer.json as { uid: string }).uid);
     } finally {
       await server.close();
