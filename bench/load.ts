@@ -78,7 +78,7 @@ function checkedInteger(name: string, value: number, low: number, high: number):
   return value;
 }
 
-function summarize(samples: number[]): LatencySummary {
+export function summarize(samples: number[]): LatencySummary {
   if (samples.length === 0) return { count: 0, p50: Number.NaN, p99: Number.NaN, max: Number.NaN };
   const sorted = Float64Array.from(samples).sort();
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
@@ -92,7 +92,7 @@ function summarize(samples: number[]): LatencySummary {
 }
 
 /** The array: a float64 matrix of 1024 columns, written in blocks so it is never whole in memory. */
-async function writeArray(path: string, arrayBytes: number): Promise<number[]> {
+export async function writeArray(path: string, arrayBytes: number): Promise<number[]> {
   const columns = 1024;
   const rows = Math.max(1, Math.floor(arrayBytes / (columns * 8)));
   const shape = [rows, columns];
@@ -112,7 +112,7 @@ async function writeArray(path: string, arrayBytes: number): Promise<number[]> {
 }
 
 /** Start `run-graph serve` from this build on 127.0.0.1, port 0; resolve with its URL. */
-function startServeProcess(workflow: string, cwd: string): Promise<{ child: ChildProcess; url: string }> {
+export function startServeProcess(workflow: string, cwd: string): Promise<{ child: ChildProcess; url: string }> {
   const cli = fileURLToPath(import.meta.resolve('#dist/cli/main.js'));
   const child = spawn(process.execPath, [cli, 'serve', workflow, '--host', '127.0.0.1', '--port', '0', '--json'], {
     cwd,
@@ -138,12 +138,12 @@ function startServeProcess(workflow: string, cwd: string): Promise<{ child: Chil
   });
 }
 
-interface Answer {
+export interface Answer {
   status: number;
   body: Buffer;
 }
 
-function get(agent: Agent, url: URL): Promise<Answer> {
+export function get(agent: Agent, url: URL): Promise<Answer> {
   return new Promise((resolvePromise, reject) => {
     const req = request(url, { agent, timeout: 30_000 });
     req.once('timeout', () => req.destroy(new Error('timeout')));

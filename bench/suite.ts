@@ -14,6 +14,7 @@ import { measureLargeLiteral } from './large-literal.js';
 import { NODES_IN_FLIGHT_PER_JOB } from '#dist/engine/worker-context.js';
 import { describeMachine } from './machine.js';
 import { gnuMakeVersion, measureMake } from './make.js';
+import { measureServeLoad } from './serve-load.js';
 import { runPhaseInChild, type PhaseName, type PhaseResult } from './phases.js';
 import { median, settleDisk } from './stats.js';
 import { TARGETS, makeRow, type BenchReport, type BenchRow, type Target, type Unit } from './table.js';
@@ -441,6 +442,16 @@ export async function runSuite(options: SuiteOptions): Promise<BenchReport> {
 
   // 6. Scaling.
   for (const shape of shapes) rows.push(...scalingRows(shape, sizes.workflow, workflowRows));
+
+  // 6. `run-graph serve` under load.
+  const serve = await measureServeLoad({
+    dir: options.dir,
+    seconds: options.quick ? 1 : 5,
+    clients: options.quick ? 4 : 16,
+    log,
+  });
+  rows.push(...serve.rows);
+  notes.push(...serve.notes);
 
   notes.push(
     "Times of workflow phases are measured inside a child process per phase (node start-up excluded); peak RSS is that process's own high-water mark (VmHWM).",

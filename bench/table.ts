@@ -7,7 +7,7 @@
  */
 import type { MachineInfo } from './machine.js';
 
-export type Unit = 'us' | 'ms' | 'MiB' | 'MB/s' | 'x';
+export type Unit = 'us' | 'ms' | 'MiB' | 'MB/s' | 'req/s' | 'x';
 
 /** A target from the issue: the median must be `comparison` `value`. */
 export interface Target {

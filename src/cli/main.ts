@@ -7,10 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { RunGraphError } from '../errors.js';
-import { TOKEN_ENV } from '../server/auth.js';
 import { DEFAULT_PORT } from '../server/server.js';
 import { GRAPH_FORMATS } from '../views/graph-render.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { settleToken, tokenFileOption, tokenOption } from './token-option.js';
 import { explainCommand } from './commands/explain.js';
 import { gcCommand } from './commands/gc.js';
 import { graphCommand } from './commands/graph.js';
@@ -57,7 +57,8 @@ function buildProgram(): Command {
     .version(packageVersion())
     .option('--verbose', 'print stack traces with errors')
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', (_program, command) => settleToken(command));
 
   const workdirOption = (): Option =>
     new Option('-w, --workdir <dir>', 'working directory (default: <workflow>.workdir beside the workflow file)');
@@ -66,7 +67,6 @@ function buildProgram(): Command {
     new Option('--host <address>', 'address to serve on; any but a loopback one needs a token').default('127.0.0.1');
   const portOption = (): Option =>
     new Option('--port <port>', 'port to serve on (0: any free port)').default(DEFAULT_PORT).argParser(parsePort);
-  const tokenOption = (): Option => new Option('--token <token>', `bearer token (default: $${TOKEN_ENV})`);
 
   program
     .command('run')
@@ -94,6 +94,7 @@ function buildProgram(): Command {
     .addOption(hostOption())
     .addOption(portOption())
     .addOption(tokenOption())
+    .addOption(tokenFileOption())
     .action(async (workflow: string, options: Parameters<typeof runCommand>[1]) => {
       process.exitCode = await runCommand(workflow, options);
     });
@@ -108,6 +109,7 @@ function buildProgram(): Command {
       new Option('--remote <url>', 'ask a run-graph server (run-graph serve) instead of reading a working directory'),
     )
     .addOption(tokenOption())
+    .addOption(tokenFileOption())
     .action(
       async (
         workflow: string | undefined,
@@ -131,11 +133,26 @@ function buildProgram(): Command {
     .addOption(hostOption())
     .addOption(portOption())
     .addOption(tokenOption())
+    .addOption(tokenFileOption())
     .addOption(new Option('--allow-submit', 'build records clients submit (needs a token): a shared result cache'))
     .addOption(
-      new Option('--max-body <bytes>', 'largest request body accepted (default: 8 MiB)').argParser(
+      new Option('--max-body <bytes>', 'largest request body accepted (default: 1 MiB)').argParser(
         parsePositiveInteger,
       ),
+    )
+    .addOption(
+      new Option(
+        '--submit-quota <bytes>',
+        'disk the stores built for clients may take; past it submissions get 507 (default: no quota)',
+      ).argParser(parsePositiveInteger),
+    )
+    .addOption(new Option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain); needs --tls-key'))
+    .addOption(new Option('--tls-key <file>', 'PEM private key of --tls-cert'))
+    .addOption(
+      new Option(
+        '--max-connections <n>',
+        'connections held open at once; more are answered 503 (default: 512)',
+      ).argParser(parsePositiveInteger),
     )
     .addOption(jsonOption('print the address as a JSON line'))
     .action(async (workflow: string | undefined, options: Parameters<typeof serveCommand>[1]) => {
@@ -185,6 +202,7 @@ function buildProgram(): Command {
       ),
     )
     .addOption(tokenOption())
+    .addOption(tokenFileOption())
     .addOption(jsonOption('print the store as JSON'))
     .action(async (target: string, options: Parameters<typeof inspectCommand>[1]) => {
       process.exitCode = await inspectCommand(target, options);

@@ -144,7 +144,16 @@ export class RemoteGraph implements RemoteGraphLink {
 
   /** Uids of every store in the served working directory. */
   async uids(): Promise<Uid[]> {
-    return (await this.transport.json<{ uids: Uid[] }>('/v1/nodes')).body.uids;
+    // The server answers in pages; `next` is the cursor of the following one.
+    const uids: Uid[] = [];
+    let after: string | undefined;
+    do {
+      const path: string = after === undefined ? '/v1/nodes' : `/v1/nodes?after=${after}`;
+      const { body } = await this.transport.json<{ uids: Uid[]; next?: Uid }>(path);
+      uids.push(...body.uids);
+      after = body.next;
+    } while (after !== undefined);
+    return uids;
   }
 
   /**

@@ -138,12 +138,17 @@ export function parseJsonExactly(text: string): unknown {
 
 /**
  * JSON text like `JSON.stringify(value, null, indent)`, key order kept, but
- * with numbers exact: a bigint with all its digits, a JsonFloat as a float
+ * with a list of plain values on one line when indenting, and with numbers exact: a bigint with all its digits, a JsonFloat as a float
  * (`1.0`), other numbers as Python writes them. Where JSON.stringify would
  * throw on a bigint, this writes it. Default indent: none.
  */
 export function formatJson(value: unknown, indent = 0): string {
   return writeExact(value, indent === 0 ? '' : '\n', ' '.repeat(indent)) ?? 'null';
+}
+
+/** A value written without nesting: a number, string, boolean, null, bigint or JsonFloat. */
+function isScalar(value: unknown): boolean {
+  return typeof value !== 'object' || value === null || isJsonFloat(value);
 }
 
 function writeExact(value: unknown, newline: string, step: string): string | undefined {
@@ -165,6 +170,8 @@ function writeExact(value: unknown, newline: string, step: string): string | und
       if (Array.isArray(value)) {
         if (value.length === 0) return '[]';
         const items = value.map((item) => writeExact(item, inner, step) ?? 'null');
+        // A list of plain values stays on one line: data spread one number a line takes several times its size.
+        if (newline !== '' && value.every(isScalar)) return `[${items.join(',')}]`;
         return `[${inner}${items.join(`,${inner}`)}${newline}]`;
       }
       const members: string[] = [];

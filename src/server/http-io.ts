@@ -30,40 +30,104 @@ export function sendApiError(res: ServerResponse, error: ApiError): void {
   sendJson(res, error.httpStatus, error.toBody(), error.headers);
 }
 
+/** Limits on reading one request body. */
+export interface BodyLimits {
+  maxBytes: number;
+  /** Longest pause between two pieces of the body before it is given up as REQUEST_TIMEOUT. */
+  idleMs: number;
+}
+
 /**
- * The JSON body of a request, read under `maxBytes`: a declared length over
- * the limit is refused before a byte is read, a chunked body as soon as it
- * passes it. Either way the connection is closed after the answer, so the
- * rest of an oversized body is never read.
+ * The bytes of a request body that must be JSON, read under `limits`: a
+ * body without `Content-Type: application/json` is refused before a byte
+ * is read, and so is a declared length over the limit; a chunked body as
+ * soon as it passes it, and a body that stops arriving after `idleMs`.
+ * After any of these the connection is closed (see `answerError` in
+ * server.ts), so the rest of the body is never read.
  */
-export async function readJsonBody(req: IncomingMessage, res: ServerResponse, maxBytes: number): Promise<unknown> {
+export async function readJsonBytes(req: IncomingMessage, res: ServerResponse, limits: BodyLimits): Promise<Buffer> {
   const type = req.headers['content-type'];
-  if (type !== undefined && !/^application\/json\s*(;|$)/i.test(type)) {
-    throw new ApiError('UNSUPPORTED_MEDIA_TYPE', `expected Content-Type application/json, got ${JSON.stringify(type)}`);
+  if (type === undefined || !/^application\/json\s*(;|$)/i.test(type)) {
+    throw new ApiError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      type === undefined
+        ? 'a request body needs Content-Type: application/json, and this one has no Content-Type'
+        : `expected Content-Type application/json, got ${JSON.stringify(type)}`,
+    );
   }
+  const { maxBytes } = limits;
   const tooLarge = (): ApiError => {
     res.setHeader('Connection', 'close');
     return new ApiError('PAYLOAD_TOO_LARGE', `request body exceeds the limit of ${maxBytes} bytes`);
   };
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge();
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const bytes = chunk as Buffer;
-    size += bytes.length;
-    if (size > maxBytes) throw tooLarge();
-    parts.push(bytes);
-  }
-  const text = Buffer.concat(parts).toString('utf8');
+  return new Promise<Buffer>((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const stop = (error: unknown): void => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', stop);
+      req.off('close', onClose);
+      req.pause();
+      reject(error);
+    };
+    const arm = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(
+        () =>
+          stop(
+            new ApiError(
+              'REQUEST_TIMEOUT',
+              `the request body stopped arriving for ${limits.idleMs} ms after ${size} bytes`,
+            ),
+          ),
+        limits.idleMs,
+      );
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        stop(tooLarge());
+        return;
+      }
+      parts.push(chunk);
+      arm();
+    };
+    const onEnd = (): void => {
+      clearTimeout(timer);
+      req.off('close', onClose);
+      resolve(Buffer.concat(parts, size));
+    };
+    const onClose = (): void => {
+      if (!req.complete) stop(Object.assign(new Error('the client closed the connection'), { code: 'ECONNRESET' }));
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', stop);
+    req.once('close', onClose);
+    arm();
+  });
+}
+
+/** Parse a request body as exact JSON (integers past 2^53 kept), or INVALID_JSON. */
+export function parseJsonBody(bytes: Buffer): unknown {
   try {
-    return parseJsonExactly(text);
+    return parseJsonExactly(bytes.toString('utf8'));
   } catch (error) {
     throw new ApiError(
       'INVALID_JSON',
       `request body is not JSON: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
+}
+
+/** The JSON body of a request, read under `limits` (see readJsonBytes) and parsed. */
+export async function readJsonBody(req: IncomingMessage, res: ServerResponse, limits: BodyLimits): Promise<unknown> {
+  return parseJsonBody(await readJsonBytes(req, res, limits));
 }
 
 /** A non-negative integer query parameter, or `fallback` when absent. */

@@ -1,4 +1,5 @@
 /** The shape of the server's routes: what a handler is given and answers from. */
+import type { BodyLimits } from './http-io.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LocalGraph } from '../views/browse/local-graph.js';
 import type { ServerInfo } from '../views/browse/types.js';
@@ -12,6 +13,8 @@ export interface RouteContext {
   /** Undefined on a read-only server. */
   readonly builds: BuildService | undefined;
   readonly info: ServerInfo;
+  /** How request bodies are read. */
+  readonly body: BodyLimits;
 }
 
 export type Handler = (

@@ -8,7 +8,7 @@
  *     GET  /v1                                           ServerInfo
  *     GET  /v1/graph                                     GraphRoot (the served workflow)
  *     GET  /v1/graph/labels/:label                       NodeInfo of a label
- *     GET  /v1/nodes                                     {uids}
+ *     GET  /v1/nodes                                     {uids, next?} (?limit=N&after=uid)
  *     GET  /v1/nodes/:uid                                NodeInfo
  *     GET  /v1/nodes/:uid/edges                          NodeEdges
  *     GET  /v1/nodes/:uid/metadata                       metadata.json
@@ -28,12 +28,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OpenArtifact } from '../views/browse/local-graph.js';
 import { isUid, type Uid } from '../identity/fingerprint.js';
 import { requestedLayout, serveArtifactBytes, serveChunk } from './artifacts.js';
-import { integerParam, readJsonBody, sendJson } from './http-io.js';
+import { integerParam, readJsonBytes, sendJson } from './http-io.js';
 import { ApiError } from './status-codes.js';
 import type { Route, RouteContext } from './route.js';
 import { streamRoutes } from './stream-routes.js';
 
 export type { Handler, Route, RouteContext } from './route.js';
+
+/** Uids `GET /v1/nodes` answers at once unless asked (`?limit=N`), and at most. */
+export const NODES_PAGE = 10_000;
+export const MAX_NODES_PAGE = 100_000;
 
 /** Longest long-poll of `GET /v1/builds/:uid`. */
 export const MAX_WAIT_MS = 60_000;
@@ -163,7 +167,18 @@ function findRoute(segments: readonly string[]): Route | undefined {
     }
     case 'nodes':
       if (key === undefined)
-        return { GET: async (ctx, _req, res) => sendJson(res, 200, { uids: await ctx.graph.uids() }) };
+        return {
+          GET: async (ctx, _req, res, params) => {
+            const limit = integerParam(params, 'limit', NODES_PAGE);
+            if (limit < 1 || limit > MAX_NODES_PAGE)
+              throw new ApiError('BAD_REQUEST', `limit must be from 1 to ${MAX_NODES_PAGE}, got ${limit}`);
+            const after = params.get('after') ?? undefined;
+            if (after !== undefined) uidFromPath(after);
+            const page = await ctx.graph.uidPage(limit, after);
+            const last = page.uids[page.uids.length - 1];
+            sendJson(res, 200, page.more && last !== undefined ? { uids: page.uids, next: last } : { uids: page.uids });
+          },
+        };
       return nodeRoutes(uidFromPath(key), rest);
     case 'events':
       return key === undefined ? { GET: (ctx, req, res) => ctx.events.stream(req, res) } : undefined;
@@ -178,7 +193,7 @@ function findRoute(segments: readonly string[]): Route | undefined {
               'this server is read-only; start it with --allow-submit and a token to accept records',
             );
           }
-          const answer = await ctx.builds.submit(await readJsonBody(req, res, ctx.info.maxBodyBytes));
+          const answer = await ctx.builds.submit(await readJsonBytes(req, res, ctx.body));
           sendJson(
             res,
             answer.httpStatus,

@@ -30,6 +30,10 @@ export const API_STATUS = {
     http: 409,
     meaning: 'the store is not committed and no chunk of this streamed output is under way (yet); ask again',
   },
+  REQUEST_TIMEOUT: {
+    http: 408,
+    meaning: 'the request body stopped arriving for longer than the idle limit, or took longer than the request limit',
+  },
   PAYLOAD_TOO_LARGE: { http: 413, meaning: 'the request body exceeds the server limit (--max-body)' },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, meaning: 'a request body must be application/json' },
   INVALID_RANGE: { http: 416, meaning: 'a byte range or chunk index is malformed or outside the artifact' },
@@ -49,6 +53,14 @@ export const API_STATUS = {
   CORRUPT_STORE: { http: 500, meaning: 'a committed artifact does not have the size its metadata records' },
   INTERNAL: { http: 500, meaning: 'a bug in run-graph' },
   SERVER_BUSY: { http: 503, meaning: 'too many submitted builds are waiting; try again later' },
+  TOO_MANY_CONNECTIONS: {
+    http: 503,
+    meaning: 'the server has as many connections open as it allows (--max-connections); try again later',
+  },
+  QUOTA_EXCEEDED: {
+    http: 507,
+    meaning: 'submitted records fill the disk quota of this server (--submit-quota); nothing was written',
+  },
 } as const satisfies { [status: string]: { http: number; meaning: string } };
 
 /** The stable error code of an API error response. */

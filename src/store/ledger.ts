@@ -212,22 +212,23 @@ export async function writeLedgerEntry(workdirRoot: string, entry: LedgerEntry):
   return name;
 }
 
+/** One ledger entry file, or undefined when it cannot be read or is not an entry. */
+export async function readLedgerFile(path: string): Promise<LedgerEntry | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<LedgerEntry>;
+    return parsed.format === LEDGER_FORMAT ? (parsed as LedgerEntry) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Every entry of a working directory's ledger, oldest first; unreadable files are skipped. */
 export async function readLedger(workdirRoot: string, uid?: Uid): Promise<LedgerEntry[]> {
   const names = await readdir(ledgerDir(workdirRoot)).catch(() => [] as string[]);
   const wanted = names.filter(
     (name) => !name.startsWith('.') && name.endsWith('.json') && (uid === undefined || name.startsWith(`${uid}.`)),
   );
-  const entries = await Promise.all(
-    wanted.map(async (name) => {
-      try {
-        const parsed = JSON.parse(await readFile(join(ledgerDir(workdirRoot), name), 'utf8')) as Partial<LedgerEntry>;
-        return parsed.format === LEDGER_FORMAT ? (parsed as LedgerEntry) : undefined;
-      } catch {
-        return undefined;
-      }
-    }),
-  );
+  const entries = await Promise.all(wanted.map((name) => readLedgerFile(join(ledgerDir(workdirRoot), name))));
   return entries
     .filter((e): e is LedgerEntry => e !== undefined)
     .sort((a, b) => (a.committedAt < b.committedAt ? -1 : a.committedAt > b.committedAt ? 1 : 0));

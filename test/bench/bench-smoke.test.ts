@@ -76,6 +76,8 @@ const EXPECTED_IDS = [
   ...['fanout', 'chain'].flatMap((shape) =>
     ['build', 'cold', 'noop', 'partial'].map((phase) => `scaling.${shape}.${phase}.100`),
   ),
+  ...['metadata', 'chunk', 'asset'].flatMap((route) => [`serve.${route}.rps`, `serve.${route}.p99`]),
+  'serve.sse.rss',
 ];
 const MAKE_IDS = ['make.10.cold', 'make.10.noop', 'subprocess.10.cold.vs-make', 'subprocess.10.noop.vs-make'];
 

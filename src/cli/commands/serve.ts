@@ -2,6 +2,7 @@
  * `run-graph serve`: serve a working directory over HTTP until SIGINT or
  * SIGTERM. Also starts the server `run --serve` streams its events through.
  */
+import { readFileSync } from 'node:fs';
 import { RunGraphError } from '../../errors.js';
 import { TOKEN_ENV } from '../../server/auth.js';
 import { DEFAULT_HOST, DEFAULT_PORT, startServer, type RunGraphServer } from '../../server/server.js';
@@ -22,7 +23,29 @@ export interface ServeCommandOptions extends ServerCliOptions {
   workdir?: string;
   allowSubmit?: boolean;
   maxBody?: number;
+  maxConnections?: number;
+  submitQuota?: number;
+  tlsCert?: string;
+  tlsKey?: string;
   json?: boolean;
+}
+
+/** The certificate and key of `--tls-cert`/`--tls-key`, read now so a bad path fails before the server binds. */
+function tlsFiles(options: ServeCommandOptions): { cert: Buffer; key: Buffer } | undefined {
+  if (options.tlsCert === undefined && options.tlsKey === undefined) return undefined;
+  if (options.tlsCert === undefined || options.tlsKey === undefined)
+    throw new RunGraphError('E_USAGE', '--tls-cert and --tls-key go together: give both or neither');
+  const read = (flag: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new RunGraphError('E_USAGE', `cannot read ${flag} ${JSON.stringify(path)}: ${String(error)}`, {
+        value: path,
+        cause: error,
+      });
+    }
+  };
+  return { cert: read('--tls-cert', options.tlsCert), key: read('--tls-key', options.tlsKey) };
 }
 
 function tokenOf(options: ServerCliOptions): string | undefined {
@@ -60,9 +83,13 @@ export async function serveCommand(workflow: string | undefined, options: ServeC
   const graph = workflow === undefined ? undefined : await loadGraph(workflow);
   const workdir = workflow === undefined ? (options.workdir as string) : chosenWorkdir(workflow, options.workdir);
   const token = tokenOf(options);
+  const tls = tlsFiles(options);
   const server = await startServer({
     workdir,
     ...(graph === undefined ? {} : { graph }),
+    ...(tls === undefined ? {} : { tls }),
+    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+    ...(options.submitQuota === undefined ? {} : { submitQuotaBytes: options.submitQuota }),
     host: options.host ?? DEFAULT_HOST,
     port: options.port ?? DEFAULT_PORT,
     ...(token === undefined ? {} : { token }),

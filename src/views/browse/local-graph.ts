@@ -5,15 +5,17 @@
  * a checked uid and an artifact named in a committed store's metadata, and
  * is resolved (symlinks included) to make sure it stays inside its store.
  */
-import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
-import { basename, sep } from 'node:path';
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { lstat, open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { basename, join, sep } from 'node:path';
 import ndarray from 'ndarray';
 import type { NdArray } from 'ndarray';
 import type { JsonValue } from '../../identity/canonical-json.js';
 import { isJsonFloat } from '../../identity/json-numbers.js';
 import { RunGraphError, describeValue, isErrnoException } from '../../errors.js';
 import { isUid, type Uid } from '../../identity/fingerprint.js';
-import { readLedger, type LedgerEntry } from '../../store/ledger.js';
+import { ledgerDir, readLedgerFile, type LedgerEntry } from '../../store/ledger.js';
 import { itemSize, readNpyHeader, type TypedArray } from '../../values/npy.js';
 import { isCommitted, readStoreMetadata, type CommittedMetadata, type StoreMetadata } from '../../store/metadata.js';
 import { readStoreStatus } from '../../store/store-status.js';
@@ -52,6 +54,12 @@ export interface LocalGraphOptions {
 
 /** Largest number of resolved artifacts remembered (a few hundred bytes each). */
 const ARTIFACT_CACHE_LIMIT = 4096;
+
+/** Metadata files read at once while indexing the stores' `depends`. */
+const INDEX_READS_AT_ONCE = 64;
+
+/** Flags every artifact file is opened with: a symlink put in its place is not followed. */
+const OPEN_ARTIFACT = constants.O_RDONLY | constants.O_NOFOLLOW;
 
 /** A reference as it appears in a record: `{"$ref": "<uid>.<output>"}`. */
 const RECORD_REF = /^([0-9a-f]{64})\.(.+)$/s;
@@ -104,9 +112,19 @@ export class LocalGraph {
   readonly #nodes = new Map<Uid, LocalNode>();
   /** `depends` of every store seen, by uid: a record never changes once its store exists. */
   readonly #depends = new Map<Uid, readonly Uid[]>();
+  /** The reverse of `#depends`: the stores that depend on a uid. */
+  readonly #dependents = new Map<Uid, Uid[]>();
+  /** Stores listed whose `depends` are not indexed yet. */
+  readonly #unindexed = new Set<Uid>();
+  /** The last listing of the stores, and the directory stamp it was made at. */
+  #stores: { stamp: string; uids: Uid[] } | undefined;
+  /** The ledger's file names by uid, and the directory stamp they were listed at. */
+  #ledger: { stamp: string; names: Map<string, string[]> } | undefined;
   readonly #artifacts = new Map<string, ArtifactInfo>();
   readonly #known = new Map<string, KnownArtifact>();
   readonly #labels = new Map<Uid, string[]>();
+  /** Directory listings and metadata reads done so far: what a request costs, for tests and the bench. */
+  readonly reads = { listings: 0, metadata: 0 };
 
   constructor(layout: WorkdirLayout, realRoot: string, graph: ConcreteGraph | undefined) {
     this.layout = layout;
@@ -155,16 +173,96 @@ export class LocalGraph {
 
   /** Uids of every store in the working directory, sorted. */
   async uids(): Promise<Uid[]> {
-    return (await readdir(this.layout.root)).filter(isUid).sort();
+    return [...(await this.#storeListing())];
+  }
+
+  /** Up to `limit` uids of stores after `after` (a cursor: the last uid of the previous page), sorted. */
+  async uidPage(limit: number, after?: string): Promise<{ uids: Uid[]; more: boolean }> {
+    const all = await this.#storeListing();
+    let low = 0;
+    if (after !== undefined) {
+      // The first uid past the cursor, by binary search.
+      let high = all.length;
+      while (low < high) {
+        const middle = (low + high) >>> 1;
+        if ((all[middle] as Uid) <= after) low = middle + 1;
+        else high = middle;
+      }
+    }
+    return { uids: all.slice(low, low + limit), more: low + limit < all.length };
+  }
+
+  /**
+   * The sorted uids of the working directory's stores, listed again only
+   * when the directory changed (its inode, mtime or ctime, to the
+   * nanosecond): a request costs one stat, not a listing of every store.
+   * Stores that appeared are indexed for `dependents`, stores that went
+   * away taken out of it.
+   */
+  async #storeListing(): Promise<readonly Uid[]> {
+    const stamp = await directoryStamp(this.layout.root);
+    if (this.#stores !== undefined && this.#stores.stamp === stamp) return this.#stores.uids;
+    this.reads.listings++;
+    const uids = (await readdir(this.layout.root)).filter(isUid).sort();
+    const now = new Set(uids);
+    for (const gone of this.#stores?.uids ?? []) if (!now.has(gone)) this.#unindex(gone);
+    for (const uid of uids) if (!this.#depends.has(uid)) this.#unindexed.add(uid);
+    this.#stores = { stamp, uids };
+    return uids;
+  }
+
+  /** Index a store's `depends` for `dependents` (once: a record never changes once its store exists). */
+  #index(uid: Uid, depends: readonly Uid[]): void {
+    this.#unindexed.delete(uid);
+    if (this.#depends.has(uid)) return;
+    this.#depends.set(uid, depends);
+    for (const upstream of new Set(depends)) {
+      const list = this.#dependents.get(upstream);
+      if (list === undefined) this.#dependents.set(upstream, [uid]);
+      else list.push(uid);
+    }
+  }
+
+  #unindex(uid: Uid): void {
+    this.#unindexed.delete(uid);
+    const depends = this.#depends.get(uid);
+    if (depends === undefined) return;
+    this.#depends.delete(uid);
+    for (const upstream of new Set(depends)) {
+      const list = (this.#dependents.get(upstream) ?? []).filter((other) => other !== uid);
+      if (list.length === 0) this.#dependents.delete(upstream);
+      else this.#dependents.set(upstream, list);
+    }
   }
 
   /** A store's metadata; E_UNKNOWN_NODE when there is no such store. */
   async metadata(uid: Uid): Promise<StoreMetadata> {
+    await this.#checkStoreDir(uid);
     const metadata = await readStoreMetadata(this.layout.storeDir(uid));
     if (metadata === undefined || metadata.uid !== uid) {
       throw new RunGraphError('E_UNKNOWN_NODE', `no store ${uid} in ${this.layout.root}`, { value: uid });
     }
     return metadata;
+  }
+
+  /**
+   * Refuse a store whose directory is not a directory of the working
+   * directory itself: a symlink to a folder elsewhere would otherwise have
+   * that folder's metadata.json served. A missing store passes (the
+   * metadata read then finds nothing).
+   */
+  async #checkStoreDir(uid: Uid): Promise<void> {
+    const info = await lstat(this.layout.storeDir(uid)).catch((error: unknown) => {
+      if (isErrnoException(error) && error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (info !== undefined && !info.isDirectory()) {
+      throw new RunGraphError(
+        'E_WORKDIR',
+        `store ${uid} is ${info.isSymbolicLink() ? 'a symlink' : 'not a directory'} in ${this.layout.root}; refusing to read it`,
+        { value: uid },
+      );
+    }
   }
 
   async committedMetadata(uid: Uid): Promise<CommittedMetadata> {
@@ -194,24 +292,32 @@ export class LocalGraph {
 
   async edges(uid: Uid): Promise<NodeEdges> {
     const metadata = await this.metadata(uid);
-    this.#depends.set(uid, metadata.record.depends);
+    this.#index(uid, metadata.record.depends);
     return { uid, inputs: recordInputs(metadata.record.input), dependents: await this.#dependentsOf(uid) };
   }
 
+  /**
+   * The stores whose record depends on `uid`, from an index of every
+   * store's `depends`: each store's metadata is read once, when it is
+   * first listed, so a request costs nothing per store. A store whose
+   * metadata cannot be read (none, or corrupt) counts as depending on
+   * nothing until a request names it.
+   */
   async #dependentsOf(uid: Uid): Promise<Uid[]> {
-    const dependents: Uid[] = [];
-    for (const other of await this.uids()) {
-      let depends = this.#depends.get(other);
-      if (depends === undefined) {
-        const metadata = await readStoreMetadata(this.layout.storeDir(other));
-        // A store whose metadata cannot be read yet is looked at again next time.
-        if (metadata === undefined) continue;
-        depends = metadata.record.depends;
-        this.#depends.set(other, depends);
-      }
-      if (depends.includes(uid)) dependents.push(other);
+    await this.#storeListing();
+    const pending = [...this.#unindexed];
+    // Read a few dozen at once: the first look at a large working directory reads every store's metadata.
+    for (let first = 0; first < pending.length; first += INDEX_READS_AT_ONCE) {
+      await Promise.all(
+        pending.slice(first, first + INDEX_READS_AT_ONCE).map(async (other) => {
+          this.reads.metadata++;
+          const metadata = await readStoreMetadata(this.layout.storeDir(other)).catch(() => undefined);
+          this.#unindexed.delete(other);
+          if (metadata !== undefined && metadata.uid === other) this.#index(other, metadata.record.depends);
+        }),
+      );
     }
-    return dependents;
+    return [...(this.#dependents.get(uid) ?? [])].sort();
   }
 
   /** Every committed artifact of a store, with array layouts. */
@@ -239,7 +345,7 @@ export class LocalGraph {
     const key = `${uid}/${output}`;
     const known = this.#known.get(key);
     if (known !== undefined) {
-      const handle = await open(known.resolved.file, 'r').catch(() => undefined);
+      const handle = await open(known.resolved.file, OPEN_ARTIFACT).catch(() => undefined);
       if (handle !== undefined) {
         const now = await handle.stat();
         if (now.ino === known.ino && now.size === known.size && now.mtimeMs === known.mtimeMs)
@@ -259,13 +365,23 @@ export class LocalGraph {
         },
       );
     }
-    const handle = await open(resolved.file, 'r');
+    const handle = await open(resolved.file, OPEN_ARTIFACT);
     const now = await handle.stat();
     if (now.size !== resolved.info.size) {
       await handle.close();
       throw new RunGraphError(
         'E_CORRUPT_STORE',
         `artifact '${resolved.info.path}' of ${uid} changed size while being opened`,
+        { value: uid },
+      );
+    }
+    // A file with other names may be a result published out of the store, or a file from elsewhere linked in:
+    // only its content tells them apart, so it is served only if it is the content the commit recorded.
+    if (now.nlink > 1 && (await sha256Of(handle, now.size)) !== resolved.info.sha256) {
+      await handle.close();
+      throw new RunGraphError(
+        'E_WORKDIR',
+        `artifact '${resolved.info.path}' of ${uid} is a hard link to a file whose content is not the artifact's; refusing to read it`,
         { value: uid },
       );
     }
@@ -352,10 +468,41 @@ export class LocalGraph {
     return real;
   }
 
-  /** The working directory's ledger entries of a uid, oldest first (none for a store built before the ledger existed). */
-  ledger(uid: Uid): Promise<LedgerEntry[]> {
-    return readLedger(this.layout.root, uid);
+  /**
+   * The working directory's ledger entries of a uid, oldest first (none
+   * for a store built before the ledger existed). The ledger's file names
+   * are listed again only when its directory changed (entries are only
+   * ever added by rename), so a request reads the uid's few entries alone.
+   */
+  async ledger(uid: Uid): Promise<LedgerEntry[]> {
+    const dir = ledgerDir(this.layout.root);
+    const stamp = await directoryStamp(dir).catch(() => undefined);
+    if (stamp === undefined) return [];
+    if (this.#ledger?.stamp !== stamp) {
+      this.reads.listings++;
+      const names = new Map<string, string[]>();
+      for (const name of await readdir(dir)) {
+        if (name.startsWith('.') || !name.endsWith('.json')) continue;
+        const key = name.slice(0, name.indexOf('.'));
+        const list = names.get(key);
+        if (list === undefined) names.set(key, [name]);
+        else list.push(name);
+      }
+      this.#ledger = { stamp, names };
+    }
+    const entries: LedgerEntry[] = [];
+    for (const name of this.#ledger.names.get(uid) ?? []) {
+      const entry = await readLedgerFile(join(dir, name));
+      if (entry !== undefined) entries.push(entry);
+    }
+    return entries.sort((a, b) => (a.committedAt < b.committedAt ? -1 : a.committedAt > b.committedAt ? 1 : 0));
   }
+}
+
+/** What tells a directory's listing apart from its next one: inode, mtime and ctime to the nanosecond. */
+async function directoryStamp(dir: string): Promise<string> {
+  const info = await stat(dir, { bigint: true });
+  return `${info.ino}:${info.mtimeNs}:${info.ctimeNs}`;
 }
 
 /** Every `{"$ref": "<uid>.<output>"}` in a record's input, with its field path, in record order. */
@@ -427,6 +574,19 @@ export function expectArrayArtifact(
 export function toNdArray(data: TypedArray, shape: readonly number[]): NdArray<ArrayData> {
   // run-graph allocates every array over a plain ArrayBuffer, never a SharedArrayBuffer.
   return ndarray(data as ArrayData, shape.length === 0 ? [1] : [...shape]);
+}
+
+/** The sha256 (hex) of the first `size` bytes of an open file, read a MiB at a time. */
+async function sha256Of(handle: FileHandle, size: number): Promise<string> {
+  const hash = createHash('sha256');
+  const block = Buffer.allocUnsafe(Math.min(size, 1 << 20));
+  for (let position = 0; position < size;) {
+    const { bytesRead } = await handle.read(block, 0, Math.min(block.length, size - position), position);
+    if (bytesRead === 0) break;
+    hash.update(block.subarray(0, bytesRead));
+    position += bytesRead;
+  }
+  return hash.digest('hex');
 }
 
 /** Read `length` bytes at `position` of an open file into `target`, however many reads it takes. */
