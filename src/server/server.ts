@@ -24,9 +24,9 @@ import { sendApiError } from './http-io.js';
 import { routeRequest, type RouteContext } from './routes.js';
 import { toApiError } from './status-codes.js';
 import { BuildService, submittableRegistry } from './submit.js';
+import { DEFAULT_HOST } from './defaults.js';
 
-export const DEFAULT_HOST = '127.0.0.1';
-export const DEFAULT_PORT = 7377;
+export { DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 
 export interface ServeOptions {
   /** The working directory to serve; it must exist. */
