@@ -11,13 +11,14 @@ import { join } from 'node:path';
 import { timed } from './stats.js';
 import { makefileFor } from './workflows.js';
 
-interface Exit {
+export interface Exit {
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
-function run(command: string, args: readonly string[], cwd?: string): Promise<Exit> {
+/** Run a program to its end, collecting its exit code and output. */
+export function run(command: string, args: readonly string[], cwd?: string): Promise<Exit> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -53,7 +54,8 @@ export interface MakeSamples {
   noop: number[];
 }
 
-async function runMake(folder: string, jobs: number): Promise<number> {
+/** Wall time in ms of `make -s -j jobs` in `folder`; throws if make fails. */
+export async function runMake(folder: string, jobs: number): Promise<number> {
   const { ms, value } = await timed(() => run('make', ['-s', '-j', String(jobs)], folder));
   if (value.code !== 0)
     throw new Error(`make failed with exit code ${value.code}: ${value.stderr.trim().slice(-1000)}`);

@@ -13,6 +13,7 @@ import { measureFloor } from './floor.js';
 import { measureLargeLiteral } from './large-literal.js';
 import { NODES_IN_FLIGHT_PER_JOB } from '#dist/engine/worker-context.js';
 import { describeMachine } from './machine.js';
+import { CLI_SHAPES, measureCliRuns, measureVersion } from './cli-runs.js';
 import { gnuMakeVersion, measureMake } from './make.js';
 import { measureServeLoad } from './serve-load.js';
 import { runPhaseInChild, type PhaseName, type PhaseResult } from './phases.js';
@@ -363,6 +364,45 @@ export async function runSuite(options: SuiteOptions): Promise<BenchReport> {
     );
     notes.push(`make: ${make}; it writes targets without fsync and keeps no per-node record.`);
   }
+
+  // 3b. The same kind of DAG as a user runs it, fan-out and chain, against make in the same repetitions.
+  for (const shape of CLI_SHAPES) {
+    const samples = await measureCliRuns(shape, { dir: options.dir, n: sub, jobs, reps, make: make !== undefined });
+    const id = `subprocess-cli.${shape}.${sub}`;
+    const name = `subprocess ${shape === 'fanout' ? 'fan-out' : 'chain'} ${count(sub)}`;
+    log(
+      `${name} via run-graph run: cold ${median(samples.cold).toFixed(0)} ms, no-op ${median(samples.noop).toFixed(0)} ms`,
+    );
+    const cold = sampleRow(
+      `${id}.cold`,
+      `${name}: cold, \`run-graph run\` (process start included)`,
+      'ms',
+      samples.cold,
+    );
+    const noop = sampleRow(
+      `${id}.noop`,
+      `${name}: no-op, \`run-graph run\` (process start included)`,
+      'ms',
+      samples.noop,
+      sub >= 1_000 ? TARGETS.subprocessNoopMs : undefined,
+    );
+    rows.push(cold, noop);
+    if (make !== undefined) {
+      const makeCold = sampleRow(`make.${shape}.${sub}.cold`, `${name}: cold, make -j${jobs}`, 'ms', samples.makeCold);
+      const makeNoop = sampleRow(`make.${shape}.${sub}.noop`, `${name}: no-op, make -j${jobs}`, 'ms', samples.makeNoop);
+      rows.push(
+        makeCold,
+        makeNoop,
+        ratioRow(`${id}.cold.vs-make`, `${name}: cold, run-graph / make`, cold, makeCold, TARGETS.subprocessVsMake),
+        ratioRow(`${id}.noop.vs-make`, `${name}: no-op, run-graph / make`, noop, makeNoop),
+      );
+    }
+  }
+  const startup = await measureVersion(options.quick ? 2 : 10);
+  rows.push(
+    sampleRow('cli.version', '`run-graph --version`, wall time', 'ms', startup.version, TARGETS.versionMs),
+    sampleRow('cli.node-start', '`node -e 0`, wall time (what Node itself costs here)', 'ms', startup.node),
+  );
 
   // 4. Fingerprinting.
   log('fingerprinting');

@@ -45,6 +45,12 @@ export const TARGETS = {
   literalRssRatio: { comparison: '<=', value: 3 },
   /** Resume of that workflow, ms. */
   literalResumeMs: { comparison: '<', value: 1000 },
+  /** Subprocess DAG run by `run-graph run`, cold, as a multiple of `make -j` with the same jobs. */
+  subprocessVsMake: { comparison: '<=', value: 1.5 },
+  /** No-op `run-graph run` of a 1,000-node subprocess DAG, process start included, ms. */
+  subprocessNoopMs: { comparison: '<=', value: 60 },
+  /** Wall time of `run-graph --version`, ms. */
+  versionMs: { comparison: '<', value: 50 },
   /** time(10n)/time(n). */
   scaling: { comparison: '<', value: 12 },
 } as const satisfies { [name: string]: Target };

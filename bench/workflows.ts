@@ -76,6 +76,28 @@ export function subprocessWorkflow(n: number): WorkflowSpec {
   return { description: `subprocess fanout of ${n}`, nodes };
 }
 
+/** The step of node i > 0 of the subprocess chain: one more than the number in the file given (`read` is built in). */
+const ADD_ONE = 'read x < "$1"; echo $((x + 1))';
+/** The same in make's recipe syntax. */
+const MAKE_ADD_ONE = 'read x < $<; echo $$((x + 1)) > $@';
+
+/** `n` `scalems.Subprocess` nodes in a line: the first prints 0, each next one the number before it plus one. */
+export function subprocessChainWorkflow(n: number): WorkflowSpec {
+  const nodes: WorkflowNodeSpec[] = [];
+  for (let i = 0; i < n; i++) {
+    const argv = i === 0 ? ['sh', '-c', 'echo 0'] : ['sh', '-c', ADD_ONE, 'sh', ref(`step${i - 1}`)];
+    nodes.push({ label: `step${i}`, operation: 'scalems.Subprocess', input: { argv } });
+  }
+  return { description: `subprocess chain of ${n}`, nodes };
+}
+
+/** The subprocess chain's DAG for GNU make: `s<i>.txt` from `s<i-1>.txt`, the last one the default goal. */
+export function makefileForChain(n: number): string {
+  const lines = ['.PHONY: all', `all: s${n - 1}.txt`, 's0.txt:', '\techo 0 > $@'];
+  for (let i = 1; i < n; i++) lines.push(`s${i}.txt: s${i - 1}.txt`, `\t${MAKE_ADD_ONE}`);
+  return `${lines.join('\n')}\n`;
+}
+
 /** The workflow of a shape and size. */
 export function workflowFor(shape: Shape, n: number): WorkflowSpec {
   switch (shape) {

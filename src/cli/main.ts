@@ -7,21 +7,20 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { RunGraphError } from '../errors.js';
-import { DEFAULT_PORT } from '../server/server.js';
-import { GRAPH_FORMATS } from '../views/graph-render.js';
+import { DEFAULT_PORT } from '../server/defaults.js';
+import { GRAPH_FORMATS } from '../views/graph-formats.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { settleToken, tokenFileOption, tokenOption } from './token-option.js';
-import { explainCommand } from './commands/explain.js';
-import { gcCommand } from './commands/gc.js';
-import { graphCommand } from './commands/graph.js';
-import { importCommand } from './commands/import.js';
-import { inspectCommand } from './commands/inspect.js';
-import { remoteStatusCommand } from './commands/remote-status.js';
-import { runCommand } from './commands/run.js';
-import { serveCommand } from './commands/serve.js';
-import { statusCommand } from './commands/status.js';
-import { unlockCommand } from './commands/unlock.js';
-import { validateCommand } from './commands/validate.js';
+import type { explainCommand } from './commands/explain.js';
+import type { gcCommand } from './commands/gc.js';
+import type { graphCommand } from './commands/graph.js';
+import type { importCommand } from './commands/import.js';
+import type { inspectCommand } from './commands/inspect.js';
+import type { runCommand } from './commands/run.js';
+import type { serveCommand } from './commands/serve.js';
+import type { statusCommand } from './commands/status.js';
+import type { unlockCommand } from './commands/unlock.js';
+import type { validateCommand } from './commands/validate.js';
 
 interface GlobalOptions {
   verbose?: boolean;
@@ -96,6 +95,7 @@ function buildProgram(): Command {
     .addOption(tokenOption())
     .addOption(tokenFileOption())
     .action(async (workflow: string, options: Parameters<typeof runCommand>[1]) => {
+      const { runCommand } = await import('./commands/run.js');
       process.exitCode = await runCommand(workflow, options);
     });
 
@@ -116,11 +116,13 @@ function buildProgram(): Command {
         options: Parameters<typeof statusCommand>[1] & { remote?: string; token?: string },
       ) => {
         if (options.remote !== undefined) {
+          const { remoteStatusCommand } = await import('./commands/remote-status.js');
           process.exitCode = await remoteStatusCommand(workflow, { ...options, remote: options.remote });
           return;
         }
         if (workflow === undefined)
           throw new RunGraphError('E_USAGE', 'status needs a workflow file (or --remote URL)');
+        const { statusCommand } = await import('./commands/status.js');
         process.exitCode = await statusCommand(workflow, options);
       },
     );
@@ -156,6 +158,7 @@ function buildProgram(): Command {
     )
     .addOption(jsonOption('print the address as a JSON line'))
     .action(async (workflow: string | undefined, options: Parameters<typeof serveCommand>[1]) => {
+      const { serveCommand } = await import('./commands/serve.js');
       process.exitCode = await serveCommand(workflow, options);
     });
 
@@ -165,6 +168,7 @@ function buildProgram(): Command {
     .argument('<workflow>', 'workflow JSON file')
     .addOption(jsonOption('print the checked nodes and their uids as JSON'))
     .action(async (workflow: string, options: Parameters<typeof validateCommand>[1]) => {
+      const { validateCommand } = await import('./commands/validate.js');
       process.exitCode = await validateCommand(workflow, options);
     });
 
@@ -175,6 +179,7 @@ function buildProgram(): Command {
     .option('--force <uid...>', 'remove the lock of these stores whoever holds it')
     .addOption(jsonOption('print the locks as JSON'))
     .action(async (options: Parameters<typeof unlockCommand>[0]) => {
+      const { unlockCommand } = await import('./commands/unlock.js');
       process.exitCode = await unlockCommand(options);
     });
 
@@ -186,6 +191,7 @@ function buildProgram(): Command {
     .addOption(workdirOption())
     .addOption(jsonOption('print the explanation as JSON'))
     .action(async (workflow: string, label: string, options: Parameters<typeof explainCommand>[2]) => {
+      const { explainCommand } = await import('./commands/explain.js');
       process.exitCode = await explainCommand(workflow, label, options);
     });
 
@@ -205,6 +211,7 @@ function buildProgram(): Command {
     .addOption(tokenFileOption())
     .addOption(jsonOption('print the store as JSON'))
     .action(async (target: string, options: Parameters<typeof inspectCommand>[1]) => {
+      const { inspectCommand } = await import('./commands/inspect.js');
       process.exitCode = await inspectCommand(target, options);
     });
 
@@ -217,6 +224,7 @@ function buildProgram(): Command {
     .addOption(new Option('-f, --format <format>', 'output format').choices([...GRAPH_FORMATS]).default('mermaid'))
     .addOption(workdirOption())
     .action(async (workflow: string, options: Parameters<typeof graphCommand>[1]) => {
+      const { graphCommand } = await import('./commands/graph.js');
       process.exitCode = await graphCommand(workflow, options);
     });
 
@@ -242,6 +250,7 @@ function buildProgram(): Command {
     )
     .addOption(jsonOption('print the stores (and what was deleted) as JSON'))
     .action(async (options: Parameters<typeof gcCommand>[0]) => {
+      const { gcCommand } = await import('./commands/gc.js');
       process.exitCode = await gcCommand(options);
     });
 
@@ -253,6 +262,7 @@ function buildProgram(): Command {
     .argument('<document>', 'SCALE-MS workflow document (JSON)')
     .addOption(new Option('-o, --output <file>', 'write the workflow to this file instead of stdout'))
     .action(async (document: string, options: Parameters<typeof importCommand>[1]) => {
+      const { importCommand } = await import('./commands/import.js');
       process.exitCode = await importCommand(document, options);
     });
 

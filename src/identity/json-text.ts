@@ -12,7 +12,8 @@
  * `JSON.parse`, so it reads only texts that hold such a number; ordinary
  * texts go through `JSON.parse`, which gives the same values for them.
  */
-import { parse as parseLossless } from 'lossless-json';
+import { createRequire } from 'node:module';
+import type { parse as LosslessParse } from 'lossless-json';
 import { JsonFloat, isJsonFloat, numberText } from './json-numbers.js';
 
 const QUOTE = 0x22;
@@ -126,9 +127,13 @@ const lastValueWins = ({ newValue }: { newValue: unknown }): unknown => newValue
  * SyntaxError `JSON.parse` throws for it, so callers report syntax errors one
  * way whichever parser read the text.
  */
+/** lossless-json, loaded at the first text that needs it: most runs read none, and start sooner without it. */
+let parseLossless: typeof LosslessParse | undefined;
+
 export function parseJsonExactly(text: string): unknown {
   if (!needsLosslessParse(text)) return JSON.parse(text) as unknown;
   try {
+    parseLossless ??= (createRequire(import.meta.url)('lossless-json') as { parse: typeof LosslessParse }).parse;
     return parseLossless(text, null, { parseNumber: exactNumber, onDuplicateKey: lastValueWins });
   } catch (error) {
     JSON.parse(text);

@@ -24,10 +24,11 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFile, lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { constants as fsConstants } from 'node:fs';
+import { copyFile, lstat, mkdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
+import { closeSync, constants as fsConstants, open } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
+import { promisify } from 'node:util';
 import { RunGraphError } from '../errors.js';
 import type { ValueType } from '../values/values.js';
 import { expectFields, expectFileLike, expectList, expectObject, expectString, inputError } from './check.js';
@@ -53,6 +54,7 @@ export const RESERVED_STORE_NAMES: ReadonlySet<string> = new Set([
 ]);
 
 const STDERR_TAIL_LINES = 20;
+const openAsync = promisify(open);
 const KILL_GRACE_MS = 5_000;
 
 function checkStorePath(name: string, site: CheckSite, field: string): void {
@@ -195,13 +197,12 @@ export const subprocess: OperationDefinition = {
       }
     }
     // Only what was declared moves into the store; scratch files and input copies go with the attempt directory.
-    for (const name of ['stdout.txt', 'stderr.txt', ...outputFiles]) {
-      const target = join(context.storeDir, name);
-      await rm(target, { force: true, recursive: true });
-      await mkdir(dirname(target), { recursive: true });
-      await rename(join(attempt, name), target);
-    }
-    await rm(attempt, { recursive: true, force: true });
+    // All at once, each waited for, so that none is still running when a failure is reported.
+    const moves = await Promise.allSettled(
+      ['stdout.txt', 'stderr.txt', ...outputFiles].map((name) => moveIntoStore(attempt, context.storeDir, name)),
+    );
+    for (const move of moves) if (move.status === 'rejected') throw move.reason;
+    await removeAttempt(attempt);
     const outputs: OperationOutputs = {
       stdout: { kind: 'file', path: 'stdout.txt' },
       stderr: { kind: 'file', path: 'stderr.txt' },
@@ -211,6 +212,37 @@ export const subprocess: OperationDefinition = {
     return outputs;
   },
 };
+
+/**
+ * Move `name` from the attempt directory to the same place in the store: one
+ * rename for a file at the top of the store (the reset before an attempt
+ * left nothing there, and a rename replaces a file anyway); its directories
+ * made first for a nested name, and whatever is in the way (a directory)
+ * removed only when the rename fails because of it.
+ */
+async function moveIntoStore(attempt: string, storeDir: string, name: string): Promise<void> {
+  const target = join(storeDir, name);
+  if (dirname(name) !== '.') await mkdir(dirname(target), { recursive: true });
+  try {
+    await rename(join(attempt, name), target);
+  } catch (error) {
+    if (!IN_THE_WAY.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+    await rm(target, { force: true, recursive: true });
+    await rename(join(attempt, name), target);
+  }
+}
+
+/** What rename says when its target is a directory, or a path through a file. */
+const IN_THE_WAY: ReadonlySet<string> = new Set(['EISDIR', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR']);
+
+/** Remove an attempt directory: one rmdir when only the declared outputs were in it, else the whole tree. */
+async function removeAttempt(attempt: string): Promise<void> {
+  try {
+    await rmdir(attempt);
+  } catch {
+    await rm(attempt, { recursive: true, force: true });
+  }
+}
 
 /** Scratch directories of subprocess attempts inside a store; a store reset removes them. */
 const ATTEMPT_PREFIX = '.rg-attempt-';
@@ -248,15 +280,14 @@ async function runChild(
 ): Promise<number> {
   const [command, ...args] = argv;
   if (command === undefined) throw new RunGraphError('E_INPUT_TYPE', 'empty argv', { node: label });
-  const stdout = await open(join(cwd, 'stdout.txt'), 'w');
-  const stderr = await open(join(cwd, 'stderr.txt'), 'w');
+  const [stdout, stderr] = (await openOutputs([join(cwd, 'stdout.txt'), join(cwd, 'stderr.txt')])) as [number, number];
   try {
     return await new Promise<number>((resolve, reject) => {
       // A process group of its own, so that stopping the node stops everything the command started.
       const child = spawn(command, args, {
         cwd,
         env: { ...process.env, ...env },
-        stdio: ['ignore', stdout.fd, stderr.fd],
+        stdio: ['ignore', stdout, stderr],
         detached: true,
       });
       const pid = child.pid;
@@ -303,9 +334,20 @@ async function runChild(
       });
     });
   } finally {
-    await stdout.close();
-    await stderr.close();
+    // Synchronous: a close takes microseconds and changes nothing on disk.
+    closeSync(stdout);
+    closeSync(stderr);
   }
+}
+
+/** Create the files in one wait, closing those opened if one fails. */
+async function openOutputs(paths: readonly string[]): Promise<number[]> {
+  const results = await Promise.allSettled(paths.map((path) => openAsync(path, 'w')));
+  const opened = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failure === undefined) return opened;
+  for (const fd of opened) closeSync(fd);
+  throw failure.reason;
 }
 
 async function stderrTail(path: string): Promise<string> {

@@ -33,9 +33,9 @@ import {
   submittableRegistry,
   type RetainedBuilds,
 } from './submit.js';
+import { DEFAULT_HOST } from './defaults.js';
 
-export const DEFAULT_HOST = '127.0.0.1';
-export const DEFAULT_PORT = 7377;
+export { DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 /** Default largest request body. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 

@@ -218,6 +218,27 @@ async function openHandleForReading(path: string): Promise<FileHandle> {
   return openHandle(path, 'r');
 }
 
+/**
+ * digestFileContent of a file whose rest from `start` fits in the small-read
+ * buffer: open, one read and close, synchronously, like readSmallFileSync.
+ * Undefined when there is more, for the caller to digest in chunks. Most
+ * files digested are small (a subprocess's stdout and stderr, by the
+ * thousand), and each 1 MiB chunk buffer allocated for one of them is
+ * external memory that, a few megabytes at a time, makes V8 run full
+ * garbage collections: on a 300-node subprocess run, 67 of them, about 3 ms
+ * of CPU per node.
+ */
+function digestSmallFileSync(path: string, start: number): { size: number; sha256: string } | undefined {
+  const fd = openForReading(path);
+  try {
+    const size = readSync(fd, SMALL_READ, 0, SMALL_READ.length, start);
+    if (size === SMALL_READ.length) return undefined;
+    return { size, sha256: createHash('sha256').update(SMALL_READ.subarray(0, size)).digest('hex') };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Bytes read at a time when digesting a file. */
 const DIGEST_CHUNK = 1 << 20;
 
@@ -229,6 +250,8 @@ const DIGEST_CHUNK = 1 << 20;
  * of the graph is built.
  */
 export async function digestFileContent(path: string, start = 0): Promise<{ size: number; sha256: string }> {
+  const small = digestSmallFileSync(path, start);
+  if (small !== undefined) return small;
   const handle = await openHandleForReading(path);
   try {
     const hash = createHash('sha256');

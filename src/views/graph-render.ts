@@ -10,11 +10,8 @@ import { INPUT_KIND, type InputTree } from '../operations/operation.js';
 import type { NodeStatus } from './status.js';
 import type { ConcreteGraph, GraphNode, ResolvedRef } from '../workflow/graph.js';
 
-/** Picture source formats `graph` prints. */
-export type GraphFormat = 'mermaid' | 'dot';
-
-/** Every format, for the command line's choices. */
-export const GRAPH_FORMATS: readonly GraphFormat[] = ['mermaid', 'dot'];
+export { GRAPH_FORMATS, type GraphFormat } from './graph-formats.js';
+import type { GraphFormat } from './graph-formats.js';
 
 /** The state a box is coloured by: a node state, or `outdated` for one that runs again because a version changed. */
 export type DrawnState = NodeStatus['state'] | 'outdated';

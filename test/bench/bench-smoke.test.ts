@@ -66,6 +66,9 @@ const EXPECTED_IDS = [
   ...SIZES.map((n) => `fanout.${n}.cold.vs-floor-in-flight`),
   'subprocess.10.cold',
   'subprocess.10.noop',
+  ...['fanout', 'chain'].flatMap((shape) => ['cold', 'noop'].map((phase) => `subprocess-cli.${shape}.10.${phase}`)),
+  'cli.version',
+  'cli.node-start',
   'fingerprint.array.raw-sha256',
   'fingerprint.array.npy-input',
   'fingerprint.array.share',
@@ -79,7 +82,15 @@ const EXPECTED_IDS = [
   ...['metadata', 'chunk', 'asset'].flatMap((route) => [`serve.${route}.rps`, `serve.${route}.p99`]),
   'serve.sse.rss',
 ];
-const MAKE_IDS = ['make.10.cold', 'make.10.noop', 'subprocess.10.cold.vs-make', 'subprocess.10.noop.vs-make'];
+const MAKE_IDS = [
+  'make.10.cold',
+  'make.10.noop',
+  'subprocess.10.cold.vs-make',
+  'subprocess.10.noop.vs-make',
+  ...['fanout', 'chain'].flatMap((shape) =>
+    ['cold', 'noop'].flatMap((phase) => [`make.${shape}.10.${phase}`, `subprocess-cli.${shape}.10.${phase}.vs-make`]),
+  ),
+];
 
 describe('npm run bench -- --quick', () => {
   let dir: string;

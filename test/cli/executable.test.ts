@@ -1,6 +1,7 @@
 // The README's first command is `npm install && npx run-graph run ...`: npx
-// runs the package's bin, dist/cli/main.js, as a program, so the build must
-// leave it executable with its `#!/usr/bin/env node` line.
+// runs the package's bin, dist/cli/bin.js, which hands over to the program,
+// dist/cli/main.js; the build must leave both executable with their
+// `#!/usr/bin/env node` line (the bin itself: startup.test.ts).
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';

@@ -1,6 +1,7 @@
 // Reads that avoid system calls and allocations must still return every
 // byte, whatever a file's size against their buffers: digestFileContent
-// (1 MiB chunks into two buffers in turn, from an offset) and
+// (one synchronous 64 KiB read when the rest fits, else 1 MiB chunks into
+// two buffers in turn, from an offset) and
 // readSmallFileSync (one 64 KiB read when it fits).
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ beforeAll(async () => {
 afterAll(async () => rm(dir, { recursive: true, force: true }));
 
 describe('digestFileContent', () => {
-  for (const size of [0, 1, MiB - 1, MiB, 2 * MiB, 2 * MiB + MiB / 2 + 3]) {
+  for (const size of [0, 1, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, MiB - 1, MiB, 2 * MiB, 2 * MiB + MiB / 2 + 3]) {
     it(`digests ${size} bytes, whole and from an offset`, async () => {
       const bytes = randomBytes(size);
       const path = join(dir, `f${size}`);

@@ -13,7 +13,7 @@ import { loadGraph } from '../../workflow/load-graph.js';
 import { EXIT } from '../exit-codes.js';
 import { createReporter, type ReporterKind } from '../reporter.js';
 import { chosenWorkdir } from '../workdir-option.js';
-import { startRunServer, type ServerCliOptions } from './serve.js';
+import type { startRunServer, ServerCliOptions } from './serve.js';
 
 export interface RunCommandOptions extends Partial<ServerCliOptions> {
   /** Serve the working directory and stream the run's events while it lasts. */
@@ -60,7 +60,8 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
     reporter.close();
     return EXIT.ok;
   }
-  if (options.serve === true) served = await startRunServer(graph, workdir, options);
+  // The server's modules are loaded only by a run that serves.
+  if (options.serve === true) served = await (await import('./serve.js')).startRunServer(graph, workdir, options);
 
   const controller = new AbortController();
   let signals = 0;

@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { RunGraphError } from '../../errors.js';
 import { ARTIFACT_SOURCE, type SourcedArtifactRef } from '../../operations/artifact-ref.js';
 import {
@@ -70,10 +70,25 @@ function inputElements(input: RunInput, limit: number): number {
 }
 
 export class OperationThreads {
-  readonly #pool: Piscina<ThreadTask, ThreadResult>;
+  readonly #threads: number;
+  /** Made at the first task: piscina is loaded only by runs that have one (a run of subprocesses has none). */
+  #pool: Promise<Piscina<ThreadTask, ThreadResult>> | undefined;
 
   private constructor(threads: number) {
-    this.#pool = new Piscina({ filename: WORKER_FILE.href, minThreads: 0, maxThreads: threads, idleTimeout: 5_000 });
+    this.#threads = threads;
+  }
+
+  #started(): Promise<Piscina<ThreadTask, ThreadResult>> {
+    this.#pool ??= import('piscina').then(
+      ({ Piscina }) =>
+        new Piscina<ThreadTask, ThreadResult>({
+          filename: WORKER_FILE.href,
+          minThreads: 0,
+          maxThreads: this.#threads,
+          idleTimeout: 5_000,
+        }),
+    );
+    return this.#pool;
   }
 
   /** A pool of `threads` threads, or undefined where the compiled worker file does not exist. */
@@ -93,7 +108,7 @@ export class OperationThreads {
     };
     let result: ThreadResult;
     try {
-      result = await this.#pool.run(task, { signal: context.signal });
+      result = await (await this.#started()).run(task, { signal: context.signal });
     } catch (error) {
       if (context.signal.aborted)
         throw new RunGraphError('E_INTERRUPTED', 'interrupted; the worker thread was stopped', { node: context.label });
@@ -104,6 +119,6 @@ export class OperationThreads {
   }
 
   async close(): Promise<void> {
-    await this.#pool.destroy();
+    if (this.#pool !== undefined) await (await this.#pool).destroy();
   }
 }
