@@ -10,10 +10,11 @@ import { killRunningSubprocesses } from '../../operations/subprocess.js';
 import { loadGraph } from '../../workflow/load-graph.js';
 import { EXIT } from '../exit-codes.js';
 import { createReporter, type ReporterKind } from '../reporter.js';
+import { runResourceSettings, type ResourceCliOptions } from '../resource-options.js';
 import { chosenWorkdir } from '../workdir-option.js';
 import { startRunServer, type ServerCliOptions } from './serve.js';
 
-export interface RunCommandOptions extends Partial<ServerCliOptions> {
+export interface RunCommandOptions extends Partial<ServerCliOptions>, ResourceCliOptions {
   /** Serve the working directory and stream the run's events while it lasts. */
   serve?: boolean;
   workdir?: string;
@@ -29,7 +30,8 @@ function reporterKind(options: RunCommandOptions): ReporterKind {
 }
 
 export async function runCommand(workflow: string, options: RunCommandOptions): Promise<number> {
-  const graph = await loadGraph(workflow);
+  const resources = await runResourceSettings(options);
+  const graph = await loadGraph(workflow, undefined, { runResources: resources.layers });
   const reporter = createReporter(reporterKind(options), {
     out: process.stdout,
     err: process.stderr,
