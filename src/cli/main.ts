@@ -76,7 +76,13 @@ function buildProgram(): Command {
     .addOption(
       new Option(
         '-j, --jobs <n>',
-        'most operations running at once; up to 4n nodes may be committing meanwhile (default: number of CPUs)',
+        'most operations running at once; up to 4n nodes may be committing meanwhile (default: the cores)',
+      ).argParser(parsePositiveInteger),
+    )
+    .addOption(
+      new Option(
+        '--cores <n>',
+        "cores the nodes' cpus share (default: --jobs if given, else what this process may use: Slurm's allocation or its CPU affinity)",
       ).argParser(parsePositiveInteger),
     )
     .addOption(jsonOption('print one JSON event per line instead of progress'))

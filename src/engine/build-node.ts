@@ -30,7 +30,9 @@ import { describeFsError } from '../store/workdir.js';
 import type { GraphNode, ResolvedRef } from '../workflow/graph.js';
 import type { EventListener } from './events.js';
 import type { Executor } from './executors/executor.js';
+import { memorySlots } from './capacity.js';
 import type { JobSlots } from './scheduler.js';
+import { withinTimeLimit } from './time-limit.js';
 
 /** What building a node needs of its run (engine/run.ts implements it). */
 export interface NodeRun {
@@ -39,8 +41,8 @@ export interface NodeRun {
   readonly emit: EventListener;
   /** Aborted on an interrupt, or on a failure of the working directory itself. */
   readonly signal: AbortSignal;
-  /** At most `jobs` nodes publish, claim and run at once, each holding a slot here until its operation ends. */
-  readonly compute: JobSlots;
+  /** What a node holds from publishing its store until its operation ends (see ComputeSlots). */
+  readonly compute: ComputeSlots;
   /** Whether the node's store may exist: it was there when the run listed the working directory. */
   mayExist(node: GraphNode): boolean;
   /** The claim made for this node ahead of time (see Run.committing), if any; a claim is taken once. */
@@ -59,6 +61,17 @@ export interface NodeRun {
   afterCommit(tidied: Promise<void>): void;
   /** Called as an operation starts executing and right after its store commits. */
   audit(what: 'start' | 'commit', node: GraphNode): void;
+}
+
+/**
+ * The run's compute slots: at most `jobs` operations at once, the sum of
+ * their `cpus` within the run's cores, of their declared memory (in MiB)
+ * within the run's memory. Taken in this order, given back together.
+ */
+export interface ComputeSlots {
+  readonly jobs: JobSlots;
+  readonly cores: JobSlots;
+  readonly memory: JobSlots;
 }
 
 /** `deferred`: another live process holds the node; try again later (the scheduler backs off). */
@@ -132,15 +145,25 @@ interface ComputeSlot {
 
 async function takeComputeSlot(run: NodeRun, node: GraphNode): Promise<ComputeSlot> {
   if (node.operation.control === true) return { give: () => undefined };
-  const slots = run.compute;
-  if (!(await slots.take(run.signal))) throw interrupted(node);
-  let held = true;
-  return {
-    give: () => {
-      if (held) slots.give();
-      held = false;
-    },
+  const { jobs, cores, memory } = run.compute;
+  const wanted: [JobSlots, number][] = [
+    [jobs, 1],
+    [cores, node.resources.cpus],
+    [memory, memorySlots(node.resources.memoryBytes)],
+  ];
+  const taken: [JobSlots, number][] = [];
+  const giveTaken = (): void => {
+    for (const [slots, count] of taken.splice(0)) slots.give(count);
   };
+  for (const [slots, count] of wanted) {
+    if (count === 0) continue;
+    if (!(await slots.take(run.signal, count))) {
+      giveTaken();
+      throw interrupted(node);
+    }
+    taken.push([slots, count]);
+  }
+  return { give: giveTaken };
 }
 
 /** What the store of a node is published with. */
@@ -260,19 +283,23 @@ async function execute(
     const stream = node.operation.stream;
     let resumeAtChunk: number | undefined;
     if (stream !== undefined) resumeAtChunk = await store.durableChunks(stream);
-    const context: OperationContext = {
-      storeDir: store.dir,
-      signal: run.signal,
-      label: node.label,
-      uid: node.uid,
-      checkpoint: store.checkpoint(),
-      ...(resumeAtChunk === undefined ? {} : { resumeAtChunk }),
-      ...(node.operation.control === true ? { control: run.controlFor(node) } : {}),
-    };
     const input = runInput(run, node);
     let outputs: OperationOutputs;
     try {
-      outputs = await run.executor.execute({ node, input, context, store });
+      // A control node (a loop) is as long as the nodes it makes: they have limits of their own.
+      const limit = node.operation.control === true ? undefined : node.resources.timeSeconds;
+      outputs = await withinTimeLimit(limit, run.signal, node.label, (signal) => {
+        const context: OperationContext = {
+          storeDir: store.dir,
+          signal,
+          label: node.label,
+          uid: node.uid,
+          checkpoint: store.checkpoint(),
+          ...(resumeAtChunk === undefined ? {} : { resumeAtChunk }),
+          ...(node.operation.control === true ? { control: run.controlFor(node) } : {}),
+        };
+        return run.executor.execute({ node, input, context, store });
+      });
     } catch (error) {
       throw operationFailure(error, node);
     }

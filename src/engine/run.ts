@@ -19,7 +19,8 @@ import type { OwnerInfo } from '../store/owner.js';
 import type { StoreClaim, Stores } from '../store/store.js';
 import { listStoreUids } from '../store/workdir.js';
 import type { ConcreteGraph, GraphNode } from '../workflow/graph.js';
-import { buildNode, claimStore, giveBack, type NodeOutcome, type NodeRun } from './build-node.js';
+import { buildNode, claimStore, giveBack, type ComputeSlots, type NodeOutcome, type NodeRun } from './build-node.js';
+import { checkNodesFit, memorySlots, type Capacity } from './capacity.js';
 import type { EventError, EventListener, RunCounts } from './events.js';
 import type { Executor } from './executors/executor.js';
 import { JobSlots, Schedule, type ScheduleResult } from './scheduler.js';
@@ -66,6 +67,8 @@ export interface RunSetup {
   readonly executor: Executor;
   /** Most operations running at once. */
   readonly jobs: number;
+  /** The run's cores and memory, shared by the nodes running at once. */
+  readonly capacity: Capacity;
   readonly emit: EventListener;
   /** Append a JSON line per execution start and per commit to this file (see WorkerContextOptions.executionLog). */
   readonly executionLog: string | undefined;
@@ -77,7 +80,7 @@ export class Run implements NodeRun {
   readonly stores: Stores;
   readonly executor: Executor;
   readonly emit: EventListener;
-  readonly compute: JobSlots;
+  readonly compute: ComputeSlots;
   readonly #graph: ConcreteGraph;
   readonly #setup: RunSetup;
   readonly #started = performance.now();
@@ -111,7 +114,11 @@ export class Run implements NodeRun {
     this.stores = setup.stores;
     this.executor = setup.executor;
     this.emit = setup.emit;
-    this.compute = new JobSlots(setup.jobs);
+    this.compute = {
+      jobs: new JobSlots(setup.jobs),
+      cores: new JobSlots(setup.capacity.cores),
+      memory: new JobSlots(Math.max(1, memorySlots(setup.capacity.memoryBytes))),
+    };
     this.#inFlight = new JobSlots(setup.jobs * NODES_IN_FLIGHT_PER_JOB);
     this.#counts = { total: graph.nodes.length, reused: 0, committed: 0, failed: 0, skipped: 0, notRun: 0 };
     this.#ledger = ledgerRecorder(graph, this.stores.layout.root, this.stores.owner, (node, error) =>
@@ -246,6 +253,7 @@ export class Run implements NodeRun {
             { node: loop.label },
           );
         const { nodes, outputs } = assembler.instantiate(subgraph, bindings, prefix, scopeDepends);
+        checkNodesFit(nodes, this.#setup.capacity, this.#graph.file);
         this.#counts.total += nodes.length;
         this.emit({ type: 'nodes-added', label: loop.label, count: nodes.length });
         const inner = await this.#buildNodes(nodes);

@@ -332,3 +332,18 @@ export function slurmTimeLimit(seconds: number): string {
 export function slurmMemory(bytes: number): string {
   return `${Math.ceil(bytes / 1024 ** 2)}M`;
 }
+
+/** The error a node fails with when its time limit runs out. */
+export function timeoutError(seconds: number, label: string): RunGraphError {
+  return new RunGraphError('E_TIMEOUT', `exceeded its time limit of ${formatDuration(seconds)}`, {
+    node: label,
+    value: seconds,
+    field: 'resources.time',
+    hint: 'raise the node\'s resources.time (or the default: "defaults", --profile, --default-resources)',
+  });
+}
+
+/** Whether an abort's reason is a time limit running out (so it is not an interrupt). */
+export function isTimeout(reason: unknown): reason is RunGraphError {
+  return reason instanceof RunGraphError && reason.code === 'E_TIMEOUT';
+}

@@ -5,6 +5,8 @@
  * point, releasing their locks; a second one exits at once. Either way the
  * same command resumes.
  */
+import { checkNodesFit, runCapacity } from '../../engine/capacity.js';
+import { abandonedOperations } from '../../engine/time-limit.js';
 import { WorkerContext } from '../../engine/worker-context.js';
 import { killRunningSubprocesses } from '../../operations/subprocess.js';
 import { loadGraph } from '../../workflow/load-graph.js';
@@ -19,6 +21,7 @@ export interface RunCommandOptions extends Partial<ServerCliOptions>, ResourceCl
   serve?: boolean;
   workdir?: string;
   jobs?: number;
+  cores?: number;
   json?: boolean;
   verify?: boolean;
   stale: number;
@@ -32,6 +35,13 @@ function reporterKind(options: RunCommandOptions): ReporterKind {
 export async function runCommand(workflow: string, options: RunCommandOptions): Promise<number> {
   const resources = await runResourceSettings(options);
   const graph = await loadGraph(workflow, undefined, { runResources: resources.layers });
+  const cores = options.cores ?? resources.profileCores;
+  const capacity = runCapacity({
+    ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
+    ...(cores === undefined ? {} : { cores }),
+  });
+  // Before the working directory is opened: a node that can never run writes nothing.
+  checkNodesFit(graph.nodes, capacity, graph.file);
   const reporter = createReporter(reporterKind(options), {
     out: process.stdout,
     err: process.stderr,
@@ -41,7 +51,9 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
   let served: Awaited<ReturnType<typeof startRunServer>> | undefined;
   const context = await WorkerContext.open({
     workdir,
-    ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
+    jobs: capacity.jobs,
+    cores: capacity.cores,
+    memoryBytes: capacity.memoryBytes,
     verify: options.verify === true ? 'checksum' : 'size',
     staleMs: options.stale * 1000,
     ...(process.env['RUN_GRAPH_EXECUTION_LOG'] ? { executionLog: process.env['RUN_GRAPH_EXECUTION_LOG'] } : {}),
@@ -94,5 +106,7 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await served?.close();
+    // An operation abandoned at its time limit may hold the event loop open: it must not keep the command alive.
+    if (abandonedOperations() > 0) setTimeout(() => process.exit(), 100).unref();
   }
 }
