@@ -53,6 +53,8 @@ export interface NodeRun {
   claimed(node: GraphNode, claim: StoreClaim): void;
   /** Another live process holds the node's store (reported once per node). */
   waitingFor(node: GraphNode, owner: OwnerInfo | undefined): void;
+  /** Settles when another process may have committed the node (or it is time to look at its holder again). */
+  waitForCommit(node: GraphNode): Promise<void>;
   /** The control context of a loop node. */
   controlFor(node: GraphNode): ControlContext;
   /** The committed artifact of an upstream node's output, or undefined. */
@@ -74,8 +76,9 @@ export interface ComputeSlots {
   readonly memory: JobSlots;
 }
 
-/** `deferred`: another live process holds the node; try again later (the scheduler backs off). */
-export type NodeOutcome = { kind: 'reused' | 'committed'; metadata: CommittedMetadata } | { kind: 'deferred' };
+/** `deferred`: another live process holds the node; try again once `wake` settles (or after a backoff). */
+export type NodeOutcome =
+  { kind: 'reused' | 'committed'; metadata: CommittedMetadata } | { kind: 'deferred'; wake?: Promise<void> };
 
 function interrupted(node: GraphNode): RunGraphError {
   return new RunGraphError('E_INTERRUPTED', 'interrupted before the node finished', { node: node.label });
@@ -206,7 +209,7 @@ async function claimAndBuild(run: NodeRun, node: GraphNode, slot: ComputeSlot): 
       const metadata = await run.stores.verified(node.uid, node.record);
       if (metadata !== undefined) return reused(run, node, metadata);
       run.waitingFor(node, claim.owner);
-      return { kind: 'deferred' };
+      return { kind: 'deferred', wake: run.waitForCommit(node) };
     }
     const outcome = await buildOwnedNode(run, node, claim.store, slot);
     if (outcome !== 'quarantined') return outcome;
@@ -240,7 +243,14 @@ async function buildOwnedNode(
         });
         return 'quarantined';
       case 'ready':
-        return await runAndCommit(run, node, store, opened.created, opened.removed, slot);
+        try {
+          return await runAndCommit(run, node, store, opened.created, opened.removed, slot);
+        } catch (error) {
+          // Stalled past the stale limit, we lost the store to another process: its commit, not our failure, is the node's.
+          if (!store.lost()) throw error;
+          run.waitingFor(node, undefined);
+          return { kind: 'deferred', wake: run.waitForCommit(node) };
+        }
       default:
         return assertNever(opened, 'opened store');
     }

@@ -9,6 +9,8 @@
 
 const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 1_000;
+/** A deferred node whose wake-up never comes is tried again after this long all the same. */
+const MAX_WAKE_MS = 60_000;
 
 /**
  * A count of slots shared by every schedule of a run: the top-level graph
@@ -101,6 +103,15 @@ export interface ScheduleOptions {
   signal?: AbortSignal;
   /** Run node i; resolve true if it succeeded, `deferred` to be tried again later. Must not reject. */
   start(index: number): Promise<boolean | 'deferred'>;
+  /**
+   * Which of the `count` ready nodes to start next, as a position in the
+   * ready list (its end is the most recently readied). Default: the last,
+   * depth first. Workers sharing a directory each pick differently, so
+   * they do not all reach for the same node.
+   */
+  pick?(count: number): number;
+  /** When deferred node i may be tried again: a promise to wait for instead of the backoff. Default: the backoff. */
+  retryWhen?(index: number): Promise<void> | undefined;
   /** Node i will not run because `failed` failed. */
   skip(index: number, failed: number): void;
 }
@@ -178,28 +189,36 @@ export class Schedule {
     await new Promise<void>((resolveAll) => {
       const pump = (): void => {
         while (ready.length > 0 && signal?.aborted !== true) {
-          const i = ready[ready.length - 1] as number;
-          if (done[i] === 1) {
+          const at = Math.min(ready.length - 1, Math.max(0, options.pick?.(ready.length) ?? ready.length - 1));
+          const i = ready[at] as number;
+          // Taken out by moving the last one into its place: order among the rest matters only to `pick`.
+          const take = (): void => {
+            ready[at] = ready[ready.length - 1] as number;
             ready.pop();
+          };
+          if (done[i] === 1) {
+            take();
             continue;
           }
           const holds = options.holdsSlot?.(i) ?? true;
           if (holds && !slots.tryTake()) break;
-          ready.pop();
+          take();
           running++;
           void options.start(i).then((ok) => {
             running--;
             if (ok === 'deferred') {
-              const delay = backoff.get(i) ?? MIN_BACKOFF_MS;
+              const retry = (): void => {
+                if (!deferred.has(i)) return;
+                clearTimeout(deferred.get(i));
+                deferred.delete(i);
+                ready.unshift(i);
+                pump();
+              };
+              const when = options.retryWhen?.(i);
+              const delay = when === undefined ? (backoff.get(i) ?? MIN_BACKOFF_MS) : MAX_WAKE_MS;
               backoff.set(i, Math.min(MAX_BACKOFF_MS, delay * 2));
-              deferred.set(
-                i,
-                setTimeout(() => {
-                  deferred.delete(i);
-                  ready.unshift(i);
-                  pump();
-                }, delay),
-              );
+              deferred.set(i, setTimeout(retry, delay));
+              void when?.then(retry);
               // Given back only now: giving wakes every schedule of the run, this one included.
               if (holds) slots.give();
               pump();
