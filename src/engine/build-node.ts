@@ -55,6 +55,8 @@ export interface NodeRun {
   waitingFor(node: GraphNode, owner: OwnerInfo | undefined): void;
   /** Settles when another process may have committed the node (or it is time to look at its holder again). */
   waitForCommit(node: GraphNode): Promise<void>;
+  /** Whether to pass over the node for now, without claiming it: another process seems to hold it (one stat). */
+  seemsHeldElsewhere(node: GraphNode): boolean;
   /** The control context of a loop node. */
   controlFor(node: GraphNode): ControlContext;
   /** The committed artifact of an upstream node's output, or undefined. */
@@ -118,6 +120,7 @@ export async function buildNode(run: NodeRun, node: GraphNode): Promise<NodeOutc
 }
 
 async function buildNodeUnchecked(run: NodeRun, node: GraphNode): Promise<NodeOutcome> {
+  if (run.seemsHeldElsewhere(node)) return { kind: 'deferred', wake: run.waitForCommit(node) };
   if (run.mayExist(node)) {
     const metadata = await run.stores.reusable(node.uid, node.record);
     if (metadata !== undefined) return reused(run, node, metadata);

@@ -111,6 +111,8 @@ export class Run implements NodeRun {
   readonly #elsewhere = new Map<Uid, GraphNode>();
   /** What each deferred node waits for before it is tried again, by uid. */
   readonly #wakes = new Map<Uid, Promise<void>>();
+  /** Nodes passed over once because another process seemed to hold them (see seemsHeldElsewhere). */
+  readonly #passedOver = new Set<Uid>();
   /** Picks among ready nodes once others share the directory (see #pick). */
   readonly #random: () => number;
 
@@ -230,6 +232,19 @@ export class Run implements NodeRun {
       uid: node.uid,
       owner: owner === undefined ? null : { pid: owner.pid, host: owner.host },
     });
+  }
+
+  /**
+   * Once others work here, a node not yet seen held is first looked at with
+   * one stat of its lock: a fresh lock means another process builds it, and
+   * the node waits for its commit. A node seen held before goes through a
+   * claim, which decides whether its holder still lives.
+   */
+  seemsHeldElsewhere(node: GraphNode): boolean {
+    if (!this.#othersSeen || this.#waiting.has(node.uid) || this.#passedOver.has(node.uid)) return false;
+    if (!this.stores.seemsHeld(node.uid)) return false;
+    this.#passedOver.add(node.uid);
+    return true;
   }
 
   waitForCommit(node: GraphNode): Promise<void> {

@@ -42,7 +42,7 @@ import {
   type StoreMetadata,
 } from './metadata.js';
 import type { OperationOutputs } from './outputs.js';
-import { OWNER_FILE, readOwnerSync, sameOwner, type OwnerInfo } from './owner.js';
+import { OWNER_FILE, ageMs, mtimeNs, readOwnerSync, sameOwner, type OwnerInfo } from './owner.js';
 import { stagingName } from './staging.js';
 import { sweepTmp, type WorkdirLayout } from './workdir.js';
 import { CommitFeed } from './commit-feed.js';
@@ -169,6 +169,18 @@ export class Stores {
       staleMs: this.options.staleMs,
       tidy: async () => removeIntermediateState(storeDir),
     });
+  }
+
+  /**
+   * Whether someone seems to be working on the store right now: its lock
+   * directory is there with a heartbeat younger than the stale limit. One
+   * stat, so a worker among many can pass over a node another one holds
+   * without the calls of a claim; whether the holder is really alive is
+   * for a claim to decide, later.
+   */
+  seemsHeld(uid: Uid): boolean {
+    const beat = mtimeNs(join(this.dir(uid), LOCK_DIR));
+    return beat !== undefined && ageMs(beat) < this.options.staleMs;
   }
 
   /** Publish the node's store unless it may exist and does, then try to take it. */
