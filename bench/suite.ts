@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { measureFingerprinting } from './fingerprinting.js';
 import { measureFloor } from './floor.js';
 import { measureLargeLiteral } from './large-literal.js';
+import { measureMetadataCalls, straceAvailable } from './metadata-calls.js';
 import { NODES_IN_FLIGHT_PER_JOB } from '#dist/engine/worker-context.js';
 import { describeMachine } from './machine.js';
 import { CLI_SHAPES, measureCliRuns, measureVersion } from './cli-runs.js';
@@ -492,6 +493,37 @@ export async function runSuite(options: SuiteOptions): Promise<BenchReport> {
   });
   rows.push(...serve.rows);
   notes.push(...serve.notes);
+  // 7. Workers sharing one working directory: metadata calls per node (strace).
+  if (!straceAvailable()) {
+    notes.push(
+      'strace is not available (or ptrace is not allowed): the metadata calls of shared workers were not counted.',
+    );
+    log('strace not available: skipping the metadata calls of shared workers');
+  } else {
+    const workerCounts = options.quick ? [1, 4] : [1, 4, 16];
+    const fanout = options.quick ? 50 : 200;
+    const calls = await measureMetadataCalls({ dir: options.dir, nodes: fanout, workers: workerCounts, log });
+    const callRows = workerCounts.map((w) =>
+      makeRow({
+        id: `workers.${w}.metadata-calls`,
+        label: `${w} worker${w === 1 ? '' : 's'} on one directory, fanout ${fanout}: metadata calls per node`,
+        unit: 'calls',
+        median: calls.get(w) ?? Number.NaN,
+        samples: [calls.get(w) ?? Number.NaN],
+      }),
+    );
+    rows.push(...callRows);
+    const most = workerCounts[workerCounts.length - 1] as number;
+    rows.push(
+      ratioRow(
+        `workers.${most}.metadata-calls.vs-one`,
+        `metadata calls per node: ${most} workers / 1`,
+        callRows[callRows.length - 1],
+        callRows[0],
+        most === 16 ? TARGETS.workersMetadata : undefined,
+      ),
+    );
+  }
 
   notes.push(
     "Times of workflow phases are measured inside a child process per phase (node start-up excluded); peak RSS is that process's own high-water mark (VmHWM).",

@@ -7,7 +7,7 @@
  */
 import type { MachineInfo } from './machine.js';
 
-export type Unit = 'us' | 'ms' | 'MiB' | 'MB/s' | 'req/s' | 'x';
+export type Unit = 'us' | 'ms' | 'MiB' | 'MB/s' | 'req/s' | 'x' | 'calls';
 
 /** A target from the issue: the median must be `comparison` `value`. */
 export interface Target {
@@ -53,6 +53,8 @@ export const TARGETS = {
   versionMs: { comparison: '<', value: 50 },
   /** time(10n)/time(n). */
   scaling: { comparison: '<', value: 12 },
+  /** Metadata calls per node with 16 workers on one directory, as a multiple of one worker's. */
+  workersMetadata: { comparison: '<=', value: 2 },
 } as const satisfies { [name: string]: Target };
 
 function judge(median: number, target: Target): Verdict {

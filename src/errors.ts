@@ -36,7 +36,10 @@ export type ErrorCode =
   | 'E_UID_MISMATCH'
   | 'E_UNKNOWN_ARTIFACT'
   | 'E_NOT_COMMITTED'
-  | 'E_REMOTE';
+  | 'E_REMOTE'
+  | 'E_RESOURCES'
+  | 'E_UNSATISFIABLE'
+  | 'E_TIMEOUT';
 
 /** Where in the user's input a problem was found. All parts are optional. */
 export interface ErrorLocation {

@@ -10,6 +10,7 @@ import { RunGraphError } from '../errors.js';
 import { DEFAULT_PORT } from '../server/defaults.js';
 import { GRAPH_FORMATS } from '../views/graph-formats.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { addResourceOptions } from './resource-options.js';
 import { settleToken, tokenFileOption, tokenOption } from './token-option.js';
 import type { explainCommand } from './commands/explain.js';
 import type { gcCommand } from './commands/gc.js';
@@ -67,15 +68,20 @@ function buildProgram(): Command {
   const portOption = (): Option =>
     new Option('--port <port>', 'port to serve on (0: any free port)').default(DEFAULT_PORT).argParser(parsePort);
 
-  program
-    .command('run')
+  addResourceOptions(program.command('run'))
     .description('run a workflow; committed nodes are reused, so running it again resumes it')
     .argument('<workflow>', 'workflow JSON file')
     .addOption(workdirOption())
     .addOption(
       new Option(
         '-j, --jobs <n>',
-        'most operations running at once; up to 4n nodes may be committing meanwhile (default: number of CPUs)',
+        'most operations running at once; up to 4n nodes may be committing meanwhile (default: the cores)',
+      ).argParser(parsePositiveInteger),
+    )
+    .addOption(
+      new Option(
+        '--cores <n>',
+        "cores the nodes' cpus share (default: --jobs if given, else what this process may use: Slurm's allocation or its CPU affinity)",
       ).argParser(parsePositiveInteger),
     )
     .addOption(jsonOption('print one JSON event per line instead of progress'))
@@ -162,8 +168,7 @@ function buildProgram(): Command {
       process.exitCode = await serveCommand(workflow, options);
     });
 
-  program
-    .command('validate')
+  addResourceOptions(program.command('validate'))
     .description('check a workflow (schema, references, cycles, input types and shapes) without running anything')
     .argument('<workflow>', 'workflow JSON file')
     .addOption(jsonOption('print the checked nodes and their uids as JSON'))

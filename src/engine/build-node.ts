@@ -30,7 +30,9 @@ import { describeFsError } from '../store/workdir.js';
 import type { GraphNode, ResolvedRef } from '../workflow/graph.js';
 import type { EventListener } from './events.js';
 import type { Executor } from './executors/executor.js';
+import { memorySlots } from './capacity.js';
 import type { JobSlots } from './scheduler.js';
+import { withinTimeLimit } from './time-limit.js';
 
 /** What building a node needs of its run (engine/run.ts implements it). */
 export interface NodeRun {
@@ -39,8 +41,8 @@ export interface NodeRun {
   readonly emit: EventListener;
   /** Aborted on an interrupt, or on a failure of the working directory itself. */
   readonly signal: AbortSignal;
-  /** At most `jobs` nodes publish, claim and run at once, each holding a slot here until its operation ends. */
-  readonly compute: JobSlots;
+  /** What a node holds from publishing its store until its operation ends (see ComputeSlots). */
+  readonly compute: ComputeSlots;
   /** Whether the node's store may exist: it was there when the run listed the working directory. */
   mayExist(node: GraphNode): boolean;
   /** The claim made for this node ahead of time (see Run.committing), if any; a claim is taken once. */
@@ -51,6 +53,10 @@ export interface NodeRun {
   claimed(node: GraphNode, claim: StoreClaim): void;
   /** Another live process holds the node's store (reported once per node). */
   waitingFor(node: GraphNode, owner: OwnerInfo | undefined): void;
+  /** Settles when another process may have committed the node (or it is time to look at its holder again). */
+  waitForCommit(node: GraphNode): Promise<void>;
+  /** Whether to pass over the node for now, without claiming it: another process seems to hold it (one stat). */
+  seemsHeldElsewhere(node: GraphNode): boolean;
   /** The control context of a loop node. */
   controlFor(node: GraphNode): ControlContext;
   /** The committed artifact of an upstream node's output, or undefined. */
@@ -61,8 +67,20 @@ export interface NodeRun {
   audit(what: 'start' | 'commit', node: GraphNode): void;
 }
 
-/** `deferred`: another live process holds the node; try again later (the scheduler backs off). */
-export type NodeOutcome = { kind: 'reused' | 'committed'; metadata: CommittedMetadata } | { kind: 'deferred' };
+/**
+ * The run's compute slots: at most `jobs` operations at once, the sum of
+ * their `cpus` within the run's cores, of their declared memory (in MiB)
+ * within the run's memory. Taken in this order, given back together.
+ */
+export interface ComputeSlots {
+  readonly jobs: JobSlots;
+  readonly cores: JobSlots;
+  readonly memory: JobSlots;
+}
+
+/** `deferred`: another live process holds the node; try again once `wake` settles (or after a backoff). */
+export type NodeOutcome =
+  { kind: 'reused' | 'committed'; metadata: CommittedMetadata } | { kind: 'deferred'; wake?: Promise<void> };
 
 function interrupted(node: GraphNode): RunGraphError {
   return new RunGraphError('E_INTERRUPTED', 'interrupted before the node finished', { node: node.label });
@@ -102,6 +120,7 @@ export async function buildNode(run: NodeRun, node: GraphNode): Promise<NodeOutc
 }
 
 async function buildNodeUnchecked(run: NodeRun, node: GraphNode): Promise<NodeOutcome> {
+  if (run.seemsHeldElsewhere(node)) return { kind: 'deferred', wake: run.waitForCommit(node) };
   if (run.mayExist(node)) {
     const metadata = await run.stores.reusable(node.uid, node.record);
     if (metadata !== undefined) return reused(run, node, metadata);
@@ -132,15 +151,25 @@ interface ComputeSlot {
 
 async function takeComputeSlot(run: NodeRun, node: GraphNode): Promise<ComputeSlot> {
   if (node.operation.control === true) return { give: () => undefined };
-  const slots = run.compute;
-  if (!(await slots.take(run.signal))) throw interrupted(node);
-  let held = true;
-  return {
-    give: () => {
-      if (held) slots.give();
-      held = false;
-    },
+  const { jobs, cores, memory } = run.compute;
+  const wanted: [JobSlots, number][] = [
+    [jobs, 1],
+    [cores, node.resources.cpus],
+    [memory, memorySlots(node.resources.memoryBytes)],
+  ];
+  const taken: [JobSlots, number][] = [];
+  const giveTaken = (): void => {
+    for (const [slots, count] of taken.splice(0)) slots.give(count);
   };
+  for (const [slots, count] of wanted) {
+    if (count === 0) continue;
+    if (!(await slots.take(run.signal, count))) {
+      giveTaken();
+      throw interrupted(node);
+    }
+    taken.push([slots, count]);
+  }
+  return { give: giveTaken };
 }
 
 /** What the store of a node is published with. */
@@ -183,7 +212,7 @@ async function claimAndBuild(run: NodeRun, node: GraphNode, slot: ComputeSlot): 
       const metadata = await run.stores.verified(node.uid, node.record);
       if (metadata !== undefined) return reused(run, node, metadata);
       run.waitingFor(node, claim.owner);
-      return { kind: 'deferred' };
+      return { kind: 'deferred', wake: run.waitForCommit(node) };
     }
     const outcome = await buildOwnedNode(run, node, claim.store, slot);
     if (outcome !== 'quarantined') return outcome;
@@ -217,7 +246,14 @@ async function buildOwnedNode(
         });
         return 'quarantined';
       case 'ready':
-        return await runAndCommit(run, node, store, opened.created, opened.removed, slot);
+        try {
+          return await runAndCommit(run, node, store, opened.created, opened.removed, slot);
+        } catch (error) {
+          // Stalled past the stale limit, we lost the store to another process: its commit, not our failure, is the node's.
+          if (!store.lost()) throw error;
+          run.waitingFor(node, undefined);
+          return { kind: 'deferred', wake: run.waitForCommit(node) };
+        }
       default:
         return assertNever(opened, 'opened store');
     }
@@ -260,19 +296,23 @@ async function execute(
     const stream = node.operation.stream;
     let resumeAtChunk: number | undefined;
     if (stream !== undefined) resumeAtChunk = await store.durableChunks(stream);
-    const context: OperationContext = {
-      storeDir: store.dir,
-      signal: run.signal,
-      label: node.label,
-      uid: node.uid,
-      checkpoint: store.checkpoint(),
-      ...(resumeAtChunk === undefined ? {} : { resumeAtChunk }),
-      ...(node.operation.control === true ? { control: run.controlFor(node) } : {}),
-    };
     const input = runInput(run, node);
     let outputs: OperationOutputs;
     try {
-      outputs = await run.executor.execute({ node, input, context, store });
+      // A control node (a loop) is as long as the nodes it makes: they have limits of their own.
+      const limit = node.operation.control === true ? undefined : node.resources.timeSeconds;
+      outputs = await withinTimeLimit(limit, run.signal, node.label, (signal) => {
+        const context: OperationContext = {
+          storeDir: store.dir,
+          signal,
+          label: node.label,
+          uid: node.uid,
+          checkpoint: store.checkpoint(),
+          ...(resumeAtChunk === undefined ? {} : { resumeAtChunk }),
+          ...(node.operation.control === true ? { control: run.controlFor(node) } : {}),
+        };
+        return run.executor.execute({ node, input, context, store });
+      });
     } catch (error) {
       throw operationFailure(error, node);
     }

@@ -19,7 +19,8 @@ import type { OwnerInfo } from '../store/owner.js';
 import type { StoreClaim, Stores } from '../store/store.js';
 import { listStoreUids } from '../store/workdir.js';
 import type { ConcreteGraph, GraphNode } from '../workflow/graph.js';
-import { buildNode, claimStore, giveBack, type NodeOutcome, type NodeRun } from './build-node.js';
+import { buildNode, claimStore, giveBack, type ComputeSlots, type NodeOutcome, type NodeRun } from './build-node.js';
+import { checkNodesFit, memorySlots, type Capacity } from './capacity.js';
 import type { EventError, EventListener, RunCounts } from './events.js';
 import type { Executor } from './executors/executor.js';
 import { JobSlots, Schedule, type ScheduleResult } from './scheduler.js';
@@ -66,6 +67,8 @@ export interface RunSetup {
   readonly executor: Executor;
   /** Most operations running at once. */
   readonly jobs: number;
+  /** The run's cores and memory, shared by the nodes running at once. */
+  readonly capacity: Capacity;
   readonly emit: EventListener;
   /** Append a JSON line per execution start and per commit to this file (see WorkerContextOptions.executionLog). */
   readonly executionLog: string | undefined;
@@ -77,7 +80,7 @@ export class Run implements NodeRun {
   readonly stores: Stores;
   readonly executor: Executor;
   readonly emit: EventListener;
-  readonly compute: JobSlots;
+  readonly compute: ComputeSlots;
   readonly #graph: ConcreteGraph;
   readonly #setup: RunSetup;
   readonly #started = performance.now();
@@ -104,6 +107,14 @@ export class Run implements NodeRun {
   readonly #building = new Map<Uid, { schedule: Schedule; nodes: readonly GraphNode[]; index: number }>();
   /** Committed stores being tidied in the background. */
   readonly #tidyings = new Set<Promise<void>>();
+  /** Nodes another process committed during this run, known from the ledger; their metadata is read only when needed. */
+  readonly #elsewhere = new Map<Uid, GraphNode>();
+  /** What each deferred node waits for before it is tried again, by uid. */
+  readonly #wakes = new Map<Uid, Promise<void>>();
+  /** Nodes passed over once because another process seemed to hold them (see seemsHeldElsewhere). */
+  readonly #passedOver = new Set<Uid>();
+  /** Picks among ready nodes once others share the directory (see #pick). */
+  readonly #random: () => number;
 
   constructor(graph: ConcreteGraph, setup: RunSetup) {
     this.#graph = graph;
@@ -111,9 +122,14 @@ export class Run implements NodeRun {
     this.stores = setup.stores;
     this.executor = setup.executor;
     this.emit = setup.emit;
-    this.compute = new JobSlots(setup.jobs);
+    this.compute = {
+      jobs: new JobSlots(setup.jobs),
+      cores: new JobSlots(setup.capacity.cores),
+      memory: new JobSlots(Math.max(1, memorySlots(setup.capacity.memoryBytes))),
+    };
     this.#inFlight = new JobSlots(setup.jobs * NODES_IN_FLIGHT_PER_JOB);
     this.#counts = { total: graph.nodes.length, reused: 0, committed: 0, failed: 0, skipped: 0, notRun: 0 };
+    this.#random = seededRandom(this.stores.owner.contextId);
     this.#ledger = ledgerRecorder(graph, this.stores.layout.root, this.stores.owner, (node, error) =>
       this.emit({
         type: 'ledger-failed',
@@ -153,6 +169,7 @@ export class Run implements NodeRun {
         Promise.all(this.#tidyings),
         Promise.all([...this.#claimsAhead.values()].map(giveBack)),
       ]);
+      this.stores.commits.close();
       userSignal.removeEventListener('abort', onInterrupt);
       userSignal.removeEventListener('abort', onUserAbort);
     }
@@ -163,7 +180,8 @@ export class Run implements NodeRun {
   // --- NodeRun: what building a node asks of the run
 
   mayExist(node: GraphNode): boolean {
-    return this.#existing.has(node.uid);
+    // Once others work here, any store may have appeared since the listing: look before publishing.
+    return this.#othersSeen || this.#existing.has(node.uid);
   }
 
   takeClaimAhead(node: GraphNode): Promise<StoreClaim> | undefined {
@@ -186,7 +204,7 @@ export class Run implements NodeRun {
     for (const index of at.schedule.readyAfter(at.index)) {
       const next = at.nodes[index];
       if (next === undefined || !this.#mayClaimAhead(next)) continue;
-      const claim = claimStore(this, next, false);
+      const claim = claimStore(this, next, this.#othersSeen);
       // Handled here so that a failure before the node starts is not an unhandled rejection; the builder meets it when it awaits the claim.
       claim.catch(() => undefined);
       this.#claimsAhead.set(next.uid, claim);
@@ -196,6 +214,7 @@ export class Run implements NodeRun {
   #mayClaimAhead(node: GraphNode): boolean {
     if (node.operation.control === true || this.#existing.has(node.uid) || this.#claimsAhead.has(node.uid))
       return false;
+    if (this.#othersSeen && this.stores.commits.has(node.uid)) return false;
     return this.#claimsAhead.size < this.#setup.jobs && !this.signal.aborted;
   }
 
@@ -215,8 +234,41 @@ export class Run implements NodeRun {
     });
   }
 
+  /**
+   * Once others work here, a node not yet seen held is first looked at with
+   * one stat of its lock: a fresh lock means another process builds it, and
+   * the node waits for its commit. A node seen held before goes through a
+   * claim, which decides whether its holder still lives.
+   */
+  seemsHeldElsewhere(node: GraphNode): boolean {
+    if (!this.#othersSeen || this.#waiting.has(node.uid) || this.#passedOver.has(node.uid)) return false;
+    if (!this.stores.seemsHeld(node.uid)) return false;
+    this.#passedOver.add(node.uid);
+    return true;
+  }
+
+  waitForCommit(node: GraphNode): Promise<void> {
+    // Long enough not to poll the holder, short enough to notice soon that it died.
+    const recheckMs = Math.min(5_000, Math.max(1_000, this.stores.options.staleMs / 10));
+    return this.stores.commits.waitFor(node.uid, recheckMs, this.signal);
+  }
+
   finishedArtifact(uid: Uid, output: string): ArtifactEntry | undefined {
-    return this.#finished.get(uid)?.artifacts[output];
+    return this.#finishedMetadata(uid)?.artifacts[output];
+  }
+
+  /** A finished node's metadata; one committed elsewhere is read on first need. */
+  #finishedMetadata(uid: Uid): CommittedMetadata | undefined {
+    const known = this.#finished.get(uid);
+    if (known !== undefined) return known;
+    const node = this.#elsewhere.get(uid);
+    if (node === undefined) return undefined;
+    const metadata = this.stores.committedElsewhere(uid, node.record);
+    if (metadata !== undefined) {
+      this.#finished.set(uid, metadata);
+      this.#results.set(node.label, metadata);
+    }
+    return metadata;
   }
 
   afterCommit(tidied: Promise<void>): void {
@@ -246,6 +298,7 @@ export class Run implements NodeRun {
             { node: loop.label },
           );
         const { nodes, outputs } = assembler.instantiate(subgraph, bindings, prefix, scopeDepends);
+        checkNodesFit(nodes, this.#setup.capacity, this.#graph.file);
         this.#counts.total += nodes.length;
         this.emit({ type: 'nodes-added', label: loop.label, count: nodes.length });
         const inner = await this.#buildNodes(nodes);
@@ -286,12 +339,20 @@ export class Run implements NodeRun {
       slots: this.#inFlight,
       holdsSlot: (index) => nodes[index]?.operation.control !== true,
       signal: this.signal,
+      pick: (count) => this.#pick(count),
+      retryWhen: (index) => {
+        const uid = nodes[index]?.uid;
+        const wake = uid === undefined ? undefined : this.#wakes.get(uid);
+        if (uid !== undefined) this.#wakes.delete(uid);
+        return wake;
+      },
       start: async (index) => {
         const node = nodes[index];
         if (node === undefined) return false;
         try {
           const committed = reusable.get(node.uid);
           if (committed !== undefined) return this.#record(node, this.#reused(node, committed));
+          if (this.#committedElsewhere(node)) return true;
           this.#building.set(node.uid, { schedule, nodes, index });
           return this.#record(node, await buildNode(this, node));
         } catch (error) {
@@ -309,6 +370,32 @@ export class Run implements NodeRun {
     return schedule.run();
   }
 
+  /**
+   * Once others work in this directory: whether the ledger says one of them
+   * committed the node during this run. Then it counts as reused without a
+   * look at its store (one stat of the ledger now and then is all it costs).
+   */
+  #committedElsewhere(node: GraphNode): boolean {
+    if (!this.#othersSeen || this.#existing.has(node.uid) || node.operation.control === true) return false;
+    this.stores.commits.refresh();
+    if (!this.stores.commits.has(node.uid)) return false;
+    this.#elsewhere.set(node.uid, node);
+    this.#waiting.delete(node.uid);
+    this.#counts.reused++;
+    this.emit({ type: 'node-reused', label: node.label, uid: node.uid });
+    return true;
+  }
+
+  /**
+   * Which ready node to start: depth first (the last readied) while this
+   * process is alone; once others work in the directory, one at random
+   * (seeded by this process's context id), so that workers spread over the
+   * ready nodes instead of all reaching for the same one.
+   */
+  #pick(count: number): number {
+    return this.#othersSeen ? Math.floor(this.#random() * count) : count - 1;
+  }
+
   #reused(node: GraphNode, metadata: CommittedMetadata): NodeOutcome {
     this.emit({ type: 'node-reused', label: node.label, uid: node.uid });
     return { kind: 'reused', metadata };
@@ -316,7 +403,10 @@ export class Run implements NodeRun {
 
   /** Count a node's outcome; what the scheduler is told. */
   #record(node: GraphNode, outcome: NodeOutcome): boolean | 'deferred' {
-    if (outcome.kind === 'deferred') return 'deferred';
+    if (outcome.kind === 'deferred') {
+      if (outcome.wake !== undefined) this.#wakes.set(node.uid, outcome.wake);
+      return 'deferred';
+    }
     this.#finished.set(node.uid, outcome.metadata);
     this.#results.set(node.label, outcome.metadata);
     if (outcome.kind === 'reused') this.#counts.reused++;
@@ -397,6 +487,44 @@ export class Run implements NodeRun {
     const ok = counts.failed === 0 && !interrupted && counts.reused + counts.committed === counts.total;
     const durationMs = Math.round(performance.now() - this.#started);
     this.emit({ type: 'run-finished', ok, interrupted, counts: { ...counts }, durationMs });
-    return { ok, interrupted, counts, failures: this.#failures, durationMs, results: this.#results };
+    const elsewhere = new Map([...this.#elsewhere.values()].map((node) => [node.label, node.uid]));
+    const results = new FinishedResults(this.#results, (label) => {
+      const uid = elsewhere.get(label);
+      return uid === undefined ? undefined : this.#finishedMetadata(uid);
+    });
+    return { ok, interrupted, counts, failures: this.#failures, durationMs, results };
+  }
+}
+
+/** A generator of numbers in [0, 1) from a seed string (xorshift32): each worker its own sequence. */
+function seededRandom(seed: string): () => number {
+  let state = 2166136261;
+  for (let i = 0; i < seed.length; i++) state = Math.imul(state ^ seed.charCodeAt(i), 16777619) >>> 0;
+  if (state === 0) state = 1;
+  return () => {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state / 2 ** 32;
+  };
+}
+
+/**
+ * The committed metadata of every finished node, by label. Those another
+ * process committed are read from their stores on `get`, the first time:
+ * iterating gives only the ones this process has read.
+ */
+class FinishedResults extends Map<string, CommittedMetadata> {
+  readonly #load: (label: string) => CommittedMetadata | undefined;
+
+  constructor(known: ReadonlyMap<string, CommittedMetadata>, load: (label: string) => CommittedMetadata | undefined) {
+    super(known);
+    this.#load = load;
+  }
+
+  override get(label: string): CommittedMetadata | undefined {
+    return super.get(label) ?? this.#load(label);
   }
 }

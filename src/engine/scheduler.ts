@@ -9,52 +9,80 @@
 
 const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 1_000;
+/** A deferred node whose wake-up never comes is tried again after this long all the same. */
+const MAX_WAKE_MS = 60_000;
 
 /**
  * A count of slots shared by every schedule of a run: the top-level graph
  * and the nodes each loop iteration adds. A loop waiting for its iteration
  * holds no slot, so nested schedules never deadlock and never have more
  * nodes in flight between them than there are slots. A WorkerContext has
- * two: the nodes in flight (4 x jobs), and the compute slots (jobs) that a
- * node holds from publishing its store until its operation has run.
+ * several: the nodes in flight (4 x jobs), and the compute slots that a node
+ * holds from publishing its store until its operation has run: one of
+ * `jobs`, its `cpus` of the run's cores, its memory of the run's.
+ *
+ * A taker may take several slots at once (a node with `cpus: 4` takes four
+ * cores). Those who wait are served first come, first served, and no one
+ * overtakes them while they wait, so a node needing many cores is not
+ * starved by a stream of nodes needing one.
  */
 export class JobSlots {
+  readonly capacity: number;
   #free: number;
   readonly #listeners = new Set<() => void>();
+  readonly #waiters: { count: number; resolve: (taken: boolean) => void }[] = [];
 
-  constructor(jobs: number) {
-    this.#free = Math.max(1, Math.floor(jobs));
+  constructor(slots: number) {
+    this.capacity = Math.max(1, Math.floor(slots));
+    this.#free = this.capacity;
   }
 
-  tryTake(): boolean {
-    if (this.#free === 0) return false;
-    this.#free--;
+  /** Take `count` slots (at most the capacity) if they are free and no one is waiting. */
+  tryTake(count = 1): boolean {
+    const wanted = Math.min(count, this.capacity);
+    if (this.#waiters.length > 0 || this.#free < wanted) return false;
+    this.#free -= wanted;
     return true;
   }
 
-  give(): void {
-    this.#free++;
+  /** Give back `count` slots (what a `take` of `count` took). */
+  give(count = 1): void {
+    this.#free += Math.min(count, this.capacity);
+    while (this.#waiters.length > 0) {
+      const first = this.#waiters[0] as { count: number; resolve: (taken: boolean) => void };
+      if (first.count > this.#free) break;
+      this.#waiters.shift();
+      this.#free -= first.count;
+      first.resolve(true);
+    }
     for (const listener of [...this.#listeners]) listener();
   }
 
-  /** Wait for a slot and take it. Resolves false, taking nothing, if `signal` aborts first. */
-  async take(signal: AbortSignal): Promise<boolean> {
-    while (!this.tryTake()) {
-      if (signal.aborted) return false;
-      await new Promise<void>((resolve) => {
-        const wake = (): void => {
-          unsubscribe();
-          signal.removeEventListener('abort', wake);
-          resolve();
-        };
-        const unsubscribe = this.onFree(wake);
-        signal.addEventListener('abort', wake, { once: true });
-      });
-    }
-    return true;
+  /** Wait for `count` slots (at most the capacity) and take them. Resolves false, taking nothing, if `signal` aborts first. */
+  take(signal: AbortSignal, count = 1): Promise<boolean> {
+    if (signal.aborted) return Promise.resolve(false);
+    if (this.tryTake(count)) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const waiter = {
+        count: Math.min(count, this.capacity),
+        resolve: (taken: boolean): void => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(taken);
+        },
+      };
+      const onAbort = (): void => {
+        const at = this.#waiters.indexOf(waiter);
+        if (at >= 0) this.#waiters.splice(at, 1);
+        resolve(false);
+        // Those behind it may fit now.
+        this.give(0);
+      };
+      this.#waiters.push(waiter);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
-  /** Call `listener` whenever a slot is given back; returns the unsubscribe function. */
+  /** Call `listener` whenever slots are given back; returns the unsubscribe function. */
   onFree(listener: () => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -75,6 +103,15 @@ export interface ScheduleOptions {
   signal?: AbortSignal;
   /** Run node i; resolve true if it succeeded, `deferred` to be tried again later. Must not reject. */
   start(index: number): Promise<boolean | 'deferred'>;
+  /**
+   * Which of the `count` ready nodes to start next, as a position in the
+   * ready list (its end is the most recently readied). Default: the last,
+   * depth first. Workers sharing a directory each pick differently, so
+   * they do not all reach for the same node.
+   */
+  pick?(count: number): number;
+  /** When deferred node i may be tried again: a promise to wait for instead of the backoff. Default: the backoff. */
+  retryWhen?(index: number): Promise<void> | undefined;
   /** Node i will not run because `failed` failed. */
   skip(index: number, failed: number): void;
 }
@@ -152,28 +189,36 @@ export class Schedule {
     await new Promise<void>((resolveAll) => {
       const pump = (): void => {
         while (ready.length > 0 && signal?.aborted !== true) {
-          const i = ready[ready.length - 1] as number;
-          if (done[i] === 1) {
+          const at = Math.min(ready.length - 1, Math.max(0, options.pick?.(ready.length) ?? ready.length - 1));
+          const i = ready[at] as number;
+          // Taken out by moving the last one into its place: order among the rest matters only to `pick`.
+          const take = (): void => {
+            ready[at] = ready[ready.length - 1] as number;
             ready.pop();
+          };
+          if (done[i] === 1) {
+            take();
             continue;
           }
           const holds = options.holdsSlot?.(i) ?? true;
           if (holds && !slots.tryTake()) break;
-          ready.pop();
+          take();
           running++;
           void options.start(i).then((ok) => {
             running--;
             if (ok === 'deferred') {
-              const delay = backoff.get(i) ?? MIN_BACKOFF_MS;
+              const retry = (): void => {
+                if (!deferred.has(i)) return;
+                clearTimeout(deferred.get(i));
+                deferred.delete(i);
+                ready.unshift(i);
+                pump();
+              };
+              const when = options.retryWhen?.(i);
+              const delay = when === undefined ? (backoff.get(i) ?? MIN_BACKOFF_MS) : MAX_WAKE_MS;
               backoff.set(i, Math.min(MAX_BACKOFF_MS, delay * 2));
-              deferred.set(
-                i,
-                setTimeout(() => {
-                  deferred.delete(i);
-                  ready.unshift(i);
-                  pump();
-                }, delay),
-              );
+              deferred.set(i, setTimeout(retry, delay));
+              void when?.then(retry);
               // Given back only now: giving wakes every schedule of the run, this one included.
               if (holds) slots.give();
               pump();

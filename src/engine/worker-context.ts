@@ -5,7 +5,6 @@
  * (run.ts), running at most `jobs` operations at once through the local
  * executor.
  */
-import { availableParallelism } from 'node:os';
 import { RunGraphError } from '../errors.js';
 import type { VerifyMode } from '../store/data-store.js';
 import { DEFAULT_STALE_MS, primeLockClock } from '../store/lock.js';
@@ -13,6 +12,7 @@ import { currentOwner, type OwnerInfo } from '../store/owner.js';
 import { Stores } from '../store/store.js';
 import { openWorkdir, type WorkdirLayout } from '../store/workdir.js';
 import type { ConcreteGraph } from '../workflow/graph.js';
+import { checkNodesFit, runCapacity, type Capacity } from './capacity.js';
 import type { EventListener } from './events.js';
 import { LocalExecutor } from './executors/local.js';
 import { Run, type RunSummary } from './run.js';
@@ -22,8 +22,21 @@ export { NODES_IN_FLIGHT_PER_JOB, toEventError, type NodeFailure, type RunSummar
 export interface WorkerContextOptions {
   /** The working directory; created if missing. */
   workdir: string;
-  /** Most operations running at once. Up to four times as many nodes may be committing meanwhile (waiting on fsync). Default: the number of CPUs. */
+  /**
+   * Most operations running at once, whatever their cpus. Up to four times
+   * as many nodes may be committing meanwhile (waiting on fsync). Default:
+   * the cores.
+   */
   jobs?: number;
+  /**
+   * Cores of the run: the `cpus` of the nodes running at once add up to at
+   * most this. Default: `jobs` if given (as Snakemake's local `--jobs`),
+   * else what this process may use (Slurm's allocation inside a job, else
+   * its CPU affinity; see capacity.ts).
+   */
+  cores?: number;
+  /** Memory of the run in bytes, shared by the nodes' declared `memory`. Default: what this process may use. */
+  memoryBytes?: number;
   /** Check of committed stores before reuse: `size` (default, cheap) or `checksum` (reads every artifact). */
   verify?: VerifyMode;
   /** Heartbeat age in ms after which another host's lock counts as abandoned. Default 30 000. */
@@ -56,6 +69,8 @@ export class WorkerContext {
   readonly layout: WorkdirLayout;
   readonly owner: OwnerInfo;
   readonly jobs: number;
+  /** The cores and memory the run's nodes share. */
+  readonly capacity: Capacity;
   readonly verify: VerifyMode;
   readonly staleMs: number;
   readonly #stores: Stores;
@@ -66,18 +81,24 @@ export class WorkerContext {
   private constructor(layout: WorkdirLayout, options: WorkerContextOptions) {
     this.layout = layout;
     this.owner = currentOwner();
-    this.jobs = options.jobs ?? availableParallelism();
+    for (const [name, value] of [
+      ['jobs', options.jobs],
+      ['cores', options.cores],
+    ] as const)
+      if (value !== undefined && (!Number.isSafeInteger(value) || value < 1))
+        throw new RunGraphError('E_USAGE', `${name} must be a positive integer, got ${String(value)}`, { value });
+    this.capacity = runCapacity({
+      ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
+      ...(options.cores === undefined ? {} : { cores: options.cores }),
+      ...(options.memoryBytes === undefined ? {} : { memoryBytes: options.memoryBytes }),
+    });
+    this.jobs = this.capacity.jobs;
     this.verify = options.verify ?? 'size';
     this.staleMs = options.staleMs ?? DEFAULT_STALE_MS;
     this.#stores = new Stores(layout, this.owner, { verify: this.verify, staleMs: this.staleMs });
     this.#emit = options.onEvent ?? (() => undefined);
     this.#executionLog = options.executionLog;
     this.#threads = options.threads ?? true;
-    if (!Number.isSafeInteger(this.jobs) || this.jobs < 1) {
-      throw new RunGraphError('E_USAGE', `jobs must be a positive integer, got ${String(options.jobs)}`, {
-        value: options.jobs,
-      });
-    }
   }
 
   /** Open (or create) a working directory and sweep what dead processes left in tmp/. */
@@ -91,10 +112,16 @@ export class WorkerContext {
 
   /** Build every node of the graph; reuse what is committed. Never throws for a node failure: see the summary. */
   run(graph: ConcreteGraph, options: RunOptions = {}): Promise<RunSummary> {
+    try {
+      checkNodesFit(graph.nodes, this.capacity, graph.file);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Run(graph, {
       stores: this.#stores,
       executor: new LocalExecutor({ threads: this.jobs, useThreads: this.#threads }),
       jobs: this.jobs,
+      capacity: this.capacity,
       emit: this.#emit,
       executionLog: this.#executionLog,
       signal: options.signal ?? new AbortController().signal,

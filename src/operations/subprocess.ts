@@ -32,6 +32,7 @@ import { promisify } from 'node:util';
 import { RunGraphError } from '../errors.js';
 import type { ValueType } from '../values/values.js';
 import { expectFields, expectFileLike, expectList, expectObject, expectString, inputError } from './check.js';
+import { isTimeout } from './resources.js';
 import {
   isFileInput,
   isInputRef,
@@ -329,7 +330,15 @@ async function runChild(
         signal.removeEventListener('abort', onAbort);
         if (killTimer !== undefined) clearTimeout(killTimer);
         if (signal.aborted)
-          reject(new RunGraphError('E_INTERRUPTED', `${command} was stopped by the interrupt`, { node: label }));
+          reject(
+            isTimeout(signal.reason)
+              ? new RunGraphError(
+                  'E_TIMEOUT',
+                  `${signal.reason.message}: ${command} and its process group were killed`,
+                  { node: label, field: 'resources.time', cause: signal.reason, hint: signal.reason.hint },
+                )
+              : new RunGraphError('E_INTERRUPTED', `${command} was stopped by the interrupt`, { node: label }),
+          );
         else resolve(code ?? (killedBy === null ? 1 : 128 + (osConstants.signals[killedBy] ?? 0)));
       });
     });

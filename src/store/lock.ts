@@ -106,6 +106,17 @@ export class StoreLock {
     }
   }
 
+  /**
+   * Let go of a lock another process has taken over, without touching it:
+   * the lock directory at our path is theirs now, and releasing would remove
+   * it. (proper-lockfile stops beating our heartbeat at its next update,
+   * when it sees the directory changed.)
+   */
+  abandon(error: Error): void {
+    this.markCompromised(error);
+    this.#release = undefined;
+  }
+
   /** Release the lock. Safe to call twice and after compromise. */
   async release(): Promise<void> {
     const release = this.#release;

@@ -42,9 +42,10 @@ import {
   type StoreMetadata,
 } from './metadata.js';
 import type { OperationOutputs } from './outputs.js';
-import { OWNER_FILE, readOwnerSync, sameOwner, type OwnerInfo } from './owner.js';
+import { OWNER_FILE, ageMs, mtimeNs, readOwnerSync, sameOwner, type OwnerInfo } from './owner.js';
 import { stagingName } from './staging.js';
 import { sweepTmp, type WorkdirLayout } from './workdir.js';
+import { CommitFeed } from './commit-feed.js';
 
 export type { NewStore, VerifyMode } from './data-store.js';
 
@@ -96,11 +97,27 @@ function sharingRecord<M extends StoreMetadata>(metadata: M, uid: Uid, record: N
  * one, goes through here or through the ClaimedStore a claim gives.
  */
 export class Stores {
+  /** What other processes commit here, learnt from the ledger (see CommitFeed). */
+  readonly commits: CommitFeed;
+
   constructor(
     readonly layout: WorkdirLayout,
     readonly owner: OwnerInfo,
     readonly options: StoresOptions,
-  ) {}
+  ) {
+    // Ledger entries from a few minutes before this process (clocks of other hosts differ) count; older ones are history.
+    this.commits = new CommitFeed(layout.root, new Date(Date.now() - 5 * 60_000));
+  }
+
+  /**
+   * The metadata of a store another process committed during this run
+   * (the ledger says so), read without verification: what a downstream node
+   * needs to find its inputs. Undefined if it cannot be read as committed.
+   */
+  committedElsewhere(uid: Uid, record: NodeRecord): CommittedMetadata | undefined {
+    const metadata = readStoreMetadataSync(this.dir(uid));
+    return isCommitted(metadata) ? sharingRecord(metadata, uid, record) : undefined;
+  }
 
   /** The directory of a node's store. */
   dir(uid: Uid): string {
@@ -152,6 +169,18 @@ export class Stores {
       staleMs: this.options.staleMs,
       tidy: async () => removeIntermediateState(storeDir),
     });
+  }
+
+  /**
+   * Whether someone seems to be working on the store right now: its lock
+   * directory is there with a heartbeat younger than the stale limit. One
+   * stat, so a worker among many can pass over a node another one holds
+   * without the calls of a claim; whether the holder is really alive is
+   * for a claim to decide, later.
+   */
+  seemsHeld(uid: Uid): boolean {
+    const beat = mtimeNs(join(this.dir(uid), LOCK_DIR));
+    return beat !== undefined && ageMs(beat) < this.options.staleMs;
   }
 
   /** Publish the node's store unless it may exist and does, then try to take it. */
@@ -271,6 +300,19 @@ export class ClaimedStore {
     });
     this.#released = true;
     return { metadata, tidied: this.#tidyCommitted() };
+  }
+
+  /**
+   * Whether another process owns the store now: our lock was taken over
+   * (we were stalled past the stale limit), or the owner file names someone
+   * else. Such a claim is let go without touching the lock (see
+   * StoreLock.abandon), and the other process's commit is waited for.
+   */
+  lost(): boolean {
+    if (!this.lock.compromised && sameOwner(readOwnerSync(this.dir), this.stores.owner)) return false;
+    this.#released = true;
+    this.lock.abandon(new Error('another process owns the store now'));
+    return true;
   }
 
   /** Release the lock; the store stays as it is. Safe to call twice. */

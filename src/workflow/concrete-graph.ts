@@ -13,6 +13,7 @@ import {
   type OperationDefinition,
   type ResolvedRef,
 } from '../operations/operation.js';
+import type { Resources } from '../operations/resources.js';
 import { describeType, literalAsWritten, type ValueType } from '../values/values.js';
 
 /** A value as the assembler resolves it: JSON with references and files in place. */
@@ -31,6 +32,8 @@ export interface GraphNode {
   /** Indices (in `ConcreteGraph.nodes`) of the nodes this one reads from. */
   readonly upstream: readonly number[];
   readonly description: string | undefined;
+  /** What one execution needs, every source of resources applied. Not part of the uid. */
+  readonly resources: Resources;
 }
 
 /** A graph whose every node has a uid, in an order where each node follows its upstream. */

@@ -3,6 +3,7 @@
  * file (and of a SCALE-MS document converted to one).
  */
 import type { JsonValue } from '../identity/canonical-json.js';
+import type { ResourcesSpec } from '../operations/resources.js';
 
 export interface WorkflowNodeSpec {
   label: string;
@@ -16,6 +17,12 @@ export interface WorkflowNodeSpec {
   while?: WhileSpec;
   input?: { [field: string]: JsonValue };
   description?: string;
+  /**
+   * What one execution needs (cores, memory, time limit, GPUs, Slurm
+   * options). On a subgraph, map or while node: the default of every node
+   * made inside it. Not part of any uid.
+   */
+  resources?: ResourcesSpec;
 }
 
 /** An abstract graph: nodes with placeholder inputs (`{"$input": "name"}`) and named outputs. */
@@ -25,6 +32,13 @@ export interface SubgraphSpec {
   /** Each output is `{"$ref": "inner"}`, `{"$ref": "inner.output"}` or `{"$input": "name"}`. */
   outputs: { [name: string]: JsonValue };
   nodes: WorkflowNodeSpec[];
+  /** Workflow-wide defaults of execution policy, overridden by a run's profile and flags, an operation's and a node's own. */
+  defaults?: WorkflowDefaults;
+}
+
+/** The top-level `"defaults"` object of a workflow. */
+export interface WorkflowDefaults {
+  resources?: ResourcesSpec;
 }
 
 export interface MapSpec {
@@ -61,4 +75,11 @@ export interface WorkflowSpec {
   /** Modules that define operations, relative to the workflow file (`"./my-ops.js"`). */
   operations?: string[];
   nodes: WorkflowNodeSpec[];
+  /** Workflow-wide defaults of execution policy, overridden by a run's profile and flags, an operation's and a node's own. */
+  defaults?: WorkflowDefaults;
+}
+
+/** The top-level `"defaults"` object of a workflow. */
+export interface WorkflowDefaults {
+  resources?: ResourcesSpec;
 }

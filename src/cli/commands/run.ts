@@ -6,20 +6,24 @@
  * same command resumes.
  */
 import { isNotWritable, runReadOnly } from '../../engine/read-only-run.js';
+import { checkNodesFit, runCapacity } from '../../engine/capacity.js';
+import { abandonedOperations } from '../../engine/time-limit.js';
 import { WorkerContext } from '../../engine/worker-context.js';
 import { RunGraphError } from '../../errors.js';
 import { killRunningSubprocesses } from '../../operations/subprocess.js';
 import { loadGraph } from '../../workflow/load-graph.js';
 import { EXIT } from '../exit-codes.js';
 import { createReporter, type ReporterKind } from '../reporter.js';
+import { runResourceSettings, type ResourceCliOptions } from '../resource-options.js';
 import { chosenWorkdir } from '../workdir-option.js';
 import type { startRunServer, ServerCliOptions } from './serve.js';
 
-export interface RunCommandOptions extends Partial<ServerCliOptions> {
+export interface RunCommandOptions extends Partial<ServerCliOptions>, ResourceCliOptions {
   /** Serve the working directory and stream the run's events while it lasts. */
   serve?: boolean;
   workdir?: string;
   jobs?: number;
+  cores?: number;
   json?: boolean;
   verify?: boolean;
   stale: number;
@@ -31,7 +35,15 @@ function reporterKind(options: RunCommandOptions): ReporterKind {
 }
 
 export async function runCommand(workflow: string, options: RunCommandOptions): Promise<number> {
-  const graph = await loadGraph(workflow);
+  const resources = await runResourceSettings(options);
+  const graph = await loadGraph(workflow, undefined, { runResources: resources.layers });
+  const cores = options.cores ?? resources.profileCores;
+  const capacity = runCapacity({
+    ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
+    ...(cores === undefined ? {} : { cores }),
+  });
+  // Before the working directory is opened: a node that can never run writes nothing.
+  checkNodesFit(graph.nodes, capacity, graph.file);
   const reporter = createReporter(reporterKind(options), {
     out: process.stdout,
     err: process.stderr,
@@ -44,7 +56,9 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
   try {
     context = await WorkerContext.open({
       workdir,
-      ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
+      jobs: capacity.jobs,
+      cores: capacity.cores,
+      memoryBytes: capacity.memoryBytes,
       verify,
       staleMs: options.stale * 1000,
       ...(process.env['RUN_GRAPH_EXECUTION_LOG'] ? { executionLog: process.env['RUN_GRAPH_EXECUTION_LOG'] } : {}),
@@ -105,5 +119,7 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await served?.close();
+    // An operation abandoned at its time limit may hold the event loop open: it must not keep the command alive.
+    if (abandonedOperations() > 0) setTimeout(() => process.exit(), 100).unref();
   }
 }

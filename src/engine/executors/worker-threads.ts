@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Piscina } from 'piscina';
 import { RunGraphError } from '../../errors.js';
+import { isTimeout } from '../../operations/resources.js';
 import { ARTIFACT_SOURCE, type SourcedArtifactRef } from '../../operations/artifact-ref.js';
 import {
   isFileInput,
@@ -110,6 +111,7 @@ export class OperationThreads {
     try {
       result = await (await this.#started()).run(task, { signal: context.signal });
     } catch (error) {
+      if (isTimeout(context.signal.reason)) throw context.signal.reason;
       if (context.signal.aborted)
         throw new RunGraphError('E_INTERRUPTED', 'interrupted; the worker thread was stopped', { node: context.label });
       throw error;
