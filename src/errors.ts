@@ -35,7 +35,9 @@ export type ErrorCode =
   | 'E_UID_MISMATCH'
   | 'E_UNKNOWN_ARTIFACT'
   | 'E_NOT_COMMITTED'
-  | 'E_REMOTE';
+  | 'E_REMOTE'
+  | 'E_SLURM'
+  | 'E_SLURM_JOB';
 
 /** Where in the user's input a problem was found. All parts are optional. */
 export interface ErrorLocation {

@@ -19,6 +19,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { remoteStatusCommand } from './commands/remote-status.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
+import { slurmJobCommand } from './commands/slurm-job.js';
 import { statusCommand } from './commands/status.js';
 import { unlockCommand } from './commands/unlock.js';
 import { validateCommand } from './commands/validate.js';
@@ -94,8 +95,47 @@ function buildProgram(): Command {
     .addOption(hostOption())
     .addOption(portOption())
     .addOption(tokenOption())
+    .addOption(
+      new Option('--executor <name>', 'where nodes run: local, or slurm (submit each ready node as a Slurm job)')
+        .choices(['local', 'slurm'])
+        .default('local'),
+    )
+    .addOption(
+      new Option('--max-jobs <n>', 'slurm: most jobs of this run pending or running at once (default 100)').argParser(
+        parsePositiveInteger,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--group-size <n>',
+        'slurm: nodes per job (default: the ready nodes of a resource class spread over the free job slots)',
+      ).argParser(parsePositiveInteger),
+    )
+    .addOption(
+      new Option('--poll <seconds>', 'slurm: longest interval between two looks at the queue (default 15)').argParser(
+        parsePositiveInteger,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--sbatch-option <option...>',
+        'slurm: extra sbatch options for every job, e.g. --sbatch-option=--exclusive',
+      ),
+    )
     .action(async (workflow: string, options: Parameters<typeof runCommand>[1]) => {
       process.exitCode = await runCommand(workflow, options);
+    });
+
+  program
+    .command('slurm-job', { hidden: true })
+    .description('build the nodes of one Slurm submission (what the jobs of run --executor slurm run)')
+    .argument('<workflow>', 'workflow JSON file')
+    .requiredOption('-w, --workdir <dir>', 'working directory')
+    .requiredOption('--submission <name>', 'the submission record under <workdir>/slurm/')
+    .addOption(new Option('-j, --jobs <n>', 'operations at once (default 1)').argParser(parsePositiveInteger))
+    .addOption(new Option('--stale <seconds>', 'lock heartbeat age').default(30).argParser(parsePositiveInteger))
+    .action(async (workflow: string, options: Parameters<typeof slurmJobCommand>[1]) => {
+      process.exitCode = await slurmJobCommand(workflow, options);
     });
 
   program

@@ -11,9 +11,12 @@ import { loadGraph } from '../../workflow/load-graph.js';
 import { EXIT } from '../exit-codes.js';
 import { createReporter, type ReporterKind } from '../reporter.js';
 import { chosenWorkdir } from '../workdir-option.js';
+import { runOnSlurm, type SlurmCliOptions } from './run-slurm.js';
 import { startRunServer, type ServerCliOptions } from './serve.js';
 
-export interface RunCommandOptions extends Partial<ServerCliOptions> {
+export interface RunCommandOptions extends Partial<ServerCliOptions>, SlurmCliOptions {
+  /** Where nodes run: `local` (default) or `slurm` (this process submits them as Slurm jobs). */
+  executor?: 'local' | 'slurm';
   /** Serve the working directory and stream the run's events while it lasts. */
   serve?: boolean;
   workdir?: string;
@@ -36,6 +39,10 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
     columns: process.stderr.columns,
   });
   const workdir = chosenWorkdir(workflow, options.workdir);
+  if (options.executor === 'slurm') {
+    const resume = `run-graph run ${workflow}${options.workdir === undefined ? '' : ` --workdir ${options.workdir}`} --executor slurm`;
+    return runOnSlurm(graph, workflow, workdir, { ...options, resumeCommand: resume }, reporter);
+  }
   let served: Awaited<ReturnType<typeof startRunServer>> | undefined;
   const context = await WorkerContext.open({
     workdir,

@@ -1,0 +1,93 @@
+/**
+ * The job side of the Slurm executor: what `run-graph slurm-job` does inside
+ * a Slurm job. It reads its submission record, takes the nodes it was given
+ * (with their upstream nodes, already committed, which it reuses) out of the
+ * graph, and builds them in the shared working directory through an
+ * ordinary WorkerContext: claim, execute through the local executor, commit.
+ * Then it writes what became of each node beside the record, for the
+ * controller.
+ */
+import { RunGraphError } from '../../errors.js';
+import type { Uid } from '../../identity/fingerprint.js';
+import type { ConcreteGraph, GraphNode } from '../../workflow/graph.js';
+import type { EventListener } from '../events.js';
+import { WorkerContext, type RunSummary } from '../worker-context.js';
+import { readSubmission, writeOutcome, type SubmissionOutcome } from './submissions.js';
+
+export interface SlurmJobOptions {
+  readonly workdir: string;
+  /** The submission's name (its job name). */
+  readonly submission: string;
+  /** Operations at once in this job. Default: the job's CPUs over the cpus of one node, at least 1. */
+  readonly jobs?: number;
+  readonly staleMs?: number;
+  readonly executionLog?: string;
+  readonly onEvent?: EventListener;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The given nodes and everything upstream of them, as a graph of its own
+ * (indices renumbered, order kept, so each node still follows its upstream).
+ */
+export function subgraphOf(graph: ConcreteGraph, uids: ReadonlySet<Uid>): ConcreteGraph {
+  const keep = new Set<number>();
+  const stack: number[] = [];
+  graph.nodes.forEach((node, i) => {
+    if (uids.has(node.uid)) stack.push(i);
+  });
+  while (stack.length > 0) {
+    const i = stack.pop() as number;
+    if (keep.has(i)) continue;
+    keep.add(i);
+    stack.push(...(graph.nodes[i]?.upstream ?? []));
+  }
+  const order = [...keep].sort((a, b) => a - b);
+  const renumber = new Map(order.map((old, fresh) => [old, fresh]));
+  const nodes: GraphNode[] = order.map((old) => {
+    const node = graph.nodes[old] as GraphNode;
+    return { ...node, upstream: node.upstream.map((u) => renumber.get(u) as number) };
+  });
+  return {
+    nodes,
+    byLabel: new Map(nodes.map((n) => [n.label, n])),
+    file: graph.file,
+    ...(graph.assembler === undefined ? {} : { assembler: graph.assembler }),
+  };
+}
+
+/** Build the nodes of one submission; write its outcome file. */
+export async function runSlurmJob(graph: ConcreteGraph, options: SlurmJobOptions): Promise<RunSummary> {
+  const record = await readSubmission(options.workdir, options.submission);
+  const uids = new Set(record.nodes.map((n) => n.uid));
+  const missing = record.nodes.filter((n) => !graph.nodes.some((g) => g.uid === n.uid));
+  if (missing.length > 0)
+    throw new RunGraphError(
+      'E_UNKNOWN_NODE',
+      `submission ${record.name} names nodes this workflow does not have: ${missing.map((n) => n.label).join(', ')}`,
+      {
+        file: record.workflow,
+        hint: 'the workflow file changed since the controller submitted the job; run the controller again',
+      },
+    );
+  const context = await WorkerContext.open({
+    workdir: options.workdir,
+    jobs: options.jobs ?? 1,
+    ...(options.staleMs === undefined ? {} : { staleMs: options.staleMs }),
+    ...(options.executionLog === undefined ? {} : { executionLog: options.executionLog }),
+    ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
+  });
+  const summary = await context.run(
+    subgraphOf(graph, uids),
+    options.signal === undefined ? {} : { signal: options.signal },
+  );
+  const byUid = new Map(summary.failures.map((f) => [f.uid, f.error]));
+  const nodes: { [uid: string]: SubmissionOutcome['nodes'][string] } = {};
+  for (const { uid, label } of record.nodes) {
+    const error = byUid.get(uid);
+    if (error !== undefined) nodes[uid] = { state: 'failed', error };
+    else nodes[uid] = { state: summary.results.has(label) ? 'committed' : 'not-run' };
+  }
+  await writeOutcome(options.workdir, record.name, { jobId: process.env['SLURM_JOB_ID'] ?? null, nodes });
+  return summary;
+}
