@@ -17,6 +17,7 @@
 import { RunGraphError, describeValue } from '../errors.js';
 import type { ArtifactRef, InputTree, OperationContext, OperationDefinition } from './operation.js';
 import { inputError } from './check.js';
+import { checkRetrySettings, type BackoffSpec } from './retry-policy.js';
 import {
   checkInputPort,
   inputPortValue,
@@ -57,6 +58,19 @@ export interface OperationSpec<I extends PortDeclarations, O extends PortDeclara
    */
   readonly module?: string;
   /**
+   * Extra attempts a failed node of this operation gets (a non-negative
+   * integer). A node, or the subgraph use around it, may set its own. Not
+   * part of the uid. Default: the workflow's `defaults`, else 0.
+   */
+  readonly retries?: number;
+  /**
+   * The wait before each retry: a duration (`'10s'`, `'1h30m'`, `'01:30:00'`,
+   * seconds) or `{ delay, factor, max }`, a delay multiplied by `factor`
+   * before each further retry, at most `max`. Not part of the uid. Default:
+   * the workflow's `defaults`, else 1 s doubling up to 1 minute.
+   */
+  readonly backoff?: BackoffSpec;
+  /**
    * The computation. Runs in the node's own store directory context: files it
    * writes belong in `context.storeDir`; it should stop at a safe point when
    * `context.signal` aborts. May be synchronous or async.
@@ -85,6 +99,8 @@ const SPEC_KEYS: ReadonlySet<string> = new Set([
   'outputs',
   'defaultOutput',
   'module',
+  'retries',
+  'backoff',
   'run',
 ]);
 
@@ -181,6 +197,11 @@ export function defineOperation<
       raw['module'],
     );
   }
+  const retryDefaults = {
+    ...(spec.retries === undefined ? {} : { retries: spec.retries }),
+    ...(spec.backoff === undefined ? {} : { backoff: spec.backoff }),
+  };
+  checkRetrySettings(retryDefaults, '', (field, message, value) => definitionError(shownName, field, message, value));
   if (typeof raw['run'] !== 'function')
     throw definitionError(shownName, 'run', `run: expected a function, got ${describeValue(raw['run'])}`, raw['run']);
   const site = { operation: shownName };
@@ -220,6 +241,7 @@ export function defineOperation<
     summary: spec.description ?? `${shownName} ${version}`,
     defaultOutput: defaultOutput as D,
     ...(spec.module === undefined ? {} : { module: spec.module }),
+    ...(Object.keys(retryDefaults).length === 0 ? {} : { retryDefaults }),
     inputs,
     outputs,
     literalDtypes,

@@ -53,6 +53,12 @@ import {
 } from './concrete-graph.js';
 import type { MapSpec, SubgraphSpec, WhileSpec, WorkflowNodeSpec, WorkflowSpec } from './spec.js';
 import { topologicalOrder } from './topological-order.js';
+import {
+  resolveRetryPolicy,
+  retrySettingsOf,
+  type RetryPolicy,
+  type RetrySettings,
+} from '../operations/retry-policy.js';
 
 /** What a label names inside a scope: a node, or something with outputs (a subgraph use, a map, a map member). */
 type Entity =
@@ -73,6 +79,8 @@ interface Scope {
   scopeDepends: readonly Uid[];
   /** Where this scope comes from, for messages (`subgraph 'step'`). */
   origin: string;
+  /** Retry settings of the subgraph uses, maps and loops around this scope, innermost first. */
+  retry: readonly RetrySettings[];
 }
 
 export interface AssemblerOptions {
@@ -167,6 +175,8 @@ export class GraphAssembler {
   /** Each `$file` as written, digested, or the reason it could not be (reported where it is used). */
   readonly #files: ReadonlyMap<string, FileInput | RunGraphError>;
   readonly #positions = new WeakMap<readonly GraphNode[], { index: Map<Uid, number>; upTo: number }>();
+  /** The retry settings around each loop's iterations, by the loop's label, for `instantiate`. */
+  readonly #loopRetry = new Map<string, readonly RetrySettings[]>();
 
   private constructor(
     spec: WorkflowSpec,
@@ -200,7 +210,7 @@ export class GraphAssembler {
     const nodes: GraphNode[] = [];
     this.#assembleScope(
       this.#spec.nodes,
-      { prefix: '', inputs: undefined, scopeDepends: [], origin: 'the workflow' },
+      { prefix: '', inputs: undefined, scopeDepends: [], origin: 'the workflow', retry: [] },
       nodes,
     );
     return nodes;
@@ -220,11 +230,31 @@ export class GraphAssembler {
     const outputs = this.#useSubgraph(
       subgraph,
       bindings,
-      { prefix, inputs: undefined, scopeDepends, origin: `subgraph '${subgraph}'` },
+      {
+        prefix,
+        inputs: undefined,
+        scopeDepends,
+        origin: `subgraph '${subgraph}'`,
+        retry: this.#retryAroundLoop(prefix),
+      },
       prefix.replace(/\/$/, ''),
       nodes,
     );
     return { nodes, outputs };
+  }
+
+  /** The retry settings around the iterations of the loop a prefix (`loop#3/`, `loop#3/until/`) belongs to. */
+  #retryAroundLoop(prefix: string): readonly RetrySettings[] {
+    const hash = prefix.lastIndexOf('#');
+    return hash < 0 ? [] : (this.#loopRetry.get(prefix.slice(0, hash)) ?? []);
+  }
+
+  /**
+   * A node's retry policy: its own settings, then those of the scopes around
+   * it, then its operation's, then the workflow's defaults.
+   */
+  #retryPolicy(scope: Scope, operation: OperationDefinition): RetryPolicy {
+    return resolveRetryPolicy([...scope.retry, operation.retryDefaults, this.#spec.defaults]);
   }
 
   #error(
@@ -286,6 +316,8 @@ export class GraphAssembler {
     for (const i of topologicalOrder(specs, upstream, this.#options.file)) {
       const spec = specs[i] as WorkflowNodeSpec;
       const label = scope.prefix + spec.label;
+      // The node's own settings come first, for it and for everything it makes.
+      const nodeScope: Scope = { ...scope, retry: [retrySettingsOf(spec), ...scope.retry] };
       const resolveValue = (value: JsonValue, field: string): ResolvedValue =>
         this.#resolve(value, field, label, scope, entities, out);
       if (spec.operation !== undefined) {
@@ -293,19 +325,20 @@ export class GraphAssembler {
           this.#operation(spec.operation, label),
           label,
           resolveValue(spec.input ?? {}, 'input') as { [k: string]: ResolvedValue },
-          scope,
+          nodeScope,
           spec.description,
           out,
         );
         entities.set(spec.label, { kind: 'node', node });
       } else if (spec.subgraph !== undefined) {
         const bindings = new Map(Object.entries(spec.input ?? {}).map(([k, v]) => [k, resolveValue(v, `input.${k}`)]));
-        const outputs = this.#useSubgraph(spec.subgraph, bindings, scope, label, out);
+        const outputs = this.#useSubgraph(spec.subgraph, bindings, nodeScope, label, out);
         entities.set(spec.label, this.#alias(label, outputs));
       } else if (spec.map !== undefined) {
-        this.#map(spec.label, spec.map, scope, entities, out, resolveValue);
+        this.#map(spec.label, spec.map, nodeScope, entities, out, resolveValue);
       } else if (spec.while !== undefined) {
-        const node = this.#while(label, spec.while, scope, spec.description, out, resolveValue);
+        this.#loopRetry.set(label, nodeScope.retry);
+        const node = this.#while(label, spec.while, nodeScope, spec.description, out, resolveValue);
         entities.set(spec.label, { kind: 'node', node });
       } else {
         throw this.#error('E_WORKFLOW_SCHEMA', 'a node needs one of "operation", "subgraph", "map" or "while"', label);
@@ -422,7 +455,8 @@ export class GraphAssembler {
     // Upstream positions within `out`; references to nodes made earlier (a previous loop iteration) are finished already.
     const position = this.#positionsIn(out);
     const upstream = [...new Set(refs.map((r) => position.get(r.uid)).filter((p): p is number => p !== undefined))];
-    const node: GraphNode = { label, uid, record, operation, input, outputs, upstream, description };
+    const retry = this.#retryPolicy(scope, operation);
+    const node: GraphNode = { label, uid, record, operation, input, outputs, upstream, description, retry };
     out.push(node);
     return node;
   }
@@ -553,6 +587,7 @@ export class GraphAssembler {
       inputs: bindings,
       scopeDepends: outer.scopeDepends,
       origin: `subgraph '${name}'`,
+      retry: outer.retry,
     };
     const entities = this.#assembleScope(spec.nodes, scope, out);
     const outputs = new Map<string, ResolvedValue>();

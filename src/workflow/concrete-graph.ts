@@ -13,6 +13,7 @@ import {
   type OperationDefinition,
   type ResolvedRef,
 } from '../operations/operation.js';
+import type { RetryPolicy } from '../operations/retry-policy.js';
 import { describeType, literalAsWritten, type ValueType } from '../values/values.js';
 
 /** A value as the assembler resolves it: JSON with references and files in place. */
@@ -31,6 +32,8 @@ export interface GraphNode {
   /** Indices (in `ConcreteGraph.nodes`) of the nodes this one reads from. */
   readonly upstream: readonly number[];
   readonly description: string | undefined;
+  /** How often and after what wait a failed execution is tried again: execution policy, not part of the uid. */
+  readonly retry: RetryPolicy;
 }
 
 /** A graph whose every node has a uid, in an order where each node follows its upstream. */

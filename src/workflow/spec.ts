@@ -3,8 +3,14 @@
  * file (and of a SCALE-MS document converted to one).
  */
 import type { JsonValue } from '../identity/canonical-json.js';
+import type { RetrySettings } from '../operations/retry-policy.js';
 
-export interface WorkflowNodeSpec {
+/**
+ * A node as written. Its `retries` and `backoff` (RetrySettings) are its
+ * retry policy; on a subgraph use, map or loop they apply to every node it
+ * makes that does not set its own. They are not part of any uid.
+ */
+export interface WorkflowNodeSpec extends RetrySettings {
   label: string;
   /** `namespace.name`. Exactly one of operation, subgraph, map and while is set. */
   operation?: string;
@@ -60,5 +66,10 @@ export interface WorkflowSpec {
   subgraphs?: { [name: string]: SubgraphSpec };
   /** Modules that define operations, relative to the workflow file (`"./my-ops.js"`). */
   operations?: string[];
+  /** Execution policy for every node that sets none of its own and whose operation sets none. */
+  defaults?: WorkflowDefaults;
   nodes: WorkflowNodeSpec[];
 }
+
+/** The workflow's `"defaults"`: execution policy, never part of a uid. */
+export type WorkflowDefaults = RetrySettings;
