@@ -19,6 +19,7 @@
 import { resolve } from 'node:path';
 import type { Uid } from '../../identity/fingerprint.js';
 import { qualifiedName } from '../../operations/operation.js';
+import { backoffSeconds } from '../../operations/retry-policy.js';
 import type { CommittedMetadata } from '../../store/metadata.js';
 import { currentOwner } from '../../store/owner.js';
 import { Stores, type VerifyMode } from '../../store/store.js';
@@ -85,12 +86,6 @@ const UNSEEN_GRACE_MS = 15_000;
 const DEFAULT_MAX_JOBS = 100;
 
 type NodeState = 'waiting' | 'ready' | 'submitted' | 'done' | 'failed' | 'skipped';
-
-/** The retry policy of a node: extra attempts after the first, and the delay before each. */
-function retryPolicy(node: GraphNode): { retries: number; backoffMs: number } {
-  const declared = node as { retries?: number; backoffMs?: number };
-  return { retries: declared.retries ?? 0, backoffMs: declared.backoffMs ?? 0 };
-}
 
 export class SlurmController {
   readonly #graph: ConcreteGraph;
@@ -306,10 +301,10 @@ export class SlurmController {
     const node = this.#graph.nodes[i];
     if (node === undefined) return;
     const attempts = this.#attempts.get(i) ?? 1;
-    const policy = retryPolicy(node);
+    const policy = node.retry;
     if (attempts <= policy.retries) {
       this.#state[i] = 'ready';
-      this.#notBefore.set(i, Date.now() + policy.backoffMs);
+      this.#notBefore.set(i, Date.now() + backoffSeconds(policy.backoff, attempts) * 1000);
       this.#notice(`${node.label}: ${error.message}; retrying (attempt ${attempts + 1} of ${policy.retries + 1})`);
       return;
     }

@@ -2,6 +2,7 @@
  * What one Slurm job asks for: a node's resources as sbatch options. Nodes
  * whose requests are equal form one resource class and may share a job.
  */
+import { durationSeconds } from '../../operations/retry-policy.js';
 import type { GraphNode } from '../../workflow/graph.js';
 
 /** One node's needs, as Slurm is asked for them. */
@@ -33,21 +34,6 @@ function declaredResources(node: GraphNode): DeclaredResources {
   return (node as { resources?: DeclaredResources }).resources ?? {};
 }
 
-/** Seconds in "90", "01:30:00", "1h30m", "2d", or a number of seconds. */
-export function timeSeconds(time: string | number): number {
-  if (typeof time === 'number') return time;
-  const clock = /^(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)$/.exec(time);
-  if (clock !== null) {
-    const [, days, hours, minutes, seconds] = clock;
-    return ((Number(days ?? 0) * 24 + Number(hours ?? 0)) * 60 + Number(minutes)) * 60 + Number(seconds);
-  }
-  let total = 0;
-  const unit: Record<string, number> = { d: 86_400, h: 3_600, m: 60, s: 1 };
-  for (const [, amount, suffix] of time.matchAll(/(\d+(?:\.\d+)?)([dhms]?)/g))
-    total += Number(amount) * (unit[suffix === '' || suffix === undefined ? 's' : suffix] ?? 1);
-  return total;
-}
-
 /** sbatch's --mem: megabytes for a number, "4G" for "4G", "4GB" or "4GiB". */
 function slurmMemory(memory: string | number): string {
   if (typeof memory === 'number') return `${Math.ceil(memory)}M`;
@@ -67,7 +53,7 @@ export function jobRequestOf(node: GraphNode): JobRequest {
   return {
     cpus: declared.cpus ?? 1,
     ...(declared.memory === undefined ? {} : { memory: slurmMemory(declared.memory) }),
-    ...(declared.time === undefined ? {} : { timeSeconds: timeSeconds(declared.time) }),
+    ...(declared.time === undefined ? {} : { timeSeconds: durationSeconds(declared.time) ?? 0 }),
     ...(declared.gpus === undefined ? {} : { gpus: declared.gpus }),
     ...(slurm.partition === undefined ? {} : { partition: slurm.partition }),
     ...(slurm.account === undefined ? {} : { account: slurm.account }),
