@@ -202,6 +202,64 @@ describeWithSlurm('run --executor slurm on a real Slurm', () => {
   }, 200_000);
 });
 
+describeWithSlurm('run --executor slurm: grouping, status, Ctrl-C', () => {
+  test('ready nodes of one resource class share jobs: 8 small nodes with --max-jobs 2 make 2 jobs, the join a third', async () => {
+    const log = box.path('group.log');
+    const members = Array.from({ length: 8 }, (_, i) => `g${i}`);
+    const workflow = await box.write('group.json', {
+      nodes: [...members.map((m) => sleeper(m, log, 0)), joiner('all', members)],
+    });
+    const workdir = box.path('group.workdir');
+    const result = await runCli(
+      ['run', workflow, '--workdir', workdir, '--executor', 'slurm', '--poll', '1', '--max-jobs', '2'],
+      {
+        timeoutMs: 120_000,
+      },
+    );
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const records = await submissions(workdir);
+    expect(records.map((r) => r.nodes.length).sort()).toEqual([1, 4, 4]);
+    const jobs = await jobsOf(records, 3);
+    expect(jobs).toHaveLength(3);
+    expect((await readLog(log)).sort()).toEqual([...members].sort());
+  }, 150_000);
+
+  test("status shows each node's Slurm job and state; SIGINT cancels the run's jobs and says how to resume", async () => {
+    const log = box.path('interrupt.log');
+    const workflow = await box.write('interrupt.json', {
+      nodes: [sleeper('a', log, 6), sleeper('b', log, 6), joiner('ab', ['a', 'b'])],
+    });
+    const workdir = box.path('interrupt.workdir');
+    const args = ['run', workflow, '--workdir', workdir, '--executor', 'slurm', '--poll', '1', '--group-size', '1'];
+    const controller = startCli(args, { cwd: box.dir, limitMs: 120_000 });
+    let status = '';
+    await waitUntil(
+      async () => {
+        status = (await runCli(['status', workflow, '--workdir', workdir])).stdout;
+        return (status.match(/\[slurm job \d+ RUNNING\]/g) ?? []).length === 2 && (await readLog(log)).length === 2;
+      },
+      60_000,
+      'status to show two running Slurm jobs, both nodes started',
+    );
+    expect(status).toMatch(/^a +[0-9a-f]{12} +.*\[slurm job \d+ RUNNING\]$/m);
+    expect(status).toMatch(/^ab +[0-9a-f]{12} +not started$/m);
+    process.kill(controller.pid, 'SIGINT');
+    const exit = await controller.exited;
+    expect(exit.code).toBe(130);
+    expect(controller.stdout() + controller.stderr()).toMatch(
+      /interrupted: cancelled 2 Slurm job\(s\) of this run; run `run-graph run .*interrupt\.json --workdir .* --executor slurm` again to resume/,
+    );
+    const records = await submissions(workdir);
+    const jobs = await jobsOf(records, 2);
+    expect(jobs.map((j) => j.state)).toEqual(['CANCELLED', 'CANCELLED']);
+    expect((await runCli(['status', workflow, '--workdir', workdir])).stdout).toMatch(/\[slurm job \d+ CANCELLED\]/);
+
+    const resumed = await runCli(args, { cwd: box.dir, timeoutMs: 120_000 });
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    expect((await readLog(log)).sort()).toEqual(['a', 'a', 'b', 'b']);
+  }, 200_000);
+});
+
 describeWithSlurm('a job array of plain workers on one working directory', () => {
   test("4 workers: each node committed exactly once, a cancelled task's node taken over, the others exit 0", async () => {
     const log = box.path('array-nodes.log');
