@@ -37,7 +37,10 @@ export type ErrorCode =
   | 'E_NOT_COMMITTED'
   | 'E_REMOTE'
   | 'E_SLURM'
-  | 'E_SLURM_JOB';
+  | 'E_SLURM_JOB'
+  | 'E_RESOURCES'
+  | 'E_UNSATISFIABLE'
+  | 'E_TIMEOUT';
 
 /** Where in the user's input a problem was found. All parts are optional. */
 export interface ErrorLocation {

@@ -42,6 +42,8 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_UID_MISMATCH':
     case 'E_UNKNOWN_ARTIFACT':
     case 'E_NOT_COMMITTED':
+    case 'E_RESOURCES':
+    case 'E_UNSATISFIABLE':
       return EXIT.badInput;
     case 'E_WORKDIR':
     case 'E_LOCKED':
@@ -53,6 +55,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_NODE_FAILED':
     case 'E_RUN_FAILED':
     case 'E_SLURM_JOB':
+    case 'E_TIMEOUT':
       return EXIT.nodeFailed;
     case 'E_INTERRUPTED':
       return EXIT.interrupted;

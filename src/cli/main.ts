@@ -11,6 +11,7 @@ import { TOKEN_ENV } from '../server/auth.js';
 import { DEFAULT_PORT } from '../server/server.js';
 import { GRAPH_FORMATS } from '../views/graph-render.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { addResourceOptions } from './resource-options.js';
 import { explainCommand } from './commands/explain.js';
 import { gcCommand } from './commands/gc.js';
 import { graphCommand } from './commands/graph.js';
@@ -69,8 +70,7 @@ function buildProgram(): Command {
     new Option('--port <port>', 'port to serve on (0: any free port)').default(DEFAULT_PORT).argParser(parsePort);
   const tokenOption = (): Option => new Option('--token <token>', `bearer token (default: $${TOKEN_ENV})`);
 
-  program
-    .command('run')
+  addResourceOptions(program.command('run'))
     .description('run a workflow; committed nodes are reused, so running it again resumes it')
     .argument('<workflow>', 'workflow JSON file')
     .addOption(workdirOption())
@@ -182,8 +182,7 @@ function buildProgram(): Command {
       process.exitCode = await serveCommand(workflow, options);
     });
 
-  program
-    .command('validate')
+  addResourceOptions(program.command('validate'))
     .description('check a workflow (schema, references, cycles, input types and shapes) without running anything')
     .argument('<workflow>', 'workflow JSON file')
     .addOption(jsonOption('print the checked nodes and their uids as JSON'))

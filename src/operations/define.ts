@@ -18,6 +18,7 @@ import { RunGraphError, describeValue } from '../errors.js';
 import type { ArtifactRef, InputTree, OperationContext, OperationDefinition } from './operation.js';
 import { inputError } from './check.js';
 import { checkRetrySettings, type BackoffSpec } from './retry-policy.js';
+import { parseResources, type ResourceLayer, type ResourcesSpec } from './resources.js';
 import {
   checkInputPort,
   inputPortValue,
@@ -71,6 +72,12 @@ export interface OperationSpec<I extends PortDeclarations, O extends PortDeclara
    */
   readonly backoff?: BackoffSpec;
   /**
+   * What one execution needs, unless a workflow says otherwise: `{cpus: 4,
+   * memory: '8G', time: '2h'}` (see `ResourcesSpec`). Checked here. Not part
+   * of the uid. Default: 1 cpu, no memory or time limit.
+   */
+  readonly resources?: ResourcesSpec;
+  /**
    * The computation. Runs in the node's own store directory context: files it
    * writes belong in `context.storeDir`; it should stop at a safe point when
    * `context.signal` aborts. May be synchronous or async.
@@ -101,6 +108,7 @@ const SPEC_KEYS: ReadonlySet<string> = new Set([
   'module',
   'retries',
   'backoff',
+  'resources',
   'run',
 ]);
 
@@ -202,6 +210,15 @@ export function defineOperation<
     ...(spec.backoff === undefined ? {} : { backoff: spec.backoff }),
   };
   checkRetrySettings(retryDefaults, '', (field, message, value) => definitionError(shownName, field, message, value));
+  let resources: ResourceLayer | undefined;
+  if (raw['resources'] !== undefined) {
+    try {
+      resources = parseResources(raw['resources'], {}, 'resources');
+    } catch (error) {
+      if (!(error instanceof RunGraphError)) throw error;
+      throw definitionError(shownName, error.location.field ?? 'resources', error.message, error.value, error.hint);
+    }
+  }
   if (typeof raw['run'] !== 'function')
     throw definitionError(shownName, 'run', `run: expected a function, got ${describeValue(raw['run'])}`, raw['run']);
   const site = { operation: shownName };
@@ -242,6 +259,7 @@ export function defineOperation<
     defaultOutput: defaultOutput as D,
     ...(spec.module === undefined ? {} : { module: spec.module }),
     ...(Object.keys(retryDefaults).length === 0 ? {} : { retryDefaults }),
+    ...(resources === undefined ? {} : { resources }),
     inputs,
     outputs,
     literalDtypes,

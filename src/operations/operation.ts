@@ -17,6 +17,7 @@ import type { ArtifactEntry } from '../store/metadata.js';
 import type { Uid } from '../identity/fingerprint.js';
 import type { ArrayValue, Dtype } from '../values/npy.js';
 import type { ValueType } from '../values/values.js';
+import type { ResourceLayer } from './resources.js';
 
 /**
  * Marks the objects that stand for references and files inside an input
@@ -186,6 +187,12 @@ export interface OperationDefinition {
    * none; numbers enter the record as the workflow spells them.
    */
   readonly literalDtypes?: { readonly [field: string]: 'int64' | 'float64' };
+  /**
+   * What one execution needs unless the workflow says otherwise (a node's
+   * own resources and those of the subgraph or map around it win). Not
+   * part of the uid. Default: nothing declared (1 cpu, no limits).
+   */
+  readonly resources?: ResourceLayer;
   /** Check literal inputs and upstream types; return the type of every output. Throws RunGraphError naming the field. */
   check(input: CheckInput, site: CheckSite): { [output: string]: ValueType };
   run(input: RunInput, context: OperationContext): Promise<OperationOutputs> | AsyncIterable<ArrayValue>;

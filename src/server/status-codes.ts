@@ -128,6 +128,8 @@ export function toApiError(error: unknown): ApiError {
     case 'E_NOT_CANONICAL':
     case 'E_NPY_FORMAT':
     case 'E_FILE_INPUT':
+    case 'E_RESOURCES':
+    case 'E_UNSATISFIABLE':
       return new ApiError('INVALID_RECORD', message);
     case 'E_UID_MISMATCH':
       return new ApiError('UID_MISMATCH', message);
@@ -140,6 +142,7 @@ export function toApiError(error: unknown): ApiError {
     case 'E_NODE_FAILED':
     case 'E_RUN_FAILED':
     case 'E_INTERRUPTED':
+    case 'E_TIMEOUT':
     case 'E_REMOTE':
     case 'E_SLURM':
     case 'E_SLURM_JOB':

@@ -39,6 +39,7 @@ import {
   type ResolvedRef,
 } from '../operations/operation.js';
 import type { OperationRegistry } from '../operations/registry.js';
+import { parseResources, resolveResources, type ResourceLayer, type Resources } from '../operations/resources.js';
 import { describeType, type ValueType } from '../values/values.js';
 import { digestFile } from './file-digest.js';
 import { typeOfValue } from './value-type.js';
@@ -81,12 +82,16 @@ interface Scope {
   origin: string;
   /** Retry settings of the subgraph uses, maps and loops around this scope, innermost first. */
   retry: readonly RetrySettings[];
+  /** Resources of the subgraph, map and loop nodes around this scope, outermost first. */
+  resources: readonly ResourceLayer[];
 }
 
 export interface AssemblerOptions {
   registry: OperationRegistry;
   baseDir: string;
   file: string | undefined;
+  /** A run's own resource defaults (profile, then flags), above the workflow's `defaults` and below operations and nodes. */
+  runResources?: readonly ResourceLayer[];
 }
 
 const MEMBER_LABEL = /^(.*)\[(\d+)\]$/;
@@ -177,6 +182,10 @@ export class GraphAssembler {
   readonly #positions = new WeakMap<readonly GraphNode[], { index: Map<Uid, number>; upTo: number }>();
   /** The retry settings around each loop's iterations, by the loop's label, for `instantiate`. */
   readonly #loopRetry = new Map<string, readonly RetrySettings[]>();
+  /** Workflow defaults, then the run's: the least specific layers of every node's resources. */
+  readonly #baseResources: readonly ResourceLayer[];
+  /** The resource layers around each loop, by its label, for the iterations `instantiate` assembles. */
+  readonly #loopResources = new Map<string, readonly ResourceLayer[]>();
 
   private constructor(
     spec: WorkflowSpec,
@@ -186,6 +195,18 @@ export class GraphAssembler {
     this.#spec = spec;
     this.#options = options;
     this.#files = files;
+    const defaults = spec.defaults?.resources;
+    this.#baseResources = [
+      ...(defaults === undefined ? [] : [parseResources(defaults, this.#where(), 'defaults.resources')]),
+      ...(options.runResources ?? []),
+    ];
+  }
+
+  #where(node?: string): { file?: string; node?: string } {
+    return {
+      ...(this.#options.file === undefined ? {} : { file: this.#options.file }),
+      ...(node === undefined ? {} : { node }),
+    };
   }
 
   /** Digest every file input (subgraphs included) once, then assemble without further I/O. */
@@ -210,7 +231,7 @@ export class GraphAssembler {
     const nodes: GraphNode[] = [];
     this.#assembleScope(
       this.#spec.nodes,
-      { prefix: '', inputs: undefined, scopeDepends: [], origin: 'the workflow', retry: [] },
+      { prefix: '', inputs: undefined, scopeDepends: [], origin: 'the workflow', retry: [], resources: [] },
       nodes,
     );
     return nodes;
@@ -227,6 +248,9 @@ export class GraphAssembler {
     scopeDepends: readonly Uid[],
   ): Assembly {
     const nodes: GraphNode[] = [];
+    // `loop#3/` and `loop#3/until/`: an iteration of the loop labelled `loop` takes the resources around it.
+    const loop = /^(.*)#\d+\/(?:until\/)?$/.exec(prefix)?.[1];
+    const resources = (loop === undefined ? undefined : this.#loopResources.get(loop)) ?? [];
     const outputs = this.#useSubgraph(
       subgraph,
       bindings,
@@ -236,6 +260,7 @@ export class GraphAssembler {
         scopeDepends,
         origin: `subgraph '${subgraph}'`,
         retry: this.#retryAroundLoop(prefix),
+        resources,
       },
       prefix.replace(/\/$/, ''),
       nodes,
@@ -320,24 +345,28 @@ export class GraphAssembler {
       const nodeScope: Scope = { ...scope, retry: [retrySettingsOf(spec), ...scope.retry] };
       const resolveValue = (value: JsonValue, field: string): ResolvedValue =>
         this.#resolve(value, field, label, scope, entities, out);
+      // A node's own resources; on a subgraph, map or loop, those of every node made inside it.
+      const own = spec.resources === undefined ? [] : [parseResources(spec.resources, this.#where(label), 'resources')];
+      const inner: Scope = own.length === 0 ? nodeScope : { ...nodeScope, resources: [...scope.resources, ...own] };
       if (spec.operation !== undefined) {
         const node = this.#operationNode(
           this.#operation(spec.operation, label),
           label,
           resolveValue(spec.input ?? {}, 'input') as { [k: string]: ResolvedValue },
-          nodeScope,
+          inner,
           spec.description,
           out,
         );
         entities.set(spec.label, { kind: 'node', node });
       } else if (spec.subgraph !== undefined) {
         const bindings = new Map(Object.entries(spec.input ?? {}).map(([k, v]) => [k, resolveValue(v, `input.${k}`)]));
-        const outputs = this.#useSubgraph(spec.subgraph, bindings, nodeScope, label, out);
+        const outputs = this.#useSubgraph(spec.subgraph, bindings, inner, label, out);
         entities.set(spec.label, this.#alias(label, outputs));
       } else if (spec.map !== undefined) {
-        this.#map(spec.label, spec.map, nodeScope, entities, out, resolveValue);
+        this.#map(spec.label, spec.map, nodeScope, inner, entities, out, resolveValue);
       } else if (spec.while !== undefined) {
         this.#loopRetry.set(label, nodeScope.retry);
+        this.#loopResources.set(label, inner.resources);
         const node = this.#while(label, spec.while, nodeScope, spec.description, out, resolveValue);
         entities.set(spec.label, { kind: 'node', node });
       } else {
@@ -456,7 +485,8 @@ export class GraphAssembler {
     const position = this.#positionsIn(out);
     const upstream = [...new Set(refs.map((r) => position.get(r.uid)).filter((p): p is number => p !== undefined))];
     const retry = this.#retryPolicy(scope, operation);
-    const node: GraphNode = { label, uid, record, operation, input, outputs, upstream, description, retry };
+    const resources: Resources = resolveResources([...this.#baseResources, operation.resources, ...scope.resources]);
+    const node: GraphNode = { label, uid, record, operation, input, outputs, upstream, description, retry, resources };
     out.push(node);
     return node;
   }
@@ -588,6 +618,7 @@ export class GraphAssembler {
       scopeDepends: outer.scopeDepends,
       origin: `subgraph '${name}'`,
       retry: outer.retry,
+      resources: outer.resources,
     };
     const entities = this.#assembleScope(spec.nodes, scope, out);
     const outputs = new Map<string, ResolvedValue>();
@@ -597,10 +628,12 @@ export class GraphAssembler {
     return outputs;
   }
 
+  /** `scope` is where the map is; `members` the same with the map node's own resources, which its members take. */
   #map(
     localLabel: string,
     spec: MapSpec,
     scope: Scope,
+    members: Scope,
     entities: Map<string, Entity>,
     out: GraphNode[],
     resolveValue: (value: JsonValue, field: string) => ResolvedValue,
@@ -615,9 +648,9 @@ export class GraphAssembler {
         label,
         `map.input.${spec.as}`,
       );
-    let members: ResolvedValue[];
+    let memberValues: ResolvedValue[];
     if (Array.isArray(over)) {
-      members = over;
+      memberValues = over;
     } else if (
       isInputRef(over) &&
       over.type.kind === 'array' &&
@@ -625,7 +658,7 @@ export class GraphAssembler {
       over.type.shape.length > 0
     ) {
       const count = over.type.shape[0] ?? 0;
-      members = Array.from({ length: count }, (_, i) => {
+      memberValues = Array.from({ length: count }, (_, i) => {
         const element = this.#operationNode(
           indexOperation,
           `${label}/element[${i}]`,
@@ -655,11 +688,11 @@ export class GraphAssembler {
         'a subprocess .npy output has no known shape: map over a list, or over an array built by a transform',
       );
     }
-    const memberOutputs: Map<string, ResolvedValue>[] = members.map((member, i) => {
+    const memberOutputs: Map<string, ResolvedValue>[] = memberValues.map((member, i) => {
       const memberLabel = `${localLabel}[${i}]`;
       const bindings = new Map([...shared, [spec.as, member]]);
       if (spec.subgraph !== undefined) {
-        const outputs = this.#useSubgraph(spec.subgraph, bindings, scope, scope.prefix + memberLabel, out);
+        const outputs = this.#useSubgraph(spec.subgraph, bindings, members, scope.prefix + memberLabel, out);
         entities.set(memberLabel, this.#alias(scope.prefix + memberLabel, outputs));
         return outputs;
       }
@@ -668,7 +701,7 @@ export class GraphAssembler {
         operation,
         scope.prefix + memberLabel,
         Object.fromEntries(bindings),
-        scope,
+        members,
         undefined,
         out,
       );
@@ -858,6 +891,8 @@ export class GraphAssembler {
       }
       return out;
     };
-    return convert({ inputs: spec.inputs, outputs: spec.outputs, nodes: spec.nodes as unknown as JsonValue });
+    // Resources are execution policy: a loop body's nodes enter the loop's record without them.
+    const nodes = spec.nodes.map(({ resources: _policy, ...node }) => node);
+    return convert({ inputs: spec.inputs, outputs: spec.outputs, nodes: nodes as unknown as JsonValue });
   }
 }

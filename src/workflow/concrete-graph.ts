@@ -14,6 +14,7 @@ import {
   type ResolvedRef,
 } from '../operations/operation.js';
 import type { RetryPolicy } from '../operations/retry-policy.js';
+import type { Resources } from '../operations/resources.js';
 import { describeType, literalAsWritten, type ValueType } from '../values/values.js';
 
 /** A value as the assembler resolves it: JSON with references and files in place. */
@@ -34,6 +35,8 @@ export interface GraphNode {
   readonly description: string | undefined;
   /** How often and after what wait a failed execution is tried again: execution policy, not part of the uid. */
   readonly retry: RetryPolicy;
+  /** What one execution needs, every source of resources applied. Not part of the uid. */
+  readonly resources: Resources;
 }
 
 /** A graph whose every node has a uid, in an order where each node follows its upstream. */

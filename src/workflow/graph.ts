@@ -6,6 +6,7 @@
  * directory, so `validate` and `status` can use it freely.
  */
 import type { OperationRegistry } from '../operations/registry.js';
+import type { ResourceLayer } from '../operations/resources.js';
 import { GraphAssembler } from './assemble.js';
 import type { ConcreteGraph } from './concrete-graph.js';
 import type { WorkflowSpec } from './spec.js';
@@ -30,6 +31,8 @@ export interface BuildGraphOptions {
   baseDir?: string;
   /** The workflow file, for messages. */
   file?: string;
+  /** The run's resource defaults (profile, then flags), above the workflow's `defaults`. Default: none. */
+  runResources?: readonly ResourceLayer[];
 }
 
 /** Check a workflow and turn it into a concrete graph with uids. */
@@ -38,6 +41,7 @@ export async function buildGraph(spec: WorkflowSpec, options: BuildGraphOptions)
     registry: options.registry,
     baseDir: options.baseDir ?? process.cwd(),
     file: options.file,
+    ...(options.runResources === undefined ? {} : { runResources: options.runResources }),
   });
   const nodes = assembler.assembleWorkflow();
   return { nodes, byLabel: new Map(nodes.map((n) => [n.label, n])), file: options.file, assembler };

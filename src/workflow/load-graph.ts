@@ -5,18 +5,30 @@
  */
 import { loadOperationModules } from '../operations/load-modules.js';
 import { builtinRegistry, type OperationRegistry } from '../operations/registry.js';
+import type { ResourceLayer } from '../operations/resources.js';
 import { buildGraph, type ConcreteGraph } from './graph.js';
 import { loadWorkflowFile, type LoadedWorkflow } from './load.js';
 import { checkDeclaredUids } from './scalems.js';
+
+export interface LoadGraphOptions {
+  /** The run's resource defaults (profile, then flags), above the workflow's `defaults`. Default: none. */
+  runResources?: readonly ResourceLayer[];
+}
 
 /** The workflow as read and the graph built from it. */
 export async function loadWorkflowGraph(
   file: string,
   registry: OperationRegistry = builtinRegistry(),
+  options: LoadGraphOptions = {},
 ): Promise<{ workflow: LoadedWorkflow; graph: ConcreteGraph }> {
   const workflow = await loadWorkflowFile(file);
   await loadOperationModules(workflow.spec.operations ?? [], registry, workflow.baseDir, workflow.file);
-  const graph = await buildGraph(workflow.spec, { registry, baseDir: workflow.baseDir, file: workflow.file });
+  const graph = await buildGraph(workflow.spec, {
+    registry,
+    baseDir: workflow.baseDir,
+    file: workflow.file,
+    ...(options.runResources === undefined ? {} : { runResources: options.runResources }),
+  });
   if (workflow.scalems !== undefined) checkDeclaredUids(graph, workflow.scalems, workflow.file);
   return { workflow, graph };
 }
@@ -26,6 +38,10 @@ export async function loadWorkflowGraph(
  * `scalems_workflow_1` document). Default registry: the built-in operations;
  * the operations of the file's `"operations"` modules are added to it.
  */
-export async function loadGraph(file: string, registry: OperationRegistry = builtinRegistry()): Promise<ConcreteGraph> {
-  return (await loadWorkflowGraph(file, registry)).graph;
+export async function loadGraph(
+  file: string,
+  registry: OperationRegistry = builtinRegistry(),
+  options: LoadGraphOptions = {},
+): Promise<ConcreteGraph> {
+  return (await loadWorkflowGraph(file, registry, options)).graph;
 }

@@ -4,6 +4,7 @@
  */
 import type { JsonValue } from '../identity/canonical-json.js';
 import type { RetrySettings } from '../operations/retry-policy.js';
+import type { ResourcesSpec } from '../operations/resources.js';
 
 /**
  * A node as written. Its `retries` and `backoff` (RetrySettings) are its
@@ -22,6 +23,12 @@ export interface WorkflowNodeSpec extends RetrySettings {
   while?: WhileSpec;
   input?: { [field: string]: JsonValue };
   description?: string;
+  /**
+   * What one execution needs (cores, memory, time limit, GPUs, Slurm
+   * options). On a subgraph, map or while node: the default of every node
+   * made inside it. Not part of any uid.
+   */
+  resources?: ResourcesSpec;
 }
 
 /** An abstract graph: nodes with placeholder inputs (`{"$input": "name"}`) and named outputs. */
@@ -71,5 +78,11 @@ export interface WorkflowSpec {
   nodes: WorkflowNodeSpec[];
 }
 
-/** The workflow's `"defaults"`: execution policy, never part of a uid. */
-export type WorkflowDefaults = RetrySettings;
+/**
+ * The workflow's `"defaults"`: execution policy, never part of a uid. A run's
+ * profile and flags override its resources; an operation's and a node's own
+ * settings override both.
+ */
+export interface WorkflowDefaults extends RetrySettings {
+  resources?: ResourcesSpec;
+}

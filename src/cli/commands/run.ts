@@ -10,11 +10,12 @@ import { killRunningSubprocesses } from '../../operations/subprocess.js';
 import { loadGraph } from '../../workflow/load-graph.js';
 import { EXIT } from '../exit-codes.js';
 import { createReporter, type ReporterKind } from '../reporter.js';
+import { runResourceSettings, type ResourceCliOptions } from '../resource-options.js';
 import { chosenWorkdir } from '../workdir-option.js';
 import { runOnSlurm, type SlurmCliOptions } from './run-slurm.js';
 import { startRunServer, type ServerCliOptions } from './serve.js';
 
-export interface RunCommandOptions extends Partial<ServerCliOptions>, SlurmCliOptions {
+export interface RunCommandOptions extends Partial<ServerCliOptions>, SlurmCliOptions, ResourceCliOptions {
   /** Where nodes run: `local` (default) or `slurm` (this process submits them as Slurm jobs). */
   executor?: 'local' | 'slurm';
   /** Serve the working directory and stream the run's events while it lasts. */
@@ -32,7 +33,8 @@ function reporterKind(options: RunCommandOptions): ReporterKind {
 }
 
 export async function runCommand(workflow: string, options: RunCommandOptions): Promise<number> {
-  const graph = await loadGraph(workflow);
+  const resources = await runResourceSettings(options);
+  const graph = await loadGraph(workflow, undefined, { runResources: resources.layers });
   const reporter = createReporter(reporterKind(options), {
     out: process.stdout,
     err: process.stderr,

@@ -3,13 +3,15 @@ import { shortUid } from '../../identity/fingerprint.js';
 import { describeOutputs } from '../../workflow/graph.js';
 import { loadGraph } from '../../workflow/load-graph.js';
 import { EXIT } from '../exit-codes.js';
+import { runResourceSettings, type ResourceCliOptions } from '../resource-options.js';
 
-export interface ValidateCommandOptions {
+export interface ValidateCommandOptions extends ResourceCliOptions {
   json?: boolean;
 }
 
 export async function validateCommand(workflow: string, options: ValidateCommandOptions): Promise<number> {
-  const graph = await loadGraph(workflow);
+  const { layers } = await runResourceSettings(options);
+  const graph = await loadGraph(workflow, undefined, { runResources: layers });
   if (options.json === true) {
     const nodes = graph.nodes.map((n) => ({
       label: n.label,
@@ -24,6 +26,7 @@ export async function validateCommand(workflow: string, options: ValidateCommand
           maxSeconds: Number.isFinite(n.retry.backoff.maxSeconds) ? n.retry.backoff.maxSeconds : null,
         },
       },
+      resources: n.resources,
     }));
     process.stdout.write(`${JSON.stringify({ valid: true, file: workflow, nodes }, null, 2)}\n`);
     return EXIT.ok;
