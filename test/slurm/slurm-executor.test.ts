@@ -59,7 +59,7 @@ function sleeper(
   label: string,
   log: string,
   seconds: number,
-  extra: Partial<NodeSpec> & { retries?: number } = {},
+  extra: Partial<NodeSpec> & { retries?: number; resources?: object } = {},
 ): NodeSpec {
   return {
     label,
@@ -130,6 +130,28 @@ describeWithSlurm('run --executor slurm on a real Slurm', () => {
     expect(again.stdout).toMatch(/0 built, 11 reused/);
     expect(await submissions(slurmDir)).toHaveLength(records.length);
     expect(await recordedJobs(jobs[0]?.name.replace(/[0-9a-f]+$/, '') ?? '')).toHaveLength(jobs.length);
+  }, 240_000);
+
+  test('a node whose time is too short fails with TIMEOUT from Slurm, naming the job and its log', async () => {
+    const log = box.path('timeout.log');
+    const workflow = await box.write('timeout.json', {
+      nodes: [sleeper('endless', log, 600, { resources: { time: 1 } }), joiner('after', ['endless'])],
+    });
+    const workdir = box.path('timeout.workdir');
+    const result = await runCli(['run', workflow, '--workdir', workdir, '--executor', 'slurm', '--poll', '2'], {
+      timeoutMs: 200_000,
+    });
+    expect(result.code, result.stdout + result.stderr).toBe(1);
+    const [record] = await submissions(workdir);
+    expect(result.stdout).toMatch(
+      new RegExp(
+        `endless: TIMEOUT: Slurm job ${record?.jobId} \\(${record?.name}\\) ended TIMEOUT.*; log: .*${record?.name}\\.log`,
+      ),
+    );
+    expect(result.stdout).toMatch(/skipped +after/);
+    expect(record?.ended?.state).toBe('TIMEOUT');
+    const jobs = await jobsOf(await submissions(workdir), 1);
+    expect(jobs.map((j) => j.state)).toEqual(['TIMEOUT']);
   }, 240_000);
 
   test('a job cancelled with scancel fails its node with CANCELLED, and the node is retried', async () => {

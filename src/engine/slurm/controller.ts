@@ -450,7 +450,7 @@ function verdictError(
     };
   if (state !== 'COMPLETED' && state !== 'FAILED' && state !== 'UNKNOWN')
     return {
-      code: 'E_SLURM_JOB',
+      code: state === 'TIMEOUT' ? 'E_TIMEOUT' : 'E_SLURM_JOB',
       message: `${state}: ${job} ended ${state}${reason !== '' && reason !== 'None' ? ` (${reason})` : ''}; ${log}`,
       ...(state === 'TIMEOUT' ? { hint: "raise the node's resources.time" } : {}),
       ...(state === 'OUT_OF_MEMORY' ? { hint: "raise the node's resources.memory" } : {}),
