@@ -8,7 +8,9 @@ import { execFile } from 'node:child_process';
 import { cp, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { AJV_OPTIONS } from '../../src/workflow/schema.js';
 import { CLI, REPO_ROOT, runCli, startCli } from '../support/cli.js';
 import { createSandbox, type Sandbox } from '../support/sandbox.js';
 import { describeWithSlurm, recordedJobs, slurmCommand, type RecordedJob } from '../support/slurm.js';
@@ -31,6 +33,15 @@ async function submissions(workdir: string): Promise<Submission[]> {
     (f) => f.endsWith('.json') && !f.endsWith('.outcome.json'),
   );
   return Promise.all(files.map(async (f) => JSON.parse(await readFile(join(dir, f), 'utf8')) as Submission));
+}
+
+/** Every submission record holds to schemas/slurm-submission.schema.json. */
+async function expectRecordsMatchTheSchema(records: readonly Submission[]): Promise<void> {
+  const schema = JSON.parse(
+    await readFile(join(REPO_ROOT, 'schemas', 'slurm-submission.schema.json'), 'utf8'),
+  ) as object;
+  const validate = new Ajv2020(AJV_OPTIONS).compile(schema);
+  for (const record of records) expect(validate(record) ? [] : validate.errors, record.name).toEqual([]);
 }
 
 /** The jobs Slurm recorded for a working directory's submissions, once Slurm has recorded `count` of them. */
@@ -117,6 +128,8 @@ describeWithSlurm('run --executor slurm on a real Slurm', () => {
     }
 
     const records = await submissions(slurmDir);
+    await expectRecordsMatchTheSchema(records);
+    expect(records.every((r) => r.ended?.state === 'COMPLETED')).toBe(true);
     const jobs = await jobsOf(records, records.length);
     expect(jobs).toHaveLength(records.length);
     expect(jobs.every((j) => j.state === 'COMPLETED')).toBe(true);
@@ -215,6 +228,7 @@ describeWithSlurm('run --executor slurm on a real Slurm', () => {
     expect(second.stdout).toMatch(/re-attached to Slurm job/);
 
     const records = await submissions(workdir);
+    await expectRecordsMatchTheSchema(records);
     const jobs = await jobsOf(records, records.length);
     const perNode = jobsPerNode(records, jobs);
     expect([...perNode.keys()].sort()).toEqual([...members, 'all'].sort());
