@@ -260,6 +260,27 @@ describeWithSlurm('run --executor slurm: grouping, status, Ctrl-C', () => {
     expect((await readLog(log)).sort()).toEqual([...members].sort());
   }, 150_000);
 
+  test('1,000 small nodes with --max-jobs 10 make 10 jobs of 100 nodes', async () => {
+    const nodes = Array.from({ length: 1000 }, (_, i) => ({
+      label: `c${i}`,
+      operation: 'scalems.Integer64',
+      input: { data: [i] },
+    }));
+    const workflow = await box.write('thousand.json', { nodes });
+    const workdir = box.path('thousand.workdir');
+    const result = await runCli(
+      ['run', workflow, '--workdir', workdir, '--executor', 'slurm', '--poll', '1', '--max-jobs', '10'],
+      {
+        timeoutMs: 120_000,
+      },
+    );
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/1000 built/);
+    const records = await submissions(workdir);
+    expect(records.map((r) => r.nodes.length)).toEqual(Array.from({ length: 10 }, () => 100));
+    expect(await jobsOf(records, 10)).toHaveLength(10);
+  }, 150_000);
+
   test("status shows each node's Slurm job and state; SIGINT cancels the run's jobs and says how to resume", async () => {
     const log = box.path('interrupt.log');
     const workflow = await box.write('interrupt.json', {

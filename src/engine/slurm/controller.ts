@@ -359,13 +359,15 @@ export class SlurmController {
       else found.nodes.push(i);
     }
     let submitted = 0;
-    const waitingNodes = [...classes.values()].reduce((sum, c) => sum + c.nodes.length, 0);
+    let waiting = [...classes.values()].reduce((sum, c) => sum + c.nodes.length, 0);
     for (const { request, nodes } of classes.values()) {
       while (nodes.length > 0 && this.#active.size < this.#maxJobs) {
         const free = this.#maxJobs - this.#active.size;
         // Spread what waits over the free slots, so that 1,000 small nodes make at most maxJobs jobs.
-        const size = this.#options.groupSize ?? Math.max(1, Math.ceil(waitingNodes / free));
-        await this.#submit(request, nodes.splice(0, size));
+        const size = this.#options.groupSize ?? Math.max(1, Math.ceil(waiting / free));
+        const group = nodes.splice(0, size);
+        waiting -= group.length;
+        await this.#submit(request, group);
         submitted++;
       }
     }

@@ -27,26 +27,27 @@ export interface SlurmJobOptions {
 }
 
 /**
- * The given nodes and everything upstream of them, as a graph of its own
- * (indices renumbered, order kept, so each node still follows its upstream).
+ * The given nodes and the nodes they read from, as a graph of their own
+ * (indices renumbered, order kept). The controller submits a node only once
+ * every upstream node is committed, so those are reused as they are: they
+ * come without their own upstream nodes, and a job's cost does not grow with
+ * the depth of the graph above its nodes.
  */
 export function subgraphOf(graph: ConcreteGraph, uids: ReadonlySet<Uid>): ConcreteGraph {
+  const targets = new Set<number>();
   const keep = new Set<number>();
-  const stack: number[] = [];
   graph.nodes.forEach((node, i) => {
-    if (uids.has(node.uid)) stack.push(i);
-  });
-  while (stack.length > 0) {
-    const i = stack.pop() as number;
-    if (keep.has(i)) continue;
+    if (!uids.has(node.uid)) return;
+    targets.add(i);
     keep.add(i);
-    stack.push(...(graph.nodes[i]?.upstream ?? []));
-  }
+    for (const u of node.upstream) keep.add(u);
+  });
   const order = [...keep].sort((a, b) => a - b);
   const renumber = new Map(order.map((old, fresh) => [old, fresh]));
   const nodes: GraphNode[] = order.map((old) => {
     const node = graph.nodes[old] as GraphNode;
-    return { ...node, upstream: node.upstream.map((u) => renumber.get(u) as number) };
+    const upstream = targets.has(old) ? node.upstream.map((u) => renumber.get(u) as number) : [];
+    return { ...node, upstream };
   });
   return {
     nodes,
