@@ -367,3 +367,37 @@ describeWithSlurm('a job array of plain workers on one working directory', () =>
     expect(tasks.filter((j) => j.state === 'COMPLETED').map((j) => j.exitCode)).toEqual(['0:0', '0:0', '0:0']);
   }, 200_000);
 });
+
+describeWithSlurm('srun -n K workers in one allocation', () => {
+  test('3 tasks of one job share the work: each node committed exactly once, the job completes', async () => {
+    const log = box.path('srun-nodes.log');
+    const audit = box.path('srun-audit.log');
+    const members = Array.from({ length: 6 }, (_, i) => `s${i}`);
+    const workflow = await box.write('srun.json', {
+      nodes: [...members.map((m) => sleeper(m, log, 1)), joiner('all', members)],
+    });
+    const workdir = box.path('srun.workdir');
+    const name = `rg-srun-${Date.now().toString(36)}`;
+    const command = `srun -n 3 -O ${process.execPath} ${CLI} run ${workflow} --workdir ${workdir} --jobs 1`;
+    const { stdout } = await execFileAsync(
+      'sbatch',
+      ['--parsable', '-n', '3', '-O', '-J', name, '-o', box.path('srun-%j.out'), '--wrap', command],
+      { env: { ...process.env, CI: '1', RUN_GRAPH_EXECUTION_LOG: audit } },
+    );
+    const jobId = stdout.trim().split(';')[0] ?? '';
+    await waitUntil(
+      async () => (await slurmCommand('squeue', ['-h', '-j', jobId])).trim() === '',
+      120_000,
+      'the job to end',
+    );
+    const lines = (await readLog(audit)).map((l) => JSON.parse(l) as { event: string; uid: string; pid: number });
+    const commits = lines.filter((l) => l.event === 'commit');
+    expect(commits).toHaveLength(7);
+    expect(new Set(commits.map((c) => c.uid)).size).toBe(7);
+    expect(new Set(lines.map((l) => l.pid)).size).toBeGreaterThan(1);
+    expect((await readLog(log)).sort()).toEqual([...members].sort());
+    const [job] = await jobsOf([{ name, nodes: [] }], 1);
+    expect(job?.state).toBe('COMPLETED');
+    expect(job?.exitCode).toBe('0:0');
+  }, 150_000);
+});
