@@ -405,7 +405,10 @@ export class SlurmController {
     this.#active.set(name, record);
     const started = performance.now();
     try {
-      record.jobId = await sbatch(options, jobScript(this.#options.command, record, this.#workdir));
+      record.jobId = await sbatch(
+        options,
+        jobScript(this.#options.command, record, this.#workdir, this.#options.staleMs),
+      );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       await this.#settleRecord(record, 'SUBMIT_FAILED', message);
@@ -475,8 +478,15 @@ function shellWord(word: string): string {
 }
 
 /** The batch script: exec run-graph directly, so scancel's signals reach it (no shell, no npx in between). */
-function jobScript(command: readonly string[], record: SubmissionRecord, workdir: string): string {
+function jobScript(
+  command: readonly string[],
+  record: SubmissionRecord,
+  workdir: string,
+  staleMs: number | undefined,
+): string {
   const argv = [...command, 'slurm-job', record.workflow, '--workdir', workdir, '--submission', record.name];
+  // The controller's stale limit, so that a job judges other hosts' locks as every worker of the directory does.
+  if (staleMs !== undefined) argv.push('--stale', String(Math.max(1, Math.round(staleMs / 1000))));
   return `#!/bin/sh\nexec ${argv.map(shellWord).join(' ')}\n`;
 }
 
