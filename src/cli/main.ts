@@ -132,7 +132,11 @@ function buildProgram(): Command {
     .argument('<workflow>', 'workflow JSON file')
     .requiredOption('-w, --workdir <dir>', 'working directory')
     .requiredOption('--submission <name>', 'the submission record under <workdir>/slurm/')
-    .addOption(new Option('-j, --jobs <n>', 'operations at once (default 1)').argParser(parsePositiveInteger))
+    .addOption(
+      new Option('-j, --jobs <n>', 'operations at once (default: what the job may use)').argParser(
+        parsePositiveInteger,
+      ),
+    )
     .addOption(new Option('--stale <seconds>', 'lock heartbeat age').default(30).argParser(parsePositiveInteger))
     .action(async (workflow: string, options: Parameters<typeof slurmJobCommand>[1]) => {
       process.exitCode = await slurmJobCommand(workflow, options);

@@ -18,7 +18,7 @@ export interface SlurmJobOptions {
   readonly workdir: string;
   /** The submission's name (its job name). */
   readonly submission: string;
-  /** Operations at once in this job. Default: the job's CPUs over the cpus of one node, at least 1. */
+  /** Operations at once in this job. Default: the worker context's (what this process may use). */
   readonly jobs?: number;
   readonly staleMs?: number;
   readonly executionLog?: string;
@@ -73,7 +73,7 @@ export async function runSlurmJob(graph: ConcreteGraph, options: SlurmJobOptions
     );
   const context = await WorkerContext.open({
     workdir: options.workdir,
-    jobs: options.jobs ?? 1,
+    ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
     ...(options.staleMs === undefined ? {} : { staleMs: options.staleMs }),
     ...(options.executionLog === undefined ? {} : { executionLog: options.executionLog }),
     ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
