@@ -31,7 +31,9 @@ export interface SlurmJobOptions {
  * (indices renumbered, order kept). The controller submits a node only once
  * every upstream node is committed, so those are reused as they are: they
  * come without their own upstream nodes, and a job's cost does not grow with
- * the depth of the graph above its nodes.
+ * the depth of the graph above its nodes. The nodes' time limit is left to
+ * Slurm, which was given it (times the nodes of the job) and reports its
+ * end as TIMEOUT.
  */
 export function subgraphOf(graph: ConcreteGraph, uids: ReadonlySet<Uid>): ConcreteGraph {
   const targets = new Set<number>();
@@ -46,8 +48,13 @@ export function subgraphOf(graph: ConcreteGraph, uids: ReadonlySet<Uid>): Concre
   const renumber = new Map(order.map((old, fresh) => [old, fresh]));
   const nodes: GraphNode[] = order.map((old) => {
     const node = graph.nodes[old] as GraphNode;
-    const upstream = targets.has(old) ? node.upstream.map((u) => renumber.get(u) as number) : [];
-    return { ...node, upstream };
+    if (!targets.has(old)) return { ...node, upstream: [] };
+    // Slurm holds the job to its nodes' time (sbatch --time), and says TIMEOUT when it is up: no second clock here.
+    return {
+      ...node,
+      upstream: node.upstream.map((u) => renumber.get(u) as number),
+      resources: { ...node.resources, timeSeconds: undefined },
+    };
   });
   return {
     nodes,
