@@ -37,6 +37,8 @@ export type ErrorCode =
   | 'E_UNKNOWN_ARTIFACT'
   | 'E_NOT_COMMITTED'
   | 'E_REMOTE'
+  | 'E_SLURM'
+  | 'E_SLURM_JOB'
   | 'E_RESOURCES'
   | 'E_UNSATISFIABLE'
   | 'E_TIMEOUT';

@@ -51,9 +51,11 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_LOCK_COMPROMISED':
     case 'E_CORRUPT_STORE':
     case 'E_REMOTE':
+    case 'E_SLURM':
       return EXIT.workdir;
     case 'E_NODE_FAILED':
     case 'E_RUN_FAILED':
+    case 'E_SLURM_JOB':
     case 'E_TIMEOUT':
       return EXIT.nodeFailed;
     case 'E_INTERRUPTED':

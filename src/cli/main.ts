@@ -22,6 +22,7 @@ import type { serveCommand } from './commands/serve.js';
 import type { statusCommand } from './commands/status.js';
 import type { unlockCommand } from './commands/unlock.js';
 import type { validateCommand } from './commands/validate.js';
+import type { slurmJobCommand } from './commands/slurm-job.js';
 
 interface GlobalOptions {
   verbose?: boolean;
@@ -100,9 +101,53 @@ function buildProgram(): Command {
     .addOption(portOption())
     .addOption(tokenOption())
     .addOption(tokenFileOption())
+    .addOption(
+      new Option('--executor <name>', 'where nodes run: local, or slurm (submit each ready node as a Slurm job)')
+        .choices(['local', 'slurm'])
+        .default('local'),
+    )
+    .addOption(
+      new Option('--max-jobs <n>', 'slurm: most jobs of this run pending or running at once (default 100)').argParser(
+        parsePositiveInteger,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--group-size <n>',
+        'slurm: nodes per job (default: the ready nodes of a resource class spread over the free job slots)',
+      ).argParser(parsePositiveInteger),
+    )
+    .addOption(
+      new Option('--poll <seconds>', 'slurm: longest interval between two looks at the queue (default 15)').argParser(
+        parsePositiveInteger,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--sbatch-option <option...>',
+        'slurm: extra sbatch options for every job, e.g. --sbatch-option=--exclusive',
+      ),
+    )
     .action(async (workflow: string, options: Parameters<typeof runCommand>[1]) => {
       const { runCommand } = await import('./commands/run.js');
       process.exitCode = await runCommand(workflow, options);
+    });
+
+  program
+    .command('slurm-job', { hidden: true })
+    .description('build the nodes of one Slurm submission (what the jobs of run --executor slurm run)')
+    .argument('<workflow>', 'workflow JSON file')
+    .requiredOption('-w, --workdir <dir>', 'working directory')
+    .requiredOption('--submission <name>', 'the submission record under <workdir>/slurm/')
+    .addOption(
+      new Option('-j, --jobs <n>', 'operations at once (default: what the job may use)').argParser(
+        parsePositiveInteger,
+      ),
+    )
+    .addOption(new Option('--stale <seconds>', 'lock heartbeat age').default(30).argParser(parsePositiveInteger))
+    .action(async (workflow: string, options: Parameters<typeof slurmJobCommand>[1]) => {
+      const { slurmJobCommand } = await import('./commands/slurm-job.js');
+      process.exitCode = await slurmJobCommand(workflow, options);
     });
 
   program

@@ -17,6 +17,7 @@
 import { RunGraphError, describeValue } from '../errors.js';
 import type { ArtifactRef, InputTree, OperationContext, OperationDefinition } from './operation.js';
 import { inputError } from './check.js';
+import { checkRetrySettings, type BackoffSpec } from './retry-policy.js';
 import { parseResources, type ResourceLayer, type ResourcesSpec } from './resources.js';
 import {
   checkInputPort,
@@ -58,6 +59,19 @@ export interface OperationSpec<I extends PortDeclarations, O extends PortDeclara
    */
   readonly module?: string;
   /**
+   * Extra attempts a failed node of this operation gets (a non-negative
+   * integer). A node, or the subgraph use around it, may set its own. Not
+   * part of the uid. Default: the workflow's `defaults`, else 0.
+   */
+  readonly retries?: number;
+  /**
+   * The wait before each retry: a duration (`'10s'`, `'1h30m'`, `'01:30:00'`,
+   * seconds) or `{ delay, factor, max }`, a delay multiplied by `factor`
+   * before each further retry, at most `max`. Not part of the uid. Default:
+   * the workflow's `defaults`, else 1 s doubling up to 1 minute.
+   */
+  readonly backoff?: BackoffSpec;
+  /**
    * What one execution needs, unless a workflow says otherwise: `{cpus: 4,
    * memory: '8G', time: '2h'}` (see `ResourcesSpec`). Checked here. Not part
    * of the uid. Default: 1 cpu, no memory or time limit.
@@ -92,6 +106,8 @@ const SPEC_KEYS: ReadonlySet<string> = new Set([
   'outputs',
   'defaultOutput',
   'module',
+  'retries',
+  'backoff',
   'resources',
   'run',
 ]);
@@ -189,6 +205,11 @@ export function defineOperation<
       raw['module'],
     );
   }
+  const retryDefaults = {
+    ...(spec.retries === undefined ? {} : { retries: spec.retries }),
+    ...(spec.backoff === undefined ? {} : { backoff: spec.backoff }),
+  };
+  checkRetrySettings(retryDefaults, '', (field, message, value) => definitionError(shownName, field, message, value));
   let resources: ResourceLayer | undefined;
   if (raw['resources'] !== undefined) {
     try {
@@ -237,6 +258,7 @@ export function defineOperation<
     summary: spec.description ?? `${shownName} ${version}`,
     defaultOutput: defaultOutput as D,
     ...(spec.module === undefined ? {} : { module: spec.module }),
+    ...(Object.keys(retryDefaults).length === 0 ? {} : { retryDefaults }),
     ...(resources === undefined ? {} : { resources }),
     inputs,
     outputs,

@@ -9,6 +9,7 @@
  * `FileInput`), so an operation can accept a reference anywhere: a field, a
  * list element, an argument of a command line.
  */
+import type { RetrySettings } from './retry-policy.js';
 import type { JsonValue } from '../identity/canonical-json.js';
 import type { JsonFloat } from '../identity/json-numbers.js';
 import type { CheckpointFacility } from '../store/checkpoint.js';
@@ -158,6 +159,12 @@ export interface OperationDefinition {
   readonly inlineSmallInputs?: boolean;
   /** One line for `--help` and error hints. */
   readonly summary: string;
+  /**
+   * Retry policy of every node that uses the operation, unless the node or
+   * an enclosing subgraph use sets its own (see retry-policy.ts). Not part of
+   * the uid. Default: the workflow's defaults, else no retries.
+   */
+  readonly retryDefaults?: RetrySettings;
   /**
    * A streaming operation names its streamed output here, and its `run` is
    * an async generator of array chunks (from `context.resumeAtChunk` on).

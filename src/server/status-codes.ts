@@ -157,6 +157,8 @@ export function toApiError(error: unknown): ApiError {
     case 'E_INTERRUPTED':
     case 'E_TIMEOUT':
     case 'E_REMOTE':
+    case 'E_SLURM':
+    case 'E_SLURM_JOB':
       return new ApiError('INTERNAL', message);
     default:
       return assertNever(error.code, 'error code');

@@ -54,6 +54,12 @@ import {
 } from './concrete-graph.js';
 import type { MapSpec, SubgraphSpec, WhileSpec, WorkflowNodeSpec, WorkflowSpec } from './spec.js';
 import { topologicalOrder } from './topological-order.js';
+import {
+  resolveRetryPolicy,
+  retrySettingsOf,
+  type RetryPolicy,
+  type RetrySettings,
+} from '../operations/retry-policy.js';
 
 /** What a label names inside a scope: a node, or something with outputs (a subgraph use, a map, a map member). */
 type Entity =
@@ -74,6 +80,8 @@ interface Scope {
   scopeDepends: readonly Uid[];
   /** Where this scope comes from, for messages (`subgraph 'step'`). */
   origin: string;
+  /** Retry settings of the subgraph uses, maps and loops around this scope, innermost first. */
+  retry: readonly RetrySettings[];
   /** Resources of the subgraph, map and loop nodes around this scope, outermost first. */
   resources: readonly ResourceLayer[];
 }
@@ -172,6 +180,8 @@ export class GraphAssembler {
   /** Each `$file` as written, digested, or the reason it could not be (reported where it is used). */
   readonly #files: ReadonlyMap<string, FileInput | RunGraphError>;
   readonly #positions = new WeakMap<readonly GraphNode[], { index: Map<Uid, number>; upTo: number }>();
+  /** The retry settings around each loop's iterations, by the loop's label, for `instantiate`. */
+  readonly #loopRetry = new Map<string, readonly RetrySettings[]>();
   /** Workflow defaults, then the run's: the least specific layers of every node's resources. */
   readonly #baseResources: readonly ResourceLayer[];
   /** The resource layers around each loop, by its label, for the iterations `instantiate` assembles. */
@@ -221,7 +231,7 @@ export class GraphAssembler {
     const nodes: GraphNode[] = [];
     this.#assembleScope(
       this.#spec.nodes,
-      { prefix: '', inputs: undefined, scopeDepends: [], origin: 'the workflow', resources: [] },
+      { prefix: '', inputs: undefined, scopeDepends: [], origin: 'the workflow', retry: [], resources: [] },
       nodes,
     );
     return nodes;
@@ -244,11 +254,32 @@ export class GraphAssembler {
     const outputs = this.#useSubgraph(
       subgraph,
       bindings,
-      { prefix, inputs: undefined, scopeDepends, origin: `subgraph '${subgraph}'`, resources },
+      {
+        prefix,
+        inputs: undefined,
+        scopeDepends,
+        origin: `subgraph '${subgraph}'`,
+        retry: this.#retryAroundLoop(prefix),
+        resources,
+      },
       prefix.replace(/\/$/, ''),
       nodes,
     );
     return { nodes, outputs };
+  }
+
+  /** The retry settings around the iterations of the loop a prefix (`loop#3/`, `loop#3/until/`) belongs to. */
+  #retryAroundLoop(prefix: string): readonly RetrySettings[] {
+    const hash = prefix.lastIndexOf('#');
+    return hash < 0 ? [] : (this.#loopRetry.get(prefix.slice(0, hash)) ?? []);
+  }
+
+  /**
+   * A node's retry policy: its own settings, then those of the scopes around
+   * it, then its operation's, then the workflow's defaults.
+   */
+  #retryPolicy(scope: Scope, operation: OperationDefinition): RetryPolicy {
+    return resolveRetryPolicy([...scope.retry, operation.retryDefaults, this.#spec.defaults]);
   }
 
   #error(
@@ -310,11 +341,13 @@ export class GraphAssembler {
     for (const i of topologicalOrder(specs, upstream, this.#options.file)) {
       const spec = specs[i] as WorkflowNodeSpec;
       const label = scope.prefix + spec.label;
+      // The node's own settings come first, for it and for everything it makes.
+      const nodeScope: Scope = { ...scope, retry: [retrySettingsOf(spec), ...scope.retry] };
       const resolveValue = (value: JsonValue, field: string): ResolvedValue =>
         this.#resolve(value, field, label, scope, entities, out);
       // A node's own resources; on a subgraph, map or loop, those of every node made inside it.
       const own = spec.resources === undefined ? [] : [parseResources(spec.resources, this.#where(label), 'resources')];
-      const inner: Scope = own.length === 0 ? scope : { ...scope, resources: [...scope.resources, ...own] };
+      const inner: Scope = own.length === 0 ? nodeScope : { ...nodeScope, resources: [...scope.resources, ...own] };
       if (spec.operation !== undefined) {
         const node = this.#operationNode(
           this.#operation(spec.operation, label),
@@ -330,10 +363,11 @@ export class GraphAssembler {
         const outputs = this.#useSubgraph(spec.subgraph, bindings, inner, label, out);
         entities.set(spec.label, this.#alias(label, outputs));
       } else if (spec.map !== undefined) {
-        this.#map(spec.label, spec.map, scope, inner, entities, out, resolveValue);
+        this.#map(spec.label, spec.map, nodeScope, inner, entities, out, resolveValue);
       } else if (spec.while !== undefined) {
+        this.#loopRetry.set(label, nodeScope.retry);
         this.#loopResources.set(label, inner.resources);
-        const node = this.#while(label, spec.while, scope, spec.description, out, resolveValue);
+        const node = this.#while(label, spec.while, nodeScope, spec.description, out, resolveValue);
         entities.set(spec.label, { kind: 'node', node });
       } else {
         throw this.#error('E_WORKFLOW_SCHEMA', 'a node needs one of "operation", "subgraph", "map" or "while"', label);
@@ -450,8 +484,9 @@ export class GraphAssembler {
     // Upstream positions within `out`; references to nodes made earlier (a previous loop iteration) are finished already.
     const position = this.#positionsIn(out);
     const upstream = [...new Set(refs.map((r) => position.get(r.uid)).filter((p): p is number => p !== undefined))];
+    const retry = this.#retryPolicy(scope, operation);
     const resources: Resources = resolveResources([...this.#baseResources, operation.resources, ...scope.resources]);
-    const node: GraphNode = { label, uid, record, operation, input, outputs, upstream, description, resources };
+    const node: GraphNode = { label, uid, record, operation, input, outputs, upstream, description, retry, resources };
     out.push(node);
     return node;
   }
@@ -582,6 +617,7 @@ export class GraphAssembler {
       inputs: bindings,
       scopeDepends: outer.scopeDepends,
       origin: `subgraph '${name}'`,
+      retry: outer.retry,
       resources: outer.resources,
     };
     const entities = this.#assembleScope(spec.nodes, scope, out);

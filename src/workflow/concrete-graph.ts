@@ -13,6 +13,7 @@ import {
   type OperationDefinition,
   type ResolvedRef,
 } from '../operations/operation.js';
+import type { RetryPolicy } from '../operations/retry-policy.js';
 import type { Resources } from '../operations/resources.js';
 import { describeType, literalAsWritten, type ValueType } from '../values/values.js';
 
@@ -32,6 +33,8 @@ export interface GraphNode {
   /** Indices (in `ConcreteGraph.nodes`) of the nodes this one reads from. */
   readonly upstream: readonly number[];
   readonly description: string | undefined;
+  /** How often and after what wait a failed execution is tried again: execution policy, not part of the uid. */
+  readonly retry: RetryPolicy;
   /** What one execution needs, every source of resources applied. Not part of the uid. */
   readonly resources: Resources;
 }

@@ -12,6 +12,7 @@ import { parseJsonExactly } from '../identity/json-text.js';
 import { jsonSyntaxErrorOffset } from './json-syntax.js';
 import { isScalemsDocument, scalemsToWorkflow, type DeclaredReferent } from './scalems.js';
 import { findSchemaProblem, instancePathToField } from './schema.js';
+import { checkRetrySettings, type PolicyProblem } from '../operations/retry-policy.js';
 
 export const WORKFLOW_SCHEMA = 'workflow.schema.json';
 
@@ -83,6 +84,7 @@ export function checkWorkflowDocument(document: unknown, file?: string): Workflo
     );
   }
   const spec = document as WorkflowSpec;
+  checkRetryPolicies(spec, file);
   const seen = new Set<string>();
   spec.nodes.forEach((node, index) => {
     if (seen.has(node.label)) {
@@ -100,6 +102,28 @@ export function checkWorkflowDocument(document: unknown, file?: string): Workflo
     seen.add(node.label);
   });
   return spec;
+}
+
+/**
+ * Check every retry setting where it is written (the defaults, each node,
+ * the nodes of each subgraph), so a bad duration is an error naming its
+ * place before anything runs, even in a subgraph no node uses yet.
+ */
+function checkRetryPolicies(spec: WorkflowSpec, file: string | undefined): void {
+  const problemAt =
+    (node: string | undefined): PolicyProblem =>
+    (field, message, value) =>
+      new RunGraphError('E_WORKFLOW_SCHEMA', message, {
+        ...(file === undefined ? {} : { file }),
+        ...(node === undefined ? {} : { node }),
+        field,
+        value,
+        hint: `see schemas/${WORKFLOW_SCHEMA}`,
+      });
+  if (spec.defaults !== undefined) checkRetrySettings(spec.defaults, 'defaults.', problemAt(undefined));
+  for (const node of spec.nodes) checkRetrySettings(node, '', problemAt(node.label));
+  for (const [name, subgraph] of Object.entries(spec.subgraphs ?? {}))
+    for (const node of subgraph.nodes) checkRetrySettings(node, '', problemAt(`${name}/${node.label}`));
 }
 
 /** Read, parse and check a workflow file. */

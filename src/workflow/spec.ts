@@ -3,9 +3,15 @@
  * file (and of a SCALE-MS document converted to one).
  */
 import type { JsonValue } from '../identity/canonical-json.js';
+import type { RetrySettings } from '../operations/retry-policy.js';
 import type { ResourcesSpec } from '../operations/resources.js';
 
-export interface WorkflowNodeSpec {
+/**
+ * A node as written. Its `retries` and `backoff` (RetrySettings) are its
+ * retry policy; on a subgraph use, map or loop they apply to every node it
+ * makes that does not set its own. They are not part of any uid.
+ */
+export interface WorkflowNodeSpec extends RetrySettings {
   label: string;
   /** `namespace.name`. Exactly one of operation, subgraph, map and while is set. */
   operation?: string;
@@ -32,13 +38,6 @@ export interface SubgraphSpec {
   /** Each output is `{"$ref": "inner"}`, `{"$ref": "inner.output"}` or `{"$input": "name"}`. */
   outputs: { [name: string]: JsonValue };
   nodes: WorkflowNodeSpec[];
-  /** Workflow-wide defaults of execution policy, overridden by a run's profile and flags, an operation's and a node's own. */
-  defaults?: WorkflowDefaults;
-}
-
-/** The top-level `"defaults"` object of a workflow. */
-export interface WorkflowDefaults {
-  resources?: ResourcesSpec;
 }
 
 export interface MapSpec {
@@ -74,12 +73,16 @@ export interface WorkflowSpec {
   subgraphs?: { [name: string]: SubgraphSpec };
   /** Modules that define operations, relative to the workflow file (`"./my-ops.js"`). */
   operations?: string[];
-  nodes: WorkflowNodeSpec[];
-  /** Workflow-wide defaults of execution policy, overridden by a run's profile and flags, an operation's and a node's own. */
+  /** Execution policy for every node that sets none of its own and whose operation sets none. */
   defaults?: WorkflowDefaults;
+  nodes: WorkflowNodeSpec[];
 }
 
-/** The top-level `"defaults"` object of a workflow. */
-export interface WorkflowDefaults {
+/**
+ * The workflow's `"defaults"`: execution policy, never part of a uid. A run's
+ * profile and flags override its resources; an operation's and a node's own
+ * settings override both.
+ */
+export interface WorkflowDefaults extends RetrySettings {
   resources?: ResourcesSpec;
 }

@@ -25,7 +25,15 @@ import { parseEvents, runCli, type JsonEvent } from '../support/cli.js';
 import { createSandbox, writeJson, type Sandbox } from '../support/sandbox.js';
 import { storeUids } from '../support/stores.js';
 
-const SCHEMAS = ['bench-report', 'ledger-entry', 'profile', 'run-event', 'store-metadata', 'workflow'];
+const SCHEMAS = [
+  'bench-report',
+  'ledger-entry',
+  'profile',
+  'run-event',
+  'slurm-submission',
+  'store-metadata',
+  'workflow',
+];
 
 function schemaText(name: string): string {
   return readFileSync(schemaPath(`${name}.schema.json`), 'utf8');

@@ -16,9 +16,12 @@ import { EXIT } from '../exit-codes.js';
 import { createReporter, type ReporterKind } from '../reporter.js';
 import { runResourceSettings, type ResourceCliOptions } from '../resource-options.js';
 import { chosenWorkdir } from '../workdir-option.js';
+import type { SlurmCliOptions } from './run-slurm.js';
 import type { startRunServer, ServerCliOptions } from './serve.js';
 
-export interface RunCommandOptions extends Partial<ServerCliOptions>, ResourceCliOptions {
+export interface RunCommandOptions extends Partial<ServerCliOptions>, SlurmCliOptions, ResourceCliOptions {
+  /** Where nodes run: `local` (default) or `slurm` (this process submits them as Slurm jobs). */
+  executor?: 'local' | 'slurm';
   /** Serve the working directory and stream the run's events while it lasts. */
   serve?: boolean;
   workdir?: string;
@@ -50,6 +53,11 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
     columns: process.stderr.columns,
   });
   const workdir = chosenWorkdir(workflow, options.workdir);
+  if (options.executor === 'slurm') {
+    const resume = `run-graph run ${workflow}${options.workdir === undefined ? '' : ` --workdir ${options.workdir}`} --executor slurm`;
+    const { runOnSlurm } = await import('./run-slurm.js');
+    return runOnSlurm(graph, workflow, workdir, { ...options, resumeCommand: resume }, reporter);
+  }
   let served: Awaited<ReturnType<typeof startRunServer>> | undefined;
   const verify = options.verify === true ? 'checksum' : 'size';
   let context: WorkerContext;

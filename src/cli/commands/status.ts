@@ -1,4 +1,5 @@
 /** `run-graph status`: per node, label, short uid and state, then the counts. Reads only. */
+import { nodeJobs, type NodeJob } from '../../engine/slurm/node-jobs.js';
 import { assertNever } from '../../errors.js';
 import { describePriorStore } from '../../views/explain/prior-versions.js';
 import { shortUid } from '../../identity/fingerprint.js';
@@ -38,19 +39,32 @@ function stateText(node: NodeStatus): string {
   );
 }
 
+/** A node's latest Slurm job, after its state: "  [slurm job 42 RUNNING]". */
+function slurmText(job: NodeJob): string {
+  return `  [slurm job ${job.jobId ?? '?'} ${job.state}]`;
+}
+
 export async function statusCommand(workflow: string, options: StatusCommandOptions): Promise<number> {
   const graph = await loadGraph(workflow);
   const workdir = chosenWorkdir(workflow, options.workdir);
   const report = await readStatus(graph, workdir);
+  const jobs = await nodeJobs(workdir);
   if (options.json === true) {
-    process.stdout.write(`${JSON.stringify({ workdir, ...report }, null, 2)}\n`);
+    const nodes = report.nodes.map((node) => {
+      const job = jobs.get(node.uid);
+      return job === undefined ? node : { ...node, slurm: job };
+    });
+    process.stdout.write(`${JSON.stringify({ workdir, ...report, nodes }, null, 2)}\n`);
     return EXIT.ok;
   }
   const width = Math.max(5, ...report.nodes.map((n) => n.label.length));
   process.stdout.write(`${'LABEL'.padEnd(width)}  UID           STATE\n`);
   for (const node of report.nodes) {
     const progress = node.progress === undefined ? '' : `, ${node.progress}`;
-    process.stdout.write(`${node.label.padEnd(width)}  ${shortUid(node.uid)}  ${stateText(node)}${progress}\n`);
+    const job = jobs.get(node.uid);
+    process.stdout.write(
+      `${node.label.padEnd(width)}  ${shortUid(node.uid)}  ${stateText(node)}${progress}${job === undefined ? '' : slurmText(job)}\n`,
+    );
   }
   const c = report.counts;
   process.stdout.write(

@@ -18,6 +18,14 @@ export async function validateCommand(workflow: string, options: ValidateCommand
       uid: n.uid,
       operation: n.record.operation,
       outputs: n.outputs,
+      // Execution policy, resolved: not part of the uid. An unbounded backoff has max null.
+      retry: {
+        retries: n.retry.retries,
+        backoff: {
+          ...n.retry.backoff,
+          maxSeconds: Number.isFinite(n.retry.backoff.maxSeconds) ? n.retry.backoff.maxSeconds : null,
+        },
+      },
       resources: n.resources,
     }));
     process.stdout.write(`${JSON.stringify({ valid: true, file: workflow, nodes }, null, 2)}\n`);

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# A single-node Slurm cluster for the Slurm tests: munge, slurmctld and slurmd
+# from Debian's packages, started directly (no systemd).
+#
+#   bash .ci/slurm.sh start   install if missing, configure, start, wait until idle
+#   bash .ci/slurm.sh stop    stop the daemons this script started
+#
+# Everything lives under $RUN_GRAPH_SLURM_DIR (default /tmp/run-graph-slurm):
+# slurm.conf, state, spool, logs, the job-completion log (jobcomp.txt) the tests
+# count jobs from, and the daemons' pid files.
+set -euo pipefail
+
+root=${RUN_GRAPH_SLURM_DIR:-/tmp/run-graph-slurm}
+conf=/etc/slurm/slurm.conf
+
+say() { echo "slurm.sh: $*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_packages() {
+  if command -v slurmctld >/dev/null && command -v slurmd >/dev/null &&
+    command -v munged >/dev/null && command -v sbatch >/dev/null; then
+    return
+  fi
+  say "installing slurm-wlm and munge"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
+    slurm-wlm munge >/dev/null
+}
+
+write_config() {
+  local node cpus memory
+  node=$(hostname -s)
+  # slurmd -C prints this machine's real layout: "NodeName=x CPUs=2 ... RealMemory=7951".
+  local probe
+  probe=$(slurmd -C | head -n 1)
+  cpus=$(echo "$probe" | grep -oE 'CPUs=[0-9]+' | cut -d= -f2)
+  memory=$(echo "$probe" | grep -oE 'RealMemory=[0-9]+' | cut -d= -f2)
+  # Leave headroom so that a node reporting slightly less memory is not drained.
+  memory=$((memory * 9 / 10))
+  mkdir -p "$root/state" "$root/spool" "$root/log"
+  as_root mkdir -p /etc/slurm
+  as_root tee "$conf" >/dev/null <<CONF
+ClusterName=rungraph
+SlurmctldHost=$node
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+StateSaveLocation=$root/state
+SlurmdSpoolDir=$root/spool
+SlurmctldPidFile=$root/slurmctld.pid
+SlurmdPidFile=$root/slurmd.pid
+SlurmctldLogFile=$root/log/slurmctld.log
+SlurmdLogFile=$root/log/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+MpiDefault=none
+SwitchType=switch/none
+ReturnToService=2
+SchedulerType=sched/backfill
+SchedulerParameters=sched_interval=2,bf_interval=2,defer_batch=0
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+JobCompType=jobcomp/filetxt
+JobCompLoc=$root/jobcomp.txt
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=1
+MessageTimeout=5
+KillWait=2
+MinJobAge=30
+InactiveLimit=0
+SlurmdTimeout=30
+MaxJobCount=20000
+MaxArraySize=2001
+NodeName=$node CPUs=$cpus RealMemory=$memory State=UNKNOWN
+PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
+CONF
+  say "slurm.conf for $node: CPUs=$cpus RealMemory=$memory"
+}
+
+start_munge() {
+  if pgrep -x munged >/dev/null; then return; fi
+  if [ ! -s /etc/munge/munge.key ]; then
+    as_root mkdir -p /etc/munge
+    as_root dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 status=none
+  fi
+  as_root chown munge:munge /etc/munge/munge.key 2>/dev/null || true
+  as_root chmod 400 /etc/munge/munge.key
+  as_root mkdir -p /run/munge /var/log/munge /var/lib/munge
+  as_root chown munge:munge /run/munge /var/log/munge /var/lib/munge 2>/dev/null || true
+  if id munge >/dev/null 2>&1; then
+    as_root runuser -u munge -- munged
+  else
+    as_root munged --force
+  fi
+  echo munged >"$root/started-munged"
+}
+
+wait_idle() {
+  local node
+  node=$(hostname -s)
+  for _ in $(seq 1 60); do
+    local state
+    state=$(sinfo -h -n "$node" -o '%t' 2>/dev/null | head -n 1 || true)
+    case "$state" in
+    idle | mix | alloc)
+      say "node $node is $state"
+      return 0
+      ;;
+    down* | drain* | drng*)
+      as_root scontrol update nodename="$node" state=resume >/dev/null 2>&1 || true
+      ;;
+    esac
+    sleep 1
+  done
+  say "node $node did not become idle; logs in $root/log"
+  tail -n 20 "$root/log/slurmctld.log" "$root/log/slurmd.log" >&2 || true
+  return 1
+}
+
+start() {
+  install_packages
+  mkdir -p "$root"
+  write_config
+  start_munge
+  if ! pgrep -x slurmctld >/dev/null; then as_root slurmctld; fi
+  if ! pgrep -x slurmd >/dev/null; then as_root slurmd; fi
+  wait_idle
+}
+
+stop_daemon() {
+  local name=$1 pidfile=$2
+  if [ -s "$pidfile" ]; then
+    as_root kill "$(cat "$pidfile")" 2>/dev/null || true
+    rm -f "$pidfile"
+  fi
+  for _ in $(seq 1 20); do
+    pgrep -x "$name" >/dev/null || return 0
+    sleep 0.5
+  done
+  say "$name is still running"
+}
+
+stop() {
+  stop_daemon slurmd "$root/slurmd.pid"
+  stop_daemon slurmctld "$root/slurmctld.pid"
+  if [ -e "$root/started-munged" ]; then
+    local pid
+    pid=$(cat /run/munge/munged.pid 2>/dev/null || true)
+    if [ -n "$pid" ]; then as_root kill "$pid" 2>/dev/null || true; fi
+    rm -f "$root/started-munged"
+  fi
+}
+
+case "${1:-}" in
+start) start ;;
+stop) stop ;;
+*)
+  echo "usage: $0 start|stop" >&2
+  exit 2
+  ;;
+esac
