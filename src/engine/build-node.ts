@@ -8,10 +8,15 @@
  *             otherwise             -> claim -> reset -> run -> commit
  *
  * The store side of each step is the Stores interface (store/store.ts);
- * where the operation runs is the run's executor. When another live process
+ * where the operation runs is the run's executor. A failed attempt is
+ * recorded in the store (attempts.ts) and, when the node's retry policy
+ * allows and the error is one to retry, run again after its backoff, with
+ * the lock kept and the compute slot given back while it waits. When another live process
  * owns the store, the node is deferred and its result reused once committed.
  */
-import { RunGraphError, assertNever, isErrnoException } from '../errors.js';
+import { RunGraphError, assertNever, isErrnoException, type ErrorCode } from '../errors.js';
+import { Attempts, waitUnlessAborted } from './attempts.js';
+import { unwatchProcessGroup, watchProcessGroup } from './watchdog.js';
 import { makeArtifactRef } from '../operations/artifact-ref.js';
 import {
   INPUT_KIND,
@@ -21,9 +26,10 @@ import {
   type InputTree,
   type OperationContext,
   type OperationOutputs,
+  type ProcessReporter,
   type RunInput,
 } from '../operations/operation.js';
-import type { ArtifactEntry, CommittedMetadata, StoreMetadata } from '../store/metadata.js';
+import type { ArtifactEntry, CommittedMetadata, ResourceUsage, StoreMetadata } from '../store/metadata.js';
 import type { OwnerInfo } from '../store/owner.js';
 import type { ClaimedStore, NewStore, StoreClaim, Stores } from '../store/store.js';
 import { describeFsError } from '../store/workdir.js';
@@ -128,10 +134,12 @@ function reused(run: NodeRun, node: GraphNode, metadata: CommittedMetadata): Nod
 interface ComputeSlot {
   /** Give the slot back; only the first call counts. */
   give(): void;
+  /** Take a slot again after giving it back (a retry after its backoff). */
+  retake(): Promise<void>;
 }
 
 async function takeComputeSlot(run: NodeRun, node: GraphNode): Promise<ComputeSlot> {
-  if (node.operation.control === true) return { give: () => undefined };
+  if (node.operation.control === true) return { give: () => undefined, retake: async () => undefined };
   const slots = run.compute;
   if (!(await slots.take(run.signal))) throw interrupted(node);
   let held = true;
@@ -139,6 +147,11 @@ async function takeComputeSlot(run: NodeRun, node: GraphNode): Promise<ComputeSl
     give: () => {
       if (held) slots.give();
       held = false;
+    },
+    retake: async () => {
+      if (held) return;
+      if (!(await slots.take(run.signal))) throw interrupted(node);
+      held = true;
     },
   };
 }
@@ -236,13 +249,52 @@ async function runAndCommit(
 ): Promise<NodeOutcome> {
   if (removed.length > 0) run.emit({ type: 'store-reset', label: node.label, uid: node.uid, removed });
   if (run.signal.aborted) throw interrupted(node);
-  const { outputs, started } = await execute(run, node, store, slot);
-  checkOutputs(node, outputs);
-  const { metadata, tidied } = await store.commit(created, outputs, Math.round(performance.now() - started));
+  const attempts = new Attempts(node, created);
+  let current = created;
+  let result: Executed;
+  for (;;) {
+    const startedAt = new Date();
+    const attempt = attempts.next();
+    try {
+      result = await execute(run, node, store, slot, attempt);
+      checkOutputs(node, result.outputs);
+      break;
+    } catch (error) {
+      const failure = attempts.failure(error, run.signal, attempt, startedAt);
+      if (failure === undefined) throw error;
+      current = await store.recordFailure(current, failure.record);
+      if (failure.retryAfterMs === undefined) throw error;
+      run.emit({
+        type: 'node-retrying',
+        label: node.label,
+        uid: node.uid,
+        attempt,
+        lastAttempt: failure.record.lastAttempt,
+        delayMs: failure.retryAfterMs,
+        error: { code: failure.record.error.code as ErrorCode, message: failure.record.error.message },
+      });
+      // The lock stays (its heartbeat goes on); the compute slot, given back as the attempt ended, is taken again after the wait.
+      if (!(await waitUnlessAborted(failure.retryAfterMs, run.signal))) throw interrupted(node);
+      await slot.retake();
+      await store.resetForRetry(current);
+    }
+  }
+  const { outputs, started, usage } = result;
+  const { metadata, tidied } = await store.commit(current, outputs, Math.round(performance.now() - started), {
+    attempt: attempts.last,
+    ...(usage === undefined ? {} : { usage }),
+  });
   run.audit('commit', node);
   run.afterCommit(tidied);
   run.emit({ type: 'node-committed', label: node.label, uid: node.uid, durationMs: metadata.durationMs });
   return { kind: 'committed', metadata };
+}
+
+/** What one attempt's execution gave: the outputs, when it started, and what its process used, if it said. */
+interface Executed {
+  outputs: OperationOutputs;
+  started: number;
+  usage: ResourceUsage | undefined;
 }
 
 /** Run the node's operation through the run's executor and return its outputs; the compute slot is given back as it ends. */
@@ -251,7 +303,8 @@ async function execute(
   node: GraphNode,
   store: ClaimedStore,
   slot: ComputeSlot,
-): Promise<{ outputs: OperationOutputs; started: number }> {
+  attempt: number,
+): Promise<Executed> {
   try {
     if (run.signal.aborted) throw interrupted(node);
     run.emit({ type: 'node-started', label: node.label, uid: node.uid, operation: qualifiedName(node.operation) });
@@ -260,12 +313,28 @@ async function execute(
     const stream = node.operation.stream;
     let resumeAtChunk: number | undefined;
     if (stream !== undefined) resumeAtChunk = await store.durableChunks(stream);
+    let usage: ResourceUsage | undefined;
+    const processes: ProcessReporter = {
+      started: async (pgid) => {
+        watchProcessGroup(pgid);
+        await store.processGroupStarted(pgid);
+      },
+      ended: (pgid) => {
+        unwatchProcessGroup(pgid);
+        store.processGroupEnded();
+      },
+      usage: (measured) => {
+        usage = measured;
+      },
+    };
     const context: OperationContext = {
       storeDir: store.dir,
       signal: run.signal,
       label: node.label,
       uid: node.uid,
       checkpoint: store.checkpoint(),
+      attempt: { number: attempt, dir: store.attemptDir(attempt) },
+      processes,
       ...(resumeAtChunk === undefined ? {} : { resumeAtChunk }),
       ...(node.operation.control === true ? { control: run.controlFor(node) } : {}),
     };
@@ -279,7 +348,7 @@ async function execute(
     // Before the slot is given back, so no node starts in its place before this event.
     run.emit({ type: 'node-committing', label: node.label, uid: node.uid });
     run.committing(node);
-    return { outputs, started };
+    return { outputs, started, usage };
   } finally {
     slot.give();
   }
