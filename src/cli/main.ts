@@ -12,6 +12,7 @@ import { DEFAULT_PORT } from '../server/server.js';
 import { GRAPH_FORMATS } from '../views/graph-render.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { explainCommand } from './commands/explain.js';
+import { logsCommand } from './commands/logs.js';
 import { gcCommand } from './commands/gc.js';
 import { graphCommand } from './commands/graph.js';
 import { importCommand } from './commands/import.js';
@@ -170,6 +171,21 @@ function buildProgram(): Command {
     .addOption(jsonOption('print the explanation as JSON'))
     .action(async (workflow: string, label: string, options: Parameters<typeof explainCommand>[2]) => {
       process.exitCode = await explainCommand(workflow, label, options);
+    });
+
+  program
+    .command('logs')
+    .description(
+      "print a node's stdout and stderr: of its latest attempt (committed, running or failed), or of --attempt N",
+    )
+    .argument('<workflow>', 'workflow JSON file')
+    .argument('<label>', 'the node')
+    .addOption(workdirOption())
+    .addOption(new Option('--attempt <n>', 'the attempt, by number (`status` and `explain` show them)'))
+    .addOption(new Option('--stdout', 'print its stdout only, as it is'))
+    .addOption(new Option('--stderr', 'print its stderr only, as it is'))
+    .action(async (workflow: string, label: string, options: Parameters<typeof logsCommand>[2]) => {
+      process.exitCode = await logsCommand(workflow, label, options);
     });
 
   program
