@@ -255,14 +255,16 @@ async function runAndCommit(
   for (;;) {
     const startedAt = new Date();
     const attempt = attempts.next();
+    const processes = processReporter(store);
     try {
-      result = await execute(run, node, store, slot, attempt);
+      result = await execute(run, node, store, slot, attempt, processes);
       checkOutputs(node, result.outputs);
       break;
     } catch (error) {
       const failure = attempts.failure(error, run.signal, attempt, startedAt);
       if (failure === undefined) throw error;
-      current = await store.recordFailure(current, failure.record);
+      const usage = processes.measured();
+      current = await store.recordFailure(current, { ...failure.record, ...(usage === undefined ? {} : { usage }) });
       if (failure.retryAfterMs === undefined) throw error;
       run.emit({
         type: 'node-retrying',
@@ -290,6 +292,28 @@ async function runAndCommit(
   return { kind: 'committed', metadata };
 }
 
+/** The ProcessReporter of one attempt: groups watched and recorded in the store; the usage kept for the metadata. */
+function processReporter(store: ClaimedStore): ProcessReporter & { measured(): ResourceUsage | undefined } {
+  let usage: ResourceUsage | undefined;
+  let recorded: Promise<void> = Promise.resolve();
+  return {
+    started: (pgid) => {
+      watchProcessGroup(pgid);
+      recorded = store.processGroupStarted(pgid).catch(() => undefined);
+      return recorded;
+    },
+    ended: (pgid) => {
+      unwatchProcessGroup(pgid);
+      // After the record is written, or a quick command's record would outlive it.
+      void recorded.then(() => store.processGroupEnded());
+    },
+    usage: (measured) => {
+      usage = measured;
+    },
+    measured: () => usage,
+  };
+}
+
 /** What one attempt's execution gave: the outputs, when it started, and what its process used, if it said. */
 interface Executed {
   outputs: OperationOutputs;
@@ -304,6 +328,7 @@ async function execute(
   store: ClaimedStore,
   slot: ComputeSlot,
   attempt: number,
+  processes: ReturnType<typeof processReporter>,
 ): Promise<Executed> {
   try {
     if (run.signal.aborted) throw interrupted(node);
@@ -313,20 +338,6 @@ async function execute(
     const stream = node.operation.stream;
     let resumeAtChunk: number | undefined;
     if (stream !== undefined) resumeAtChunk = await store.durableChunks(stream);
-    let usage: ResourceUsage | undefined;
-    const processes: ProcessReporter = {
-      started: async (pgid) => {
-        watchProcessGroup(pgid);
-        await store.processGroupStarted(pgid);
-      },
-      ended: (pgid) => {
-        unwatchProcessGroup(pgid);
-        store.processGroupEnded();
-      },
-      usage: (measured) => {
-        usage = measured;
-      },
-    };
     const context: OperationContext = {
       storeDir: store.dir,
       signal: run.signal,
@@ -348,7 +359,7 @@ async function execute(
     // Before the slot is given back, so no node starts in its place before this event.
     run.emit({ type: 'node-committing', label: node.label, uid: node.uid });
     run.committing(node);
-    return { outputs, started, usage };
+    return { outputs, started, usage: processes.measured() };
   } finally {
     slot.give();
   }

@@ -11,6 +11,7 @@ import { assertNever } from '../errors.js';
 import { checkpointFacility, latestCheckpointVersion } from '../store/checkpoint.js';
 import { findPriorStores, type PriorStore } from './explain/prior-versions.js';
 import type { Uid } from '../identity/fingerprint.js';
+import { failedAttempts } from '../store/metadata.js';
 import { readStoreIndex } from '../store/store-index.js';
 import { readStoreStatus, type ExistingStoreStatus, type StoreStatus } from '../store/store-status.js';
 import { listStoreUids, workdirLayout } from '../store/workdir.js';
@@ -30,7 +31,12 @@ export type NodeState =
       cause: string;
       message: string;
     }
-  | { state: 'running'; owner: { pid: number; host: string } };
+  | {
+      state: 'running';
+      owner: { pid: number; host: string };
+      /** A node being retried: the attempt running (after failed ones) and the last this run will make. */
+      retry?: { attempt: number; lastAttempt: number };
+    };
 
 /**
  * A store's status in the terms `status` reports it (and a served working
@@ -58,8 +64,13 @@ export function nodeState(status: StoreStatus): NodeState {
         message: last.error.message,
       };
     }
-    case 'running':
-      return { state: 'running', owner: { pid: status.owner.pid, host: status.owner.host } };
+    case 'running': {
+      const last = failedAttempts(status.metadata).at(-1);
+      const owner = { pid: status.owner.pid, host: status.owner.host };
+      return last === undefined || last.final
+        ? { state: 'running', owner }
+        : { state: 'running', owner, retry: { attempt: last.attempt + 1, lastAttempt: last.lastAttempt } };
+    }
     default:
       return assertNever(status, 'store status');
   }

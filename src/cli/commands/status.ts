@@ -14,9 +14,11 @@ export interface StatusCommandOptions {
 
 /** A node's state in the words `status` prints, locally or from a served directory. */
 export function describeState(
-  node: { state: NodeStatus['state']; owner?: { pid: number; host: string } } & Partial<
-    Pick<Extract<NodeStatus, { state: 'failed' }>, 'cause' | 'attempt' | 'lastAttempt'>
-  >,
+  node: {
+    state: NodeStatus['state'];
+    owner?: { pid: number; host: string };
+    retry?: { attempt: number; lastAttempt: number };
+  } & Partial<Pick<Extract<NodeStatus, { state: 'failed' }>, 'cause' | 'attempt' | 'lastAttempt'>>,
   notStartedDetail?: string,
 ): string {
   switch (node.state) {
@@ -29,7 +31,7 @@ export function describeState(
     case 'failed':
       return `failed (${node.cause ?? '?'}, attempt ${node.attempt ?? '?'} of ${node.lastAttempt ?? '?'})`;
     case 'running':
-      return `running (pid ${node.owner?.pid ?? '?'} on ${node.owner?.host ?? '?'})`;
+      return `running (${node.retry === undefined ? '' : `attempt ${node.retry.attempt} of ${node.retry.lastAttempt}, `}pid ${node.owner?.pid ?? '?'} on ${node.owner?.host ?? '?'})`;
     default:
       return assertNever(node.state, 'node state');
   }
