@@ -6,7 +6,7 @@
  * next run as it takes the store over, before the node runs again. Either
  * way the old command writes nothing.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -79,12 +79,16 @@ describe('a subprocess of a killed run', () => {
     const run = startCli(['run', workflow, '--workdir', workdir, '--json'], { cwd: box.dir });
     await run.waitFor(/"node-started"/, 20_000);
     await waitUntil(() => readdirSync(box.dir).includes('sleep.pid'), 10_000, 'the command to start its sleep');
+    // The record is written as the command starts; on a loaded machine that may come after the command's first lines.
+    const uid = must(await uidsByLabel(workflow), 'sleeper');
+    await waitUntil(() => existsSync(join(workdir, uid, 'process-group')), 10_000, 'the process group record');
     const shell = Number(await readFile(box.path('shell.pid'), 'utf8'));
     const sleep = Number(await readFile(box.path('sleep.pid'), 'utf8'));
     expect(alive(shell) && alive(sleep)).toBe(true);
     if (killWatchdogFirst) {
-      const watchdog = must(new Map([['w', watchdogOf(run.pid)]]), 'w');
-      process.kill(watchdog, 'SIGKILL');
+      let watchdog: number | undefined;
+      await waitUntil(() => (watchdog = watchdogOf(run.pid)) !== undefined, 10_000, 'the watchdog process');
+      process.kill(watchdog ?? 0, 'SIGKILL');
     }
     process.kill(run.pid, 'SIGKILL');
     await run.exited;
@@ -93,7 +97,8 @@ describe('a subprocess of a killed run', () => {
 
   it('dies with the run: the watchdog kills its group at once', async () => {
     const { shell, sleep } = await startAndKill(false);
-    await waitUntil(() => !alive(shell) && !alive(sleep), 2_000, "the killed run's command to be gone");
+    // At once: well before the 30 s sleep ends, and before anything else runs (the bound allows for a loaded machine).
+    await waitUntil(() => !alive(shell) && !alive(sleep), 10_000, "the killed run's command to be gone");
     await writeFile(box.path('resume'), '');
     const resumed = await runCli(['run', workflow, '--workdir', workdir]);
     expect(resumed.code, resumed.stderr).toBe(0);

@@ -177,6 +177,8 @@ describe('retries and failure records', () => {
     const uid = must(await uidsByLabel(workflow), 'flaky');
     const run = startCli(['run', workflow, '--workdir', workdir, '--json'], { cwd: box.dir });
     await run.waitFor(/"node-retrying"/, 20_000);
+    const during = await runCli(['status', workflow, '--workdir', workdir]);
+    expect(during.stdout).toMatch(/^flaky +[0-9a-f]{12} +running \(attempt 2 of 3, pid \d+ on /m);
     process.kill(run.pid, 'SIGKILL');
     await run.exited;
     // Killed with its lock held: the failure record says failed, never committed.
