@@ -23,6 +23,7 @@ import type { statusCommand } from './commands/status.js';
 import type { unlockCommand } from './commands/unlock.js';
 import type { validateCommand } from './commands/validate.js';
 import type { slurmJobCommand } from './commands/slurm-job.js';
+import type { logsCommand } from './commands/logs.js';
 
 interface GlobalOptions {
   verbose?: boolean;
@@ -243,6 +244,22 @@ function buildProgram(): Command {
     .action(async (workflow: string, label: string, options: Parameters<typeof explainCommand>[2]) => {
       const { explainCommand } = await import('./commands/explain.js');
       process.exitCode = await explainCommand(workflow, label, options);
+    });
+
+  program
+    .command('logs')
+    .description(
+      "print a node's stdout and stderr: of its latest attempt (committed, running or failed), or of --attempt N",
+    )
+    .argument('<workflow>', 'workflow JSON file')
+    .argument('<label>', 'the node')
+    .addOption(workdirOption())
+    .addOption(new Option('--attempt <n>', 'the attempt, by number (`status` and `explain` show them)'))
+    .addOption(new Option('--stdout', 'print its stdout only, as it is'))
+    .addOption(new Option('--stderr', 'print its stderr only, as it is'))
+    .action(async (workflow: string, label: string, options: Parameters<typeof logsCommand>[2]) => {
+      const { logsCommand } = await import('./commands/logs.js');
+      process.exitCode = await logsCommand(workflow, label, options);
     });
 
   program

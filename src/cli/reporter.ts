@@ -67,6 +67,8 @@ export function describeEvent(event: RunEvent): string | undefined {
       return `FAILED    ${event.label} (${shortUid(event.uid)}): ${event.error.message}`;
     case 'node-skipped':
       return `skipped   ${event.label}: upstream node '${event.upstream}' failed`;
+    case 'node-retrying':
+      return `retry     ${event.label} (${shortUid(event.uid)}): attempt ${event.attempt} failed (${event.error.message.split('\n')[0] ?? ''}); attempt ${event.attempt + 1} of ${event.lastAttempt} in ${formatMs(event.delayMs)}`;
     case 'store-reset':
       return `restart   ${event.label}: previous attempt did not finish; cleared ${event.removed.join(', ')}`;
     case 'store-quarantined':
@@ -136,6 +138,9 @@ class ProgressReporter implements Reporter {
       case 'node-failed':
         this.#running.delete(event.label);
         this.#failed++;
+        this.#print(describeEvent(event));
+        break;
+      case 'node-retrying':
         this.#print(describeEvent(event));
         break;
       case 'run-finished':

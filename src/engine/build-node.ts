@@ -8,10 +8,15 @@
  *             otherwise             -> claim -> reset -> run -> commit
  *
  * The store side of each step is the Stores interface (store/store.ts);
- * where the operation runs is the run's executor. When another live process
+ * where the operation runs is the run's executor. A failed attempt is
+ * recorded in the store (attempts.ts) and, when the node's retry policy
+ * allows and the error is one to retry, run again after its backoff, with
+ * the lock kept and the compute slot given back while it waits. When another live process
  * owns the store, the node is deferred and its result reused once committed.
  */
-import { RunGraphError, assertNever, isErrnoException } from '../errors.js';
+import { RunGraphError, assertNever, isErrnoException, type ErrorCode } from '../errors.js';
+import { Attempts, waitUnlessAborted } from './attempts.js';
+import { unwatchProcessGroup, watchProcessGroup } from './watchdog.js';
 import { makeArtifactRef } from '../operations/artifact-ref.js';
 import {
   INPUT_KIND,
@@ -21,9 +26,10 @@ import {
   type InputTree,
   type OperationContext,
   type OperationOutputs,
+  type ProcessReporter,
   type RunInput,
 } from '../operations/operation.js';
-import type { ArtifactEntry, CommittedMetadata, StoreMetadata } from '../store/metadata.js';
+import type { ArtifactEntry, CommittedMetadata, ResourceUsage, StoreMetadata } from '../store/metadata.js';
 import type { OwnerInfo } from '../store/owner.js';
 import type { ClaimedStore, NewStore, StoreClaim, Stores } from '../store/store.js';
 import { describeFsError } from '../store/workdir.js';
@@ -147,10 +153,12 @@ function reused(run: NodeRun, node: GraphNode, metadata: CommittedMetadata): Nod
 interface ComputeSlot {
   /** Give the slot back; only the first call counts. */
   give(): void;
+  /** Take a slot again after giving it back (a retry after its backoff). */
+  retake(): Promise<void>;
 }
 
 async function takeComputeSlot(run: NodeRun, node: GraphNode): Promise<ComputeSlot> {
-  if (node.operation.control === true) return { give: () => undefined };
+  if (node.operation.control === true) return { give: () => undefined, retake: async () => undefined };
   const { jobs, cores, memory } = run.compute;
   const wanted: [JobSlots, number][] = [
     [jobs, 1],
@@ -158,18 +166,22 @@ async function takeComputeSlot(run: NodeRun, node: GraphNode): Promise<ComputeSl
     [memory, memorySlots(node.resources.memoryBytes)],
   ];
   const taken: [JobSlots, number][] = [];
-  const giveTaken = (): void => {
+  const give = (): void => {
     for (const [slots, count] of taken.splice(0)) slots.give(count);
   };
-  for (const [slots, count] of wanted) {
-    if (count === 0) continue;
-    if (!(await slots.take(run.signal, count))) {
-      giveTaken();
-      throw interrupted(node);
+  const take = async (): Promise<void> => {
+    if (taken.length > 0) return;
+    for (const [slots, count] of wanted) {
+      if (count === 0) continue;
+      if (!(await slots.take(run.signal, count))) {
+        give();
+        throw interrupted(node);
+      }
+      taken.push([slots, count]);
     }
-    taken.push([slots, count]);
-  }
-  return { give: giveTaken };
+  };
+  await take();
+  return { give, retake: take };
 }
 
 /** What the store of a node is published with. */
@@ -272,13 +284,76 @@ async function runAndCommit(
 ): Promise<NodeOutcome> {
   if (removed.length > 0) run.emit({ type: 'store-reset', label: node.label, uid: node.uid, removed });
   if (run.signal.aborted) throw interrupted(node);
-  const { outputs, started } = await execute(run, node, store, slot);
-  checkOutputs(node, outputs);
-  const { metadata, tidied } = await store.commit(created, outputs, Math.round(performance.now() - started));
+  const attempts = new Attempts(node, created);
+  let current = created;
+  let result: Executed;
+  for (;;) {
+    const startedAt = new Date();
+    const attempt = attempts.next();
+    const processes = processReporter(store);
+    try {
+      result = await execute(run, node, store, slot, attempt, processes);
+      checkOutputs(node, result.outputs);
+      break;
+    } catch (error) {
+      const failure = attempts.failure(error, run.signal, attempt, startedAt);
+      if (failure === undefined) throw error;
+      const usage = processes.measured();
+      current = await store.recordFailure(current, { ...failure.record, ...(usage === undefined ? {} : { usage }) });
+      if (failure.retryAfterMs === undefined) throw error;
+      run.emit({
+        type: 'node-retrying',
+        label: node.label,
+        uid: node.uid,
+        attempt,
+        lastAttempt: failure.record.lastAttempt,
+        delayMs: failure.retryAfterMs,
+        error: { code: failure.record.error.code as ErrorCode, message: failure.record.error.message },
+      });
+      // The lock stays (its heartbeat goes on); the compute slot, given back as the attempt ended, is taken again after the wait.
+      if (!(await waitUnlessAborted(failure.retryAfterMs, run.signal))) throw interrupted(node);
+      await slot.retake();
+      await store.resetForRetry(current);
+    }
+  }
+  const { outputs, started, usage } = result;
+  const { metadata, tidied } = await store.commit(current, outputs, Math.round(performance.now() - started), {
+    attempt: attempts.last,
+    ...(usage === undefined ? {} : { usage }),
+  });
   run.audit('commit', node);
   run.afterCommit(tidied);
   run.emit({ type: 'node-committed', label: node.label, uid: node.uid, durationMs: metadata.durationMs });
   return { kind: 'committed', metadata };
+}
+
+/** The ProcessReporter of one attempt: groups watched and recorded in the store; the usage kept for the metadata. */
+function processReporter(store: ClaimedStore): ProcessReporter & { measured(): ResourceUsage | undefined } {
+  let usage: ResourceUsage | undefined;
+  let recorded: Promise<void> = Promise.resolve();
+  return {
+    started: (pgid) => {
+      watchProcessGroup(pgid);
+      recorded = store.processGroupStarted(pgid).catch(() => undefined);
+      return recorded;
+    },
+    ended: (pgid) => {
+      unwatchProcessGroup(pgid);
+      // After the record is written, or a quick command's record would outlive it.
+      void recorded.then(() => store.processGroupEnded());
+    },
+    usage: (measured) => {
+      usage = measured;
+    },
+    measured: () => usage,
+  };
+}
+
+/** What one attempt's execution gave: the outputs, when it started, and what its process used, if it said. */
+interface Executed {
+  outputs: OperationOutputs;
+  started: number;
+  usage: ResourceUsage | undefined;
 }
 
 /** Run the node's operation through the run's executor and return its outputs; the compute slot is given back as it ends. */
@@ -287,7 +362,9 @@ async function execute(
   node: GraphNode,
   store: ClaimedStore,
   slot: ComputeSlot,
-): Promise<{ outputs: OperationOutputs; started: number }> {
+  attempt: number,
+  processes: ReturnType<typeof processReporter>,
+): Promise<Executed> {
   try {
     if (run.signal.aborted) throw interrupted(node);
     run.emit({ type: 'node-started', label: node.label, uid: node.uid, operation: qualifiedName(node.operation) });
@@ -308,6 +385,8 @@ async function execute(
           label: node.label,
           uid: node.uid,
           checkpoint: store.checkpoint(),
+          attempt: { number: attempt, dir: store.attemptDir(attempt) },
+          processes,
           ...(resumeAtChunk === undefined ? {} : { resumeAtChunk }),
           ...(node.operation.control === true ? { control: run.controlFor(node) } : {}),
         };
@@ -319,7 +398,7 @@ async function execute(
     // Before the slot is given back, so no node starts in its place before this event.
     run.emit({ type: 'node-committing', label: node.label, uid: node.uid });
     run.committing(node);
-    return { outputs, started };
+    return { outputs, started, usage: processes.measured() };
   } finally {
     slot.give();
   }

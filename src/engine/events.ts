@@ -33,6 +33,16 @@ export type RunEvent =
   | { type: 'node-committing'; label: string; uid: Uid }
   | { type: 'node-committed'; label: string; uid: Uid; durationMs: number }
   | { type: 'node-failed'; label: string; uid: Uid; error: EventError }
+  /** Attempt `attempt` failed (recorded in the store); attempt `attempt + 1` of at most `lastAttempt` starts after `delayMs`. */
+  | {
+      type: 'node-retrying';
+      label: string;
+      uid: Uid;
+      attempt: number;
+      lastAttempt: number;
+      delayMs: number;
+      error: EventError;
+    }
   | { type: 'node-skipped'; label: string; uid: Uid; reason: 'upstream-failed'; upstream: string }
   | { type: 'store-reset'; label: string; uid: Uid; removed: string[] }
   | { type: 'store-quarantined'; label: string; uid: Uid; reason: string; path: string }

@@ -13,7 +13,7 @@ import type { RetrySettings } from './retry-policy.js';
 import type { JsonValue } from '../identity/canonical-json.js';
 import type { JsonFloat } from '../identity/json-numbers.js';
 import type { CheckpointFacility } from '../store/checkpoint.js';
-import type { ArtifactEntry } from '../store/metadata.js';
+import type { ArtifactEntry, ResourceUsage } from '../store/metadata.js';
 import type { Uid } from '../identity/fingerprint.js';
 import type { ArrayValue, Dtype } from '../values/npy.js';
 import type { ValueType } from '../values/values.js';
@@ -104,6 +104,31 @@ export interface OperationContext {
   readonly resumeAtChunk?: number;
   /** Given to control operations (loops) only: assembling and running the nodes they generate. */
   readonly control?: ControlContext;
+  /**
+   * This attempt: its number in the node's store (1 for the first, counting
+   * failed attempts of earlier runs) and a directory of its own inside the
+   * store for scratch files, which is kept, with its files, if the attempt
+   * fails (`run-graph logs` reads a subprocess's stdout and stderr there).
+   * The directory does not exist yet. Absent outside the engine.
+   */
+  readonly attempt?: { readonly number: number; readonly dir: string };
+  /** Where an operation that starts processes reports them (see ProcessReporter). Absent outside the engine. */
+  readonly processes?: ProcessReporter;
+}
+
+/**
+ * What an operation that starts a process group tells the engine: the
+ * group is recorded in the store while it runs, so that whoever takes the
+ * store over after a crash kills what is left of it, and a watchdog kills it
+ * if this process dies; and what the process used, recorded in the metadata.
+ */
+export interface ProcessReporter {
+  /** Process group `pgid` (its leader's pid) started; resolves once it is recorded. */
+  started(pgid: number): Promise<void>;
+  /** The group's leader exited and was waited for. */
+  ended(pgid: number): void;
+  /** CPU time and peak memory of the process, for the store's metadata. */
+  usage(usage: ResourceUsage): void;
 }
 
 /** What a control operation (a loop) can do besides computing: make nodes and run them. */

@@ -11,12 +11,16 @@
  * A reference in argv becomes the absolute path of the upstream artifact; a
  * `$file` the absolute path of a file beside the workflow (hashed by content,
  * so editing a script re-runs its nodes). Each attempt runs in a fresh
- * scratch directory inside the store, with `inputFiles` copied in under the
- * given names; on success the declared outputs move into the store and the
- * scratch directory is removed. Outputs:
+ * scratch directory inside the store (`attempts/<n>/`), with `inputFiles`
+ * copied in under the given names; on success the declared outputs move into
+ * the store and the scratch directory is removed. Outputs:
  * every declared output file (an `.npy` one is typed as an array), plus
  * `stdout` and `stderr` (files) and `exitCode`. A non-zero exit fails the node
- * with the tail of its stderr, and the store stays uncommitted.
+ * with the tail of its stderr; the store stays uncommitted and keeps the
+ * attempt's directory, and the engine records the failure (exit code or
+ * signal, stderr tail) in it. The command's process group is reported to
+ * the engine while it runs (so it dies with the run), and its CPU time and
+ * peak memory (process-usage.ts) go into the committed metadata.
  *
  * The executable itself is found on PATH and is not part of the uid: pin it
  * through an argument (a version in its path, or a `$file`) when its results
@@ -39,10 +43,13 @@ import {
   type ArtifactRef,
   type CheckSite,
   type InputTree,
+  type OperationContext,
   type OperationDefinition,
   type OperationOutputs,
   type TypedRef,
 } from './operation.js';
+import { ProcessExitError, type ProcessExit } from './process-exit.js';
+import { ProcessUsageSampler } from './process-usage.js';
 
 /** Names in a store that belong to run-graph; no output or input file may use them. */
 export const RESERVED_STORE_NAMES: ReadonlySet<string> = new Set([
@@ -52,6 +59,8 @@ export const RESERVED_STORE_NAMES: ReadonlySet<string> = new Set([
   'checkpoint',
   'stdout.txt',
   'stderr.txt',
+  'attempts',
+  'process-group',
 ]);
 
 const STDERR_TAIL_LINES = 20;
@@ -157,8 +166,9 @@ export const subprocess: OperationDefinition = {
 
     // Each attempt runs in a scratch directory of its own inside the store. A process orphaned by a killed
     // run-graph can then only write into a directory the next attempt deletes, never into the store itself.
-    const attempt = join(context.storeDir, `${ATTEMPT_PREFIX}${randomBytes(4).toString('hex')}`);
-    await mkdir(attempt);
+    const attempt =
+      context.attempt?.dir ?? join(context.storeDir, `${ATTEMPT_PREFIX}${randomBytes(4).toString('hex')}`);
+    await mkdir(attempt, { recursive: true });
     for (const [name, source] of Object.entries(inputFiles)) {
       const target = join(attempt, name);
       await mkdir(dirname(target), { recursive: true });
@@ -166,16 +176,20 @@ export const subprocess: OperationDefinition = {
     }
     for (const name of outputFiles) await mkdir(dirname(join(attempt, name)), { recursive: true });
 
-    const exitCode = await runChild(argv, env, attempt, context.signal, context.label);
+    const exit = await runChild(argv, env, attempt, context);
+    const exitCode =
+      exit.code ?? 128 + (exit.signal === null ? 0 : (osConstants.signals[exit.signal as NodeJS.Signals] ?? 0));
     if (exitCode !== 0) {
       const tail = await stderrTail(join(attempt, 'stderr.txt'));
-      throw new RunGraphError(
+      const how = exit.signal === null ? `exited with code ${exitCode}` : `was killed by ${exit.signal}`;
+      throw new ProcessExitError(
         'E_NODE_FAILED',
-        `${argv[0] ?? ''} exited with code ${exitCode}${tail === '' ? '' : `; stderr ends with:\n${tail}`}`,
+        `${argv[0] ?? ''} ${how}${tail === '' ? '' : `; stderr ends with:\n${tail}`}`,
+        exit,
         {
           node: context.label,
           value: exitCode,
-          hint: `its files, stdout.txt and stderr.txt are in ${attempt}`,
+          hint: `run-graph logs ${context.label} prints its stdout and stderr`,
         },
       );
     }
@@ -276,14 +290,14 @@ async function runChild(
   argv: string[],
   env: { [key: string]: string },
   cwd: string,
-  signal: AbortSignal,
-  label: string,
-): Promise<number> {
+  context: OperationContext,
+): Promise<ProcessExit> {
+  const { signal, label, processes } = context;
   const [command, ...args] = argv;
   if (command === undefined) throw new RunGraphError('E_INPUT_TYPE', 'empty argv', { node: label });
   const [stdout, stderr] = (await openOutputs([join(cwd, 'stdout.txt'), join(cwd, 'stderr.txt')])) as [number, number];
   try {
-    return await new Promise<number>((resolve, reject) => {
+    return await new Promise<ProcessExit>((resolve, reject) => {
       // A process group of its own, so that stopping the node stops everything the command started.
       const child = spawn(command, args, {
         cwd,
@@ -292,7 +306,11 @@ async function runChild(
         detached: true,
       });
       const pid = child.pid;
-      if (pid !== undefined) runningChildren.add(pid);
+      const sampler = pid === undefined ? undefined : new ProcessUsageSampler(pid);
+      if (pid !== undefined) {
+        runningChildren.add(pid);
+        processes?.started(pid).catch(() => undefined);
+      }
       const killGroup = (signal: NodeJS.Signals): void => {
         try {
           if (pid !== undefined) process.kill(-pid, signal);
@@ -309,6 +327,7 @@ async function runChild(
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
       child.once('error', (error: NodeJS.ErrnoException) => {
+        sampler?.stop();
         signal.removeEventListener('abort', onAbort);
         const reason =
           error.code === 'ENOENT'
@@ -326,7 +345,12 @@ async function runChild(
         );
       });
       child.once('close', (code, killedBy) => {
-        if (pid !== undefined) runningChildren.delete(pid);
+        const usage = sampler?.stop();
+        if (usage !== undefined) processes?.usage(usage);
+        if (pid !== undefined) {
+          runningChildren.delete(pid);
+          processes?.ended(pid);
+        }
         signal.removeEventListener('abort', onAbort);
         if (killTimer !== undefined) clearTimeout(killTimer);
         if (signal.aborted)
@@ -339,7 +363,7 @@ async function runChild(
                 )
               : new RunGraphError('E_INTERRUPTED', `${command} was stopped by the interrupt`, { node: label }),
           );
-        else resolve(code ?? (killedBy === null ? 1 : 128 + (osConstants.signals[killedBy] ?? 0)));
+        else resolve({ code: killedBy === null ? (code ?? 1) : null, signal: killedBy });
       });
     });
   } finally {

@@ -19,7 +19,9 @@ import {
   digestFileContent,
   fsyncDirectory,
   fsyncFile,
+  readSmallFileBytesSync,
   removeQuietly,
+  writeFileDurable,
   renameStaged,
   stageFile,
   type StagedFile,
@@ -33,15 +35,23 @@ import {
   STORE_FORMAT,
   isLargeRecord,
   metadataText,
+  failedAttempts,
   type ArtifactEntry,
   type CommittedMetadata,
+  type FailedAttempt,
+  type FailedMetadata,
+  type ResourceUsage,
   type StoreMetadata,
 } from './metadata.js';
+import { PROCESS_GROUP_FILE } from './process-group.js';
 import { OWNER_FILE, type OwnerInfo } from './owner.js';
 import { stagingName } from './staging.js';
 import type { WorkdirLayout } from './workdir.js';
 
-/** Entries of a store that survive a reset: its identity, ownership, checkpoints and durable stream chunks. */
+/** Where the files of failed attempts are kept, `attempts/<n>/`, until the node commits. */
+export const ATTEMPTS_DIR = 'attempts';
+
+/** Entries of a store that survive a reset: its identity, ownership, checkpoints, durable stream chunks and failed attempts. */
 const KEPT_ON_RESET: ReadonlySet<string> = new Set([
   METADATA_FILE,
   RECORD_FILE,
@@ -50,7 +60,14 @@ const KEPT_ON_RESET: ReadonlySet<string> = new Set([
   `${LOCK_DIR}.reclaim`,
   'checkpoint',
   'stream',
+  ATTEMPTS_DIR,
+  PROCESS_GROUP_FILE,
 ]);
+
+/** The directory of attempt `attempt`'s files inside a store. */
+export function attemptDir(storeDir: string, attempt: number): string {
+  return join(storeDir, ATTEMPTS_DIR, String(attempt));
+}
 
 export interface NewStore {
   uid: Uid;
@@ -116,13 +133,77 @@ export async function publishStore(
  * again from the start. Keeps metadata, ownership and checkpoints. Returns the
  * names removed.
  */
-export async function resetStore(storeDir: string): Promise<string[]> {
-  const removed = readdirSync(storeDir).filter((name) => !KEPT_ON_RESET.has(name));
+export async function resetStore(storeDir: string, metadata: StoreMetadata): Promise<string[]> {
+  const recorded = new Set(failedAttempts(metadata).map((failure) => String(failure.attempt)));
+  // An attempt directory no failure record names belongs to an attempt cut short (a kill): it goes too.
+  const unrecorded = (readdirSyncQuiet(join(storeDir, ATTEMPTS_DIR)) ?? [])
+    .filter((name) => !recorded.has(name))
+    .map((name) => join(ATTEMPTS_DIR, name));
+  const removed = [...readdirSync(storeDir).filter((name) => !KEPT_ON_RESET.has(name)), ...unrecorded];
   // Retried: a subprocess orphaned by a killed attempt may still be writing into that attempt's scratch directory
   // as it is removed (ENOTEMPTY); it is gone within moments.
   for (const name of removed)
     await rm(join(storeDir, name), { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   return removed;
+}
+
+function readdirSyncQuiet(dir: string): string[] | undefined {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Record a failed attempt: its files (whatever the operation left in the
+ * store, outside run-graph's own entries) move into `attempts/<n>/`, then
+ * metadata.json is rewritten durably with state `failed` and the attempt
+ * appended. A crash before the metadata is written leaves an attempt
+ * directory no record names, which the next reset removes; a failed store
+ * is never committed, so nothing reads its files as results.
+ */
+export async function recordFailedAttempt(
+  storeDir: string,
+  metadata: StoreMetadata,
+  failure: FailedAttempt,
+): Promise<FailedMetadata> {
+  const dir = attemptDir(storeDir, failure.attempt);
+  await mkdir(dir, { recursive: true });
+  for (const name of readdirSync(storeDir).filter((entry) => !KEPT_ON_RESET.has(entry)))
+    await rename(join(storeDir, name), join(dir, name)).catch(() => undefined);
+  const tail = stderrTail(join(dir, 'stderr.txt'));
+  const failed: FailedMetadata = {
+    format: metadata.format,
+    uid: metadata.uid,
+    record: metadata.record,
+    ...(metadata.recordFile === undefined ? {} : { recordFile: metadata.recordFile }),
+    operation: metadata.operation,
+    createdAt: metadata.createdAt,
+    state: 'failed',
+    attempts: [...failedAttempts(metadata), { ...failure, ...(tail === undefined ? {} : { stderrTail: tail }) }],
+  };
+  await writeFileDurable(join(storeDir, METADATA_FILE), metadataText(failed));
+  await fsyncDirectory(storeDir);
+  return failed;
+}
+
+/** Lines of stderr a failure record keeps. */
+export const STDERR_TAIL_LINES = 20;
+/** Most characters of stderr a failure record keeps. */
+const STDERR_TAIL_CHARS = 4000;
+
+function stderrTail(path: string): string | undefined {
+  let text: string;
+  try {
+    const size = statSync(path).size;
+    if (size === 0) return undefined;
+    const bytes = readSmallFileBytesSync(path);
+    text = bytes.subarray(Math.max(0, bytes.length - STDERR_TAIL_CHARS)).toString('utf8');
+  } catch {
+    return undefined;
+  }
+  return text.trimEnd().split('\n').slice(-STDERR_TAIL_LINES).join('\n');
 }
 
 /** The file name an output is committed under. */
@@ -234,6 +315,10 @@ async function linkOrCopy(source: string, target: string): Promise<void> {
 export interface CommitOptions {
   /** Wall time the operation took, recorded in the metadata. */
   durationMs: number;
+  /** The attempt that succeeded, recorded when earlier ones failed. */
+  attempt?: number;
+  /** What the operation's process used, if it measured it. */
+  usage?: ResourceUsage;
   /** Called after the artifacts are durable and right before metadata.json changes: throws if this process may not commit. */
   beforeCommit(): Promise<void>;
 }
@@ -264,12 +349,19 @@ export async function commitStore(
   const prepared = await prepareArtifacts(storeDir, outputs);
   const artifacts: { [output: string]: ArtifactEntry } = {};
   for (const { output, entry } of prepared) artifacts[output] = entry;
+  // Field by field: a failed store's attempt records do not carry over (their files go at the tidy).
   const committed: CommittedMetadata = {
-    ...created,
+    format: created.format,
+    uid: created.uid,
+    record: created.record,
+    operation: created.operation,
+    createdAt: created.createdAt,
     state: 'committed',
     committedAt: new Date().toISOString(),
     durationMs: options.durationMs,
     artifacts,
+    ...(options.attempt === undefined || options.attempt <= 1 ? {} : { attempt: options.attempt }),
+    ...(options.usage === undefined ? {} : { usage: options.usage }),
   };
   const metadataPath = join(storeDir, METADATA_FILE);
 

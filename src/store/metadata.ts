@@ -45,15 +45,60 @@ export interface ArtifactEntry {
   chunks?: { path: string; size: number; sha256: string; rows: number }[];
 }
 
+/**
+ * What a process the operation ran used, as the kernel counted it: CPU time
+ * in user and system mode and peak resident memory. Subprocess nodes record
+ * it (see operations/process-usage.ts for how it is measured).
+ */
+export interface ResourceUsage {
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  /** Peak resident set size in bytes; null when it could not be read. */
+  maxRssBytes: number | null;
+}
+
+/**
+ * One failed attempt at running a node, as its store records it. The
+ * attempt's files (a subprocess's stdout.txt, stderr.txt and whatever it
+ * wrote) are kept in `attempts/<attempt>/` until the node commits.
+ */
+export interface FailedAttempt {
+  /** Attempt number in this store, from 1; never reused, so `logs --attempt N` names one attempt. */
+  attempt: number;
+  /** The last attempt the run that made this one would make (attempt + the retries it had left). */
+  lastAttempt: number;
+  /** The run gave the node up after this attempt: no retry was left, or the error is not one to retry. */
+  final: boolean;
+  startedAt: string;
+  /** Wall time of the attempt, in whole milliseconds. */
+  durationMs: number;
+  error: { code: string; message: string };
+  /** A subprocess's exit: its code, or the signal that ended it. */
+  exit?: { code: number | null; signal: string | null };
+  /** The last lines of its stderr, if it wrote one. */
+  stderrTail?: string;
+  usage?: ResourceUsage;
+}
+
 /** Where a store is in its life. */
 export type StoreState =
   | { state: 'created' }
+  | {
+      /** Never committed; at least one attempt failed. Like `created`, not to be read as results. */
+      state: 'failed';
+      /** Every failed attempt since the store was published, oldest first. */
+      attempts: FailedAttempt[];
+    }
   | {
       state: 'committed';
       committedAt: string;
       /** Wall time the operation took to run. */
       durationMs: number;
       artifacts: { [output: string]: ArtifactEntry };
+      /** The attempt that committed, when earlier ones failed. */
+      attempt?: number;
+      /** What the operation's process used (Subprocess nodes). */
+      usage?: ResourceUsage;
     };
 
 export type StoreMetadata = {
@@ -67,6 +112,7 @@ export type StoreMetadata = {
 } & StoreState;
 
 export type CommittedMetadata = StoreMetadata & { state: 'committed' };
+export type FailedMetadata = StoreMetadata & { state: 'failed' };
 
 /**
  * Read a store's metadata. Missing or unreadable metadata (a store cut short
@@ -145,6 +191,11 @@ function parseStoreMetadata(text: string): StoreMetadata | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The failed attempts a store records (none unless its state is `failed`). */
+export function failedAttempts(metadata: StoreMetadata | undefined): readonly FailedAttempt[] {
+  return metadata?.state === 'failed' ? metadata.attempts : [];
 }
 
 export function isCommitted(metadata: StoreMetadata | undefined): metadata is CommittedMetadata {

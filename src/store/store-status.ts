@@ -6,14 +6,22 @@
  * The rule: committed metadata makes a store committed (a committed store
  * never changes, whatever lock is left on it); otherwise a store whose lock
  * directory exists and whose owner file names an owner not provably dead is
- * running; any other store is incomplete; no store directory at all is
- * not started. "Not provably dead" is isOwnerDead's judgement: only an owner
+ * running; otherwise a store whose metadata records failed attempts
+ * (state `failed`) is failed; any other store is incomplete; no store
+ * directory at all is not started. A store being retried by a live owner is
+ * running, and carries its failed attempts in its metadata. "Not provably dead" is isOwnerDead's judgement: only an owner
  * on this host can be proven dead, so an owner on another host counts as
  * alive here (only its heartbeat could tell, which this does not read).
  */
 import { stat } from 'node:fs/promises';
 import { isLocked } from './lock.js';
-import { isCommitted, readStoreMetadata, type CommittedMetadata, type StoreMetadata } from './metadata.js';
+import {
+  isCommitted,
+  readStoreMetadata,
+  type CommittedMetadata,
+  type FailedMetadata,
+  type StoreMetadata,
+} from './metadata.js';
 import { isOwnerDead, readOwnerSync, type OwnerInfo } from './owner.js';
 
 /**
@@ -39,6 +47,8 @@ export type StoreStatus =
   | { state: 'committed'; metadata: CommittedMetadata; locked: boolean; owner: StoreOwner | undefined }
   /** Never committed and not running: no lock, a lock with no owner file, or a lock whose owner is provably dead. */
   | { state: 'incomplete'; metadata: StoreMetadata | undefined; locked: boolean; owner: StoreOwner | undefined }
+  /** Never committed, not running, and its last attempt failed: the attempts are in `metadata.attempts`. */
+  | { state: 'failed'; metadata: FailedMetadata; locked: boolean; owner: StoreOwner | undefined }
   | { state: 'running'; metadata: StoreMetadata | undefined; locked: true; owner: StoreOwner & { alive: true } };
 
 /** The status of a store that is known to exist (it was listed): never `not-started`. */
@@ -76,5 +86,6 @@ export async function readStoreStatus(
   const owner = info === undefined ? undefined : { ...info, alive: !isOwnerDead(info) };
   if (isCommitted(metadata)) return { state: 'committed', metadata, locked, owner };
   if (locked && owner?.alive === true) return { state: 'running', metadata, locked, owner: { ...owner, alive: true } };
+  if (metadata?.state === 'failed') return { state: 'failed', metadata, locked, owner };
   return { state: 'incomplete', metadata, locked, owner };
 }

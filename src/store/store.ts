@@ -23,14 +23,24 @@ import type { ArrayValue } from '../values/npy.js';
 import { durableChunkCount, writeStream } from './array-stream.js';
 import { CHECKPOINT_DIR, checkpointFacility, type CheckpointFacility } from './checkpoint.js';
 import {
+  ATTEMPTS_DIR,
+  attemptDir,
   commitStore,
+  recordFailedAttempt,
   publishStore,
   quarantineStore,
   resetStore,
   verifyStore,
+  type CommitOptions,
   type NewStore,
   type VerifyMode,
 } from './data-store.js';
+import {
+  PROCESS_GROUP_FILE,
+  forgetProcessGroup,
+  killLeftoverProcessGroup,
+  recordProcessGroup,
+} from './process-group.js';
 import { removeQuietly } from './durable.js';
 import { LOCK_DIR, claimOwnership, clearLeftoverLock, type StoreLock } from './lock.js';
 import {
@@ -39,6 +49,8 @@ import {
   readStoreMetadataSync,
   type ArtifactEntry,
   type CommittedMetadata,
+  type FailedAttempt,
+  type FailedMetadata,
   type StoreMetadata,
 } from './metadata.js';
 import type { OperationOutputs } from './outputs.js';
@@ -258,8 +270,39 @@ export class ClaimedStore {
             createdAt: new Date().toISOString(),
             state: 'created',
           };
-    const removed = await resetStore(this.dir);
+    // A command the dead owner started may still run: it goes before anything here is touched.
+    killLeftoverProcessGroup(this.dir);
+    const removed = await resetStore(this.dir, created);
     return { kind: 'ready', created, removed };
+  }
+
+  /** The directory for attempt `attempt`'s own files (a subprocess's scratch directory); kept if it fails. */
+  attemptDir(attempt: number): string {
+    return attemptDir(this.dir, attempt);
+  }
+
+  /**
+   * Record a failed attempt (see recordFailedAttempt), unless this process
+   * no longer owns the store. Returns the store's metadata as it now is.
+   */
+  async recordFailure(metadata: StoreMetadata, failure: FailedAttempt): Promise<FailedMetadata> {
+    this.#assertStillOwner();
+    return recordFailedAttempt(this.dir, metadata, failure);
+  }
+
+  /** Clear what a failed attempt left outside its attempt directory, for the next attempt; returns the names removed. */
+  resetForRetry(metadata: StoreMetadata): Promise<string[]> {
+    return resetStore(this.dir, metadata);
+  }
+
+  /** A command started for this store runs as process group `pgid` (see process-group.ts). */
+  processGroupStarted(pgid: number): Promise<void> {
+    return recordProcessGroup(this.dir, pgid);
+  }
+
+  /** That command's group has ended. */
+  processGroupEnded(): void {
+    forgetProcessGroup(this.dir);
   }
 
   /** Durable intermediate state of the node's operation. */
@@ -293,9 +336,11 @@ export class ClaimedStore {
     created: StoreMetadata,
     outputs: OperationOutputs,
     durationMs: number,
+    extra: Pick<CommitOptions, 'attempt' | 'usage'> = {},
   ): Promise<{ metadata: CommittedMetadata; tidied: Promise<void> }> {
     const metadata = await commitStore(this.dir, created, outputs, {
       durationMs,
+      ...extra,
       beforeCommit: async () => this.#assertStillOwner(),
     });
     this.#released = true;
@@ -372,6 +417,9 @@ export class ClaimedStore {
 
 async function removeIntermediateState(storeDir: string): Promise<void> {
   await removeQuietly(join(storeDir, OWNER_FILE));
+  await removeQuietly(join(storeDir, PROCESS_GROUP_FILE));
+  if (existsSync(join(storeDir, ATTEMPTS_DIR)))
+    await rm(join(storeDir, ATTEMPTS_DIR), { recursive: true, force: true }).catch(() => undefined);
   if (existsSync(join(storeDir, CHECKPOINT_DIR)))
     await rm(join(storeDir, CHECKPOINT_DIR), { recursive: true, force: true }).catch(() => undefined);
 }

@@ -21,6 +21,7 @@ const COLOURS: { [S in DrawnState]: { fill: string; stroke: string } } = {
   committed: { fill: '#c8e6c9', stroke: '#2e7d32' },
   running: { fill: '#bbdefb', stroke: '#1565c0' },
   incomplete: { fill: '#ffe0b2', stroke: '#ef6c00' },
+  failed: { fill: '#ffcdd2', stroke: '#c62828' },
   outdated: { fill: '#fff9c4', stroke: '#f9a825' },
   'not-started': { fill: '#eeeeee', stroke: '#757575' },
 };

@@ -41,7 +41,7 @@ export type InspectOwner = Pick<OwnerInfo, 'pid' | 'host'> &
   Partial<Omit<OwnerInfo, 'pid' | 'host'>> & { alive: boolean };
 
 /** A store's state as inspect reports it; `not-started` for a node of the workflow with no store yet. */
-export type InspectState = 'committed' | 'incomplete' | 'running' | 'not-started';
+export type InspectState = 'committed' | 'failed' | 'incomplete' | 'running' | 'not-started';
 
 /** Everything `inspect` shows of one store. */
 export interface InspectReport {

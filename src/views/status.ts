@@ -1,8 +1,9 @@
 /**
  * What the working directory holds for each node of a graph, read without
- * taking any lock or writing anything: committed, not started, incomplete
- * (a store exists but was never committed), or running (its lock is held by
- * a live owner). A node not started whose work was done before by another
+ * taking any lock or writing anything: committed, not started, failed (its
+ * last attempt failed, and the store records why), incomplete (a store
+ * exists but was never committed), or running (its lock is held by a live
+ * owner). A node not started whose work was done before by another
  * version of its operation, or of one upstream, says so ("will run:
  * demo.simulate 1.2 -> 1.3").
  */
@@ -10,16 +11,32 @@ import { assertNever } from '../errors.js';
 import { checkpointFacility, latestCheckpointVersion } from '../store/checkpoint.js';
 import { findPriorStores, type PriorStore } from './explain/prior-versions.js';
 import type { Uid } from '../identity/fingerprint.js';
+import { failedAttempts } from '../store/metadata.js';
 import { readStoreIndex } from '../store/store-index.js';
 import { readStoreStatus, type ExistingStoreStatus, type StoreStatus } from '../store/store-status.js';
 import { listStoreUids, workdirLayout } from '../store/workdir.js';
+import { failureCause } from './failure-text.js';
 import type { ConcreteGraph } from '../workflow/graph.js';
 
 export type NodeState =
   | { state: 'committed'; committedAt: string; durationMs: number }
   | { state: 'not-started' }
   | { state: 'incomplete' }
-  | { state: 'running'; owner: { pid: number; host: string } };
+  | {
+      state: 'failed';
+      /** The last failed attempt, as `failed (exit 3, attempt 2 of 3)` shows it. */
+      attempt: number;
+      lastAttempt: number;
+      /** `exit 3`, `killed by SIGKILL`, or the error code. */
+      cause: string;
+      message: string;
+    }
+  | {
+      state: 'running';
+      owner: { pid: number; host: string };
+      /** A node being retried: the attempt running (after failed ones) and the last this run will make. */
+      retry?: { attempt: number; lastAttempt: number };
+    };
 
 /**
  * A store's status in the terms `status` reports it (and a served working
@@ -36,8 +53,24 @@ export function nodeState(status: StoreStatus): NodeState {
       return { state: 'committed', committedAt: status.metadata.committedAt, durationMs: status.metadata.durationMs };
     case 'incomplete':
       return { state: 'incomplete' };
-    case 'running':
-      return { state: 'running', owner: { pid: status.owner.pid, host: status.owner.host } };
+    case 'failed': {
+      const last = status.metadata.attempts.at(-1);
+      if (last === undefined) return { state: 'incomplete' };
+      return {
+        state: 'failed',
+        attempt: last.attempt,
+        lastAttempt: last.lastAttempt,
+        cause: failureCause(last),
+        message: last.error.message,
+      };
+    }
+    case 'running': {
+      const last = failedAttempts(status.metadata).at(-1);
+      const owner = { pid: status.owner.pid, host: status.owner.host };
+      return last === undefined || last.final
+        ? { state: 'running', owner }
+        : { state: 'running', owner, retry: { attempt: last.attempt + 1, lastAttempt: last.lastAttempt } };
+    }
     default:
       return assertNever(status, 'store status');
   }
@@ -80,7 +113,7 @@ async function checkpointProgress(storeDir: string, isLoop: boolean): Promise<st
 export async function readStatus(graph: ConcreteGraph, workdir: string): Promise<StatusReport> {
   const layout = workdirLayout(workdir);
   const existing = await listStoreUids(layout);
-  const counts = { committed: 0, 'not-started': 0, incomplete: 0, running: 0, total: graph.nodes.length };
+  const counts = { committed: 0, 'not-started': 0, incomplete: 0, failed: 0, running: 0, total: graph.nodes.length };
   const nodes: NodeStatus[] = [];
   for (const node of graph.nodes) {
     const base = { label: node.label, uid: node.uid, operation: `${node.operation.namespace}.${node.operation.name}` };

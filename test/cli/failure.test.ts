@@ -1,6 +1,7 @@
 /**
  * A failing node: the run exits 1 naming the node and showing its stderr;
- * its store stays uncommitted; its descendants are skipped and independent
+ * its store stays uncommitted and records the failed attempt (state
+ * `failed`, its files in `attempts/1/`); its descendants are skipped and independent
  * branches still commit. Once the cause is gone (a marker file outside the
  * working directory, so the node's record does not change) the same command
  * runs the failed node and its descendants and reuses the rest.
@@ -77,12 +78,11 @@ describe('a failing node', () => {
     const flakyStore = join(workdir, must(uids, 'flaky'));
     expect(await exists(flakyStore)).toBe(true);
     const metadata = await readMetadata(workdir, must(uids, 'flaky'));
-    expect(metadata.state).not.toBe('committed');
+    expect(metadata.state).toBe('failed');
     expect(metadata.artifacts).toBeUndefined();
-    // The failed attempt's files stay in its scratch directory inside the store, for a look.
-    const attempts = (await readdir(flakyStore)).filter((name) => name.startsWith('.rg-attempt-'));
-    expect(attempts.length).toBe(1);
-    expect(await readFile(join(flakyStore, attempts[0] ?? '', 'stderr.txt'), 'utf8')).toBe('boom\n');
+    // The failed attempt's files stay in its attempt directory inside the store, for a look.
+    expect(await readdir(join(flakyStore, 'attempts'))).toEqual(['1']);
+    expect(await readFile(join(flakyStore, 'attempts', '1', 'stderr.txt'), 'utf8')).toBe('boom\n');
     expect(await readdir(flakyStore)).not.toContain('stderr.txt');
     expect(await readdir(flakyStore)).not.toContain('lock');
     expect(await readdir(flakyStore)).not.toContain('out.txt');
@@ -119,11 +119,11 @@ describe('a failing node', () => {
     expect((await readLog(log)).sort()).toEqual(['flaky', 'flaky', 'independent']);
   });
 
-  it('shows the failed node as incomplete in status', async () => {
+  it('shows the failed node as failed in status, with its exit code and attempt', async () => {
     expect((await runCli(['run', workflow, '--workdir', workdir])).code).toBe(1);
     const text = await runCli(['status', workflow, '--workdir', workdir]);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/^flaky +[0-9a-f]{12} +incomplete$/m);
+    expect(text.stdout).toMatch(/^flaky +[0-9a-f]{12} +failed \(exit 3, attempt 1 of 1\)$/m);
     expect(text.stdout).toMatch(/^after +[0-9a-f]{12} +not started$/m);
     expect(text.stdout).toMatch(/^independent +[0-9a-f]{12} +committed$/m);
     const json = await runCli(['status', workflow, '--workdir', workdir, '--json']);
@@ -132,9 +132,9 @@ describe('a failing node', () => {
       nodes: { label: string; state: string }[];
       counts: { [state: string]: number };
     };
-    expect(report.counts).toEqual({ committed: 2, 'not-started': 2, incomplete: 1, running: 0, total: 5 });
+    expect(report.counts).toEqual({ committed: 2, 'not-started': 2, incomplete: 0, failed: 1, running: 0, total: 5 });
     expect(Object.fromEntries(report.nodes.map((n) => [n.label, n.state]))).toEqual({
-      flaky: 'incomplete',
+      flaky: 'failed',
       after: 'not-started',
       last: 'not-started',
       independent: 'committed',
@@ -155,10 +155,9 @@ describe('a failing node', () => {
     expect(labelsOf(events, 'node-started')).toEqual(['after', 'flaky', 'last']);
     expect(labelsOf(events, 'node-committed')).toEqual(['after', 'flaky', 'last']);
     expect(labelsOf(events, 'node-reused')).toEqual(['independent', 'matrix']);
-    // What the failed attempt left was cleared before the retry.
-    const reset = eventsOf(events, 'store-reset');
-    expect(reset.map((e) => e.label)).toEqual(['flaky']);
-    expect(reset[0]?.removed).toEqual([expect.stringMatching(/^\.rg-attempt-[0-9a-f]+$/)]);
+    // The failed attempt's files stayed (nothing to reset) until the node committed, then went.
+    expect(eventsOf(events, 'store-reset')).toEqual([]);
+    expect(await exists(join(workdir, must(uidsBefore, 'flaky'), 'attempts'))).toBe(false);
     expect((await readLog(log)).slice(0, 2).sort()).toEqual(['flaky', 'independent']);
     expect((await readLog(log)).slice(2)).toEqual(['flaky', 'after', 'last']);
 

@@ -1,8 +1,8 @@
 /**
  * `run-graph status` reads only: before a run every node is "not started"
  * and no working directory appears; after a run every node is "committed";
- * `--json` is one parseable document with counts. (The "incomplete" state of
- * a failed node is covered in failure.test.ts.)
+ * `--json` is one parseable document with counts. (The "failed" state of
+ * a failed node is covered in failure.test.ts and retries.test.ts.)
  */
 import { readdir } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -13,7 +13,14 @@ import { loggedNode, readLog, ref } from '../support/workflows.js';
 interface StatusJson {
   workdir: string;
   nodes: { label: string; uid: string; operation: string; state: string }[];
-  counts: { committed: number; 'not-started': number; incomplete: number; running: number; total: number };
+  counts: {
+    committed: number;
+    'not-started': number;
+    failed: number;
+    incomplete: number;
+    running: number;
+    total: number;
+  };
 }
 
 describe('status', () => {
@@ -53,13 +60,13 @@ describe('status', () => {
     expect(text.stderr).toBe('');
     for (const label of ['matrix', 'total', 'step'])
       expect(text.stdout).toMatch(new RegExp(`^${label} +[0-9a-f]{12} +not started$`, 'm'));
-    expect(text.stdout).toContain('3 nodes: 0 committed, 3 not started, 0 incomplete, 0 running');
+    expect(text.stdout).toContain('3 nodes: 0 committed, 3 not started, 0 failed, 0 incomplete, 0 running');
 
     const json = await runCli(['status', workflow, '--json']);
     expect(json.code).toBe(0);
     const report = JSON.parse(json.stdout) as StatusJson;
     expect(report.workdir).toBe(box.path('wf.workdir'));
-    expect(report.counts).toEqual({ committed: 0, 'not-started': 3, incomplete: 0, running: 0, total: 3 });
+    expect(report.counts).toEqual({ committed: 0, 'not-started': 3, failed: 0, incomplete: 0, running: 0, total: 3 });
     expect(report.nodes.every((n) => n.state === 'not-started')).toBe(true);
     const uids = await uidsByLabel(workflow);
     for (const node of report.nodes) expect(node.uid).toBe(uids.get(node.label));
@@ -78,11 +85,11 @@ describe('status', () => {
     expect(text.code).toBe(0);
     for (const label of ['matrix', 'total', 'step'])
       expect(text.stdout).toMatch(new RegExp(`^${label} +[0-9a-f]{12} +committed$`, 'm'));
-    expect(text.stdout).toContain('3 nodes: 3 committed, 0 not started, 0 incomplete, 0 running');
+    expect(text.stdout).toContain('3 nodes: 3 committed, 0 not started, 0 failed, 0 incomplete, 0 running');
 
     const json = await runCli(['status', workflow, '--workdir', workdir, '--json']);
     const report = JSON.parse(json.stdout) as StatusJson;
-    expect(report.counts).toEqual({ committed: 3, 'not-started': 0, incomplete: 0, running: 0, total: 3 });
+    expect(report.counts).toEqual({ committed: 3, 'not-started': 0, failed: 0, incomplete: 0, running: 0, total: 3 });
     expect(report.nodes.map((n) => [n.label, n.state]).sort()).toEqual([
       ['matrix', 'committed'],
       ['step', 'committed'],

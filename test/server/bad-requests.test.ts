@@ -226,7 +226,9 @@ describe('ranges and chunks', () => {
 describe('everything else', () => {
   it('answers NOT_COMMITTED for the artifacts of a store that never committed', async () => {
     expect((await rawRequest(open.url, { path: `/v1/nodes/${failedUid}` })).json()).toMatchObject({
-      state: 'incomplete',
+      state: 'failed',
+      attempt: 1,
+      lastAttempt: 1,
     });
     expectApiError(await rawRequest(open.url, { path: `/v1/nodes/${failedUid}/artifacts` }), 'NOT_COMMITTED');
     expectApiError(await rawRequest(open.url, { path: `/v1/nodes/${failedUid}/artifacts/out.txt` }), 'NOT_COMMITTED');

@@ -122,7 +122,7 @@ const STREAM_MODULE = `export const counter = {
 };
 `;
 
-/** Every kind of artifact, a loop, and a node that fails (so its store stays `created`) with one downstream of it. */
+/** Every kind of artifact, a loop, and a node that fails, once retried (so its store is `failed`), with one downstream of it. */
 const WORKFLOW = {
   operations: ['./ops.mjs'],
   subgraphs: {
@@ -171,7 +171,13 @@ const WORKFLOW = {
         maxIterations: 10,
       },
     },
-    { label: 'broken', operation: 'scalems.Subprocess', input: { argv: ['sh', '-c', 'exit 3'] } },
+    {
+      label: 'broken',
+      operation: 'scalems.Subprocess',
+      input: { argv: ['sh', '-c', 'exit 3'] },
+      retries: 1,
+      backoff: 0,
+    },
     { label: 'afterBroken', operation: 'scalems.Subprocess', input: { argv: ['cat', { $ref: 'broken' }] } },
   ],
 };
@@ -189,7 +195,7 @@ describe('what a run writes', () => {
     await writeFile(box.path('ops.mjs'), STREAM_MODULE);
     const workflow = await writeJson(box.path('flow.json'), WORKFLOW);
     events = [];
-    // Each fails: the workflow has a node that fails (the resumed run retries it after a store-reset), the third has no workflow.
+    // Each fails: the workflow has a node that fails (retried in each run), the third has no workflow.
     for (const args of [[workflow], [workflow], [box.path('missing.json')]]) {
       const result = await runCli(['run', ...args, '--workdir', workdir, '--json']);
       expect(result.code, result.stderr).not.toBe(0);
@@ -215,7 +221,7 @@ describe('what a run writes', () => {
       'node-reused',
       'node-failed',
       'node-skipped',
-      'store-reset',
+      'node-retrying',
       'nodes-added',
       'loop-iteration',
       'run-finished',
@@ -228,7 +234,15 @@ describe('what a run writes', () => {
   it('leaves stores whose metadata.json each match store-metadata.schema.json', () => {
     for (const { uid, metadata } of stores) expect(storeMetadataProblems(metadata), uid).toEqual([]);
     const states = new Set(stores.map((s) => s.metadata.state));
-    expect([...states].sort()).toEqual(['committed', 'created']);
+    expect([...states].sort()).toEqual(['committed', 'failed']);
+    const broken = stores.find((s) => s.metadata.state === 'failed')?.metadata;
+    // Two runs of two attempts each: numbered on across runs, the last of each run final.
+    expect(broken?.state === 'failed' ? broken.attempts.map((a) => [a.attempt, a.lastAttempt, a.final]) : []).toEqual([
+      [1, 2, false],
+      [2, 2, true],
+      [3, 4, false],
+      [4, 4, true],
+    ]);
     const kinds = new Set(
       stores.flatMap(({ metadata }) =>
         metadata.state === 'committed' ? Object.values(metadata.artifacts).map((a) => a.kind) : [],

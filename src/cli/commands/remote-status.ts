@@ -30,6 +30,14 @@ function storeView(info: NodeInfo): StoreView {
       return { state: 'running', owner: info.owner };
     case 'incomplete':
       return { state: 'incomplete' };
+    case 'failed':
+      return {
+        state: 'failed',
+        attempt: info.attempt,
+        lastAttempt: info.lastAttempt,
+        cause: info.cause,
+        message: info.message,
+      };
     default:
       return assertNever(info, 'store state');
   }
@@ -57,7 +65,7 @@ export async function remoteStatusCommand(workflow: string | undefined, options:
         }
       }),
     );
-    const counts = { committed: 0, 'not-started': 0, incomplete: 0, running: 0, total: report.length };
+    const counts = { committed: 0, 'not-started': 0, incomplete: 0, failed: 0, running: 0, total: report.length };
     for (const node of report) counts[node.state]++;
     if (options.json === true) {
       process.stdout.write(`${JSON.stringify({ remote: graph.url, nodes: report, counts }, null, 2)}\n`);

@@ -15,7 +15,11 @@ export interface StatusCommandOptions {
 
 /** A node's state in the words `status` prints, locally or from a served directory. */
 export function describeState(
-  node: { state: NodeStatus['state']; owner?: { pid: number; host: string } },
+  node: {
+    state: NodeStatus['state'];
+    owner?: { pid: number; host: string };
+    retry?: { attempt: number; lastAttempt: number };
+  } & Partial<Pick<Extract<NodeStatus, { state: 'failed' }>, 'cause' | 'attempt' | 'lastAttempt'>>,
   notStartedDetail?: string,
 ): string {
   switch (node.state) {
@@ -25,8 +29,10 @@ export function describeState(
       return notStartedDetail === undefined ? 'not started' : `not started (${notStartedDetail})`;
     case 'incomplete':
       return 'incomplete';
+    case 'failed':
+      return `failed (${node.cause ?? '?'}, attempt ${node.attempt ?? '?'} of ${node.lastAttempt ?? '?'})`;
     case 'running':
-      return `running (pid ${node.owner?.pid ?? '?'} on ${node.owner?.host ?? '?'})`;
+      return `running (${node.retry === undefined ? '' : `attempt ${node.retry.attempt} of ${node.retry.lastAttempt}, `}pid ${node.owner?.pid ?? '?'} on ${node.owner?.host ?? '?'})`;
     default:
       return assertNever(node.state, 'node state');
   }
@@ -68,7 +74,7 @@ export async function statusCommand(workflow: string, options: StatusCommandOpti
   }
   const c = report.counts;
   process.stdout.write(
-    `\n${c.total} nodes: ${c.committed} committed, ${c['not-started']} not started, ${c.incomplete} incomplete, ${c.running} running\n`,
+    `\n${c.total} nodes: ${c.committed} committed, ${c['not-started']} not started, ${c.failed} failed, ${c.incomplete} incomplete, ${c.running} running\n`,
   );
   return EXIT.ok;
 }

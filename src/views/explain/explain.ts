@@ -9,7 +9,8 @@
 import { RunGraphError, assertNever } from '../../errors.js';
 import { shortUid, type Uid } from '../../identity/fingerprint.js';
 import { describeLedgerOperation, readLedger, type LedgerEntry } from '../../store/ledger.js';
-import { isCommitted, type StoreMetadata } from '../../store/metadata.js';
+import { isCommitted, type FailedAttempt, type StoreMetadata } from '../../store/metadata.js';
+import { describeFailedState, failureCause } from '../failure-text.js';
 import type { OwnerInfo } from '../../store/owner.js';
 import { readStoreIndex } from '../../store/store-index.js';
 import { readStoreStatus } from '../../store/store-status.js';
@@ -49,6 +50,14 @@ export type Explanation = NodeIdentity &
     | { verdict: 'reused'; committedAt: string; durationMs: number; ledger: LedgerEntry | undefined }
     | { verdict: 'running'; owner: Pick<OwnerInfo, 'pid' | 'host'> }
     | { verdict: 'will-run'; reason: 'incomplete' }
+    | {
+        verdict: 'will-run';
+        reason: 'failed';
+        /** Every failed attempt, oldest first; the last says why the node failed. */
+        attempts: FailedAttempt[];
+        /** The retries the node has now (its policy may have changed since). */
+        retries: number;
+      }
     | {
         verdict: 'will-run';
         reason: 'no-store';
@@ -131,6 +140,14 @@ export async function explainNode(graph: ConcreteGraph, label: string, workdir: 
         return { ...identity, verdict: 'running', owner: { pid: own.owner.pid, host: own.owner.host } };
       case 'incomplete':
         return { ...identity, verdict: 'will-run', reason: 'incomplete' };
+      case 'failed':
+        return {
+          ...identity,
+          verdict: 'will-run',
+          reason: 'failed',
+          attempts: own.metadata.attempts,
+          retries: node.retry.retries,
+        };
       default:
         return assertNever(own, 'store status');
     }
@@ -177,6 +194,26 @@ export async function explainNode(graph: ConcreteGraph, label: string, workdir: 
   };
 }
 
+/** Why a failed node failed: its last attempt's cause, message and stderr, and what the next run does. */
+function describeFailedNode(head: string, explanation: Extract<Explanation, { reason: 'failed' }>): string[] {
+  const last = explanation.attempts.at(-1);
+  if (last === undefined) return [`${head}: will run.`];
+  const lines = [
+    `${head}: ${describeFailedState(last)}; will run again.`,
+    `  Attempt ${last.attempt} started ${last.startedAt} and failed after ${last.durationMs} ms (${failureCause(last)}): ${last.error.code}: ${last.error.message.split('\n')[0] ?? ''}`,
+  ];
+  if (last.stderrTail !== undefined)
+    lines.push('  Its stderr ends with:', ...last.stderrTail.split('\n').map((line) => `    ${line}`));
+  const earlier = explanation.attempts.slice(0, -1);
+  if (earlier.length > 0)
+    lines.push(`  Earlier attempts: ${earlier.map((a) => `${a.attempt} (${failureCause(a)})`).join(', ')}.`);
+  lines.push(
+    `  Its output and files are kept: run-graph logs ${explanation.label}${explanation.attempts.length > 1 ? ' [--attempt N]' : ''}.`,
+    `  The next run tries it again from the start, with ${explanation.retries} ${explanation.retries === 1 ? 'retry' : 'retries'} after a failure.`,
+  );
+  return lines;
+}
+
 function describeVersion(operation: string, version: string | null): string {
   return version === null ? operation : `${operation} ${version}`;
 }
@@ -206,6 +243,7 @@ export function describeExplanation(explanation: Explanation, workdir: string): 
         '  Another run will wait for it and reuse its result.',
       ];
     case 'will-run':
+      if (explanation.reason === 'failed') return describeFailedNode(head, explanation);
       if (explanation.reason === 'incomplete') {
         return [
           `${head}: will run.`,

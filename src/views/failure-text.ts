@@ -1,0 +1,17 @@
+/**
+ * How a failed attempt reads to people, the same in `status`, `explain`,
+ * `logs` and the server: `exit 3`, `killed by SIGKILL`, or the error code.
+ */
+import type { FailedAttempt } from '../store/metadata.js';
+
+/** What ended the attempt, in a few words: `exit 3`, `killed by SIGTERM`, `E_TIMEOUT`. */
+export function failureCause(failure: FailedAttempt): string {
+  if (failure.exit?.signal !== undefined && failure.exit.signal !== null) return `killed by ${failure.exit.signal}`;
+  if (failure.exit?.code !== undefined && failure.exit.code !== null) return `exit ${failure.exit.code}`;
+  return failure.error.code;
+}
+
+/** `failed (exit 3, attempt 2 of 3)`: what `status` shows of a failed store's last attempt. */
+export function describeFailedState(failure: FailedAttempt): string {
+  return `failed (${failureCause(failure)}, attempt ${failure.attempt} of ${failure.lastAttempt})`;
+}

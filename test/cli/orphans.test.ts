@@ -1,0 +1,125 @@
+/**
+ * No orphans: a Subprocess of a killed run does not outlive it. SIGKILL
+ * `run-graph run` while its command sleeps (and would write a file when it
+ * wakes): the watchdog kills the command's process group at once. If the
+ * watchdog is killed too, the group recorded in the store is killed by the
+ * next run as it takes the store over, before the node runs again. Either
+ * way the old command writes nothing.
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { must, runCli, startCli, uidsByLabel } from '../support/cli.js';
+import { createSandbox, exists, type Sandbox } from '../support/sandbox.js';
+import { waitUntil } from '../support/wait.js';
+
+/** Whether a process runs (a zombie waiting for its parent to reap it counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** The watchdog child of process `parent`. */
+function watchdogOf(parent: number): number | undefined {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent && readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('watchdog-process.js'))
+        return Number(name);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return undefined;
+}
+
+describe('a subprocess of a killed run', () => {
+  let box: Sandbox;
+  let workflow: string;
+  let workdir: string;
+
+  beforeEach(async () => {
+    box = await createSandbox();
+    workdir = box.path('wd');
+    // Records its shell's and its sleep's pids; quick once `resume` exists, else sleeps and then writes `late`.
+    const script = [
+      'echo $$ > "$1/shell.pid"',
+      '[ -f "$1/resume" ] && { echo ok > out.txt; exit 0; }',
+      'sleep 30 & echo $! > "$1/sleep.pid"',
+      'wait',
+      'echo late > "$1/late"',
+      'echo ok > out.txt',
+    ].join('; ');
+    workflow = await box.write('wf.json', {
+      nodes: [
+        {
+          label: 'sleeper',
+          operation: 'scalems.Subprocess',
+          input: { argv: ['sh', '-c', script, 'sh', box.dir], outputFiles: ['out.txt'] },
+        },
+      ],
+    });
+  });
+  afterEach(async () => {
+    for (const name of ['shell.pid', 'sleep.pid']) {
+      const pid = Number(await readFile(box.path(name), 'utf8').catch(() => '0'));
+      if (pid > 1 && alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    await box.cleanup();
+  });
+
+  async function startAndKill(killWatchdogFirst: boolean): Promise<{ shell: number; sleep: number }> {
+    const run = startCli(['run', workflow, '--workdir', workdir, '--json'], { cwd: box.dir });
+    await run.waitFor(/"node-started"/, 20_000);
+    await waitUntil(() => readdirSync(box.dir).includes('sleep.pid'), 10_000, 'the command to start its sleep');
+    // The record is written as the command starts; on a loaded machine that may come after the command's first lines.
+    const uid = must(await uidsByLabel(workflow), 'sleeper');
+    await waitUntil(() => existsSync(join(workdir, uid, 'process-group')), 10_000, 'the process group record');
+    const shell = Number(await readFile(box.path('shell.pid'), 'utf8'));
+    const sleep = Number(await readFile(box.path('sleep.pid'), 'utf8'));
+    expect(alive(shell) && alive(sleep)).toBe(true);
+    if (killWatchdogFirst) {
+      let watchdog: number | undefined;
+      await waitUntil(() => (watchdog = watchdogOf(run.pid)) !== undefined, 10_000, 'the watchdog process');
+      process.kill(watchdog ?? 0, 'SIGKILL');
+    }
+    process.kill(run.pid, 'SIGKILL');
+    await run.exited;
+    return { shell, sleep };
+  }
+
+  it('dies with the run: the watchdog kills its group at once', async () => {
+    const { shell, sleep } = await startAndKill(false);
+    // At once: well before the 30 s sleep ends, and before anything else runs (the bound allows for a loaded machine).
+    await waitUntil(() => !alive(shell) && !alive(sleep), 10_000, "the killed run's command to be gone");
+    await writeFile(box.path('resume'), '');
+    const resumed = await runCli(['run', workflow, '--workdir', workdir]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await exists(box.path('late'))).toBe(false);
+  });
+
+  it('is killed by the next run before its node runs again when the watchdog died too', async () => {
+    const { shell, sleep } = await startAndKill(true);
+    // Nothing killed it: it still sleeps.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(alive(shell) && alive(sleep)).toBe(true);
+    const uid = must(await uidsByLabel(workflow), 'sleeper');
+    expect(await readdir(join(workdir, uid))).toContain('process-group');
+    const record = JSON.parse(await readFile(join(workdir, uid, 'process-group'), 'utf8')) as { pgid: number };
+    expect(record.pgid).toBe(shell);
+
+    await writeFile(box.path('resume'), '');
+    const resumed = await runCli(['run', workflow, '--workdir', workdir]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(alive(shell) || alive(sleep)).toBe(false);
+    expect(await exists(box.path('late'))).toBe(false);
+    expect(await readdir(join(workdir, uid))).not.toContain('process-group');
+  });
+});
