@@ -72,7 +72,16 @@ function buildProgram(): Command {
     .command('run')
     .description('run a workflow; committed nodes are reused, so running it again resumes it')
     .argument('<workflow>', 'workflow JSON file')
+    .argument('[targets...]', 'labels to run, with what they need (default: every node)')
     .addOption(workdirOption())
+    .addOption(
+      new Option(
+        '--force <label...>',
+        'run these nodes again even if committed (the old store is kept until the new one commits)',
+      ),
+    )
+    .addOption(new Option('--force-downstream <label...>', 'run these nodes and everything downstream of them again'))
+    .addOption(new Option('-n, --dry-run', 'print what would run and why; write nothing'))
     .addOption(
       new Option(
         '-j, --jobs <n>',
@@ -94,8 +103,8 @@ function buildProgram(): Command {
     .addOption(hostOption())
     .addOption(portOption())
     .addOption(tokenOption())
-    .action(async (workflow: string, options: Parameters<typeof runCommand>[1]) => {
-      process.exitCode = await runCommand(workflow, options);
+    .action(async (workflow: string, targets: string[], options: Parameters<typeof runCommand>[2]) => {
+      process.exitCode = await runCommand(workflow, targets, options);
     });
 
   program

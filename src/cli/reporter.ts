@@ -82,6 +82,10 @@ export function describeEvent(event: RunEvent): string | undefined {
       return undefined;
     case 'loop-iteration':
       return `loop      ${event.label}: iteration ${event.iteration}, condition says ${event.stop ? 'stop' : 'go on'}`;
+    case 'store-superseded':
+      return `forced    ${event.label} (${shortUid(event.uid)}): its committed store is kept aside until the new one commits`;
+    case 'store-restored':
+      return `restored  ${event.label ?? shortUid(event.uid)}: the forced run did not commit, so the store it replaced is back`;
     case 'run-interrupted':
       return 'interrupted: no new nodes will start; waiting for running nodes to stop (press Ctrl-C again to exit at once)';
     case 'run-finished': {
@@ -154,6 +158,8 @@ class ProgressReporter implements Reporter {
       case 'lock-compromised':
       case 'ledger-failed':
       case 'run-interrupted':
+      case 'store-superseded':
+      case 'store-restored':
       case 'loop-iteration':
       case 'tmp-swept':
         this.#print(describeEvent(event));

@@ -40,6 +40,10 @@ export type RunEvent =
   | { type: 'lock-compromised'; label: string; uid: Uid; message: string }
   | { type: 'ledger-failed'; label: string; uid: Uid; message: string }
   | { type: 'run-interrupted'; running: number }
+  /** A forced node's committed store was moved aside until its new store commits. */
+  | { type: 'store-superseded'; label: string; uid: Uid }
+  /** A store kept aside was put back, since its replacement failed or never finished; `label` is null for a node not in this run's graph. */
+  | { type: 'store-restored'; label: string | null; uid: Uid }
   /** A loop assembled more nodes (an iteration); the run's total grows by `count`. */
   | { type: 'nodes-added'; label: string; count: number }
   /** A loop checked its condition before iteration `iteration`. */

@@ -17,6 +17,7 @@ import { ledgerRecorder, type LedgerRecorder } from '../store/ledger.js';
 import type { ArtifactEntry, CommittedMetadata } from '../store/metadata.js';
 import type { OwnerInfo } from '../store/owner.js';
 import type { StoreClaim, Stores } from '../store/store.js';
+import { settleSuperseded, supersedeStore } from '../store/superseded.js';
 import { listStoreUids } from '../store/workdir.js';
 import type { ConcreteGraph, GraphNode } from '../workflow/graph.js';
 import { buildNode, claimStore, giveBack, type NodeOutcome, type NodeRun } from './build-node.js';
@@ -71,6 +72,8 @@ export interface RunSetup {
   readonly executionLog: string | undefined;
   /** Aborted to stop the run: no node starts after it, running ones stop at a safe point. */
   readonly signal: AbortSignal;
+  /** Nodes built again even if committed: their committed stores are kept aside until the new ones commit. */
+  readonly forced: ReadonlySet<Uid>;
 }
 
 export class Run implements NodeRun {
@@ -137,6 +140,8 @@ export class Run implements NodeRun {
     else userSignal.addEventListener('abort', onUserAbort, { once: true });
     let outcome: ScheduleResult;
     try {
+      await this.#settleSuperseded();
+      await this.#supersedeForced();
       this.#existing = await listStoreUids(this.stores.layout);
       this.emit({
         type: 'run-started',
@@ -153,6 +158,8 @@ export class Run implements NodeRun {
         Promise.all(this.#tidyings),
         Promise.all([...this.#claimsAhead.values()].map(giveBack)),
       ]);
+      // A forced node that failed or was interrupted gets its old result back.
+      await this.#settleSuperseded();
       userSignal.removeEventListener('abort', onInterrupt);
       userSignal.removeEventListener('abort', onUserAbort);
     }
@@ -272,6 +279,26 @@ export class Run implements NodeRun {
       progress: (iteration, stop) =>
         this.emit({ type: 'loop-iteration', label: loop.label, uid: loop.uid, iteration, stop }),
     };
+  }
+
+  // --- forced nodes
+
+  /** Move the committed stores of the forced nodes aside (superseded.ts), so they are built again. */
+  async #supersedeForced(): Promise<void> {
+    for (const node of this.#graph.nodes) {
+      if (!this.#setup.forced.has(node.uid)) continue;
+      if (await supersedeStore(this.stores.layout, node.uid, node.label))
+        this.emit({ type: 'store-superseded', label: node.label, uid: node.uid });
+    }
+  }
+
+  /** Drop the stores kept aside whose replacements committed; restore the others (after a failure or a kill). */
+  async #settleSuperseded(): Promise<void> {
+    for (const settled of await settleSuperseded(this.stores.layout, this.stores.owner)) {
+      if (settled.outcome !== 'restored') continue;
+      const label = this.#graph.nodes.find((n) => n.uid === settled.uid)?.label ?? null;
+      this.emit({ type: 'store-restored', label, uid: settled.uid });
+    }
   }
 
   // --- scheduling

@@ -7,6 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { RunGraphError } from '../errors.js';
+import type { Uid } from '../identity/fingerprint.js';
 import type { VerifyMode } from '../store/data-store.js';
 import { DEFAULT_STALE_MS, primeLockClock } from '../store/lock.js';
 import { currentOwner, type OwnerInfo } from '../store/owner.js';
@@ -50,6 +51,8 @@ export interface WorkerContextOptions {
 export interface RunOptions {
   /** Abort to stop starting nodes; running nodes are asked to stop at a safe point. */
   signal?: AbortSignal;
+  /** Uids of nodes to build again even if committed (the old store is kept aside until the new one commits). Default: none. */
+  forced?: ReadonlySet<Uid>;
 }
 
 export class WorkerContext {
@@ -98,6 +101,7 @@ export class WorkerContext {
       emit: this.#emit,
       executionLog: this.#executionLog,
       signal: options.signal ?? new AbortController().signal,
+      forced: options.forced ?? new Set(),
     }).execute();
   }
 }

@@ -7,7 +7,11 @@
  */
 import { WorkerContext } from '../../engine/worker-context.js';
 import { killRunningSubprocesses } from '../../operations/subprocess.js';
+import type { Uid } from '../../identity/fingerprint.js';
+import { describePlan, planRun } from '../../views/dry-run.js';
+import type { ConcreteGraph } from '../../workflow/graph.js';
 import { loadGraph } from '../../workflow/load-graph.js';
+import { forcedUids, selectTargets } from '../../workflow/select-targets.js';
 import { EXIT } from '../exit-codes.js';
 import { createReporter, type ReporterKind } from '../reporter.js';
 import { chosenWorkdir } from '../workdir-option.js';
@@ -21,6 +25,12 @@ export interface RunCommandOptions extends Partial<ServerCliOptions> {
   json?: boolean;
   verify?: boolean;
   stale: number;
+  /** Build these labels again even if committed. */
+  force?: string[];
+  /** Build these labels and everything downstream of them again. */
+  forceDownstream?: string[];
+  /** Print what would run and why; write nothing. */
+  dryRun?: boolean;
 }
 
 function reporterKind(options: RunCommandOptions): ReporterKind {
@@ -28,14 +38,18 @@ function reporterKind(options: RunCommandOptions): ReporterKind {
   return process.stderr.isTTY && process.env['CI'] === undefined ? 'tty' : 'plain';
 }
 
-export async function runCommand(workflow: string, options: RunCommandOptions): Promise<number> {
-  const graph = await loadGraph(workflow);
+/** `run-graph run <workflow> [targets...]`: run what the targets need (default: everything). */
+export async function runCommand(workflow: string, targets: string[], options: RunCommandOptions): Promise<number> {
+  const whole = await loadGraph(workflow);
+  const graph = selectTargets(whole, targets);
+  const forced = forcedUids(whole, options.force ?? [], options.forceDownstream ?? []);
+  const workdir = chosenWorkdir(workflow, options.workdir);
+  if (options.dryRun === true) return dryRun(graph, workdir, forced, options.json === true);
   const reporter = createReporter(reporterKind(options), {
     out: process.stdout,
     err: process.stderr,
     columns: process.stderr.columns,
   });
-  const workdir = chosenWorkdir(workflow, options.workdir);
   let served: Awaited<ReturnType<typeof startRunServer>> | undefined;
   const context = await WorkerContext.open({
     workdir,
@@ -66,7 +80,7 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const summary = await context.run(graph, { signal: controller.signal });
+    const summary = await context.run(graph, { signal: controller.signal, forced });
     reporter.close();
     if (summary.interrupted) {
       reporter.notice(
@@ -93,4 +107,12 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
     process.off('SIGTERM', onSignal);
     await served?.close();
   }
+}
+
+/** `--dry-run`: the plan, in words or as JSON; nothing is written, not even the working directory. */
+async function dryRun(graph: ConcreteGraph, workdir: string, forced: ReadonlySet<Uid>, json: boolean): Promise<number> {
+  const plan = await planRun(graph, workdir, forced);
+  if (json) process.stdout.write(`${JSON.stringify({ dryRun: true, workdir, nodes: plan })}\n`);
+  else process.stdout.write(`${describePlan(plan, workdir).join('\n')}\n`);
+  return EXIT.ok;
 }
