@@ -35,6 +35,8 @@ export type ErrorCode =
   | 'E_UID_MISMATCH'
   | 'E_UNKNOWN_ARTIFACT'
   | 'E_NOT_COMMITTED'
+  | 'E_PUBLISH_PATH'
+  | 'E_PUBLISH_CONFLICT'
   | 'E_REMOTE';
 
 /** Where in the user's input a problem was found. All parts are optional. */

@@ -42,6 +42,8 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_UID_MISMATCH':
     case 'E_UNKNOWN_ARTIFACT':
     case 'E_NOT_COMMITTED':
+    case 'E_PUBLISH_PATH':
+    case 'E_PUBLISH_CONFLICT':
       return EXIT.badInput;
     case 'E_WORKDIR':
     case 'E_LOCKED':

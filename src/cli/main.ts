@@ -16,6 +16,7 @@ import { gcCommand } from './commands/gc.js';
 import { graphCommand } from './commands/graph.js';
 import { importCommand } from './commands/import.js';
 import { inspectCommand } from './commands/inspect.js';
+import { publishCommand } from './commands/publish.js';
 import { remoteStatusCommand } from './commands/remote-status.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
@@ -66,6 +67,11 @@ function buildProgram(): Command {
     new Option('--host <address>', 'address to serve on; any but a loopback one needs a token').default('127.0.0.1');
   const portOption = (): Option =>
     new Option('--port <port>', 'port to serve on (0: any free port)').default(DEFAULT_PORT).argParser(parsePort);
+  const publishDirOption = (): Option =>
+    new Option(
+      '--publish-dir <dir>',
+      'root of the paths in the workflow\'s "publish" section (default: the workflow file\'s directory)',
+    );
   const tokenOption = (): Option => new Option('--token <token>', `bearer token (default: $${TOKEN_ENV})`);
 
   program
@@ -82,6 +88,7 @@ function buildProgram(): Command {
     )
     .addOption(new Option('--force-downstream <label...>', 'run these nodes and everything downstream of them again'))
     .addOption(new Option('-n, --dry-run', 'print what would run and why; write nothing'))
+    .addOption(publishDirOption())
     .addOption(
       new Option(
         '-j, --jobs <n>',
@@ -105,6 +112,19 @@ function buildProgram(): Command {
     .addOption(tokenOption())
     .action(async (workflow: string, targets: string[], options: Parameters<typeof runCommand>[2]) => {
       process.exitCode = await runCommand(workflow, targets, options);
+    });
+
+  program
+    .command('publish')
+    .description(
+      "put the workflow's published outputs at their paths again, from committed stores alone; say which are not committed",
+    )
+    .argument('<workflow>', 'workflow JSON file')
+    .addOption(workdirOption())
+    .addOption(publishDirOption())
+    .addOption(jsonOption('print what was published as JSON'))
+    .action(async (workflow: string, options: Parameters<typeof publishCommand>[1]) => {
+      process.exitCode = await publishCommand(workflow, options);
     });
 
   program

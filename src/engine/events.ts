@@ -48,6 +48,10 @@ export type RunEvent =
   | { type: 'nodes-added'; label: string; count: number }
   /** A loop checked its condition before iteration `iteration`. */
   | { type: 'loop-iteration'; label: string; uid: Uid; iteration: number; stop: boolean }
+  /** A published output was put at its path (`path` as the workflow writes it); `unchanged` ones are not reported. */
+  | { type: 'output-published'; label: string; output: string; path: string; how: 'linked' | 'copied' }
+  /** A published output could not be put at its path; the node is committed all the same. */
+  | { type: 'publish-failed'; label: string; output: string; path: string; error: EventError }
   | { type: 'run-finished'; ok: boolean; interrupted: boolean; counts: RunCounts; durationMs: number };
 
 export type RunEventType = RunEvent['type'];

@@ -23,6 +23,7 @@ import type { ConcreteGraph, GraphNode } from '../workflow/graph.js';
 import { buildNode, claimStore, giveBack, type NodeOutcome, type NodeRun } from './build-node.js';
 import type { EventError, EventListener, RunCounts } from './events.js';
 import type { Executor } from './executors/executor.js';
+import { Publisher, type PublishTarget } from './publisher.js';
 import { JobSlots, Schedule, type ScheduleResult } from './scheduler.js';
 
 export interface NodeFailure {
@@ -39,6 +40,8 @@ export interface RunSummary {
   durationMs: number;
   /** Committed metadata of every node that finished (built or reused), by label. */
   results: Map<string, CommittedMetadata>;
+  /** Published outputs that could not be put at their paths (each a `publish-failed` event). */
+  publishFailures: number;
 }
 
 /** Plain-data form of any error, for events and summaries. */
@@ -74,6 +77,8 @@ export interface RunSetup {
   readonly signal: AbortSignal;
   /** Nodes built again even if committed: their committed stores are kept aside until the new ones commit. */
   readonly forced: ReadonlySet<Uid>;
+  /** Outputs put at their published paths as their nodes finish. */
+  readonly publish: readonly PublishTarget[];
 }
 
 export class Run implements NodeRun {
@@ -107,6 +112,7 @@ export class Run implements NodeRun {
   readonly #building = new Map<Uid, { schedule: Schedule; nodes: readonly GraphNode[]; index: number }>();
   /** Committed stores being tidied in the background. */
   readonly #tidyings = new Set<Promise<void>>();
+  readonly #publisher: Publisher;
 
   constructor(graph: ConcreteGraph, setup: RunSetup) {
     this.#graph = graph;
@@ -116,6 +122,7 @@ export class Run implements NodeRun {
     this.emit = setup.emit;
     this.compute = new JobSlots(setup.jobs);
     this.#inFlight = new JobSlots(setup.jobs * NODES_IN_FLIGHT_PER_JOB);
+    this.#publisher = new Publisher(setup.publish, setup.emit);
     this.#counts = { total: graph.nodes.length, reused: 0, committed: 0, failed: 0, skipped: 0, notRun: 0 };
     this.#ledger = ledgerRecorder(graph, this.stores.layout.root, this.stores.owner, (node, error) =>
       this.emit({
@@ -346,6 +353,7 @@ export class Run implements NodeRun {
     if (outcome.kind === 'deferred') return 'deferred';
     this.#finished.set(node.uid, outcome.metadata);
     this.#results.set(node.label, outcome.metadata);
+    this.#publisher.finished(node.uid, this.stores.dir(node.uid), outcome.metadata);
     if (outcome.kind === 'reused') this.#counts.reused++;
     else this.#counts.committed++;
     return true;
@@ -418,12 +426,13 @@ export class Run implements NodeRun {
     // stores committed meanwhile (see Stores.tidyLeftover); a later run would clear those, this one does now.
     if (this.#othersSeen)
       for (const uid of this.#finished.keys()) await this.stores.tidyLeftover(uid).catch(() => undefined);
+    const publishFailures = await this.#publisher.settled();
     const swept = await this.stores.sweepTmp().catch(() => []);
     if (swept.length > 0) this.emit({ type: 'tmp-swept', entries: swept });
     const counts = this.#counts;
     const ok = counts.failed === 0 && !interrupted && counts.reused + counts.committed === counts.total;
     const durationMs = Math.round(performance.now() - this.#started);
     this.emit({ type: 'run-finished', ok, interrupted, counts: { ...counts }, durationMs });
-    return { ok, interrupted, counts, failures: this.#failures, durationMs, results: this.#results };
+    return { ok, interrupted, counts, failures: this.#failures, durationMs, results: this.#results, publishFailures };
   }
 }

@@ -16,6 +16,7 @@ import { openWorkdir, type WorkdirLayout } from '../store/workdir.js';
 import type { ConcreteGraph } from '../workflow/graph.js';
 import type { EventListener } from './events.js';
 import { LocalExecutor } from './executors/local.js';
+import type { PublishTarget } from './publisher.js';
 import { Run, type RunSummary } from './run.js';
 
 export { NODES_IN_FLIGHT_PER_JOB, toEventError, type NodeFailure, type RunSummary } from './run.js';
@@ -53,6 +54,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Uids of nodes to build again even if committed (the old store is kept aside until the new one commits). Default: none. */
   forced?: ReadonlySet<Uid>;
+  /** Outputs to put at published paths as their nodes commit or are reused (see engine/publisher.ts). Default: none. */
+  publish?: readonly PublishTarget[];
 }
 
 export class WorkerContext {
@@ -102,6 +105,7 @@ export class WorkerContext {
       executionLog: this.#executionLog,
       signal: options.signal ?? new AbortController().signal,
       forced: options.forced ?? new Set(),
+      publish: options.publish ?? [],
     }).execute();
   }
 }

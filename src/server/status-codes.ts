@@ -141,6 +141,8 @@ export function toApiError(error: unknown): ApiError {
     case 'E_RUN_FAILED':
     case 'E_INTERRUPTED':
     case 'E_REMOTE':
+    case 'E_PUBLISH_PATH':
+    case 'E_PUBLISH_CONFLICT':
       return new ApiError('INTERNAL', message);
     default:
       return assertNever(error.code, 'error code');

@@ -61,4 +61,6 @@ export interface WorkflowSpec {
   /** Modules that define operations, relative to the workflow file (`"./my-ops.js"`). */
   operations?: string[];
   nodes: WorkflowNodeSpec[];
+  /** Outputs published at paths relative to the workflow file: `{"results/total.npy": {"$ref": "total"}}` (see publish-plan.ts). */
+  publish?: { [path: string]: JsonValue };
 }

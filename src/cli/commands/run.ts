@@ -13,6 +13,7 @@ import type { ConcreteGraph } from '../../workflow/graph.js';
 import { loadGraph } from '../../workflow/load-graph.js';
 import { forcedUids, selectTargets } from '../../workflow/select-targets.js';
 import { EXIT } from '../exit-codes.js';
+import { publishRoot, publishTargets } from '../publish-option.js';
 import { createReporter, type ReporterKind } from '../reporter.js';
 import { chosenWorkdir } from '../workdir-option.js';
 import { startRunServer, type ServerCliOptions } from './serve.js';
@@ -31,6 +32,8 @@ export interface RunCommandOptions extends Partial<ServerCliOptions> {
   forceDownstream?: string[];
   /** Print what would run and why; write nothing. */
   dryRun?: boolean;
+  /** Root of the published paths (default: the workflow file's directory). */
+  publishDir?: string;
 }
 
 function reporterKind(options: RunCommandOptions): ReporterKind {
@@ -45,6 +48,7 @@ export async function runCommand(workflow: string, targets: string[], options: R
   const forced = forcedUids(whole, options.force ?? [], options.forceDownstream ?? []);
   const workdir = chosenWorkdir(workflow, options.workdir);
   if (options.dryRun === true) return dryRun(graph, workdir, forced, options.json === true);
+  const publish = await publishTargets(whole, graph, publishRoot(workflow, options.publishDir), workdir);
   const reporter = createReporter(reporterKind(options), {
     out: process.stdout,
     err: process.stderr,
@@ -80,7 +84,7 @@ export async function runCommand(workflow: string, targets: string[], options: R
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const summary = await context.run(graph, { signal: controller.signal, forced });
+    const summary = await context.run(graph, { signal: controller.signal, forced, publish });
     reporter.close();
     if (summary.interrupted) {
       reporter.notice(
@@ -99,6 +103,12 @@ export async function runCommand(workflow: string, targets: string[], options: R
         );
         return EXIT.workdir;
       }
+      return EXIT.nodeFailed;
+    }
+    if (summary.publishFailures > 0) {
+      reporter.notice(
+        `${summary.publishFailures} published output${summary.publishFailures === 1 ? '' : 's'} could not be written; \`run-graph publish ${workflow}\` tries again`,
+      );
       return EXIT.nodeFailed;
     }
     return EXIT.ok;
