@@ -187,7 +187,8 @@ export class ProgressReporter {
           this.#firstStartAt === undefined ? undefined : now - this.#firstStartAt,
         ),
       },
-      this.#streams.err.columns ?? this.#streams.columns ?? 80,
+      // A pseudo-terminal nobody sized says 0 columns.
+      this.#streams.err.columns || this.#streams.columns || 80,
     );
     this.#streams.err.write(`${CLEAR_LINE}${line}`);
     this.#drawn = true;
