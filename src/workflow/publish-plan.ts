@@ -94,7 +94,8 @@ function resolveOutput(
   try {
     value = assembler.resolveTopLevelReference(ref, `publish.${key}`);
   } catch (error) {
-    const dot = ref.lastIndexOf('.');
+    // Labels have no dots; output names may (`positions.npy`): the output starts at the first dot of the last segment.
+    const dot = ref.indexOf('.', ref.lastIndexOf('/') + 1);
     const node = byLabel.get(ref) ?? (dot < 0 ? undefined : byLabel.get(ref.slice(0, dot)));
     if (node === undefined) throw error;
     const output = node === byLabel.get(ref) ? node.operation.defaultOutput : ref.slice(dot + 1);

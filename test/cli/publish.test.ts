@@ -6,11 +6,11 @@
  * bad paths fail before anything runs; `run-graph publish` redoes it from
  * committed stores alone.
  */
-import { mkdir, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { must, runCli, uidsByLabel } from '../support/cli.js';
+import { REPO_ROOT, must, runCli, uidsByLabel } from '../support/cli.js';
 import { createSandbox, exists, writeJson, type Sandbox } from '../support/sandbox.js';
 import { storeUids } from '../support/stores.js';
 
@@ -204,5 +204,22 @@ describe('published results', () => {
     const parsed = JSON.parse(all.stdout) as { published: { path: string; outcome: string }[] };
     expect(parsed.published.map((p) => p.outcome)).toEqual(['linked', 'linked', 'linked']);
     expect(await exists(box.path('results/total.npy'))).toBe(true);
+  });
+
+  it("runs the README's example: each member's outputs at results/member-NN/, the README showing its section", async () => {
+    const example = await readFile(join(REPO_ROOT, 'examples', 'published-ensemble.json'), 'utf8');
+    const section = /^ {2}"publish": \{\n[\s\S]*?^ {2}\}/m.exec(example)?.[0];
+    expect(section).toBeDefined();
+    const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain((section as string).replace(/^ {2}/gm, ''));
+
+    await cp(join(REPO_ROOT, 'examples', 'scripts'), box.path('scripts'), { recursive: true });
+    const copy = await box.write('published-ensemble.json', example);
+    const result = await runCli(['run', copy], { timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(0);
+    for (const member of ['00', '01', '02'])
+      expect((await readdir(box.path('results', `member-${member}`))).sort()).toEqual(['msd.npy', 'positions.npy']);
+    const header = (await readFile(box.path('results/member-02/msd.npy'))).subarray(0, 6).toString('latin1');
+    expect(header).toBe('\x93NUMPY');
   });
 });

@@ -22,7 +22,7 @@ function shellQuote(word: string): string {
 export function runInTerminal(args: readonly string[], cwd: string): Promise<{ code: number | null; raw: string }> {
   requireBuiltCli();
   const command = `stty cols 100 rows 40; exec ${[process.execPath, CLI, ...args].map(shellQuote).join(' ')}`;
-  const env = { ...process.env, TERM: 'xterm' };
+  const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm' };
   // The reporter draws the bar only outside CI, as a person's terminal is.
   delete env['CI'];
   return new Promise((resolve, reject) => {
