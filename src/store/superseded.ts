@@ -80,6 +80,23 @@ export type SettledStore =
  * process other than `self` holds the replacement.
  */
 export async function settleSuperseded(layout: WorkdirLayout, self: OwnerInfo): Promise<SettledStore[]> {
+  try {
+    return await settle(layout, self);
+  } catch (error) {
+    if (error instanceof RunGraphError) throw error;
+    throw new RunGraphError(
+      'E_WORKDIR',
+      `cannot settle the stores kept aside in ${SUPERSEDED_DIR}/: ${String(error)}`,
+      {
+        value: supersededDir(layout),
+        cause: error,
+        hint: 'the working directory must be writable; the stores kept aside are untouched until it is',
+      },
+    );
+  }
+}
+
+async function settle(layout: WorkdirLayout, self: OwnerInfo): Promise<SettledStore[]> {
   const aside = supersededDir(layout);
   let names: string[];
   try {
