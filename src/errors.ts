@@ -41,7 +41,9 @@ export type ErrorCode =
   | 'E_SLURM_JOB'
   | 'E_RESOURCES'
   | 'E_UNSATISFIABLE'
-  | 'E_TIMEOUT';
+  | 'E_TIMEOUT'
+  | 'E_PUBLISH_PATH'
+  | 'E_PUBLISH_CONFLICT';
 
 /** Where in the user's input a problem was found. All parts are optional. */
 export interface ErrorLocation {

@@ -45,6 +45,8 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_NOT_COMMITTED':
     case 'E_RESOURCES':
     case 'E_UNSATISFIABLE':
+    case 'E_PUBLISH_PATH':
+    case 'E_PUBLISH_CONFLICT':
       return EXIT.badInput;
     case 'E_WORKDIR':
     case 'E_LOCKED':

@@ -24,6 +24,7 @@ import type { unlockCommand } from './commands/unlock.js';
 import type { validateCommand } from './commands/validate.js';
 import type { slurmJobCommand } from './commands/slurm-job.js';
 import type { logsCommand } from './commands/logs.js';
+import type { publishCommand } from './commands/publish.js';
 
 interface GlobalOptions {
   verbose?: boolean;
@@ -69,11 +70,26 @@ function buildProgram(): Command {
     new Option('--host <address>', 'address to serve on; any but a loopback one needs a token').default('127.0.0.1');
   const portOption = (): Option =>
     new Option('--port <port>', 'port to serve on (0: any free port)').default(DEFAULT_PORT).argParser(parsePort);
+  const publishDirOption = (): Option =>
+    new Option(
+      '--publish-dir <dir>',
+      'root of the paths in the workflow\'s "publish" section (default: the workflow file\'s directory)',
+    );
 
   addResourceOptions(program.command('run'))
     .description('run a workflow; committed nodes are reused, so running it again resumes it')
     .argument('<workflow>', 'workflow JSON file')
+    .argument('[targets...]', 'labels to run, with what they need (default: every node)')
     .addOption(workdirOption())
+    .addOption(
+      new Option(
+        '--force <label...>',
+        'run these nodes again even if committed (the old store is kept until the new one commits)',
+      ),
+    )
+    .addOption(new Option('--force-downstream <label...>', 'run these nodes and everything downstream of them again'))
+    .addOption(new Option('-n, --dry-run', 'print what would run and why; write nothing'))
+    .addOption(publishDirOption())
     .addOption(
       new Option(
         '-j, --jobs <n>',
@@ -129,9 +145,23 @@ function buildProgram(): Command {
         'slurm: extra sbatch options for every job, e.g. --sbatch-option=--exclusive',
       ),
     )
-    .action(async (workflow: string, options: Parameters<typeof runCommand>[1]) => {
+    .action(async (workflow: string, targets: string[], options: Parameters<typeof runCommand>[2]) => {
       const { runCommand } = await import('./commands/run.js');
-      process.exitCode = await runCommand(workflow, options);
+      process.exitCode = await runCommand(workflow, targets, options);
+    });
+
+  program
+    .command('publish')
+    .description(
+      "put the workflow's published outputs at their paths again, from committed stores alone; say which are not committed",
+    )
+    .argument('<workflow>', 'workflow JSON file')
+    .addOption(workdirOption())
+    .addOption(publishDirOption())
+    .addOption(jsonOption('print what was published as JSON'))
+    .action(async (workflow: string, options: Parameters<typeof publishCommand>[1]) => {
+      const { publishCommand } = await import('./commands/publish.js');
+      process.exitCode = await publishCommand(workflow, options);
     });
 
   program

@@ -2,13 +2,17 @@
  * How a run looks to the person or program that started it. The engine only
  * emits events; a reporter turns them into output:
  * - `json`: one JSON object per line on stdout, for machines;
- * - `tty`: a progress line redrawn in place (done / total, what is running),
- *   with failures and warnings printed above it;
+ * - `tty`: a progress bar redrawn in place (progress-reporter.ts), with
+ *   failures and warnings printed above it, and a summary at the end;
  * - `plain`: one line per event, for logs and CI.
  */
 import type { RunEvent } from '../engine/events.js';
+import { formatMs } from './progress-line.js';
 import { assertNever } from '../errors.js';
 import { shortUid } from '../identity/fingerprint.js';
+import { ProgressReporter } from './progress-reporter.js';
+
+export { formatMs } from './progress-line.js';
 
 export type ReporterKind = 'json' | 'tty' | 'plain';
 
@@ -44,7 +48,7 @@ export function createReporter(kind: ReporterKind, streams: ReporterStreams): Re
         close: () => undefined,
       };
     case 'tty':
-      return new ProgressReporter(streams);
+      return new ProgressReporter(streams, describeEvent);
     default:
       return assertNever(kind, 'reporter kind');
   }
@@ -84,6 +88,14 @@ export function describeEvent(event: RunEvent): string | undefined {
       return undefined;
     case 'loop-iteration':
       return `loop      ${event.label}: iteration ${event.iteration}, condition says ${event.stop ? 'stop' : 'go on'}`;
+    case 'store-superseded':
+      return `forced    ${event.label} (${shortUid(event.uid)}): its committed store is kept aside until the new one commits`;
+    case 'store-restored':
+      return `restored  ${event.label ?? shortUid(event.uid)}: the forced run did not commit, so the store it replaced is back`;
+    case 'output-published':
+      return `published ${event.path} <- ${event.label}.${event.output} (${event.how})`;
+    case 'publish-failed':
+      return `warning: could not publish ${event.path} (${event.label}.${event.output}): ${event.error.message}`;
     case 'run-interrupted':
       return 'interrupted: no new nodes will start; waiting for running nodes to stop (press Ctrl-C again to exit at once)';
     case 'run-finished': {
@@ -93,113 +105,5 @@ export function describeEvent(event: RunEvent): string | undefined {
     }
     default:
       return assertNever(event, 'event');
-  }
-}
-
-export function formatMs(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const minutes = Math.floor(ms / 60_000);
-  return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
-}
-
-/** A single status line, redrawn at most every 100 ms, with notable events printed above it. */
-class ProgressReporter implements Reporter {
-  readonly #streams: ReporterStreams;
-  readonly #running = new Set<string>();
-  #total = 0;
-  #done = 0;
-  #reused = 0;
-  #failed = 0;
-  #lastDraw = 0;
-  #drawn = false;
-
-  constructor(streams: ReporterStreams) {
-    this.#streams = streams;
-  }
-
-  onEvent(event: RunEvent): void {
-    switch (event.type) {
-      case 'run-started':
-        this.#total = event.total;
-        this.#print(describeEvent(event));
-        break;
-      case 'node-started':
-        this.#running.add(event.label);
-        break;
-      case 'node-reused':
-        this.#done++;
-        this.#reused++;
-        break;
-      case 'node-committed':
-        this.#running.delete(event.label);
-        this.#done++;
-        break;
-      case 'node-failed':
-        this.#running.delete(event.label);
-        this.#failed++;
-        this.#print(describeEvent(event));
-        break;
-      case 'node-retrying':
-        this.#print(describeEvent(event));
-        break;
-      case 'run-finished':
-        this.#print(describeEvent(event));
-        return;
-      case 'nodes-added':
-        this.#total += event.count;
-        break;
-      case 'node-committing':
-        // Still in progress until it commits.
-        break;
-      case 'node-skipped':
-      case 'store-reset':
-      case 'store-quarantined':
-      case 'lock-waiting':
-      case 'lock-compromised':
-      case 'ledger-failed':
-      case 'run-interrupted':
-      case 'loop-iteration':
-      case 'tmp-swept':
-        this.#print(describeEvent(event));
-        break;
-      default:
-        assertNever(event, 'event');
-    }
-    this.#draw(false);
-  }
-
-  notice(text: string): void {
-    this.#print(text);
-  }
-
-  close(): void {
-    this.#clear();
-  }
-
-  #print(line: string | undefined): void {
-    if (line === undefined) return;
-    this.#clear();
-    this.#streams.out.write(`${line}\n`);
-    this.#draw(true);
-  }
-
-  #clear(): void {
-    if (this.#drawn) this.#streams.err.write('\r\x1b[2K');
-    this.#drawn = false;
-  }
-
-  #draw(force: boolean): void {
-    const now = Date.now();
-    if (!force && now - this.#lastDraw < 100) return;
-    if (this.#total === 0) return;
-    this.#lastDraw = now;
-    const running = [...this.#running];
-    const names = running.slice(0, 3).join(', ') + (running.length > 3 ? `, +${running.length - 3}` : '');
-    let line = `[${this.#done}/${this.#total}] reused ${this.#reused}, failed ${this.#failed}${running.length > 0 ? ` | running: ${names}` : ''}`;
-    const columns = this.#streams.columns ?? 80;
-    if (line.length > columns - 1) line = `${line.slice(0, columns - 4)}...`;
-    this.#streams.err.write(`\r\x1b[2K${line}`);
-    this.#drawn = true;
   }
 }

@@ -50,10 +50,18 @@ export type RunEvent =
   | { type: 'lock-compromised'; label: string; uid: Uid; message: string }
   | { type: 'ledger-failed'; label: string; uid: Uid; message: string }
   | { type: 'run-interrupted'; running: number }
+  /** A forced node's committed store was moved aside until its new store commits. */
+  | { type: 'store-superseded'; label: string; uid: Uid }
+  /** A store kept aside was put back, since its replacement failed or never finished; `label` is null for a node not in this run's graph. */
+  | { type: 'store-restored'; label: string | null; uid: Uid }
   /** A loop assembled more nodes (an iteration); the run's total grows by `count`. */
   | { type: 'nodes-added'; label: string; count: number }
   /** A loop checked its condition before iteration `iteration`. */
   | { type: 'loop-iteration'; label: string; uid: Uid; iteration: number; stop: boolean }
+  /** A published output was put at its path (`path` as the workflow writes it); `unchanged` ones are not reported. */
+  | { type: 'output-published'; label: string; output: string; path: string; how: 'linked' | 'copied' }
+  /** A published output could not be put at its path; the node is committed all the same. */
+  | { type: 'publish-failed'; label: string; output: string; path: string; error: EventError }
   | { type: 'run-finished'; ok: boolean; interrupted: boolean; counts: RunCounts; durationMs: number };
 
 export type RunEventType = RunEvent['type'];

@@ -17,12 +17,14 @@ import { ledgerRecorder, type LedgerRecorder } from '../store/ledger.js';
 import type { ArtifactEntry, CommittedMetadata } from '../store/metadata.js';
 import type { OwnerInfo } from '../store/owner.js';
 import type { StoreClaim, Stores } from '../store/store.js';
+import { settleSuperseded, supersedeStore } from '../store/superseded.js';
 import { listStoreUids } from '../store/workdir.js';
 import type { ConcreteGraph, GraphNode } from '../workflow/graph.js';
 import { buildNode, claimStore, giveBack, type ComputeSlots, type NodeOutcome, type NodeRun } from './build-node.js';
 import { checkNodesFit, memorySlots, type Capacity } from './capacity.js';
 import type { EventError, EventListener, RunCounts } from './events.js';
 import type { Executor } from './executors/executor.js';
+import { Publisher, type PublishTarget } from './publisher.js';
 import { JobSlots, Schedule, type ScheduleResult } from './scheduler.js';
 
 export interface NodeFailure {
@@ -39,6 +41,8 @@ export interface RunSummary {
   durationMs: number;
   /** Committed metadata of every node that finished (built or reused), by label. */
   results: Map<string, CommittedMetadata>;
+  /** Published outputs that could not be put at their paths (each a `publish-failed` event). */
+  publishFailures: number;
 }
 
 /** Plain-data form of any error, for events and summaries. */
@@ -74,6 +78,10 @@ export interface RunSetup {
   readonly executionLog: string | undefined;
   /** Aborted to stop the run: no node starts after it, running ones stop at a safe point. */
   readonly signal: AbortSignal;
+  /** Nodes built again even if committed: their committed stores are kept aside until the new ones commit. */
+  readonly forced: ReadonlySet<Uid>;
+  /** Outputs put at their published paths as their nodes finish. */
+  readonly publish: readonly PublishTarget[];
 }
 
 export class Run implements NodeRun {
@@ -115,6 +123,7 @@ export class Run implements NodeRun {
   readonly #passedOver = new Set<Uid>();
   /** Picks among ready nodes once others share the directory (see #pick). */
   readonly #random: () => number;
+  readonly #publisher: Publisher;
 
   constructor(graph: ConcreteGraph, setup: RunSetup) {
     this.#graph = graph;
@@ -128,6 +137,7 @@ export class Run implements NodeRun {
       memory: new JobSlots(Math.max(1, memorySlots(setup.capacity.memoryBytes))),
     };
     this.#inFlight = new JobSlots(setup.jobs * NODES_IN_FLIGHT_PER_JOB);
+    this.#publisher = new Publisher(setup.publish, setup.emit);
     this.#counts = { total: graph.nodes.length, reused: 0, committed: 0, failed: 0, skipped: 0, notRun: 0 };
     this.#random = seededRandom(this.stores.owner.contextId);
     this.#ledger = ledgerRecorder(graph, this.stores.layout.root, this.stores.owner, (node, error) =>
@@ -153,6 +163,8 @@ export class Run implements NodeRun {
     else userSignal.addEventListener('abort', onUserAbort, { once: true });
     let outcome: ScheduleResult;
     try {
+      await this.#settleSuperseded();
+      await this.#supersedeForced();
       this.#existing = await listStoreUids(this.stores.layout);
       this.emit({
         type: 'run-started',
@@ -169,6 +181,8 @@ export class Run implements NodeRun {
         Promise.all(this.#tidyings),
         Promise.all([...this.#claimsAhead.values()].map(giveBack)),
       ]);
+      // A forced node that failed or was interrupted gets its old result back.
+      await this.#settleSuperseded();
       this.stores.commits.close();
       userSignal.removeEventListener('abort', onInterrupt);
       userSignal.removeEventListener('abort', onUserAbort);
@@ -327,6 +341,26 @@ export class Run implements NodeRun {
     };
   }
 
+  // --- forced nodes
+
+  /** Move the committed stores of the forced nodes aside (superseded.ts), so they are built again. */
+  async #supersedeForced(): Promise<void> {
+    for (const node of this.#graph.nodes) {
+      if (!this.#setup.forced.has(node.uid)) continue;
+      if (await supersedeStore(this.stores.layout, node.uid, node.label))
+        this.emit({ type: 'store-superseded', label: node.label, uid: node.uid });
+    }
+  }
+
+  /** Drop the stores kept aside whose replacements committed; restore the others (after a failure or a kill). */
+  async #settleSuperseded(): Promise<void> {
+    for (const settled of await settleSuperseded(this.stores.layout, this.stores.owner)) {
+      if (settled.outcome !== 'restored') continue;
+      const label = this.#graph.nodes.find((n) => n.uid === settled.uid)?.label ?? null;
+      this.emit({ type: 'store-restored', label, uid: settled.uid });
+    }
+  }
+
   // --- scheduling
 
   /** Schedule a batch of nodes (the graph's, or a loop iteration's) with the run's shared slots; committed ones are reused. */
@@ -409,6 +443,7 @@ export class Run implements NodeRun {
     }
     this.#finished.set(node.uid, outcome.metadata);
     this.#results.set(node.label, outcome.metadata);
+    this.#publisher.finished(node.uid, this.stores.dir(node.uid), outcome.metadata);
     if (outcome.kind === 'reused') this.#counts.reused++;
     else this.#counts.committed++;
     return true;
@@ -481,6 +516,7 @@ export class Run implements NodeRun {
     // stores committed meanwhile (see Stores.tidyLeftover); a later run would clear those, this one does now.
     if (this.#othersSeen)
       for (const uid of this.#finished.keys()) await this.stores.tidyLeftover(uid).catch(() => undefined);
+    const publishFailures = await this.#publisher.settled();
     const swept = await this.stores.sweepTmp().catch(() => []);
     if (swept.length > 0) this.emit({ type: 'tmp-swept', entries: swept });
     const counts = this.#counts;
@@ -492,7 +528,7 @@ export class Run implements NodeRun {
       const uid = elsewhere.get(label);
       return uid === undefined ? undefined : this.#finishedMetadata(uid);
     });
-    return { ok, interrupted, counts, failures: this.#failures, durationMs, results };
+    return { ok, interrupted, counts, failures: this.#failures, durationMs, results, publishFailures };
   }
 }
 

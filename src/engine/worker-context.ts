@@ -6,6 +6,7 @@
  * executor.
  */
 import { RunGraphError } from '../errors.js';
+import type { Uid } from '../identity/fingerprint.js';
 import type { VerifyMode } from '../store/data-store.js';
 import { DEFAULT_STALE_MS, primeLockClock } from '../store/lock.js';
 import { currentOwner, type OwnerInfo } from '../store/owner.js';
@@ -15,6 +16,7 @@ import type { ConcreteGraph } from '../workflow/graph.js';
 import { checkNodesFit, runCapacity, type Capacity } from './capacity.js';
 import type { EventListener } from './events.js';
 import { LocalExecutor } from './executors/local.js';
+import type { PublishTarget } from './publisher.js';
 import { Run, type RunSummary } from './run.js';
 
 export { NODES_IN_FLIGHT_PER_JOB, toEventError, type NodeFailure, type RunSummary } from './run.js';
@@ -63,6 +65,10 @@ export interface WorkerContextOptions {
 export interface RunOptions {
   /** Abort to stop starting nodes; running nodes are asked to stop at a safe point. */
   signal?: AbortSignal;
+  /** Uids of nodes to build again even if committed (the old store is kept aside until the new one commits). Default: none. */
+  forced?: ReadonlySet<Uid>;
+  /** Outputs to put at published paths as their nodes commit or are reused (see engine/publisher.ts). Default: none. */
+  publish?: readonly PublishTarget[];
 }
 
 export class WorkerContext {
@@ -125,6 +131,8 @@ export class WorkerContext {
       emit: this.#emit,
       executionLog: this.#executionLog,
       signal: options.signal ?? new AbortController().signal,
+      forced: options.forced ?? new Set(),
+      publish: options.publish ?? [],
     }).execute();
   }
 }

@@ -159,6 +159,8 @@ export function toApiError(error: unknown): ApiError {
     case 'E_REMOTE':
     case 'E_SLURM':
     case 'E_SLURM_JOB':
+    case 'E_PUBLISH_PATH':
+    case 'E_PUBLISH_CONFLICT':
       return new ApiError('INTERNAL', message);
     default:
       return assertNever(error.code, 'error code');

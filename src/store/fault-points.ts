@@ -21,7 +21,9 @@ export type FaultPoint =
   /** The committed metadata is fsynced under its temporary name, not yet renamed. */
   | 'after-metadata-temp'
   /** metadata.json says `committed`; the lock is still held. */
-  | 'after-commit';
+  | 'after-commit'
+  /** A forced node's committed store was moved to superseded/; nothing else has happened. */
+  | 'after-supersede';
 
 /** Writes that fault injection can make fail. */
 export type FaultWrite = 'publish' | 'artifact-write' | 'metadata-write';

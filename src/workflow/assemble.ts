@@ -177,6 +177,8 @@ export function isBooleanType(type: ValueType): boolean {
 export class GraphAssembler {
   readonly #options: AssemblerOptions;
   readonly #spec: WorkflowSpec;
+  /** What each top-level label names, once assembleWorkflow has run. */
+  #topLevel = new Map<string, Entity>();
   /** Each `$file` as written, digested, or the reason it could not be (reported where it is used). */
   readonly #files: ReadonlyMap<string, FileInput | RunGraphError>;
   readonly #positions = new WeakMap<readonly GraphNode[], { index: Map<Uid, number>; upTo: number }>();
@@ -229,12 +231,22 @@ export class GraphAssembler {
   /** The top level of the workflow. */
   assembleWorkflow(): GraphNode[] {
     const nodes: GraphNode[] = [];
-    this.#assembleScope(
+    this.#topLevel = this.#assembleScope(
       this.#spec.nodes,
       { prefix: '', inputs: undefined, scopeDepends: [], origin: 'the workflow', retry: [], resources: [] },
       nodes,
     );
     return nodes;
+  }
+
+  /**
+   * What a reference written at the top level names (`label`,
+   * `label.output`, `m[3].output`, `m.output`), as a node's input would see
+   * it: how `"publish"` finds its outputs. After assembleWorkflow; a gather
+   * it needs joins that assembly's nodes.
+   */
+  resolveTopLevelReference(text: string, field: string): ResolvedValue {
+    return this.#resolveReference(text, field, '(publish)', this.#topLevel);
   }
 
   /**

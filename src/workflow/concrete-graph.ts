@@ -20,6 +20,18 @@ import { describeType, literalAsWritten, type ValueType } from '../values/values
 /** A value as the assembler resolves it: JSON with references and files in place. */
 export type ResolvedValue = InputTree<ResolvedRef>;
 
+/** One output and the path it is published at (a workflow's `"publish"` section, see publish-plan.ts). */
+export interface PublishedOutput {
+  /** Relative to the publish root, normalized (`results/member-05/msd.npy`). */
+  path: string;
+  /** The node whose output it is, and the output's name. */
+  label: string;
+  uid: Uid;
+  output: string;
+  /** The key of `"publish"` it comes from, as written. */
+  from: string;
+}
+
 /** One node of a concrete graph. */
 export interface GraphNode {
   readonly label: string;
@@ -46,6 +58,8 @@ export interface ConcreteGraph {
   readonly file: string | undefined;
   /** Assembles the nodes loops generate as they run. */
   readonly assembler?: SubgraphAssembler;
+  /** The outputs the workflow publishes, and where (its `"publish"` section). Default: none. */
+  readonly published?: readonly PublishedOutput[];
 }
 
 /** Nodes made by one assembly, in an order where each follows its upstream. */

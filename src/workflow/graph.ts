@@ -9,6 +9,7 @@ import type { OperationRegistry } from '../operations/registry.js';
 import type { ResourceLayer } from '../operations/resources.js';
 import { GraphAssembler } from './assemble.js';
 import type { ConcreteGraph } from './concrete-graph.js';
+import { planPublished } from './publish-plan.js';
 import type { WorkflowSpec } from './spec.js';
 
 export type { ResolvedRef } from '../operations/operation.js';
@@ -44,5 +45,7 @@ export async function buildGraph(spec: WorkflowSpec, options: BuildGraphOptions)
     ...(options.runResources === undefined ? {} : { runResources: options.runResources }),
   });
   const nodes = assembler.assembleWorkflow();
-  return { nodes, byLabel: new Map(nodes.map((n) => [n.label, n])), file: options.file, assembler };
+  // Before byLabel: a published gather joins the nodes.
+  const published = planPublished(spec.publish, assembler, nodes, options.file);
+  return { nodes, byLabel: new Map(nodes.map((n) => [n.label, n])), file: options.file, assembler, published };
 }

@@ -76,6 +76,8 @@ export interface WorkflowSpec {
   /** Execution policy for every node that sets none of its own and whose operation sets none. */
   defaults?: WorkflowDefaults;
   nodes: WorkflowNodeSpec[];
+  /** Outputs published at paths relative to the workflow file: `{"results/total.npy": {"$ref": "total"}}` (see publish-plan.ts). */
+  publish?: { [path: string]: JsonValue };
 }
 
 /**

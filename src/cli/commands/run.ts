@@ -11,8 +11,13 @@ import { abandonedOperations } from '../../engine/time-limit.js';
 import { WorkerContext } from '../../engine/worker-context.js';
 import { RunGraphError } from '../../errors.js';
 import { killRunningSubprocesses } from '../../operations/subprocess.js';
+import type { Uid } from '../../identity/fingerprint.js';
+import { describePlan, planRun } from '../../views/dry-run.js';
+import type { ConcreteGraph } from '../../workflow/graph.js';
 import { loadGraph } from '../../workflow/load-graph.js';
+import { forcedUids, selectTargets } from '../../workflow/select-targets.js';
 import { EXIT } from '../exit-codes.js';
+import { publishRoot, publishTargets } from '../publish-option.js';
 import { createReporter, type ReporterKind } from '../reporter.js';
 import { runResourceSettings, type ResourceCliOptions } from '../resource-options.js';
 import { chosenWorkdir } from '../workdir-option.js';
@@ -30,6 +35,14 @@ export interface RunCommandOptions extends Partial<ServerCliOptions>, SlurmCliOp
   json?: boolean;
   verify?: boolean;
   stale: number;
+  /** Build these labels again even if committed. */
+  force?: string[];
+  /** Build these labels and everything downstream of them again. */
+  forceDownstream?: string[];
+  /** Print what would run and why; write nothing. */
+  dryRun?: boolean;
+  /** Root of the published paths (default: the workflow file's directory). */
+  publishDir?: string;
 }
 
 function reporterKind(options: RunCommandOptions): ReporterKind {
@@ -37,26 +50,42 @@ function reporterKind(options: RunCommandOptions): ReporterKind {
   return process.stderr.isTTY && process.env['CI'] === undefined ? 'tty' : 'plain';
 }
 
-export async function runCommand(workflow: string, options: RunCommandOptions): Promise<number> {
+/** `run-graph run <workflow> [targets...]`: run what the targets need (default: everything). */
+export async function runCommand(workflow: string, targets: string[], options: RunCommandOptions): Promise<number> {
   const resources = await runResourceSettings(options);
-  const graph = await loadGraph(workflow, undefined, { runResources: resources.layers });
+  const whole = await loadGraph(workflow, undefined, { runResources: resources.layers });
+  const graph = selectTargets(whole, targets);
+  const forced = forcedUids(whole, options.force ?? [], options.forceDownstream ?? []);
+  const workdir = chosenWorkdir(workflow, options.workdir);
   const cores = options.cores ?? resources.profileCores;
   const capacity = runCapacity({
     ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
     ...(cores === undefined ? {} : { cores }),
   });
   // Before the working directory is opened: a node that can never run writes nothing.
-  checkNodesFit(graph.nodes, capacity, graph.file);
+  if (options.executor !== 'slurm') checkNodesFit(graph.nodes, capacity, graph.file);
+  if (options.dryRun === true) return dryRun(graph, workdir, forced, options.json === true);
+  const publish = await publishTargets(whole, graph, publishRoot(workflow, options.publishDir), workdir);
   const reporter = createReporter(reporterKind(options), {
     out: process.stdout,
     err: process.stderr,
     columns: process.stderr.columns,
   });
-  const workdir = chosenWorkdir(workflow, options.workdir);
   if (options.executor === 'slurm') {
+    if (forced.size > 0)
+      throw new RunGraphError('E_USAGE', '--force and --force-downstream do not work with --executor slurm yet', {
+        hint: 'force the nodes in a local run (`run-graph run --force ... --dry-run` shows which), or delete their stores',
+      });
     const resume = `run-graph run ${workflow}${options.workdir === undefined ? '' : ` --workdir ${options.workdir}`} --executor slurm`;
     const { runOnSlurm } = await import('./run-slurm.js');
-    return runOnSlurm(graph, workflow, workdir, { ...options, resumeCommand: resume }, reporter);
+    const code = await runOnSlurm(graph, workflow, workdir, { ...options, resumeCommand: resume }, reporter);
+    if (code !== EXIT.ok || publish.length === 0) return code;
+    // The jobs committed the stores; their published outputs are put in place from them.
+    const { publishCommand } = await import('./publish.js');
+    return publishCommand(workflow, {
+      ...(options.workdir === undefined ? {} : { workdir: options.workdir }),
+      ...(options.publishDir === undefined ? {} : { publishDir: options.publishDir }),
+    });
   }
   let served: Awaited<ReturnType<typeof startRunServer>> | undefined;
   const verify = options.verify === true ? 'checksum' : 'size';
@@ -101,7 +130,7 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const summary = await context.run(graph, { signal: controller.signal });
+    const summary = await context.run(graph, { signal: controller.signal, forced, publish });
     reporter.close();
     if (summary.interrupted) {
       reporter.notice(
@@ -122,6 +151,12 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
       }
       return EXIT.nodeFailed;
     }
+    if (summary.publishFailures > 0) {
+      reporter.notice(
+        `${summary.publishFailures} published output${summary.publishFailures === 1 ? '' : 's'} could not be written; \`run-graph publish ${workflow}\` tries again`,
+      );
+      return EXIT.nodeFailed;
+    }
     return EXIT.ok;
   } finally {
     process.off('SIGINT', onSignal);
@@ -130,4 +165,12 @@ export async function runCommand(workflow: string, options: RunCommandOptions): 
     // An operation abandoned at its time limit may hold the event loop open: it must not keep the command alive.
     if (abandonedOperations() > 0) setTimeout(() => process.exit(), 100).unref();
   }
+}
+
+/** `--dry-run`: the plan, in words or as JSON; nothing is written, not even the working directory. */
+async function dryRun(graph: ConcreteGraph, workdir: string, forced: ReadonlySet<Uid>, json: boolean): Promise<number> {
+  const plan = await planRun(graph, workdir, forced);
+  if (json) process.stdout.write(`${JSON.stringify({ dryRun: true, workdir, nodes: plan })}\n`);
+  else process.stdout.write(`${describePlan(plan, workdir).join('\n')}\n`);
+  return EXIT.ok;
 }

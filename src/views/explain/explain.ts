@@ -14,7 +14,7 @@ import { describeFailedState, failureCause } from '../failure-text.js';
 import type { OwnerInfo } from '../../store/owner.js';
 import { readStoreIndex } from '../../store/store-index.js';
 import { readStoreStatus } from '../../store/store-status.js';
-import { workdirLayout } from '../../store/workdir.js';
+import { workdirLayout, type WorkdirLayout } from '../../store/workdir.js';
 import { closest, type ConcreteGraph, type GraphNode } from '../../workflow/graph.js';
 import { findPriorStores, hasRecord } from './prior-versions.js';
 import {
@@ -116,7 +116,28 @@ function rank(metadata: StoreMetadata): [number, string] {
 export async function explainNode(graph: ConcreteGraph, label: string, workdir: string): Promise<Explanation> {
   const node = nodeByLabel(graph, label);
   const layout = workdirLayout(workdir);
+  return explainAgainst(graph, node, layout, await workdirStores(graph, layout));
+}
+
+/** What explaining compares nodes with, read once for any number of nodes (see explainAgainst). */
+export interface WorkdirStores {
+  readonly stores: Map<Uid, StoreMetadata | undefined>;
+  readonly prior: ReturnType<typeof findPriorStores>;
+}
+
+/** Read the working directory's stores (it need not exist) and find each node's prior store. */
+export async function workdirStores(graph: ConcreteGraph, layout: WorkdirLayout): Promise<WorkdirStores> {
   const stores = await readStoreIndex(layout);
+  return { stores, prior: findPriorStores(graph, stores) };
+}
+
+/** Explain `node` against stores already read: what `run --dry-run` asks of every node. */
+export async function explainAgainst(
+  graph: ConcreteGraph,
+  node: GraphNode,
+  layout: WorkdirLayout,
+  { stores, prior: priors }: WorkdirStores,
+): Promise<Explanation> {
   const identity: NodeIdentity = {
     label: node.label,
     uid: node.uid,
@@ -154,7 +175,7 @@ export async function explainNode(graph: ConcreteGraph, label: string, workdir: 
   }
 
   const context: DiffContext = { nodesByUid: new Map(graph.nodes.map((n) => [n.uid, n])), stores };
-  const prior = findPriorStores(graph, stores).get(node.label);
+  const prior = priors.get(node.label);
   const candidates: [Uid, StoreMetadata][] = [];
   for (const [uid, metadata] of stores) {
     if (!hasRecord(metadata)) continue;
