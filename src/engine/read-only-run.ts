@@ -81,5 +81,5 @@ export async function runReadOnly(
   };
   const durationMs = Math.round(performance.now() - started);
   emit({ type: 'run-finished', ok: true, interrupted: false, counts: { ...counts }, durationMs });
-  return { ok: true, interrupted: false, counts, failures: [], durationMs, results };
+  return { ok: true, interrupted: false, counts, failures: [], durationMs, results, publishFailures: 0 };
 }

@@ -148,7 +148,7 @@ export async function publishArtifact(source: string, target: string, entry: Art
 /** What `run-graph publish` did with one published output. */
 export type PublishOutcome =
   | { outcome: PublishHow }
-  | { outcome: 'not-committed'; state: 'not-started' | 'incomplete' | 'running' }
+  | { outcome: 'not-committed'; state: 'not-started' | 'incomplete' | 'running' | 'failed' }
   | { outcome: 'failed'; message: string };
 
 /**

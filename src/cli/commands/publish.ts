@@ -35,7 +35,7 @@ export async function publishCommand(workflow: string, options: PublishCommandOp
       const from = `${r.label}.${r.output}`;
       const line =
         r.outcome === 'not-committed'
-          ? `not published  ${r.path} <- ${from}: its node is ${r.state === 'running' ? 'running now' : r.state === 'incomplete' ? 'incomplete' : 'not run yet'}`
+          ? `not published  ${r.path} <- ${from}: its node is ${r.state === 'running' ? 'running now' : r.state === 'incomplete' ? 'incomplete' : r.state === 'failed' ? 'failed' : 'not run yet'}`
           : r.outcome === 'failed'
             ? `FAILED         ${r.path} <- ${from}: ${r.message}`
             : `${r.outcome.padEnd(14)} ${r.path} <- ${from}`;

@@ -163,6 +163,8 @@ export class SlurmController {
       interrupted,
       counts,
       failures: this.#failures,
+      // The controller publishes nothing: `run` puts published outputs in place once the jobs are done.
+      publishFailures: 0,
       durationMs,
       results: this.#results,
       submitted: this.#submitMs.length,
