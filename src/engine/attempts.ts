@@ -14,7 +14,8 @@
  * declared output missing) and a time limit reached (E_TIMEOUT). Not
  * retried, and not recorded: an interrupt (E_INTERRUPTED), a lost lock, and
  * errors of the working directory itself, which are the run's, not the
- * node's.
+ * node's. A loop's failure is recorded but not retried: it fails when a node
+ * it made failed, and that node had its own retries.
  */
 import { RunGraphError, isErrnoException } from '../errors.js';
 import { ProcessExitError } from '../operations/process-exit.js';
@@ -73,7 +74,8 @@ export class Attempts {
     if (isErrnoException(error) && error.syscall !== undefined) return undefined;
     const code = error instanceof RunGraphError ? error.code : 'E_NODE_FAILED';
     if (NOT_RECORDED.has(code)) return undefined;
-    const retry = RETRIABLE.has(code) && attempt < this.#lastAttempt;
+    // A loop fails when a node it made failed, after that node's own retries: retrying the loop would multiply them.
+    const retry = RETRIABLE.has(code) && this.#node.operation.control !== true && attempt < this.#lastAttempt;
     const record: FailedAttempt = {
       attempt,
       lastAttempt: this.#lastAttempt,
