@@ -44,7 +44,7 @@ write_config() {
   as_root mkdir -p /etc/slurm
   as_root tee "$conf" >/dev/null <<CONF
 ClusterName=rungraph
-SlurmctldHost=$node
+SlurmctldHost=$node(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -75,14 +75,14 @@ InactiveLimit=0
 SlurmdTimeout=30
 MaxJobCount=20000
 MaxArraySize=2001
-NodeName=$node CPUs=$cpus RealMemory=$memory State=UNKNOWN
+NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
 CONF
   say "slurm.conf for $node: CPUs=$cpus RealMemory=$memory"
 }
 
 start_munge() {
-  if pgrep -x munged >/dev/null; then return; fi
+  if [ -S /run/munge/munge.socket.2 ] && munge -n </dev/null >/dev/null 2>&1; then return; fi
   if [ ! -s /etc/munge/munge.key ]; then
     as_root mkdir -p /etc/munge
     as_root dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 status=none
@@ -92,11 +92,17 @@ start_munge() {
   as_root mkdir -p /run/munge /var/log/munge /var/lib/munge
   as_root chown munge:munge /run/munge /var/log/munge /var/lib/munge 2>/dev/null || true
   if id munge >/dev/null 2>&1; then
-    as_root runuser -u munge -- munged
+    as_root runuser -u munge -- munged --force
   else
     as_root munged --force
   fi
-  echo munged >"$root/started-munged"
+  touch "$root/started-munged"
+  for _ in $(seq 1 20); do
+    munge -n </dev/null >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  say "munged did not answer"
+  return 1
 }
 
 wait_idle() {
@@ -121,36 +127,43 @@ wait_idle() {
   return 1
 }
 
+# Whether the process a pid file names is alive.
+running() {
+  [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+}
+
 start() {
   install_packages
   mkdir -p "$root"
   write_config
   start_munge
-  if ! pgrep -x slurmctld >/dev/null; then as_root slurmctld; fi
-  if ! pgrep -x slurmd >/dev/null; then as_root slurmd; fi
+  running "$root/slurmctld.pid" || as_root slurmctld
+  running "$root/slurmd.pid" || as_root slurmd
   wait_idle
 }
 
-stop_daemon() {
-  local name=$1 pidfile=$2
-  if [ -s "$pidfile" ]; then
-    as_root kill "$(cat "$pidfile")" 2>/dev/null || true
-    rm -f "$pidfile"
-  fi
-  for _ in $(seq 1 20); do
-    pgrep -x "$name" >/dev/null || return 0
-    sleep 0.5
+# Stop the process whose pid a file holds, and wait until it is gone.
+stop_pid_file() {
+  local name=$1 pidfile=$2 pid
+  [ -s "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  as_root kill "$pid" 2>/dev/null || true
+  # slurmd may take a while to finish its shutdown.
+  for _ in $(seq 1 240); do
+    kill -0 "$pid" 2>/dev/null || {
+      rm -f "$pidfile"
+      return 0
+    }
+    sleep 0.25
   done
-  say "$name is still running"
+  say "$name (pid $pid) is still running"
 }
 
 stop() {
-  stop_daemon slurmd "$root/slurmd.pid"
-  stop_daemon slurmctld "$root/slurmctld.pid"
+  stop_pid_file slurmd "$root/slurmd.pid"
+  stop_pid_file slurmctld "$root/slurmctld.pid"
   if [ -e "$root/started-munged" ]; then
-    local pid
-    pid=$(cat /run/munge/munged.pid 2>/dev/null || true)
-    if [ -n "$pid" ]; then as_root kill "$pid" 2>/dev/null || true; fi
+    stop_pid_file munged /run/munge/munged.pid
     rm -f "$root/started-munged"
   fi
 }
