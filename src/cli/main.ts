@@ -17,6 +17,7 @@ import { graphCommand } from './commands/graph.js';
 import { importCommand } from './commands/import.js';
 import { inspectCommand } from './commands/inspect.js';
 import { remoteStatusCommand } from './commands/remote-status.js';
+import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
 import { statusCommand } from './commands/status.js';
@@ -170,6 +171,16 @@ function buildProgram(): Command {
     .addOption(jsonOption('print the explanation as JSON'))
     .action(async (workflow: string, label: string, options: Parameters<typeof explainCommand>[2]) => {
       process.exitCode = await explainCommand(workflow, label, options);
+    });
+
+  program
+    .command('report')
+    .description('write the web view of a working directory (finished or running) as one self-contained HTML file')
+    .argument('<workflow>', 'workflow JSON file')
+    .addOption(workdirOption())
+    .requiredOption('-o, --output <file>', 'the HTML file to write (replaced atomically)')
+    .action(async (workflow: string, options: Parameters<typeof reportCommand>[1]) => {
+      process.exitCode = await reportCommand(workflow, options);
     });
 
   program

@@ -20,6 +20,7 @@ import type { OperationRegistry } from '../operations/registry.js';
 import type { ConcreteGraph } from '../workflow/graph.js';
 import { checkAccessPolicy, RequestGuard } from './auth.js';
 import { EventHub } from './events.js';
+import { servePage } from './page-routes.js';
 import { sendApiError } from './http-io.js';
 import { routeRequest, type RouteContext } from './routes.js';
 import { toApiError } from './status-codes.js';
@@ -146,6 +147,8 @@ export async function startServer(options: ServeOptions): Promise<RunGraphServer
 
   const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
+      // The page and its script hold no data; a browser opening the URL cannot send the token yet.
+      if (await servePage(req, res)) return;
       guard.check(req);
       await routeRequest(context, req, res);
     } catch (error) {
