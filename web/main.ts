@@ -159,6 +159,9 @@ class App {
         this.#schedule();
       },
       (status) => {
+        // After the run's end, `run --serve` stops its server: say that rather than "reconnecting".
+        if (status !== 'live' && this.#model.runFinishedAt !== undefined)
+          status = 'run finished; the server has stopped';
         this.#status.textContent = status;
         this.#status.dataset['status'] = status;
       },

@@ -104,6 +104,21 @@ function plot(values: number[], offset: number): HTMLCanvasElement {
   return canvas;
 }
 
+const STOPS: [number, number, number][] = [
+  [68, 1, 84],
+  [33, 145, 140],
+  [253, 231, 37],
+];
+
+function ramp(t: number): [number, number, number] {
+  const at = t * (STOPS.length - 1);
+  const i = Math.min(STOPS.length - 2, Math.floor(at));
+  const f = at - i;
+  const a = STOPS[i] ?? [0, 0, 0];
+  const b = STOPS[i + 1] ?? a;
+  return [0, 1, 2].map((k) => Math.round((a[k] ?? 0) + f * ((b[k] ?? 0) - (a[k] ?? 0)))) as [number, number, number];
+}
+
 /** An image of a 2-D array, one pixel per element, scaled up, dark to light from the smallest to the largest value. */
 function image(values: number[], rows: number, cols: number): HTMLCanvasElement {
   const canvas = h('canvas', { class: 'image', width: String(cols), height: String(rows), 'data-preview': 'image' });
@@ -116,10 +131,11 @@ function image(values: number[], rows: number, cols: number): HTMLCanvasElement 
   const pixels = ctx.createImageData(cols, rows);
   for (let i = 0; i < rows * cols; i++) {
     const t = Math.max(0, Math.min(1, ((values[i] ?? lo) - lo) / (hi - lo)));
-    // A blue-to-yellow ramp, readable in print and for most colour vision.
-    pixels.data[i * 4] = Math.round(68 + t * (253 - 68));
-    pixels.data[i * 4 + 1] = Math.round(1 + t * (231 - 1));
-    pixels.data[i * 4 + 2] = Math.round(84 + t * (37 - 84));
+    // Purple through teal to yellow (viridis' ends and middle): ordered in lightness, readable for most colour vision.
+    const [r, g, b] = ramp(t);
+    pixels.data[i * 4] = r;
+    pixels.data[i * 4 + 1] = g;
+    pixels.data[i * 4 + 2] = b;
     pixels.data[i * 4 + 3] = 255;
   }
   ctx.putImageData(pixels, 0, 0);

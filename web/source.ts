@@ -222,7 +222,11 @@ export class EmbeddedSource implements DataSource {
 
   constructor(data: ReportData) {
     this.#data = data;
-    this.notes = data.omitted.map((what) => `This report leaves out ${what}.`);
+    const { previewBytes, totalPreviewBytes } = data.limits;
+    this.notes = [
+      `A report holds a preview of each artifact's first ${Math.round(previewBytes / 1024)} KiB (${Math.round(totalPreviewBytes / 1024 / 1024)} MiB of previews at most); serve the working directory to read more.`,
+      ...data.omitted.map((what) => `This report leaves out ${what}.`),
+    ];
   }
 
   async snapshot(): Promise<ViewSnapshot> {
