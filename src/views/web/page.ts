@@ -15,17 +15,25 @@ export const PAGE_ASSETS = {
 
 export type PageAsset = keyof typeof PAGE_ASSETS;
 
+/**
+ * Where the bundled files are: dist/web/ beside the built code (dist/views/web/),
+ * or, for code run from its sources (the tests), the build's dist/web/.
+ */
+const ASSET_DIRS = [new URL('../../web/', import.meta.url), new URL('../../../dist/web/', import.meta.url)];
+
 /** Read a bundled file from the package (dist/web/); its absence is a broken build, a bug. */
 export async function readPageAsset(name: PageAsset): Promise<Buffer> {
-  const url = new URL(`../../web/${name}`, import.meta.url);
-  try {
-    return await readFile(url);
-  } catch (error) {
-    throw new Error(
-      `the web page's ${name} is missing from the package (${url.pathname}); \`npm run build\` bundles web/ into dist/web/`,
-      { cause: error },
-    );
+  let first: unknown;
+  for (const dir of ASSET_DIRS) {
+    try {
+      return await readFile(new URL(name, dir));
+    } catch (error) {
+      first ??= error;
+    }
   }
+  throw new Error(`the web page's ${name} is missing from the package; \`npm run build\` bundles web/ into dist/web/`, {
+    cause: first,
+  });
 }
 
 function shell(head: string, body: string): string {
