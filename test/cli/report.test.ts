@@ -68,7 +68,7 @@ describe('run-graph report', () => {
     const result = await runCli(['report', 'flow.json', '-w', 'missing.workdir', '-o', 'none.html'], {
       cwd: sandbox.dir,
     });
-    expect(result.code).not.toBe(0);
+    expect(result.code).toBe(3);
     expect(result.stderr).toMatch(/E_WORKDIR: .*missing\.workdir.*does not exist/);
     expect((await readdir(sandbox.dir)).filter((n) => n.startsWith('none.html'))).toEqual([]);
   });
