@@ -11,12 +11,13 @@ import { reportData } from '../../src/views/web/report.js';
 import type { ReportData } from '../../src/views/web/types.js';
 import { buildGraph } from '../../src/workflow/graph.js';
 import { builtinRegistry } from '../../src/operations/registry.js';
+import type { WorkflowSpec } from '../../src/workflow/load.js';
 import { runCli } from '../support/cli.js';
 import { createSandbox, type Sandbox } from '../support/sandbox.js';
 
 let sandbox: Sandbox;
 
-const FLOW = {
+const FLOW: WorkflowSpec = {
   nodes: [
     { label: 'wide', operation: 'scalems.Float64', input: { data: Array.from({ length: 3000 }, (_, i) => i / 7) } },
     { label: 'narrow', operation: 'scalems.Integer64', input: { data: [[1, 2, 3]] } },

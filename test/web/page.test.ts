@@ -55,6 +55,11 @@ function gatedWorkflow(release: string): object {
       },
       { label: 'after', operation: 'scalems.Subprocess', input: { argv: ['cat', { $ref: 'gate' }] } },
       {
+        label: 'broken',
+        operation: 'scalems.Subprocess',
+        input: { argv: ['sh', '-c', 'echo "no input here" >&2; exit 3'] },
+      },
+      {
         label: 'members',
         map: { over: [1, 2, 3, 4, 5, 6], as: 'a', operation: 'run-graph.Multiply', input: { b: 2 } },
       },
@@ -107,6 +112,12 @@ describe.skipIf(missing !== undefined)('the web page in Chromium', () => {
     await waitForState(page, 'hello', 'committed');
     expect(await boxState(page, 'after')).toBe('not-started');
     expect(await page.textContent('#live-status')).toBe('live');
+    // A failure is known from the events; the panel says what failed.
+    await waitForState(page, 'broken', 'failed');
+    await page.click('[data-box="broken"]');
+    await page.waitForSelector('.panel [data-node-state="failed"]');
+    expect(await page.textContent('.panel .facts')).toMatch(/exited with code 3[\s\S]*no input here/);
+    await session.screenshot(page, 'panel-failed');
     // The ensemble is one box with its count.
     expect(await page.textContent('[data-box="members[*]"]')).toMatch(/6 · 6 committed/);
     await session.screenshot(page, 'live-running');
@@ -134,11 +145,12 @@ describe.skipIf(missing !== undefined)('the web page in Chromium', () => {
     await writeFile(release, '');
     await waitForState(page, 'gate', 'committed');
     await waitForState(page, 'after', 'committed');
-    expect(await page.textContent('#counts')).toMatch(/11 nodes.*11 committed/);
+    expect(await page.textContent('#counts')).toMatch(/12 nodes.*11 committed.*1 failed/);
     await page.click('[data-tab="timeline"]');
     await page.waitForSelector('.timeline canvas');
     await session.screenshot(page, 'timeline');
-    expect((await run.exited).code).toBe(0);
+    // The run ends with one node failed.
+    expect((await run.exited).code).toBe(1);
     await page.close();
   }, 120_000);
 
@@ -146,7 +158,8 @@ describe.skipIf(missing !== undefined)('the web page in Chromium', () => {
     const written = await runCli(['report', 'flow.json', '-o', 'report.html'], { cwd: sandbox.dir });
     expect(written.stderr).toBe('');
     expect(written.code).toBe(0);
-    expect(written.stdout).toMatch(/wrote report\.html: 11 nodes \(11 committed\)/);
+    // A failed node's store is left uncommitted: on disk it is incomplete.
+    expect(written.stdout).toMatch(/wrote report\.html: 12 nodes \(11 committed, 1 incomplete\)/);
     const page = await session.newPage();
     const requested: string[] = [];
     await page.route('**/*', async (route) => {
@@ -158,7 +171,8 @@ describe.skipIf(missing !== undefined)('the web page in Chromium', () => {
     await page.goto(pathToFileURL(sandbox.path('report.html')).href);
     await page.waitForSelector('body[data-ready="true"]');
     expect(await boxState(page, 'after')).toBe('committed');
-    expect(await page.textContent('#counts')).toMatch(/11 nodes.*11 committed/);
+    expect(await page.textContent('#counts')).toMatch(/12 nodes.*11 committed.*1 incomplete/);
+    expect(await page.textContent('.report-note')).toMatch(/first 64 KiB/);
     await page.click('[data-box="grid"]');
     await page.waitForSelector('.panel canvas[data-preview="image"]');
     await session.screenshot(page, 'report');
