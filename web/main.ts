@@ -137,6 +137,9 @@ class App {
       });
       tabs.append(button);
     }
+    const fit = h('button', { type: 'button', class: 'fit', title: 'show the whole graph' }, 'Fit');
+    fit.addEventListener('click', () => this.#graph.fit());
+    tabs.append(fit);
     const main = h('main', {}, h('div', { class: 'left' }, tabs, graphPane, timelinePane), this.#panel.element);
     replaceChildren(root(), header, ...notes, main);
     const snapshot = await this.#source.snapshot();
@@ -246,6 +249,7 @@ class App {
       eta = 'done';
     }
     this.#clock.textContent = `elapsed ${elapsed === undefined ? '—' : formatDuration(elapsed)} · ETA ${eta}`;
+    this.#clock.title = 'ETA: the nodes left at the rate nodes have finished so far in this run';
   }
 }
 

@@ -134,7 +134,8 @@ describe.skipIf(missing !== undefined)('the web page in Chromium', () => {
     await session.screenshot(page, 'panel-image');
     // A subprocess's stdout and stderr, read through the chunked API.
     await page.click('[data-box="hello"]');
-    await page.waitForFunction(`document.querySelector('.panel .logs')?.textContent.includes('a warning on stderr')`);
+    // (A locator, not waitForFunction: the page's Content-Security-Policy forbids the eval that one polls with.)
+    await page.locator('.panel .logs', { hasText: 'a warning on stderr' }).waitFor();
     expect(await page.textContent('.panel .logs')).toMatch(/hello from stdout/);
     await session.screenshot(page, 'panel-logs');
 
