@@ -95,7 +95,7 @@ export class GraphView {
       const title = svg('title');
       title.textContent = box.kind === 'node' ? box.key : `${box.key}: ${box.members.length} nodes (click to expand)`;
       const name = svg('text', { x: 8, y: 15, class: 'name' });
-      name.textContent = short(box.kind === 'more' ? `${box.members.length} more` : box.key, 24);
+      name.textContent = short(box.kind === 'more' ? `${box.members.length} more` : box.key, 22);
       item.append(rect, title, name);
       const drawn: Drawn = { box, rect, x, y, w: NODE_W };
       if (box.kind === 'node') {
@@ -136,6 +136,7 @@ export class GraphView {
 
   /** Collapse an expanded group again, and every group expanded inside it. */
   collapse(key: string): void {
+    // `sim[*]` covers `sim[3]...`, `relax#*` covers `relax#2...`, `relax#2/*` covers `relax#2/...`.
     const stem = key.endsWith('[*]') ? key.slice(0, -2) : key.slice(0, -1);
     for (const k of [...this.#model.expanded]) {
       if (k === key || k.startsWith(stem)) {

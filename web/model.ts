@@ -42,18 +42,27 @@ const MARKER = /\[\d+\]|#\d+/g;
 
 /**
  * The box a label falls in: the pattern of its first collapse point whose
- * group is not expanded (`sim[*]`, `relax#*`, `relax#2/members[*]`), or the
- * label itself. `under` is the innermost expanded group it sits in.
+ * group is not expanded, or the label itself. An ensemble collapses to
+ * `sim[*]`; a loop to `relax#*`, which expands into one box per iteration
+ * (`relax#2/*`), which expands into that iteration's nodes. `under` is the
+ * innermost expanded group the label sits in.
  */
 export function boxKey(label: string, expanded: ReadonlySet<string>): { key: string; under?: string } {
   let under: string | undefined;
+  const place = (key: string): { key: string; under?: string } => (under === undefined ? { key } : { key, under });
   for (const match of label.matchAll(MARKER)) {
     const at = match.index;
-    const key = `${label.slice(0, at)}${match[0].startsWith('#') ? '#*' : '[*]'}`;
-    if (!expanded.has(key)) return under === undefined ? { key } : { key, under };
-    under = key;
+    const end = at + match[0].length;
+    const group = `${label.slice(0, at)}${match[0].startsWith('#') ? '#*' : '[*]'}`;
+    if (!expanded.has(group)) return place(group);
+    under = group;
+    if (match[0].startsWith('#') && label[end] === '/') {
+      const iteration = `${label.slice(0, end)}/*`;
+      if (!expanded.has(iteration)) return place(iteration);
+      under = iteration;
+    }
   }
-  return under === undefined ? { key: label } : { key: label, under };
+  return place(label);
 }
 
 export class RunModel {

@@ -19,10 +19,14 @@ describe('boxKey', () => {
     expect(boxKey('sim[12]', none)).toEqual({ key: 'sim[*]' });
     expect(boxKey('relax#3/members[2]', none)).toEqual({ key: 'relax#*' });
     const loop = new Set(['relax#*']);
-    expect(boxKey('relax#3/members[2]', loop)).toEqual({ key: 'relax#3/members[*]', under: 'relax#*' });
-    expect(boxKey('relax#3/largest', loop)).toEqual({ key: 'relax#3/largest', under: 'relax#*' });
-    const both = new Set(['relax#*', 'relax#3/members[*]']);
-    expect(boxKey('relax#3/members[2]', both)).toEqual({ key: 'relax#3/members[2]', under: 'relax#3/members[*]' });
+    expect(boxKey('relax#3/members[2]', loop)).toEqual({ key: 'relax#3/*', under: 'relax#*' });
+    expect(boxKey('relax#3/largest', loop)).toEqual({ key: 'relax#3/*', under: 'relax#*' });
+    const iteration = new Set(['relax#*', 'relax#3/*']);
+    expect(boxKey('relax#3/members[2]', iteration)).toEqual({ key: 'relax#3/members[*]', under: 'relax#3/*' });
+    expect(boxKey('relax#3/largest', iteration)).toEqual({ key: 'relax#3/largest', under: 'relax#3/*' });
+    expect(boxKey('relax#4/largest', iteration)).toEqual({ key: 'relax#4/*', under: 'relax#*' });
+    const all = new Set(['relax#*', 'relax#3/*', 'relax#3/members[*]']);
+    expect(boxKey('relax#3/members[2]', all)).toEqual({ key: 'relax#3/members[2]', under: 'relax#3/members[*]' });
   });
 });
 

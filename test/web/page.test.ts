@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserMissing, launchBrowser, type BrowserSession } from '../support/browser.js';
 import { runCli, startCli, type CliProcess } from '../support/cli.js';
 import { createSandbox, type Sandbox } from '../support/sandbox.js';
+import { halvingWorkflow } from '../loops/workflows.js';
 
 const missing = browserMissing();
 const TOKEN = 'page-test-token-0123456789abcdef';
@@ -180,6 +181,41 @@ describe.skipIf(missing !== undefined)('the web page in Chromium', () => {
     expect(requested).toEqual([]);
     await page.close();
   }, 60_000);
+
+  it("shows a loop live as one box, expanded into iterations, then into an iteration's nodes", async () => {
+    const release = sandbox.path('release-loop');
+    const spec = halvingWorkflow({ initial: [8, 4, 2, 1], below: 1, maxIterations: 10 });
+    // `hold` keeps the run, and so its server, alive until the test is done looking.
+    spec.nodes.push({
+      label: 'hold',
+      operation: 'scalems.Subprocess',
+      input: { argv: ['sh', '-c', 'while [ ! -e "$1" ]; do sleep 0.05; done', 'hold', release, { $ref: 'final' }] },
+    });
+    await writeFile(sandbox.path('loop.json'), JSON.stringify(spec));
+    const loop = startCli(['run', 'loop.json', '--serve', '--port', '0'], { cwd: sandbox.dir, limitMs: 90_000 });
+    try {
+      const [, url] = await loop.waitFor(/web view at (http:\/\/[0-9.:]+)\//, 20_000);
+      const page = await session.newPage();
+      await page.goto(`${url}/`);
+      await page.waitForSelector('body[data-ready="true"]');
+      await waitForState(page, 'hold', 'running');
+      // The iterations' nodes are not in the workflow file: the page learns them from the run's events.
+      await waitForState(page, 'relax#*', 'committed');
+      expect(await page.textContent('[data-box="relax#*"]')).toMatch(/(\d+) · \1 committed/);
+      await page.click('[data-box="relax#*"]');
+      await page.waitForSelector('[data-box="relax#0/*"]');
+      await page.click('[data-box="relax#0/*"]');
+      await page.waitForSelector('[data-box="relax#0/members[*]"][data-state="committed"]');
+      expect(await page.textContent('[data-box="relax#0/members[*]"]')).toMatch(/4 · 4 committed/);
+      await session.screenshot(page, 'live-loop');
+      await writeFile(release, '');
+      await waitForState(page, 'hold', 'committed');
+      expect((await loop.exited).code).toBe(0);
+      await page.close();
+    } finally {
+      await loop.stop();
+    }
+  }, 90_000);
 
   it('loads a 10,000-node graph collapsed, and expands an ensemble a page at a time', async () => {
     const over = Array.from({ length: 10_000 }, (_, i) => i);
