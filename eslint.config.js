@@ -54,6 +54,11 @@ export default defineConfig(
     },
   },
   {
+    // The web page's code runs in a browser.
+    files: ['web/**'],
+    languageOptions: { globals: globals.browser },
+  },
+  {
     // The library reports through events and return values, never by printing.
     files: ['src/**'],
     rules: { 'no-console': 'error' },

@@ -25,6 +25,7 @@ import type { validateCommand } from './commands/validate.js';
 import type { slurmJobCommand } from './commands/slurm-job.js';
 import type { logsCommand } from './commands/logs.js';
 import type { publishCommand } from './commands/publish.js';
+import type { reportCommand } from './commands/report.js';
 
 interface GlobalOptions {
   verbose?: boolean;
@@ -290,6 +291,17 @@ function buildProgram(): Command {
     .action(async (workflow: string, label: string, options: Parameters<typeof logsCommand>[2]) => {
       const { logsCommand } = await import('./commands/logs.js');
       process.exitCode = await logsCommand(workflow, label, options);
+    });
+
+  program
+    .command('report')
+    .description('write the web view of a working directory (finished or running) as one self-contained HTML file')
+    .argument('<workflow>', 'workflow JSON file')
+    .addOption(workdirOption())
+    .requiredOption('-o, --output <file>', 'the HTML file to write (replaced atomically)')
+    .action(async (workflow: string, options: Parameters<typeof reportCommand>[1]) => {
+      const { reportCommand } = await import('./commands/report.js');
+      process.exitCode = await reportCommand(workflow, options);
     });
 
   program

@@ -20,6 +20,7 @@
  *     GET  /v1/nodes/:uid/streams                        {outputs} (streams.ts)
  *     GET  /v1/nodes/:uid/streams/:output                StreamListing (?from=N), also while building
  *     GET  /v1/nodes/:uid/streams/:output/chunks/:i      chunk i's .npy file, also while building
+ *     GET  /v1/view                                      ViewSnapshot, and /v1/view/explain/:label (view-routes.ts)
  *     GET  /v1/events                                    server-sent events
  *     POST /v1/submit                                    BuildState (200 cached, 202 building)
  *     GET  /v1/builds/:uid                               BuildState (?waitMs=N long-polls)
@@ -32,6 +33,7 @@ import { integerParam, readJsonBytes, sendJson } from './http-io.js';
 import { ApiError } from './status-codes.js';
 import type { Route, RouteContext } from './route.js';
 import { streamRoutes } from './stream-routes.js';
+import { viewRoutes } from './view-routes.js';
 
 export type { Handler, Route, RouteContext } from './route.js';
 
@@ -180,6 +182,8 @@ function findRoute(segments: readonly string[]): Route | undefined {
           },
         };
       return nodeRoutes(uidFromPath(key), rest);
+    case 'view':
+      return viewRoutes([key, ...rest]);
     case 'events':
       return key === undefined ? { GET: (ctx, req, res) => ctx.events.stream(req, res) } : undefined;
     case 'submit':

@@ -23,6 +23,7 @@ import { checkAccessPolicy, RequestGuard } from './auth.js';
 import { EventHub } from './events.js';
 import { isRefused, limitConnections } from './connections.js';
 import { monitorLoop } from './loop-monitor.js';
+import { servePage } from './page-routes.js';
 import { sendApiError } from './http-io.js';
 import { routeRequest, type RouteContext } from './routes.js';
 import { toApiError } from './status-codes.js';
@@ -206,6 +207,8 @@ export async function startServer(options: ServeOptions): Promise<RunGraphServer
   const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (isRefused(req.socket)) return;
     try {
+      // The page and its script hold no data; a browser opening the URL cannot send the token yet.
+      if (await servePage(req, res)) return;
       guard.check(req);
       await routeRequest(context, req, res);
     } catch (error) {

@@ -235,7 +235,8 @@ describe('everything else', () => {
   });
 
   it('answers NOT_FOUND, METHOD_NOT_ALLOWED, UNKNOWN_LABEL and NO_WORKFLOW', async () => {
-    expectApiError(await rawRequest(open.url, { path: '/' }), 'NOT_FOUND');
+    // `/` is the web page (test/server/view-routes.test.ts); any other path outside /v1 is no route.
+    expectApiError(await rawRequest(open.url, { path: '/index.htm' }), 'NOT_FOUND');
     expectApiError(await rawRequest(open.url, { path: '/v2/nodes' }), 'NOT_FOUND');
     expectApiError(await rawRequest(open.url, { path: `/v1/nodes/${uidOf('matrix')}/nonsense` }), 'NOT_FOUND');
     const wrongMethod = await rawRequest(open.url, { method: 'DELETE', path: `/v1/nodes/${uidOf('matrix')}` });

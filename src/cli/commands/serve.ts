@@ -70,7 +70,7 @@ export async function startRunServer(
         `run-graph serve: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
       ),
   });
-  process.stderr.write(`run-graph: live events at ${server.url}/v1/events\n`);
+  process.stderr.write(`run-graph: live events at ${server.url}/v1/events, web view at ${server.url}/\n`);
   return server;
 }
 
@@ -105,7 +105,7 @@ export async function serveCommand(workflow: string | undefined, options: ServeC
     process.stdout.write(`${JSON.stringify({ type: 'listening', url: server.url, workdir, mode })}\n`);
   } else {
     process.stdout.write(
-      `serving ${workdir} at ${server.url}/v1 (${mode}${token === undefined ? '' : ', token required'}); Ctrl-C stops\n`,
+      `serving ${workdir} at ${server.url}/v1 (${mode}${token === undefined ? '' : ', token required'}), web view at ${server.url}/; Ctrl-C stops\n`,
     );
   }
   await new Promise<void>((resolve) => {
