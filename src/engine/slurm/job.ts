@@ -50,10 +50,12 @@ export function subgraphOf(graph: ConcreteGraph, uids: ReadonlySet<Uid>): Concre
     const node = graph.nodes[old] as GraphNode;
     if (!targets.has(old)) return { ...node, upstream: [] };
     // Slurm holds the job to its nodes' time (sbatch --time), and says TIMEOUT when it is up: no second clock here.
+    // The controller retries a failed node with a new job, so the job tries each node once: no retries twice over.
     return {
       ...node,
       upstream: node.upstream.map((u) => renumber.get(u) as number),
       resources: { ...node.resources, timeSeconds: undefined },
+      retry: { ...node.retry, retries: 0 },
     };
   });
   return {

@@ -29,6 +29,12 @@ function viewNode(status: NodeStatus, upstream: number[], version: string | null
       return { ...base, state: 'running', host: status.owner.host, pid: status.owner.pid, ...progress };
     case 'incomplete':
       return { ...base, state: 'incomplete', ...progress };
+    case 'failed':
+      return {
+        ...base,
+        state: 'failed',
+        failure: `failed (${status.cause}, attempt ${status.attempt} of ${status.lastAttempt}): ${status.message}`,
+      };
     case 'not-started':
       return status.prior === undefined
         ? { ...base, state: 'not-started' }

@@ -6,7 +6,7 @@
 import type { Uid } from '../../identity/fingerprint.js';
 import type { ArtifactInfo, NodeInfo } from '../browse/types.js';
 
-/** A node's state as the page colours it. `failed` is known only from a live run's events. */
+/** A node's state as the page colours it: `failed` from its store's failure record, or a live run's events. */
 export type ViewState = 'committed' | 'running' | 'failed' | 'incomplete' | 'not-started' | 'outdated';
 
 export const VIEW_STATES: readonly ViewState[] = [
@@ -39,6 +39,8 @@ export interface ViewNode {
   progress?: string;
   /** Why an `outdated` node will run again: the version changes since its prior store. */
   outdated?: string;
+  /** A failed node's last attempt, as `status` words it: `failed (exit 3, attempt 2 of 3)`. */
+  failure?: string;
 }
 
 /** `GET /v1/view`: the served workflow's nodes and their states, read from disk at `generatedAt`. */
