@@ -20,7 +20,7 @@ export interface ReportLimits {
   totalPreviewBytes?: number;
   /** Default 2000. */
   detailNodes?: number;
-  /** Nodes whose `explain` is embedded (each reads the store index). Default 200. */
+  /** Nodes whose `explain` is embedded (each reads the store index and walks the graph). Default 50. */
   explainNodes?: number;
 }
 
@@ -59,7 +59,7 @@ export async function reportData(
   const previewBytes = limits.previewBytes ?? 64 * 1024;
   const totalPreviewBytes = limits.totalPreviewBytes ?? 8 * 1024 * 1024;
   const detailNodes = limits.detailNodes ?? 2000;
-  const explainNodes = limits.explainNodes ?? 200;
+  const explainNodes = limits.explainNodes ?? 50;
   const snapshot = await viewSnapshot(graph, workdir);
   const local = await openLocalGraph(workdir, { graph });
   const details: { [uid: string]: ReportNodeDetail } = {};
