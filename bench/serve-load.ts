@@ -16,11 +16,10 @@ import { get, startServeProcess, summarize, writeArray } from './load.js';
 import { makeRow, type BenchRow } from './table.js';
 
 /**
- * The static asset whose load is measured. `/` until the web page serves
- * its bundle; then the path of that bundle, so the row measures a real
- * asset. Answers other than 200 are counted, and said in a note.
+ * The static asset whose load is measured: the web page's script bundle.
+ * Answers other than 200 are counted, and said in a note.
  */
-export const STATIC_ASSET_PATH = '/';
+export const STATIC_ASSET_PATH = '/assets/app.js';
 
 /** Idle event-stream clients connected while the server's RSS is read. */
 const SSE_CLIENTS = 100;
