@@ -117,8 +117,9 @@ export class Stores {
     readonly owner: OwnerInfo,
     readonly options: StoresOptions,
   ) {
-    // Ledger entries from a few minutes before this process (clocks of other hosts differ) count; older ones are history.
-    this.commits = new CommitFeed(layout.root, new Date(Date.now() - 5 * 60_000));
+    // Entries from before this process are history (their stores may have been removed since), give or take the
+    // clocks of other hosts: an entry dated a little early is only looked up in its store instead.
+    this.commits = new CommitFeed(layout.root, new Date(Date.now() - 10_000));
   }
 
   /**

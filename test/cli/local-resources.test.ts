@@ -68,7 +68,7 @@ function recordingNode(label: string, dir: string, cpus: number): object {
   const script = [
     'start=$(date +%s%N)',
     'if ! mkdir "$1/running" 2>/dev/null; then touch "$1/overlap"; fi',
-    'sleep 1',
+    'sleep 2',
     'rmdir "$1/running" 2>/dev/null',
     'echo "$start $(date +%s%N)" > "$1/$0.times"',
     'echo done > out.txt',
