@@ -354,6 +354,7 @@ export async function commitStore(
     format: created.format,
     uid: created.uid,
     record: created.record,
+    ...(created.recordFile === undefined ? {} : { recordFile: created.recordFile }),
     operation: created.operation,
     createdAt: created.createdAt,
     state: 'committed',

@@ -160,8 +160,8 @@ describe.skipIf(missing !== undefined)('the web page in Chromium', () => {
     const written = await runCli(['report', 'flow.json', '-o', 'report.html'], { cwd: sandbox.dir });
     expect(written.stderr).toBe('');
     expect(written.code).toBe(0);
-    // A failed node's store is left uncommitted: on disk it is incomplete.
-    expect(written.stdout).toMatch(/wrote report\.html: 12 nodes \(11 committed, 1 incomplete\)/);
+    // A failed node's store records its failure: on disk it is failed, not merely incomplete.
+    expect(written.stdout).toMatch(/wrote report\.html: 12 nodes \(11 committed, 1 failed\)/);
     const page = await session.newPage();
     const requested: string[] = [];
     await page.route('**/*', async (route) => {
@@ -173,7 +173,8 @@ describe.skipIf(missing !== undefined)('the web page in Chromium', () => {
     await page.goto(pathToFileURL(sandbox.path('report.html')).href);
     await page.waitForSelector('body[data-ready="true"]');
     expect(await boxState(page, 'after')).toBe('committed');
-    expect(await page.textContent('#counts')).toMatch(/12 nodes.*11 committed.*1 incomplete/);
+    expect(await page.textContent('#counts')).toMatch(/12 nodes.*11 committed.*1 failed/);
+    expect(await boxState(page, 'broken')).toBe('failed');
     expect(await page.textContent('.report-note')).toMatch(/first 64 KiB/);
     await page.click('[data-box="grid"]');
     await page.waitForSelector('.panel canvas[data-preview="image"]');
