@@ -354,6 +354,8 @@ export async function commitStore(
     format: created.format,
     uid: created.uid,
     record: created.record,
+    // A large record stays in record.json: the committed metadata keeps only the reference.
+    ...(created.recordFile === undefined ? {} : { recordFile: created.recordFile }),
     operation: created.operation,
     createdAt: created.createdAt,
     state: 'committed',
