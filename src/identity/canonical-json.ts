@@ -290,3 +290,109 @@ export function canonicalJson(value: unknown): string {
   }
   return escapeNonAscii(text);
 }
+
+/** Receives canonical text piece by piece, in order; every piece is ASCII. */
+export type TextSink = (piece: string) => void;
+
+/** Pieces are about this many characters: large enough to hash or write at full speed, small enough to stay young garbage. */
+const PIECE_CHARS = 1 << 16;
+
+/** Gathers text into pieces of about PIECE_CHARS for a sink. */
+class PieceWriter {
+  #text = '';
+  constructor(readonly sink: TextSink) {}
+  write(text: string): void {
+    this.#text += text;
+    if (this.#text.length >= PIECE_CHARS) this.flush();
+  }
+  flush(): void {
+    if (this.#text === '') return;
+    this.sink(this.#text);
+    this.#text = '';
+  }
+}
+
+/** A string literal as the canonical text writes it: JSON.stringify's escapes, then every non-ASCII character as `\uXXXX`. */
+function stringText(value: string): string {
+  return escapeNonAscii(JSON.stringify(value));
+}
+
+/** writeCanonical's text, into `out`, for a value already known to be plain JSON. */
+function streamCanonical(value: unknown, out: PieceWriter): void {
+  switch (typeof value) {
+    case 'string':
+      out.write(stringText(value));
+      return;
+    case 'boolean':
+      out.write(value ? 'true' : 'false');
+      return;
+    case 'number':
+      out.write(Number.isSafeInteger(value) ? String(value) : floatText(value));
+      return;
+    case 'bigint':
+      out.write(String(value));
+      return;
+    default: {
+      if (value === null) {
+        out.write('null');
+        return;
+      }
+      if (Array.isArray(value)) {
+        out.write('[');
+        for (let i = 0; i < value.length; i++) {
+          if (i !== 0) out.write(',');
+          streamCanonical(value[i], out);
+        }
+        out.write(']');
+        return;
+      }
+      if (isJsonFloat(value)) {
+        out.write(floatText(value.value));
+        return;
+      }
+      const object = value as { [key: string]: unknown };
+      out.write('{');
+      let first = true;
+      for (const key of byCodePoint(Object.keys(object))) {
+        out.write(`${first ? '' : ','}${stringText(key)}:`);
+        streamCanonical(object[key], out);
+        first = false;
+      }
+      out.write('}');
+    }
+  }
+}
+
+/** Values a record may hold and still be written as one string (canonicalJson's fast path); past this it is streamed. */
+const STRING_VALUES = 4096;
+
+/** Whether a value holds more than `budget` values (numbers, strings, ...), counted only as far as needed. */
+function holdsMoreThan(value: unknown, budget: number): boolean {
+  let left = budget;
+  const visit = (item: unknown): boolean => {
+    if (--left < 0) return true;
+    if (Array.isArray(item)) return item.some(visit);
+    if (typeof item === 'object' && item !== null && !isJsonFloat(item)) return Object.values(item).some(visit);
+    return false;
+  };
+  return visit(value);
+}
+
+/**
+ * The canonical text of a plain JSON value, given to `sink` in pieces
+ * rather than built as one string: what a record of millions of values is
+ * hashed and stored through, at the cost of a piece at a time. The text is
+ * canonicalJson's exactly. Throws E_NOT_CANONICAL, before `sink` sees
+ * anything, if the value is not plain JSON.
+ */
+export function writeCanonicalJson(value: unknown, sink: TextSink): void {
+  if (!holdsMoreThan(value, STRING_VALUES)) {
+    sink(canonicalJson(value));
+    return;
+  }
+  // Checked first, whole: a value found wrong halfway would have given the sink part of a text.
+  assertPlainJson(value);
+  const out = new PieceWriter(sink);
+  streamCanonical(value, out);
+  out.flush();
+}

@@ -6,7 +6,7 @@
  * Merkle hash of everything upstream of the node.
  */
 import { createHash } from 'node:crypto';
-import { canonicalJson, type JsonValue } from './canonical-json.js';
+import { canonicalJson, writeCanonicalJson, type JsonValue, type TextSink } from './canonical-json.js';
 import { RunGraphError, describeValue } from '../errors.js';
 
 declare const uidBrand: unique symbol;
@@ -53,9 +53,17 @@ export function recordText(record: NodeRecord): string {
   return canonicalJson({ depends: record.depends, input: record.input, operation: record.operation });
 }
 
+/** recordText in pieces, for a record too large to hold its text as one string (see writeCanonicalJson). */
+export function writeRecordText(record: NodeRecord, sink: TextSink): void {
+  writeCanonicalJson({ depends: record.depends, input: record.input, operation: record.operation }, sink);
+}
+
 /** The uid of a record. Throws E_NOT_CANONICAL if the record holds anything but plain JSON. */
 export function fingerprint(record: NodeRecord): Uid {
-  return createHash('sha256').update(recordText(record), 'utf8').digest('hex') as Uid;
+  const hash = createHash('sha256');
+  // The text is ASCII, so latin1 gives its UTF-8 bytes without a pass to encode them.
+  writeRecordText(record, (piece) => hash.update(piece, 'latin1'));
+  return hash.digest('hex') as Uid;
 }
 
 /** sha256 of bytes, lowercase hex. */

@@ -10,7 +10,7 @@ import type { JsonValue } from '../identity/canonical-json.js';
 import { RunGraphError } from '../errors.js';
 import { sha256Hex } from '../identity/fingerprint.js';
 import { arrayBytes, decodeNpy } from '../values/npy.js';
-import { arrayFromNestedList, nestedListShape } from '../values/values.js';
+import { arrayFromNestedList, checkNestedList } from '../values/values.js';
 import { expectFields, inputError } from './check.js';
 import { isFileInput, isInputRef, type OperationDefinition } from './operation.js';
 
@@ -34,9 +34,12 @@ function literalArrayOperation(name: 'Integer64' | 'Float64', dtype: 'int64' | '
           "to use another node's output, reference it where it is consumed",
         );
       }
-      const shape = nestedListShape(data, { file: site.file, node: site.node, field: 'input.data' });
-      // Convert once here so a non-integer or inexact value is reported before the run.
-      arrayFromNestedList(data as JsonValue, dtype, { file: site.file, node: site.node, field: 'input.data' });
+      // Every element checked here, so a non-integer or inexact value is reported before the run.
+      const shape = checkNestedList(data as JsonValue, dtype, {
+        file: site.file,
+        node: site.node,
+        field: 'input.data',
+      });
       return { data: { kind: 'array', dtype, shape } };
     },
     async run(input) {

@@ -9,8 +9,7 @@ import { readdirSync, statSync, type Stats } from 'node:fs';
 import { copyFile, link, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { RunGraphError, assertNever, isErrnoException } from '../errors.js';
-import { canonicalJson } from '../identity/canonical-json.js';
-import { sha256Hex, type NodeRecord, type Uid } from '../identity/fingerprint.js';
+import { sha256Hex, writeRecordText, type NodeRecord, type Uid } from '../identity/fingerprint.js';
 import { formatJson } from '../identity/json-text.js';
 import { encodeNpy } from '../values/npy.js';
 import type { OperationOutputs } from './outputs.js';
@@ -20,6 +19,7 @@ import {
   fsyncDirectory,
   fsyncFile,
   readSmallFileBytesSync,
+  createTextFile,
   removeQuietly,
   writeFileDurable,
   renameStaged,
@@ -96,13 +96,18 @@ export async function publishStore(
   const staging = join(layout.tmp, stagingName(store.uid.slice(0, 16), owner));
   await mkdir(staging);
   try {
-    // A large record is written once, as its canonical text (whose sha256 is the uid), not copied into the metadata.
-    const recordText = isLargeRecord(store.record) ? Buffer.from(canonicalJson(store.record), 'utf8') : undefined;
+    // A large record is written once, as its canonical text (whose sha256 is the uid), not copied into the metadata;
+    // written piece by piece, so its text is never held whole. Before the metadata, which gives its size.
+    const recordSize = isLargeRecord(store.record)
+      ? await createTextFile(join(staging, RECORD_FILE), (sink) => writeRecordText(store.record, sink), {
+          fsync: true,
+        })
+      : undefined;
     const metadata: StoreMetadata = {
       format: STORE_FORMAT,
       uid: store.uid,
       record: store.record,
-      ...(recordText === undefined ? {} : { recordFile: { path: RECORD_FILE, size: recordText.length } }),
+      ...(recordSize === undefined ? {} : { recordFile: { path: RECORD_FILE, size: recordSize } }),
       operation: store.operation,
       createdAt: new Date().toISOString(),
       state: 'created',
@@ -114,7 +119,6 @@ export async function publishStore(
     const writes = await Promise.allSettled([
       createFile(join(staging, OWNER_FILE), JSON.stringify(owner), { fsync: false }),
       createFile(join(staging, METADATA_FILE), metadataText(metadata), { fsync: false }),
-      ...(recordText === undefined ? [] : [createFile(join(staging, RECORD_FILE), recordText, { fsync: true })]),
     ]);
     for (const write of writes) if (write.status === 'rejected') throw write.reason;
     faultPoint('after-tmp-created');
@@ -354,6 +358,7 @@ export async function commitStore(
     format: created.format,
     uid: created.uid,
     record: created.record,
+    // A large record stays in record.json: the committed metadata keeps only the reference.
     ...(created.recordFile === undefined ? {} : { recordFile: created.recordFile }),
     operation: created.operation,
     createdAt: created.createdAt,

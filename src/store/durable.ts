@@ -77,6 +77,34 @@ export async function createFile(path: string, data: string | Uint8Array, option
   closeSync(fd);
 }
 
+/**
+ * createFile for ASCII text made piece by piece by `write` (which calls its
+ * sink with each piece, in order), so a text of any size is never held
+ * whole. Returns the number of bytes written.
+ */
+export async function createTextFile(
+  path: string,
+  write: (sink: (piece: string) => void) => void,
+  options: { fsync: boolean },
+): Promise<number> {
+  const fd = await openAsync(path, 'wx');
+  let size = 0;
+  try {
+    write((piece) => {
+      const bytes = Buffer.from(piece, 'latin1');
+      writeAll(fd, bytes);
+      size += bytes.length;
+    });
+    if (options.fsync) await fsyncAsync(fd);
+  } catch (error) {
+    closeSync(fd);
+    await removeQuietly(path);
+    throw error;
+  }
+  closeSync(fd);
+  return size;
+}
+
 function tempNameFor(path: string): string {
   return join(dirname(path), `${TEMP_PREFIX}${basename(path)}.${randomBytes(4).toString('hex')}`);
 }

@@ -72,6 +72,12 @@ export function findNestedShape(
     if (depth === shape.length) return accepts(item) ? undefined : { kind: 'element', path, value: item };
     const expected = shape[depth] ?? 0;
     if (!Array.isArray(item) || item.length !== expected) return { kind: 'ragged', path, expected, value: item };
+    if (depth + 1 === shape.length) {
+      // The innermost lists, which hold nearly every element: their paths are made only for a problem.
+      for (let i = 0; i < item.length; i++)
+        if (!accepts(item[i])) return { kind: 'element', path: `${path}[${i}]`, value: item[i] };
+      return undefined;
+    }
     for (let i = 0; i < item.length; i++) {
       const problem = visit(item[i], depth + 1, `${path}[${i}]`);
       if (problem !== undefined) return problem;
@@ -149,9 +155,39 @@ function elementPath(index: number, shape: readonly number[]): string {
  */
 export function arrayFromNestedList(value: JsonValue, dtype: 'int64' | 'float64', site: LiteralSite): ArrayValue {
   const shape = nestedListShape(value, site);
-  const flat: JsonNumber[] = [];
-  flatten(value, flat);
   const array = allocArray(dtype, shape);
+  convertElements(value, shape, dtype, site, array.data as BigInt64Array | Float64Array);
+  return array;
+}
+
+/**
+ * The checks of arrayFromNestedList without the array: every element exact
+ * for its dtype, else the same error. Gives the shape.
+ */
+export function checkNestedList(value: JsonValue, dtype: 'int64' | 'float64', site: LiteralSite): number[] {
+  const shape = nestedListShape(value, site);
+  convertElements(value, shape, dtype, site, undefined);
+  return shape;
+}
+
+/** Each element of a nested list of numbers, in C order, with its index. */
+function forEachElement(value: JsonValue, visit: (element: JsonNumber, index: number) => void): void {
+  let index = 0;
+  const walk = (item: JsonValue): void => {
+    if (Array.isArray(item)) for (let i = 0; i < item.length; i++) walk(item[i] as JsonValue);
+    else visit(item as JsonNumber, index++);
+  };
+  walk(value);
+}
+
+/** Check each element of a nested list of `shape` for `dtype`, and write it to `out` if given. */
+function convertElements(
+  value: JsonValue,
+  shape: readonly number[],
+  dtype: 'int64' | 'float64',
+  site: LiteralSite,
+  out: BigInt64Array | Float64Array | undefined,
+): void {
   const fail = (i: number, problem: string, element: JsonNumber, hint: string): never => {
     const at = elementPath(i, shape);
     const field = `${site.field}${at}`;
@@ -164,8 +200,8 @@ export function arrayFromNestedList(value: JsonValue, dtype: 'int64' | 'float64'
     });
   };
   if (dtype === 'int64') {
-    const data = array.data as BigInt64Array;
-    flat.forEach((n, i) => {
+    const data = out as BigInt64Array | undefined;
+    forEachElement(value, (n, i) => {
       const exact = exactInt64(n);
       if ('problem' in exact)
         return fail(
@@ -174,11 +210,11 @@ export function arrayFromNestedList(value: JsonValue, dtype: 'int64' | 'float64'
           n,
           'Integer64 data must be whole numbers from -9223372036854775808 to 9223372036854775807; use scalems.Float64 for fractions',
         );
-      data[i] = exact.value;
+      if (data !== undefined) data[i] = exact.value;
     });
   } else {
-    const data = array.data as Float64Array;
-    flat.forEach((n, i) => {
+    const data = out as Float64Array | undefined;
+    forEachElement(value, (n, i) => {
       const x = numberValue(n);
       if (!Number.isFinite(x))
         fail(
@@ -187,10 +223,9 @@ export function arrayFromNestedList(value: JsonValue, dtype: 'int64' | 'float64'
           n,
           'a float64 holds finite numbers up to about 1.8e308',
         );
-      data[i] = x;
+      if (data !== undefined) data[i] = x;
     });
   }
-  return array;
 }
 
 /** Inferred type of a literal nested list: int64 if every element's value is an integer, else float64. */
@@ -209,7 +244,19 @@ export function literalArrayType(value: JsonValue, site: LiteralSite): ValueType
  * its check; anything that is not a number (a reference) is left as it is.
  */
 export function literalAsWritten(value: JsonValue, dtype: 'int64' | 'float64'): JsonValue {
-  if (Array.isArray(value)) return value.map((item) => literalAsWritten(item, dtype));
+  if (Array.isArray(value)) {
+    // Copied only where an element changes: a float64 literal of non-integral numbers is kept as it is.
+    let out: JsonValue[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i] as JsonValue;
+      const written = literalAsWritten(item, dtype);
+      if (written !== item) {
+        out ??= value.slice();
+        out[i] = written;
+      }
+    }
+    return out ?? value;
+  }
   if (!isJsonNumber(value)) return value;
   if (dtype === 'float64') return asFloat(value);
   const exact = exactInt64(value);

@@ -51,6 +51,7 @@ import {
   type Assembly,
   type GraphNode,
   type ResolvedValue,
+  isPlainScalar,
 } from './concrete-graph.js';
 import type { MapSpec, SubgraphSpec, WhileSpec, WorkflowNodeSpec, WorkflowSpec } from './spec.js';
 import { topologicalOrder } from './topological-order.js';
@@ -511,8 +512,11 @@ export class GraphAssembler {
     entities: Map<string, Entity>,
     out: GraphNode[],
   ): ResolvedValue {
-    if (Array.isArray(value))
+    if (Array.isArray(value)) {
+      // A list of plain values (a literal's numbers) has nothing to resolve: kept, not copied.
+      if (value.every(isPlainScalar)) return value;
       return value.map((item, i) => this.#resolve(item, fieldPath(field, i), label, scope, entities, out));
+    }
     if (!isObject(value)) return value;
     const ref = value['$ref'];
     const file = value['$file'];

@@ -86,14 +86,19 @@ export function fileRecord(file: FileInput): JsonValue {
     : { $npy: { dtype: file.npy.dtype, shape: file.npy.shape, sha256: file.npy.dataSha256 } };
 }
 
+/** A value a record holds as it is: not an object (a number, string, ...), or a JsonFloat. */
+export function isPlainScalar(value: unknown): boolean {
+  return typeof value !== 'object' || value === null || isJsonFloat(value);
+}
+
 /**
  * The record form of an input: a reference becomes `{"$ref": "<uid>.<output>"}`
  * and a file its content digest, so labels and paths never enter a uid.
  */
 export function recordInput(input: { [field: string]: InputTree<ResolvedRef> }): { [field: string]: JsonValue } {
   const convert = (value: InputTree<ResolvedRef>): JsonValue => {
-    if (Array.isArray(value)) return value.map(convert);
-    if (typeof value !== 'object' || value === null || isJsonFloat(value)) return value;
+    if (Array.isArray(value)) return value.every(isPlainScalar) ? (value as JsonValue[]) : value.map(convert);
+    if (isPlainScalar(value)) return value as JsonValue;
     const kind = (value as { [INPUT_KIND]?: string })[INPUT_KIND];
     if (kind === 'ref') {
       const ref = value as ResolvedRef;

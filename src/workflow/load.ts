@@ -58,9 +58,43 @@ function parseJson(text: string, file: string): unknown {
   }
 }
 
+/** Longer lists of plain values in a node's input are not walked by the schema check (see schemaView). */
+const SCHEMA_WALKED_LIST = 4096;
+
+const isPlainObject = (value: unknown): value is { [key: string]: unknown } =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The document as the schema check is given it: where a node's input field
+ * is a long list of plain values (a literal's numbers, none an object), an
+ * empty list instead. The schema accepts every such list there (an input
+ * value constrains only objects), so its verdict and the place of any
+ * problem are the same, without a walk of millions of elements. Only the
+ * nodes and inputs that hold one are copied.
+ */
+function schemaView(document: unknown): unknown {
+  if (!isPlainObject(document) || !Array.isArray(document['nodes'])) return document;
+  let nodes: unknown[] | undefined;
+  document['nodes'].forEach((node: unknown, index) => {
+    if (!isPlainObject(node) || !isPlainObject(node['input'])) return;
+    let input: { [key: string]: unknown } | undefined;
+    for (const [field, value] of Object.entries(node['input'])) {
+      const long = Array.isArray(value) && value.length > SCHEMA_WALKED_LIST;
+      if (long && value.every((item) => typeof item !== 'object' || item === null)) {
+        input ??= { ...node['input'] };
+        input[field] = [];
+      }
+    }
+    if (input === undefined) return;
+    nodes ??= [...(document['nodes'] as unknown[])];
+    nodes[index] = { ...node, input };
+  });
+  return nodes === undefined ? document : { ...document, nodes };
+}
+
 /** Check a parsed document: schema first, then labels unique. */
 export function checkWorkflowDocument(document: unknown, file?: string): WorkflowSpec {
-  const problem = findSchemaProblem(WORKFLOW_SCHEMA, document);
+  const problem = findSchemaProblem(WORKFLOW_SCHEMA, schemaView(document));
   if (problem !== undefined) {
     const field = instancePathToField(problem.instancePath);
     // `nodes[3].input.data` -> node label of nodes[3], field `input.data`.

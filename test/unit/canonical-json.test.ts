@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { assertPlainJson, canonicalJson } from '../../src/identity/canonical-json.js';
+import { assertPlainJson, canonicalJson, writeCanonicalJson } from '../../src/identity/canonical-json.js';
 import { RunGraphError } from '../../src/errors.js';
 import { JsonFloat } from '../../src/identity/json-numbers.js';
 
@@ -210,5 +210,37 @@ describe.skipIf(!hasPython)('canonicalJson agrees with Python json.dumps(sort_ke
     const lines = result.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(samples.length);
     samples.forEach((sample, i) => expect(canonicalJson(sample)).toBe(lines[i]));
+  });
+});
+
+describe('writeCanonicalJson', () => {
+  const pieces = (value: unknown): string[] => {
+    const out: string[] = [];
+    writeCanonicalJson(value, (piece) => out.push(piece));
+    return out;
+  };
+
+  it('streams a large value in pieces whose text is canonicalJson exactly', () => {
+    const floats = Array.from({ length: 50_000 }, (_, i) => (i % 7 === 0 ? 1e-7 * i : (i * 0.618033988749895) % 1));
+    const value = {
+      z: floats,
+      'é😀': ['ü', 'x\u007f', new JsonFloat(2), 2n ** 70n, -0, 1e22, null, true],
+      a: { b: [1, 2.5, 'c'] },
+    };
+    const out = pieces(value);
+    expect(out.length).toBeGreaterThan(5);
+    expect(out.join('')).toBe(canonicalJson(value));
+    expect(out.every((piece) => [...piece].every((ch) => ch.charCodeAt(0) < 0x7f))).toBe(true);
+  });
+
+  it('gives a small value as one piece', () => {
+    expect(pieces({ b: 1, a: [0.1, 'ü'] })).toEqual([canonicalJson({ b: 1, a: [0.1, 'ü'] })]);
+  });
+
+  it('refuses a value that is not plain JSON before writing anything', () => {
+    const value = { data: [...Array.from({ length: 10_000 }, () => 0.5), Number.NaN] };
+    const out: string[] = [];
+    expect(() => writeCanonicalJson(value, (piece) => out.push(piece))).toThrow(/input|data\[10000\]/);
+    expect(out).toEqual([]);
   });
 });

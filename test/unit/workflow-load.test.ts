@@ -270,3 +270,29 @@ describe('loadWorkflowFile', () => {
     });
   });
 });
+
+describe('checkWorkflowDocument: a long literal list', () => {
+  const long = (last: unknown): unknown[] => [...Array.from({ length: 10_000 }, (_, i) => i * 0.5), last];
+  const withData = (data: unknown, extra: object = {}): unknown => ({
+    nodes: [{ label: 'big', operation: 'scalems.Float64', input: { data }, ...extra }],
+  });
+
+  it('passes, and the document itself is returned unchanged', () => {
+    const document = withData(long(1.5));
+    const spec = checkWorkflowDocument(document, 'wf.json');
+    expect(spec).toBe(document);
+    expect((spec.nodes[0]?.input?.['data'] as unknown[]).length).toBe(10_001);
+  });
+
+  it('still has the rest of its node checked', () => {
+    const error = rejection(withData(long(1.5), { colour: 'red' }));
+    expect(error.code).toBe('E_WORKFLOW_SCHEMA');
+    expect(error.location.node).toBe('big');
+  });
+
+  it('is walked when it holds an object, so a bad reference in it is found at its place', () => {
+    const error = rejection(withData(long({ $ref: 'a', extra: 1 })));
+    expect(error.code).toBe('E_WORKFLOW_SCHEMA');
+    expect(error.location.field).toContain('input.data[10000]');
+  });
+});
