@@ -284,7 +284,8 @@ describeWithSlurm('run --executor slurm: grouping, status, Ctrl-C', () => {
   test("status shows each node's Slurm job and state; SIGINT cancels the run's jobs and says how to resume", async () => {
     const log = box.path('interrupt.log');
     const workflow = await box.write('interrupt.json', {
-      nodes: [sleeper('a', log, 6), sleeper('b', log, 6), joiner('ab', ['a', 'b'])],
+      // Long enough that neither commits before the interrupt, however slowly status answers on a loaded machine.
+      nodes: [sleeper('a', log, 20), sleeper('b', log, 20), joiner('ab', ['a', 'b'])],
     });
     const workdir = box.path('interrupt.workdir');
     const args = ['run', workflow, '--workdir', workdir, '--executor', 'slurm', '--poll', '1', '--group-size', '1'];
