@@ -410,45 +410,22 @@ export function checkInputPort(
   if (isInputRef(value)) {
     const type = value.type;
     const got = `'${value.label}.${value.output}' (${describeType(type)})`;
+    const where = `${value.label}.${value.output}`;
+    function mismatch(code: 'E_INPUT_TYPE' | 'E_INPUT_SHAPE', hint?: string): never {
+      throw inputError(site, field, code, `expected ${expected}, got a reference to ${got}`, where, hint);
+    }
     if (port.dtype === 'file') return;
     if (isNumeric(port.dtype)) {
-      if (type.kind !== 'array')
-        throw inputError(
-          site,
-          field,
+      if (type.kind !== 'array') mismatch('E_INPUT_TYPE');
+      if (type.dtype !== null && !refDtypeAccepted(port.dtype, type.dtype))
+        mismatch(
           'E_INPUT_TYPE',
-          `expected ${expected}, got a reference to ${got}`,
-          `${value.label}.${value.output}`,
-        );
-      if (type.dtype !== null && !refDtypeAccepted(port.dtype, type.dtype)) {
-        throw inputError(
-          site,
-          field,
-          'E_INPUT_TYPE',
-          `expected ${expected}, got a reference to ${got}`,
-          `${value.label}.${value.output}`,
           port.dtype === 'float64' ? undefined : `an ${port.dtype} input takes ${port.dtype} arrays only`,
         );
-      }
-      if (type.shape !== null && !shapeMatches(type.shape, port.shape)) {
-        throw inputError(
-          site,
-          field,
-          'E_INPUT_SHAPE',
-          `expected ${expected}, got a reference to ${got}`,
-          `${value.label}.${value.output}`,
-        );
-      }
+      if (type.shape !== null && !shapeMatches(type.shape, port.shape)) mismatch('E_INPUT_SHAPE');
       return;
     }
-    if (type.kind !== 'json')
-      throw inputError(
-        site,
-        field,
-        'E_INPUT_TYPE',
-        `expected ${expected}, got a reference to ${got}`,
-        `${value.label}.${value.output}`,
-      );
+    if (type.kind !== 'json') mismatch('E_INPUT_TYPE');
     return;
   }
   if (port.dtype === 'file') {
