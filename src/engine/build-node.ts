@@ -16,7 +16,6 @@
  */
 import { RunGraphError, assertNever, isErrnoException, type ErrorCode } from '../errors.js';
 import { Attempts, waitUnlessAborted } from './attempts.js';
-import { unwatchProcessGroup, watchProcessGroup } from './watchdog.js';
 import { makeArtifactRef } from '../operations/artifact-ref.js';
 import {
   INPUT_KIND,
@@ -327,18 +326,20 @@ async function runAndCommit(
   return { kind: 'committed', metadata };
 }
 
-/** The ProcessReporter of one attempt: groups watched and recorded in the store; the usage kept for the metadata. */
+/**
+ * The ProcessReporter of one attempt: groups recorded in the store (the
+ * launcher, operations/launcher.ts, kills them if this process dies); the
+ * usage kept for the metadata.
+ */
 function processReporter(store: ClaimedStore): ProcessReporter & { measured(): ResourceUsage | undefined } {
   let usage: ResourceUsage | undefined;
   let recorded: Promise<void> = Promise.resolve();
   return {
     started: (pgid) => {
-      watchProcessGroup(pgid);
       recorded = store.processGroupStarted(pgid).catch(() => undefined);
       return recorded;
     },
-    ended: (pgid) => {
-      unwatchProcessGroup(pgid);
+    ended: () => {
       // After the record is written, or a quick command's record would outlive it.
       void recorded.then(() => store.processGroupEnded());
     },

@@ -119,8 +119,8 @@ export interface OperationContext {
 /**
  * What an operation that starts a process group tells the engine: the
  * group is recorded in the store while it runs, so that whoever takes the
- * store over after a crash kills what is left of it, and a watchdog kills it
- * if this process dies; and what the process used, recorded in the metadata.
+ * store over after a crash kills what is left of it (the launcher, which
+ * starts commands, kills it if this process dies); and what the process used, recorded in the metadata.
  */
 export interface ProcessReporter {
   /** Process group `pgid` (its leader's pid) started; resolves once it is recorded. */

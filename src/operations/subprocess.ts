@@ -26,13 +26,11 @@
  * through an argument (a version in its path, or a `$file`) when its results
  * can change.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFile, lstat, mkdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
-import { closeSync, constants as fsConstants, open } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
-import { promisify } from 'node:util';
 import { RunGraphError } from '../errors.js';
 import type { ValueType } from '../values/values.js';
 import { expectFields, expectFileLike, expectList, expectObject, expectString, inputError } from './check.js';
@@ -49,6 +47,7 @@ import {
   type TypedRef,
 } from './operation.js';
 import { ProcessExitError, type ProcessExit } from './process-exit.js';
+import { launchCommand, type CommandExit } from './launcher.js';
 import { ProcessUsageSampler } from './process-usage.js';
 
 /** Names in a store that belong to run-graph; no output or input file may use them. */
@@ -64,7 +63,6 @@ export const RESERVED_STORE_NAMES: ReadonlySet<string> = new Set([
 ]);
 
 const STDERR_TAIL_LINES = 20;
-const openAsync = promisify(open);
 const KILL_GRACE_MS = 5_000;
 
 function checkStorePath(name: string, site: CheckSite, field: string): void {
@@ -295,92 +293,74 @@ async function runChild(
   const { signal, label, processes } = context;
   const [command, ...args] = argv;
   if (command === undefined) throw new RunGraphError('E_INPUT_TYPE', 'empty argv', { node: label });
-  const [stdout, stderr] = (await openOutputs([join(cwd, 'stdout.txt'), join(cwd, 'stderr.txt')])) as [number, number];
+  // A process group of its own, so that stopping the node stops everything the command started.
+  const launched = launchCommand({
+    command,
+    args,
+    cwd,
+    env,
+    stdout: join(cwd, 'stdout.txt'),
+    stderr: join(cwd, 'stderr.txt'),
+  });
+  let pid: number;
   try {
-    return await new Promise<ProcessExit>((resolve, reject) => {
-      // A process group of its own, so that stopping the node stops everything the command started.
-      const child = spawn(command, args, {
-        cwd,
-        env: { ...process.env, ...env },
-        stdio: ['ignore', stdout, stderr],
-        detached: true,
-      });
-      const pid = child.pid;
-      const sampler = pid === undefined ? undefined : new ProcessUsageSampler(pid);
-      if (pid !== undefined) {
-        runningChildren.add(pid);
-        processes?.started(pid).catch(() => undefined);
-      }
-      const killGroup = (signal: NodeJS.Signals): void => {
-        try {
-          if (pid !== undefined) process.kill(-pid, signal);
-        } catch {
-          // Already gone.
-        }
-      };
-      let killTimer: NodeJS.Timeout | undefined;
-      const onAbort = (): void => {
-        killGroup('SIGTERM');
-        killTimer = setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
-        killTimer.unref();
-      };
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-      child.once('error', (error: NodeJS.ErrnoException) => {
-        sampler?.stop();
-        signal.removeEventListener('abort', onAbort);
-        const reason =
-          error.code === 'ENOENT'
-            ? 'not found (is it on PATH?)'
-            : error.code === 'EACCES'
-              ? 'not executable'
-              : error.message;
-        reject(
-          new RunGraphError('E_NODE_FAILED', `cannot start '${command}': ${reason}`, {
-            node: label,
-            field: 'input.argv[0]',
-            value: command,
-            cause: error,
-          }),
-        );
-      });
-      child.once('close', (code, killedBy) => {
-        const usage = sampler?.stop();
-        if (usage !== undefined) processes?.usage(usage);
-        if (pid !== undefined) {
-          runningChildren.delete(pid);
-          processes?.ended(pid);
-        }
-        signal.removeEventListener('abort', onAbort);
-        if (killTimer !== undefined) clearTimeout(killTimer);
-        if (signal.aborted)
-          reject(
-            isTimeout(signal.reason)
-              ? new RunGraphError(
-                  'E_TIMEOUT',
-                  `${signal.reason.message}: ${command} and its process group were killed`,
-                  { node: label, field: 'resources.time', cause: signal.reason, hint: signal.reason.hint },
-                )
-              : new RunGraphError('E_INTERRUPTED', `${command} was stopped by the interrupt`, { node: label }),
-          );
-        else resolve({ code: killedBy === null ? (code ?? 1) : null, signal: killedBy });
-      });
+    pid = await launched.pid;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'ENOENT'
+        ? 'not found (is it on PATH?)'
+        : code === 'EACCES'
+          ? 'not executable'
+          : (error as Error).message;
+    throw new RunGraphError('E_NODE_FAILED', `cannot start '${command}': ${reason}`, {
+      node: label,
+      field: 'input.argv[0]',
+      value: command,
+      cause: error,
     });
-  } finally {
-    // Synchronous: a close takes microseconds and changes nothing on disk.
-    closeSync(stdout);
-    closeSync(stderr);
   }
-}
-
-/** Create the files in one wait, closing those opened if one fails. */
-async function openOutputs(paths: readonly string[]): Promise<number[]> {
-  const results = await Promise.allSettled(paths.map((path) => openAsync(path, 'w')));
-  const opened = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
-  const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-  if (failure === undefined) return opened;
-  for (const fd of opened) closeSync(fd);
-  throw failure.reason;
+  const sampler = new ProcessUsageSampler(pid);
+  runningChildren.add(pid);
+  processes?.started(pid).catch(() => undefined);
+  const killGroup = (signal: NodeJS.Signals): void => {
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // Already gone.
+    }
+  };
+  let killTimer: NodeJS.Timeout | undefined;
+  const onAbort = (): void => {
+    killGroup('SIGTERM');
+    killTimer = setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
+    killTimer.unref();
+  };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  let exit: CommandExit;
+  try {
+    exit = await launched.exit;
+  } catch (error) {
+    throw new RunGraphError('E_NODE_FAILED', `${command}: ${(error as Error).message}`, { node: label, cause: error });
+  } finally {
+    const usage = sampler.stop();
+    if (usage !== undefined) processes?.usage(usage);
+    runningChildren.delete(pid);
+    processes?.ended(pid);
+    signal.removeEventListener('abort', onAbort);
+    if (killTimer !== undefined) clearTimeout(killTimer);
+  }
+  if (signal.aborted)
+    throw isTimeout(signal.reason)
+      ? new RunGraphError('E_TIMEOUT', `${signal.reason.message}: ${command} and its process group were killed`, {
+          node: label,
+          field: 'resources.time',
+          cause: signal.reason,
+          hint: signal.reason.hint,
+        })
+      : new RunGraphError('E_INTERRUPTED', `${command} was stopped by the interrupt`, { node: label });
+  return { code: exit.signal === null ? (exit.code ?? 1) : null, signal: exit.signal };
 }
 
 async function stderrTail(path: string): Promise<string> {

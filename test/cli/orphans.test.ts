@@ -1,44 +1,21 @@
 /**
  * No orphans: a Subprocess of a killed run does not outlive it. SIGKILL
  * `run-graph run` while its command sleeps (and would write a file when it
- * wakes): the watchdog kills the command's process group at once. If the
- * watchdog is killed too, the group recorded in the store is killed by the
- * next run as it takes the store over, before the node runs again. Either
- * way the old command writes nothing.
+ * wakes): the launcher, run-graph's watchdog, kills the command's process
+ * group at once. If the launcher is killed too, the group recorded in the
+ * store is killed by the next run as it takes the store over, before the
+ * node runs again. Either way the old command writes nothing. (The run's
+ * only command is its first, which run-graph starts itself while the
+ * launcher starts, so killing the launcher leaves the command running.)
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { must, runCli, startCli, uidsByLabel } from '../support/cli.js';
 import { createSandbox, exists, type Sandbox } from '../support/sandbox.js';
+import { alive, launcherOf } from '../support/processes.js';
 import { waitUntil } from '../support/wait.js';
-
-/** Whether a process runs (a zombie waiting for its parent to reap it counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/** The watchdog child of process `parent`. */
-function watchdogOf(parent: number): number | undefined {
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === parent && readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('watchdog-process.js'))
-        return Number(name);
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return undefined;
-}
 
 describe('a subprocess of a killed run', () => {
   let box: Sandbox;
@@ -75,7 +52,7 @@ describe('a subprocess of a killed run', () => {
     await box.cleanup();
   });
 
-  async function startAndKill(killWatchdogFirst: boolean): Promise<{ shell: number; sleep: number }> {
+  async function startAndKill(killLauncherFirst: boolean): Promise<{ shell: number; sleep: number }> {
     const run = startCli(['run', workflow, '--workdir', workdir, '--json'], { cwd: box.dir });
     await run.waitFor(/"node-started"/, 20_000);
     await waitUntil(() => readdirSync(box.dir).includes('sleep.pid'), 10_000, 'the command to start its sleep');
@@ -85,17 +62,17 @@ describe('a subprocess of a killed run', () => {
     const shell = Number(await readFile(box.path('shell.pid'), 'utf8'));
     const sleep = Number(await readFile(box.path('sleep.pid'), 'utf8'));
     expect(alive(shell) && alive(sleep)).toBe(true);
-    if (killWatchdogFirst) {
-      let watchdog: number | undefined;
-      await waitUntil(() => (watchdog = watchdogOf(run.pid)) !== undefined, 10_000, 'the watchdog process');
-      process.kill(watchdog ?? 0, 'SIGKILL');
+    if (killLauncherFirst) {
+      let launcher: number | undefined;
+      await waitUntil(() => (launcher = launcherOf(run.pid)) !== undefined, 10_000, 'the launcher process');
+      process.kill(launcher ?? 0, 'SIGKILL');
     }
     process.kill(run.pid, 'SIGKILL');
     await run.exited;
     return { shell, sleep };
   }
 
-  it('dies with the run: the watchdog kills its group at once', async () => {
+  it('dies with the run: the launcher kills its group at once', async () => {
     const { shell, sleep } = await startAndKill(false);
     // At once: well before the 30 s sleep ends, and before anything else runs (the bound allows for a loaded machine).
     await waitUntil(() => !alive(shell) && !alive(sleep), 10_000, "the killed run's command to be gone");
@@ -105,7 +82,7 @@ describe('a subprocess of a killed run', () => {
     expect(await exists(box.path('late'))).toBe(false);
   });
 
-  it('is killed by the next run before its node runs again when the watchdog died too', async () => {
+  it('is killed by the next run before its node runs again when the launcher died too', async () => {
     const { shell, sleep } = await startAndKill(true);
     // Nothing killed it: it still sleeps.
     await new Promise((resolve) => setTimeout(resolve, 500));

@@ -1,0 +1,109 @@
+/**
+ * The launcher process (see launcher.ts). On its stdin, a pipe from the
+ * run-graph process, it reads one line per message:
+ *
+ * - `{"id": n, "command": ..., "args": [...], "cwd": ..., "env": {...},
+ *   "stdout": path, "stderr": path}` (and `"base": {...}` when run-graph's
+ *   own environment changed): start that command as the leader of a process
+ *   group of its own, its stdout and stderr written to the two files; it
+ *   answers `{"id": n, "pid": p}` (or `{"id": n, "error": {"code", "message"}}`
+ *   when it cannot start), then `{"id": n, "code": c, "signal": s}` when the
+ *   command has exited;
+ * - `+<pgid>` and `-<pgid>`: a group run-graph started itself, to kill if
+ *   run-graph dies, and its end.
+ *
+ * When the pipe closes (run-graph exited, however it died) it SIGKILLs every
+ * group still running, its own commands' and the others', then exits. It
+ * has a process group of its own, so a Ctrl-C or a kill of run-graph's group
+ * does not reach it first. Its answers go to stdout, one JSON line each;
+ * `{"ready": true}` comes first.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+
+interface LaunchMessage {
+  id: number;
+  command: string;
+  args: string[];
+  cwd: string;
+  env: { [key: string]: string };
+  stdout: string;
+  stderr: string;
+  base?: NodeJS.ProcessEnv;
+}
+
+const groups = new Set<number>();
+let base: NodeJS.ProcessEnv = process.env;
+let pending = '';
+
+function answer(message: object): void {
+  process.stdout.write(`${JSON.stringify(message)}\n`);
+}
+
+function failed(id: number, error: unknown): void {
+  const { code, message } = error as NodeJS.ErrnoException;
+  answer({ id, error: { code: code ?? null, message: String(message) } });
+}
+
+function launch(message: LaunchMessage): void {
+  const { id } = message;
+  if (message.base !== undefined) base = message.base;
+  const fds: number[] = [];
+  try {
+    fds.push(openSync(message.stdout, 'w'), openSync(message.stderr, 'w'));
+    const child = spawn(message.command, message.args, {
+      cwd: message.cwd,
+      env: { ...base, ...message.env },
+      stdio: ['ignore', fds[0], fds[1]],
+      detached: true,
+    });
+    const pid = child.pid;
+    if (pid === undefined) {
+      child.once('error', (error) => failed(id, error));
+      return;
+    }
+    groups.add(pid);
+    answer({ id, pid });
+    child.once('exit', (code, signal) => {
+      groups.delete(pid);
+      answer({ id, code, signal });
+    });
+  } catch (error) {
+    failed(id, error);
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
+}
+
+function killAll(): void {
+  for (const pgid of groups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  process.exit(0);
+}
+
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (text: string) => {
+  pending += text;
+  const lines = pending.split('\n');
+  pending = lines.pop() ?? '';
+  for (const line of lines) {
+    if (line.startsWith('{')) {
+      launch(JSON.parse(line) as LaunchMessage);
+      continue;
+    }
+    const pgid = Number(line.slice(1));
+    if (!Number.isInteger(pgid) || pgid <= 1) continue;
+    if (line.startsWith('+')) groups.add(pgid);
+    else if (line.startsWith('-')) groups.delete(pgid);
+  }
+});
+process.stdin.on('end', killAll);
+process.stdin.on('error', killAll);
+// Signals meant for the run (SIGINT, SIGTERM, SIGHUP) leave the launcher to the pipe.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
+answer({ ready: true });

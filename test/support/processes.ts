@@ -1,0 +1,28 @@
+/** Processes seen through /proc (Linux): whether one runs, and the launcher child of a run-graph process. */
+import { readFileSync, readdirSync } from 'node:fs';
+
+/** Whether a process runs (a zombie waiting for its parent to reap it counts as gone). */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** The launcher child of run-graph process `parent` (operations/launcher.ts), which is also its watchdog. */
+export function launcherOf(parent: number): number | undefined {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent && readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('launcher-process.js'))
+        return Number(name);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return undefined;
+}
