@@ -33,6 +33,8 @@ import {
   type PortDeclarations,
 } from '../operations/ports.js';
 import { BUILTIN_OPERATIONS, OperationRegistry } from '../operations/registry.js';
+import type { ResourcesSpec } from '../operations/resources.js';
+import { checkRetrySettings, type RetrySettings } from '../operations/retry-policy.js';
 import type { ArtifactEntry } from '../store/metadata.js';
 import { buildGraph, type ConcreteGraph, type GraphNode } from '../workflow/graph.js';
 import type { WorkflowNodeSpec, WorkflowSpec } from '../workflow/load.js';
@@ -139,11 +141,23 @@ export interface ToWorkflowOptions {
   description?: string;
 }
 
+/**
+ * How a node runs, beside what it computes: as in a workflow file, none of
+ * it enters the node's uid. `resources` (cores, memory, the time limit of
+ * one attempt, GPUs, Slurm options) and `retries`/`backoff` override the
+ * operation's own settings. The retry policy is checked as the node is
+ * added, the resources when the graph is built.
+ */
+export interface NodeOptions extends RetrySettings {
+  description?: string;
+  resources?: ResourcesSpec;
+}
+
 interface BuilderNode {
   label: string;
   operation: OperationDefinition;
   input: { [field: string]: JsonValue };
-  description: string | undefined;
+  options: NodeOptions;
 }
 
 /** Collects nodes with typed handles; builds them into a concrete graph or a workflow file's JSON. */
@@ -155,13 +169,13 @@ export class GraphBuilder {
    * Add a node. Labels are unique names within the graph (letters, digits,
    * '_' and '-'); they never enter a uid. For a typed operation the input is
    * checked by the compiler; every input is checked again when the graph is
-   * built.
+   * built. `options` say how it runs (NodeOptions).
    */
   add<Op extends OperationDefinition>(
     label: string,
     operation: Op,
     input: InputsFor<Op>,
-    options: { description?: string } = {},
+    options: NodeOptions = {},
   ): HandleFor<Op> {
     if (typeof label !== 'string' || !LABEL.test(label)) {
       throw new RunGraphError(
@@ -181,10 +195,16 @@ export class GraphBuilder {
         field: 'operation',
       });
     }
+    checkRetrySettings(
+      options,
+      '',
+      (field, message, value) =>
+        new RunGraphError('E_USAGE', `node '${label}': ${message}`, { node: label, field, value }),
+    );
     const json: { [field: string]: JsonValue } = {};
     for (const [field, value] of Object.entries(input as object))
       json[field] = this.#serialize(value as unknown, label, `input.${field}`);
-    this.#nodes.push({ label, operation, input: json, description: options.description });
+    this.#nodes.push({ label, operation, input: json, options: { ...options } });
     this.#labels.add(label);
     return this.#handle(label) as HandleFor<Op>;
   }
@@ -249,11 +269,14 @@ export class GraphBuilder {
 
   /** The graph as a workflow file holds it (`formatJson` it to write the file: `JSON.stringify` cannot write a bigint). */
   toWorkflowSpec(options: ToWorkflowOptions = {}): WorkflowSpec {
-    const nodes: WorkflowNodeSpec[] = this.#nodes.map((node) => ({
-      label: node.label,
-      operation: qualifiedName(node.operation),
-      input: node.input,
-      ...(node.description === undefined ? {} : { description: node.description }),
+    const nodes: WorkflowNodeSpec[] = this.#nodes.map(({ label, operation, input, options }) => ({
+      label,
+      operation: qualifiedName(operation),
+      input,
+      ...(options.description === undefined ? {} : { description: options.description }),
+      ...(options.resources === undefined ? {} : { resources: options.resources }),
+      ...(options.retries === undefined ? {} : { retries: options.retries }),
+      ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
     }));
     return {
       ...(options.description === undefined ? {} : { description: options.description }),

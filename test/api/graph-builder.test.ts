@@ -1,7 +1,7 @@
 // Graphs from code: typed handles, a run in a WorkerContext with typed
 // results, and the same graph serialized to a workflow file and run by the
 // CLI giving the same uids (and so the same stores: nothing runs twice).
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WorkerContext } from '../../src/engine/worker-context.js';
@@ -161,5 +161,75 @@ describe('GraphBuilder', () => {
       code: 'E_DUPLICATE_OPERATION',
       message: expect.stringContaining("node 'b' uses another definition than node 'a'") as unknown,
     });
+  });
+});
+
+describe('GraphBuilder node options', () => {
+  // Fails on its first attempt in a store (it counts its attempts in a file beside the sandbox), then succeeds.
+  const flaky = (counter: string) =>
+    defineOperation({
+      namespace: 'demo',
+      name: 'flaky',
+      version: '1',
+      inputs: { x: { dtype: 'int64' } },
+      outputs: { y: { dtype: 'int64' } },
+      run: async ({ x }) => {
+        const seen = Number(await readFile(counter, 'utf8').catch(() => '0')) + 1;
+        await writeFile(counter, String(seen));
+        if (seen === 1) throw new Error('first attempt fails');
+        return { y: x };
+      },
+    });
+  // Never ends by itself: it waits for its signal.
+  const hang = defineOperation({
+    namespace: 'demo',
+    name: 'hang',
+    version: '1',
+    inputs: { x: { dtype: 'int64' } },
+    outputs: { y: { dtype: 'int64' } },
+    run: (_input, context) =>
+      new Promise<never>((_resolve, reject) =>
+        context.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }),
+      ),
+  });
+
+  it('carries resources and a retry policy to the graph and the workflow file, outside the uid', async () => {
+    const plain = new GraphBuilder();
+    plain.add('n', integer64, { data: [1] });
+    const tuned = new GraphBuilder();
+    tuned.add('n', integer64, { data: [1] }, { resources: { cpus: 2, time: '1m' }, retries: 3, backoff: '2s' });
+    const [a, b] = [await plain.build(), await tuned.build()];
+    expect(b.byLabel.get('n')?.uid).toBe(a.byLabel.get('n')?.uid);
+    expect(b.byLabel.get('n')?.resources).toMatchObject({ cpus: 2, timeSeconds: 60 });
+    expect(b.byLabel.get('n')?.retry.retries).toBe(3);
+    expect(a.byLabel.get('n')?.retry.retries).toBe(0);
+    expect(tuned.toWorkflowSpec().nodes[0]).toMatchObject({ resources: { cpus: 2, time: '1m' }, retries: 3 });
+  });
+
+  it('retries a node as its retries say, and kills it at its time limit', async () => {
+    const g = new GraphBuilder();
+    g.add('retried', flaky(box.path('count')), { x: 7n }, { retries: 1, backoff: 0 });
+    g.add('limited', hang, { x: 1n }, { resources: { time: 1 } });
+    const context = await WorkerContext.open({ workdir: box.path('wd'), jobs: 2 });
+    const run = await g.run(context);
+    expect(await readFile(box.path('count'), 'utf8')).toBe('2');
+    expect(run.summary.results.get('retried')?.attempt).toBe(2);
+    expect(run.summary.failures.map((f) => [f.label, f.error.code])).toEqual([['limited', 'E_TIMEOUT']]);
+  });
+
+  it('refuses a bad retry policy as the node is added and bad resources when the graph is built, naming node and field', async () => {
+    const cpus = new GraphBuilder();
+    cpus.add('n', integer64, { data: [1] }, { resources: { cpus: 0 } });
+    await expect(cpus.build()).rejects.toMatchObject({
+      code: 'E_RESOURCES',
+      location: { node: 'n', field: 'resources.cpus' },
+    });
+    const retries = new GraphBuilder();
+    expect(() => retries.add('n', integer64, { data: [1] }, { retries: -1 })).toThrow(
+      expect.objectContaining({ code: 'E_USAGE', location: expect.objectContaining({ node: 'n', field: 'retries' }) }),
+    );
+    expect(() => retries.add('m', integer64, { data: [1] }, { backoff: 'soon' })).toThrow(
+      "node 'm': backoff: expected a duration",
+    );
   });
 });
