@@ -8,16 +8,22 @@
  *     new <uid>/ committed            -> superseded/<uid>/ removed
  *     new <uid>/ failed, or killed    -> superseded/<uid>/ renamed back to <uid>/
  *
+ * A new store that failed (its attempts recorded, their files kept) is not
+ * thrown away with it: it moves to `forced-failures/<uid>/`, replacing an
+ * earlier one, so `run-graph logs` and `explain` can still say why the
+ * forced rerun failed. It goes when a later forced rerun of the node commits.
+ *
  * `settleSuperseded` makes the second or third step happen, whichever
  * applies; a run calls it as it starts (after a kill) and as it ends (after a
  * failure), so at every moment either the old result or the new one is in
  * place. gc never counts what is here as a store.
  */
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { RunGraphError, isErrnoException } from '../errors.js';
 import { isUid, type Uid } from '../identity/fingerprint.js';
 import { fsyncDirectory } from './durable.js';
+import { failedAttempts, readStoreMetadata, type FailedAttempt } from './metadata.js';
 import { faultPoint } from './fault-points.js';
 import { sameOwner, type OwnerInfo } from './owner.js';
 import { stagingName } from './staging.js';
@@ -25,9 +31,27 @@ import { readStoreStatus } from './store-status.js';
 import type { WorkdirLayout } from './workdir.js';
 
 export const SUPERSEDED_DIR = 'superseded';
+export const FORCED_FAILURES_DIR = 'forced-failures';
 
 function supersededDir(layout: WorkdirLayout): string {
   return join(layout.root, SUPERSEDED_DIR);
+}
+
+/** Where the failed store of the last forced rerun of `uid` is kept (see the top of this file). */
+export function forcedFailureDir(layout: WorkdirLayout, uid: Uid): string {
+  return join(layout.root, FORCED_FAILURES_DIR, uid);
+}
+
+/** The failed store of a forced rerun of `uid` that came after its commit at `committedAt`, if one is kept. */
+export async function readForcedFailure(
+  layout: WorkdirLayout,
+  uid: Uid,
+  committedAt: string,
+): Promise<{ dir: string; last: FailedAttempt } | undefined> {
+  const dir = forcedFailureDir(layout, uid);
+  const last = failedAttempts(await readStoreMetadata(dir)).at(-1);
+  // ISO 8601 times in UTC compare as text. A failure from before the commit (the store rebuilt since) is history.
+  return last !== undefined && last.startedAt > committedAt ? { dir, last } : undefined;
 }
 
 /**
@@ -113,6 +137,7 @@ async function settle(layout: WorkdirLayout, self: OwnerInfo): Promise<SettledSt
     const status = await readStoreStatus(storeDir);
     if (status.state === 'committed') {
       await rm(join(aside, uid), { recursive: true, force: true });
+      await rm(forcedFailureDir(layout, uid), { recursive: true, force: true });
       settled.push({ uid, outcome: 'dropped' });
       continue;
     }
@@ -126,7 +151,8 @@ async function settle(layout: WorkdirLayout, self: OwnerInfo): Promise<SettledSt
       // an entry the next sweep removes.
       const doomed = join(layout.tmp, stagingName(uid.slice(0, 12), self));
       await rename(storeDir, doomed);
-      await rm(doomed, { recursive: true, force: true });
+      if (status.state === 'failed') await keepFailure(layout, uid, doomed, self);
+      else await rm(doomed, { recursive: true, force: true });
     }
     await rename(join(aside, uid), storeDir);
     await fsyncDirectory(layout.root);
@@ -134,4 +160,21 @@ async function settle(layout: WorkdirLayout, self: OwnerInfo): Promise<SettledSt
   }
   if (settled.length > 0) await fsyncDirectory(aside).catch(() => undefined);
   return settled;
+}
+
+/**
+ * Keep the failed store `failed` (already moved into tmp/) as the node's
+ * forced failure, in place of an earlier one, which goes to tmp/ first: a
+ * crash in between leaves only entries the next sweep of tmp/ removes.
+ */
+async function keepFailure(layout: WorkdirLayout, uid: Uid, failed: string, self: OwnerInfo): Promise<void> {
+  const kept = forcedFailureDir(layout, uid);
+  await mkdir(dirname(kept), { recursive: true });
+  const earlier = join(layout.tmp, stagingName(uid.slice(0, 12), self));
+  const hadEarlier = await rename(kept, earlier).then(
+    () => true,
+    () => false,
+  );
+  await rename(failed, kept);
+  if (hadEarlier) await rm(earlier, { recursive: true, force: true });
 }

@@ -3,8 +3,10 @@
  * node, found without taking any lock. The latest attempt by default: the
  * committed one (its `stdout.txt` and `stderr.txt` artifacts), the one
  * running now (its attempt directory, written as the command runs), or the
- * last failed one (`attempts/<n>/`, kept until the node commits). Earlier
- * attempts by number, while their files are kept.
+ * last failed one (`attempts/<n>/`, kept until the node commits), or that
+ * of a forced rerun that failed after the node committed (its store is kept
+ * in forced-failures/). Earlier attempts by number, while their files are
+ * kept.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +15,7 @@ import type { Uid } from '../identity/fingerprint.js';
 import { attemptDir } from '../store/data-store.js';
 import { failedAttempts, type FailedAttempt } from '../store/metadata.js';
 import { readStoreStatus } from '../store/store-status.js';
+import { readForcedFailure } from '../store/superseded.js';
 import { workdirLayout } from '../store/workdir.js';
 import type { ConcreteGraph } from '../workflow/graph.js';
 import { nodeByLabel } from './explain/explain.js';
@@ -22,8 +25,13 @@ export interface AttemptLogs {
   label: string;
   uid: Uid;
   attempt: number;
-  /** `committed`, `running`, or `failed` with its record. */
-  outcome: { state: 'committed' } | { state: 'running' } | { state: 'failed'; failure: FailedAttempt };
+  /**
+   * `committed`, `running`, or `failed` with its record; `keptCommitted` is
+   * set for the failed attempt of a forced rerun, after which the node's
+   * committed store (committed at that time) was put back.
+   */
+  outcome:
+    { state: 'committed' } | { state: 'running' } | { state: 'failed'; failure: FailedAttempt; keptCommitted?: string };
   stdout: string | undefined;
   stderr: string | undefined;
   /** Every attempt whose files can be read, for messages. */
@@ -42,7 +50,8 @@ export async function readAttemptLogs(
   attempt: number | undefined,
 ): Promise<AttemptLogs> {
   const node = nodeByLabel(graph, label);
-  const storeDir = workdirLayout(workdir).storeDir(node.uid);
+  const layout = workdirLayout(workdir);
+  const storeDir = layout.storeDir(node.uid);
   const status = await readStoreStatus(storeDir);
   if (status.state === 'not-started')
     throw new RunGraphError('E_USAGE', `node '${label}' has not run in ${workdir}: it has no logs`, {
@@ -54,6 +63,22 @@ export async function readAttemptLogs(
     stdout: present(join(dir, 'stdout.txt')),
     stderr: present(join(dir, 'stderr.txt')),
   });
+  // A forced rerun failed since the commit: by default, its last attempt is the latest one.
+  const forced =
+    status.state === 'committed' && attempt === undefined
+      ? await readForcedFailure(layout, node.uid, status.metadata.committedAt)
+      : undefined;
+  if (forced !== undefined && status.state === 'committed') {
+    const { committedAt } = status.metadata;
+    return {
+      label: node.label,
+      uid: node.uid,
+      available: [status.metadata.attempt ?? 1],
+      attempt: forced.last.attempt,
+      outcome: { state: 'failed', failure: forced.last, keptCommitted: committedAt },
+      ...files(attemptDir(forced.dir, forced.last.attempt)),
+    };
+  }
   // The attempt not among the failed ones: the committed one, or the one running now.
   const latest:
     { number: number; logs: Pick<AttemptLogs, 'stdout' | 'stderr'>; state: 'committed' | 'running' } | undefined =

@@ -152,6 +152,38 @@ describe('targeted runs, --force, --force-downstream and --dry-run', () => {
     expect((await readMetadata(workdir, must(uids, 'middle'))).state).toBe('committed');
   });
 
+  it('keeps the failed forced attempt, for logs and explain, until a forced rerun commits', async () => {
+    expect((await runCli(['run', workflow, '--workdir', workdir])).code).toBe(0);
+    await writeFile(broken, '');
+    expect((await runCli(['run', workflow, '--workdir', workdir, '--force', 'tool'])).code).toBe(1);
+    const toolUid = must(uids, 'tool');
+    expect(await readdir(join(workdir, 'forced-failures'))).toEqual([toolUid]);
+
+    const logs = await runCli(['logs', workflow, 'tool', '--workdir', workdir]);
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toMatch(/^== tool, attempt 1 of a forced rerun: failed \(exit 3\)/);
+    expect(logs.stdout).toMatch(/the result committed at \S+ was kept; --attempt 1 shows its logs/);
+    expect(logs.stdout).toMatch(/-- stderr\nbroken\n/);
+    // The committed attempt's logs, by number: it wrote nothing on stderr.
+    const committed = await runCli(['logs', workflow, 'tool', '--workdir', workdir, '--attempt', '1']);
+    expect(committed.stdout).toMatch(/^== tool, attempt 1: committed\n-- stdout\n-- stderr\n$/);
+
+    const explained = await runCli(['explain', workflow, 'tool', '--workdir', workdir]);
+    expect(explained.stdout).toMatch(/tool \(uid \w+, .*\): reused\./);
+    expect(explained.stdout).toMatch(/A forced rerun failed at \S+ \(exit 3\): sh exited with code 3/);
+
+    // A second failure replaces the first; a forced rerun that commits removes it.
+    expect((await runCli(['run', workflow, '--workdir', workdir, '--force', 'tool'])).code).toBe(1);
+    expect(await readdir(join(workdir, 'forced-failures'))).toEqual([toolUid]);
+    await rm(broken);
+    const fixed = await runCli(['run', workflow, '--workdir', workdir, '--force', 'tool']);
+    expect(fixed.code, fixed.stderr).toBe(0);
+    expect(await readdir(join(workdir, 'forced-failures'))).toEqual([]);
+    expect((await runCli(['logs', workflow, 'tool', '--workdir', workdir])).stdout).toMatch(
+      /^== tool, attempt 1: committed/,
+    );
+  });
+
   for (const point of [
     'after-supersede',
     'after-rename',

@@ -41,7 +41,8 @@ function heading(logs: AttemptLogs): string {
     outcome.state === 'failed'
       ? `failed (${failureCause(outcome.failure)}) after ${outcome.failure.durationMs} ms, started ${outcome.failure.startedAt}`
       : outcome.state;
-  return `== ${logs.label}, attempt ${logs.attempt}: ${what}`;
+  const which = outcome.state === 'failed' && outcome.keptCommitted !== undefined ? ' of a forced rerun' : '';
+  return `== ${logs.label}, attempt ${logs.attempt}${which}: ${what}`;
 }
 
 export async function logsCommand(workflow: string, label: string, options: LogsCommandOptions): Promise<number> {
@@ -65,6 +66,10 @@ export async function logsCommand(workflow: string, label: string, options: Logs
   }
   process.stdout.write(`${heading(logs)}\n`);
   if (logs.outcome.state === 'failed') process.stdout.write(`${logs.outcome.failure.error.message}\n`);
+  if (logs.outcome.state === 'failed' && logs.outcome.keptCommitted !== undefined)
+    process.stdout.write(
+      `(the result committed at ${logs.outcome.keptCommitted} was kept; --attempt ${logs.available.join(', ')} shows its logs)\n`,
+    );
   for (const stream of ['stdout', 'stderr'] as const) {
     const path = logs[stream];
     process.stdout.write(`-- ${stream}${path === undefined ? ': none' : ''}\n`);

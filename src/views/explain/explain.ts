@@ -14,6 +14,7 @@ import { describeFailedState, failureCause } from '../failure-text.js';
 import type { OwnerInfo } from '../../store/owner.js';
 import { readStoreIndex } from '../../store/store-index.js';
 import { readStoreStatus } from '../../store/store-status.js';
+import { readForcedFailure } from '../../store/superseded.js';
 import { workdirLayout, type WorkdirLayout } from '../../store/workdir.js';
 import { closest, type ConcreteGraph, type GraphNode } from '../../workflow/graph.js';
 import { findPriorStores, hasRecord } from './prior-versions.js';
@@ -47,7 +48,14 @@ interface NodeIdentity {
 /** Why a node is reused or will run: the verdict and what it rests on. */
 export type Explanation = NodeIdentity &
   (
-    | { verdict: 'reused'; committedAt: string; durationMs: number; ledger: LedgerEntry | undefined }
+    | {
+        verdict: 'reused';
+        committedAt: string;
+        durationMs: number;
+        ledger: LedgerEntry | undefined;
+        /** The last attempt of a forced rerun that failed after this commit (the committed store was put back). */
+        forcedFailure?: FailedAttempt;
+      }
     | { verdict: 'running'; owner: Pick<OwnerInfo, 'pid' | 'host'> }
     | { verdict: 'will-run'; reason: 'incomplete' }
     | {
@@ -149,12 +157,14 @@ export async function explainAgainst(
     switch (own.state) {
       case 'committed': {
         const ledger = (await readLedger(layout.root, node.uid)).at(-1);
+        const forced = await readForcedFailure(layout, node.uid, own.metadata.committedAt);
         return {
           ...identity,
           verdict: 'reused',
           committedAt: own.metadata.committedAt,
           durationMs: own.metadata.durationMs,
           ledger,
+          ...(forced === undefined ? {} : { forcedFailure: forced.last }),
         };
       }
       case 'running':
@@ -256,6 +266,12 @@ export function describeExplanation(explanation: Explanation, workdir: string): 
           `  Ledger: made by pid ${ledger.ranBy.pid} on ${ledger.ranBy.host}${versions === '' ? '' : `, validated with upstream ${versions}`}.`,
         );
       }
+      const forced = explanation.forcedFailure;
+      if (forced !== undefined)
+        lines.push(
+          `  A forced rerun failed at ${forced.startedAt} (${failureCause(forced)}): ${forced.error.message.split('\n')[0] ?? ''}`,
+          `  This result was kept; \`run-graph logs ${explanation.label}\` prints that attempt's stdout and stderr.`,
+        );
       return lines;
     }
     case 'running':
