@@ -7,6 +7,7 @@ import { formatDuration, h, replaceChildren } from './dom.js';
 import type { PageNode } from './model.js';
 import { renderPreview } from './preview.js';
 import type { DataSource } from './source.js';
+import type { ViewLogs } from '../src/views/web/types.js';
 
 const LOG_OUTPUTS = new Set(['stdout', 'stderr']);
 
@@ -16,6 +17,21 @@ function row(name: string, value: string | Node | undefined): HTMLElement | unde
 
 function when(iso: string | undefined): string | undefined {
   return iso === undefined ? undefined : new Date(iso).toLocaleString();
+}
+
+/** An unfinished attempt's logs: its heading and the end of each stream (its error is among the facts above). */
+function attemptLogs(attempt: ViewLogs): HTMLElement[] {
+  const out: HTMLElement[] = [
+    h('p', { class: 'note', 'data-attempt': String(attempt.attempt) }, attempt.heading.replace(/^== /, '')),
+  ];
+  for (const name of ['stdout', 'stderr'] as const) {
+    const text = attempt[name];
+    if (text === undefined) continue;
+    const shown = new TextEncoder().encode(text.text).length;
+    const cut = shown < text.size ? ` (its last ${shown} of ${text.size} bytes)` : '';
+    out.push(h('p', { class: 'note' }, `${name}${cut}`), h('pre', { class: 'text', 'data-log': name }, text.text));
+  }
+  return out;
 }
 
 export class NodePanel {
@@ -98,11 +114,14 @@ export class NodePanel {
       if (!still()) return;
       if (list === undefined) {
         const why =
-          node.state === 'committed'
-            ? 'not available here'
-            : 'none yet: outputs, and a subprocess’s stdout and stderr, are readable once the node commits';
-        logs.append(h('p', { class: 'note' }, why));
+          node.state === 'committed' ? 'not available here' : 'none yet: outputs are readable once the node commits';
         artifacts.append(h('p', { class: 'note' }, why));
+        // A running or failed attempt's logs are read where it writes them (its attempt directory).
+        const attempt = node.state === 'committed' ? undefined : await this.#source.logs(label);
+        if (!still()) return;
+        if (attempt === undefined)
+          logs.append(h('p', { class: 'note' }, node.state === 'committed' ? why : 'none yet'));
+        else logs.append(...attemptLogs(attempt));
         return;
       }
       const isLog = (output: string): boolean => node.operation === 'scalems.Subprocess' && LOG_OUTPUTS.has(output);

@@ -5,7 +5,7 @@
  */
 import type { ArtifactInfo, ChunkLayout, NodeInfo } from '../src/views/browse/types.js';
 import type { PublishedEvent } from '../src/server/events.js';
-import type { PreviewChunk, ReportData, ViewExplanation, ViewSnapshot } from '../src/views/web/types.js';
+import type { PreviewChunk, ReportData, ViewExplanation, ViewLogs, ViewSnapshot } from '../src/views/web/types.js';
 
 /** Bytes the page asks for to preview one artifact: the first chunk of this size. */
 export const PREVIEW_BYTES = 64 * 1024;
@@ -32,6 +32,8 @@ export interface DataSource {
   /** A store's info, or undefined when the node has no store. */
   info(uid: string): Promise<NodeInfo | undefined>;
   explanation(label: string): Promise<ViewExplanation | undefined>;
+  /** The latest attempt's logs of a node not committed (a report has none). */
+  logs(label: string): Promise<ViewLogs | undefined>;
   artifacts(uid: string): Promise<ArtifactInfo[] | undefined>;
   preview(uid: string, info: ArtifactInfo): Promise<PreviewResult>;
   /** Live sources: call `onEvent` for every run event until the page closes. */
@@ -125,6 +127,10 @@ export class HttpSource implements DataSource {
 
   explanation(label: string): Promise<ViewExplanation | undefined> {
     return this.#unlessMissing(() => this.#json<ViewExplanation>(`/v1/view/explain/${encodeURIComponent(label)}`));
+  }
+
+  logs(label: string): Promise<ViewLogs | undefined> {
+    return this.#unlessMissing(() => this.#json<ViewLogs>(`/v1/view/logs/${encodeURIComponent(label)}`));
   }
 
   async artifacts(uid: string): Promise<ArtifactInfo[] | undefined> {
@@ -240,6 +246,10 @@ export class EmbeddedSource implements DataSource {
   async explanation(label: string): Promise<ViewExplanation | undefined> {
     const node = this.#data.snapshot.nodes.find((n) => n.label === label);
     return node === undefined ? undefined : this.#data.details[node.uid]?.explanation;
+  }
+
+  async logs(): Promise<ViewLogs | undefined> {
+    return undefined;
   }
 
   async artifacts(uid: string): Promise<ArtifactInfo[] | undefined> {

@@ -23,6 +23,7 @@ export const API_STATUS = {
   UNKNOWN_NODE: { http: 404, meaning: 'no store with this uid in the working directory' },
   UNKNOWN_LABEL: { http: 404, meaning: 'the served workflow has no node with this label' },
   UNKNOWN_ARTIFACT: { http: 404, meaning: 'the node has no output with this name' },
+  NO_LOGS: { http: 404, meaning: 'the node has no attempt with logs: it has not run' },
   NO_WORKFLOW: { http: 404, meaning: 'the server was started without a workflow file, so it has no root' },
   METHOD_NOT_ALLOWED: { http: 405, meaning: 'the route exists, the method does not' },
   NOT_COMMITTED: { http: 409, meaning: 'the store exists but is not committed, so its artifacts cannot be read' },

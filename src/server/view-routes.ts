@@ -3,11 +3,12 @@
  *
  *     GET /v1/view                     ViewSnapshot: every node of the served workflow, its state and timings
  *     GET /v1/view/explain/:label      ViewExplanation: `explain` of one node
+ *     GET /v1/view/logs/:label         ViewLogs: the stdout and stderr of its latest attempt (NO_LOGS if none)
  *
- * Both need a served workflow (NO_WORKFLOW otherwise) and read the working
+ * They need a served workflow (NO_WORKFLOW otherwise) and read the working
  * directory as `status` and `explain` do, without locks or writes.
  */
-import { viewExplanation, viewSnapshot } from '../views/web/snapshot.js';
+import { viewExplanation, viewLogs, viewSnapshot } from '../views/web/snapshot.js';
 import type { ConcreteGraph } from '../workflow/graph.js';
 import { sendJson } from './http-io.js';
 import type { Route, RouteContext } from './route.js';
@@ -31,13 +32,18 @@ export function viewRoutes(rest: readonly (string | undefined)[]): Route | undef
     return {
       GET: async (ctx, _req, res) => sendJson(res, 200, await viewSnapshot(servedGraph(ctx), ctx.graph.layout.root)),
     };
-  if (what !== 'explain' || label === undefined) return undefined;
+  if ((what !== 'explain' && what !== 'logs') || label === undefined) return undefined;
   return {
     GET: async (ctx, _req, res) => {
       const graph = servedGraph(ctx);
       if (!graph.byLabel.has(label))
         throw new ApiError('UNKNOWN_LABEL', `the served workflow has no node labelled ${JSON.stringify(label)}`);
-      sendJson(res, 200, await viewExplanation(graph, label, ctx.graph.layout.root));
+      const root = ctx.graph.layout.root;
+      if (what === 'explain') return sendJson(res, 200, await viewExplanation(graph, label, root));
+      const logs = await viewLogs(graph, label, root);
+      if (logs === undefined)
+        throw new ApiError('NO_LOGS', `node ${JSON.stringify(label)} has no attempt with logs: it has not run`);
+      return sendJson(res, 200, logs);
     },
   };
 }

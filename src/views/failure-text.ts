@@ -11,6 +11,15 @@ export function failureCause(failure: FailedAttempt): string {
   return failure.error.code;
 }
 
+/**
+ * The first line of a failure's message, without the "; stderr ends with:"
+ * that introduces a Subprocess's stderr tail on the next lines: for text that
+ * shows the tail itself, or none.
+ */
+export function failureHeadline(failure: FailedAttempt): string {
+  return (failure.error.message.split('\n')[0] ?? '').replace(/; stderr ends with:$/, '');
+}
+
 /** `failed (exit 3, attempt 2 of 3)`: what `status` shows of a failed store's last attempt. */
 export function describeFailedState(failure: FailedAttempt): string {
   return `failed (${failureCause(failure)}, attempt ${failure.attempt} of ${failure.lastAttempt})`;

@@ -19,6 +19,7 @@ import { readForcedFailure } from '../store/superseded.js';
 import { workdirLayout } from '../store/workdir.js';
 import type { ConcreteGraph } from '../workflow/graph.js';
 import { nodeByLabel } from './explain/explain.js';
+import { failureCause } from './failure-text.js';
 
 /** One attempt's output files, each undefined when the attempt wrote none (an operation other than a Subprocess). */
 export interface AttemptLogs {
@@ -36,6 +37,17 @@ export interface AttemptLogs {
   stderr: string | undefined;
   /** Every attempt whose files can be read, for messages. */
   available: number[];
+}
+
+/** The line that heads an attempt's logs: `== fit, attempt 2: failed (exit 3) after 120 ms, started ...`. */
+export function describeAttempt(logs: AttemptLogs): string {
+  const { outcome } = logs;
+  const what =
+    outcome.state === 'failed'
+      ? `failed (${failureCause(outcome.failure)}) after ${outcome.failure.durationMs} ms, started ${outcome.failure.startedAt}`
+      : outcome.state;
+  const which = outcome.state === 'failed' && outcome.keptCommitted !== undefined ? ' of a forced rerun' : '';
+  return `== ${logs.label}, attempt ${logs.attempt}${which}: ${what}`;
 }
 
 function present(path: string): string | undefined {

@@ -125,6 +125,8 @@ describe('retries and failure records', () => {
     expect(explain.stdout).toContain('failed (exit 3, attempt 2 of 2); will run again');
     expect(explain.stdout).toContain('exited with code 3');
     expect(explain.stdout).toMatch(/stderr ends with:\n +err of run 2/);
+    // Said once: the error's own "; stderr ends with:" is left out where the tail follows.
+    expect(explain.stdout.match(/stderr ends with/g)).toHaveLength(1);
     expect(explain.stdout).toContain('Earlier attempts: 1 (exit 3)');
     expect(explain.stdout).not.toContain('stopped before it finished');
 

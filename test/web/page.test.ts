@@ -118,6 +118,9 @@ describe.skipIf(missing !== undefined)('the web page in Chromium', () => {
     await page.click('[data-box="broken"]');
     await page.waitForSelector('.panel [data-node-state="failed"]');
     expect(await page.textContent('.panel .facts')).toMatch(/exited with code 3[\s\S]*no input here/);
+    // Its logs are read from the failed attempt's directory.
+    await page.locator('.panel .logs pre[data-log="stderr"]', { hasText: 'no input here' }).waitFor();
+    expect(await page.textContent('.panel .logs')).toMatch(/broken, attempt 1: failed \(exit 3\)/);
     await session.screenshot(page, 'panel-failed');
     // The ensemble is one box with its count.
     expect(await page.textContent('[data-box="members[*]"]')).toMatch(/6 · 6 committed/);

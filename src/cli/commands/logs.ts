@@ -1,8 +1,7 @@
 /** `run-graph logs`: the stdout and stderr of a node's latest attempt, or of an earlier one by number. Reads only. */
 import { createReadStream } from 'node:fs';
 import { RunGraphError } from '../../errors.js';
-import { failureCause } from '../../views/failure-text.js';
-import { readAttemptLogs, type AttemptLogs } from '../../views/logs.js';
+import { describeAttempt, readAttemptLogs } from '../../views/logs.js';
 import { loadGraph } from '../../workflow/load-graph.js';
 import { EXIT } from '../exit-codes.js';
 import { chosenWorkdir } from '../workdir-option.js';
@@ -35,16 +34,6 @@ function copyTo(path: string, out: NodeJS.WritableStream): Promise<void> {
   });
 }
 
-function heading(logs: AttemptLogs): string {
-  const { outcome } = logs;
-  const what =
-    outcome.state === 'failed'
-      ? `failed (${failureCause(outcome.failure)}) after ${outcome.failure.durationMs} ms, started ${outcome.failure.startedAt}`
-      : outcome.state;
-  const which = outcome.state === 'failed' && outcome.keptCommitted !== undefined ? ' of a forced rerun' : '';
-  return `== ${logs.label}, attempt ${logs.attempt}${which}: ${what}`;
-}
-
 export async function logsCommand(workflow: string, label: string, options: LogsCommandOptions): Promise<number> {
   if (options.stdout === true && options.stderr === true)
     throw new RunGraphError('E_USAGE', '--stdout and --stderr exclude each other; give neither for both', {
@@ -64,7 +53,7 @@ export async function logsCommand(workflow: string, label: string, options: Logs
     await copyTo(path, process.stdout);
     return EXIT.ok;
   }
-  process.stdout.write(`${heading(logs)}\n`);
+  process.stdout.write(`${describeAttempt(logs)}\n`);
   if (logs.outcome.state === 'failed') process.stdout.write(`${logs.outcome.failure.error.message}\n`);
   if (logs.outcome.state === 'failed' && logs.outcome.keptCommitted !== undefined)
     process.stdout.write(

@@ -10,7 +10,7 @@ import { RunGraphError, assertNever } from '../../errors.js';
 import { shortUid, type Uid } from '../../identity/fingerprint.js';
 import { describeLedgerOperation, readLedger, type LedgerEntry } from '../../store/ledger.js';
 import { isCommitted, type FailedAttempt, type StoreMetadata } from '../../store/metadata.js';
-import { describeFailedState, failureCause } from '../failure-text.js';
+import { describeFailedState, failureCause, failureHeadline } from '../failure-text.js';
 import type { OwnerInfo } from '../../store/owner.js';
 import { readStoreIndex } from '../../store/store-index.js';
 import { readStoreStatus } from '../../store/store-status.js';
@@ -231,7 +231,7 @@ function describeFailedNode(head: string, explanation: Extract<Explanation, { re
   if (last === undefined) return [`${head}: will run.`];
   const lines = [
     `${head}: ${describeFailedState(last)}; will run again.`,
-    `  Attempt ${last.attempt} started ${last.startedAt} and failed after ${last.durationMs} ms (${failureCause(last)}): ${last.error.code}: ${last.error.message.split('\n')[0] ?? ''}`,
+    `  Attempt ${last.attempt} started ${last.startedAt} and failed after ${last.durationMs} ms (${failureCause(last)}): ${last.error.code}: ${failureHeadline(last)}`,
   ];
   if (last.stderrTail !== undefined)
     lines.push('  Its stderr ends with:', ...last.stderrTail.split('\n').map((line) => `    ${line}`));
@@ -269,7 +269,7 @@ export function describeExplanation(explanation: Explanation, workdir: string): 
       const forced = explanation.forcedFailure;
       if (forced !== undefined)
         lines.push(
-          `  A forced rerun failed at ${forced.startedAt} (${failureCause(forced)}): ${forced.error.message.split('\n')[0] ?? ''}`,
+          `  A forced rerun failed at ${forced.startedAt} (${failureCause(forced)}): ${failureHeadline(forced)}`,
           `  This result was kept; \`run-graph logs ${explanation.label}\` prints that attempt's stdout and stderr.`,
         );
       return lines;

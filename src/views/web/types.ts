@@ -57,6 +57,33 @@ export interface ViewExplanation {
   lines: string[];
 }
 
+/**
+ * `GET /v1/view/logs/:label`: what `run-graph logs` prints of a node's
+ * latest attempt (the running one, the last failed one, or the committed
+ * one), each stream's last bytes at most.
+ */
+export interface ViewLogs {
+  label: string;
+  attempt: number;
+  /** The line `run-graph logs` heads them with. */
+  heading: string;
+  /** A failed attempt's error message. */
+  error?: string;
+  /** Absent when the attempt wrote none (no Subprocess, or a command not started). */
+  stdout?: ViewLogText;
+  stderr?: ViewLogText;
+}
+
+export interface ViewLogText {
+  /** The file's last `VIEW_LOG_BYTES` bytes at most, as UTF-8. */
+  text: string;
+  /** The whole file's size in bytes. */
+  size: number;
+}
+
+/** How much of each log file `GET /v1/view/logs/:label` sends: its end. */
+export const VIEW_LOG_BYTES = 64 * 1024;
+
 /** The first chunk of an artifact, as the page previews it (and a report embeds it, base64). */
 export interface PreviewChunk {
   output: string;
