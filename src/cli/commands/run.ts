@@ -88,6 +88,7 @@ export async function runCommand(workflow: string, targets: string[], options: R
     });
   }
   let served: Awaited<ReturnType<typeof startRunServer>> | undefined;
+  const running = new Set<string>();
   const verify = options.verify === true ? 'checksum' : 'size';
   let context: WorkerContext;
   try {
@@ -100,6 +101,8 @@ export async function runCommand(workflow: string, targets: string[], options: R
       staleMs: options.stale * 1000,
       ...(process.env['RUN_GRAPH_EXECUTION_LOG'] ? { executionLog: process.env['RUN_GRAPH_EXECUTION_LOG'] } : {}),
       onEvent: (event) => {
+        if (event.type === 'node-started') running.add(event.label);
+        else if (event.type === 'node-committing' || event.type === 'node-failed') running.delete(event.label);
         reporter.onEvent(event);
         served?.publish(event);
       },
@@ -129,6 +132,18 @@ export async function runCommand(workflow: string, targets: string[], options: R
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Node exits when nothing is left to wait for, even with the run unfinished: an operation whose promise never
+  // settles, and holds nothing open, would otherwise end the command with exit 0 and the node unbuilt.
+  const stalled = (): void => {
+    reporter.close();
+    const which = running.size === 0 ? 'the run' : [...running].map((label) => `'${label}'`).join(', ');
+    process.stderr.write(
+      `run-graph: E_INTERNAL: nothing is left to wait for, yet ${which} did not finish: its operation returned a promise that never settled (a bug in the operation, or in run-graph)\n` +
+        `  (hint: fix that operation, or give its node a time limit: "resources": {"time": ...}; the next run resumes)\n`,
+    );
+    process.exitCode = EXIT.internal;
+  };
+  process.once('beforeExit', stalled);
   try {
     const summary = await context.run(graph, { signal: controller.signal, forced, publish });
     reporter.close();
@@ -159,6 +174,7 @@ export async function runCommand(workflow: string, targets: string[], options: R
     }
     return EXIT.ok;
   } finally {
+    process.off('beforeExit', stalled);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await served?.close();
