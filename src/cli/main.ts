@@ -90,6 +90,12 @@ function buildProgram(): Command {
     )
     .addOption(new Option('--force-downstream <label...>', 'run these nodes and everything downstream of them again'))
     .addOption(new Option('-n, --dry-run', 'print what would run and why; write nothing'))
+    .addOption(
+      new Option(
+        '--fail-fast',
+        'after the first node that fails for good, start no other node (those running finish); default: every node not downstream of a failure runs',
+      ),
+    )
     .addOption(publishDirOption())
     .addOption(
       new Option(

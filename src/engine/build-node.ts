@@ -46,6 +46,8 @@ export interface NodeRun {
   readonly emit: EventListener;
   /** Aborted on an interrupt, or on a failure of the working directory itself. */
   readonly signal: AbortSignal;
+  /** `signal`, or else aborted once no node may start any more (a run failing fast): what waiting for a compute slot watches. */
+  readonly startSignal: AbortSignal;
   /** What a node holds from publishing its store until its operation ends (see ComputeSlots). */
   readonly compute: ComputeSlots;
   /** Whether the node's store may exist: it was there when the run listed the working directory. */
@@ -54,6 +56,8 @@ export interface NodeRun {
   takeClaimAhead(node: GraphNode): Promise<StoreClaim> | undefined;
   /** The node's operation has ended and its commit begins: the moment to claim the stores of the nodes that follow. */
   committing(node: GraphNode): void;
+  /** The node's last attempt failed (a run failing fast starts no other node); called before its compute slot is given back. */
+  failedForGood(node: GraphNode): void;
   /** Learn from a claim of the node's store: whether another process works in this run's stores, and whether the node still waits for one. */
   claimed(node: GraphNode, claim: StoreClaim): void;
   /** Another live process holds the node's store (reported once per node). */
@@ -172,7 +176,7 @@ async function takeComputeSlot(run: NodeRun, node: GraphNode): Promise<ComputeSl
     if (taken.length > 0) return;
     for (const [slots, count] of wanted) {
       if (count === 0) continue;
-      if (!(await slots.take(run.signal, count))) {
+      if (!(await slots.take(run.startSignal, count))) {
         give();
         throw interrupted(node);
       }
@@ -296,6 +300,9 @@ async function runAndCommit(
       break;
     } catch (error) {
       const failure = attempts.failure(error, run.signal, attempt, startedAt);
+      // Before the slot goes to a node waiting for it, which a run failing fast must not start.
+      if (failure !== undefined && failure.retryAfterMs === undefined) run.failedForGood(node);
+      slot.give();
       if (failure === undefined) throw error;
       const usage = processes.measured();
       current = await store.recordFailure(current, { ...failure.record, ...(usage === undefined ? {} : { usage }) });
@@ -357,7 +364,11 @@ interface Executed {
   usage: ResourceUsage | undefined;
 }
 
-/** Run the node's operation through the run's executor and return its outputs; the compute slot is given back as it ends. */
+/**
+ * Run the node's operation through the run's executor and return its
+ * outputs; the compute slot is given back as it ends well (on a failure, by
+ * the caller, once it knows whether the node failed for good).
+ */
 async function execute(
   run: NodeRun,
   node: GraphNode,
@@ -366,43 +377,40 @@ async function execute(
   attempt: number,
   processes: ReturnType<typeof processReporter>,
 ): Promise<Executed> {
+  if (run.signal.aborted) throw interrupted(node);
+  run.emit({ type: 'node-started', label: node.label, uid: node.uid, operation: qualifiedName(node.operation) });
+  run.audit('start', node);
+  const started = performance.now();
+  const stream = node.operation.stream;
+  let resumeAtChunk: number | undefined;
+  if (stream !== undefined) resumeAtChunk = await store.durableChunks(stream);
+  const input = runInput(run, node);
+  let outputs: OperationOutputs;
   try {
-    if (run.signal.aborted) throw interrupted(node);
-    run.emit({ type: 'node-started', label: node.label, uid: node.uid, operation: qualifiedName(node.operation) });
-    run.audit('start', node);
-    const started = performance.now();
-    const stream = node.operation.stream;
-    let resumeAtChunk: number | undefined;
-    if (stream !== undefined) resumeAtChunk = await store.durableChunks(stream);
-    const input = runInput(run, node);
-    let outputs: OperationOutputs;
-    try {
-      // A control node (a loop) is as long as the nodes it makes: they have limits of their own.
-      const limit = node.operation.control === true ? undefined : node.resources.timeSeconds;
-      outputs = await withinTimeLimit(limit, run.signal, node.label, (signal) => {
-        const context: OperationContext = {
-          storeDir: store.dir,
-          signal,
-          label: node.label,
-          uid: node.uid,
-          checkpoint: store.checkpoint(),
-          attempt: { number: attempt, dir: store.attemptDir(attempt) },
-          processes,
-          ...(resumeAtChunk === undefined ? {} : { resumeAtChunk }),
-          ...(node.operation.control === true ? { control: run.controlFor(node) } : {}),
-        };
-        return run.executor.execute({ node, input, context, store });
-      });
-    } catch (error) {
-      throw operationFailure(error, node);
-    }
-    // Before the slot is given back, so no node starts in its place before this event.
-    run.emit({ type: 'node-committing', label: node.label, uid: node.uid });
-    run.committing(node);
-    return { outputs, started, usage: processes.measured() };
-  } finally {
-    slot.give();
+    // A control node (a loop) is as long as the nodes it makes: they have limits of their own.
+    const limit = node.operation.control === true ? undefined : node.resources.timeSeconds;
+    outputs = await withinTimeLimit(limit, run.signal, node.label, (signal) => {
+      const context: OperationContext = {
+        storeDir: store.dir,
+        signal,
+        label: node.label,
+        uid: node.uid,
+        checkpoint: store.checkpoint(),
+        attempt: { number: attempt, dir: store.attemptDir(attempt) },
+        processes,
+        ...(resumeAtChunk === undefined ? {} : { resumeAtChunk }),
+        ...(node.operation.control === true ? { control: run.controlFor(node) } : {}),
+      };
+      return run.executor.execute({ node, input, context, store });
+    });
+  } catch (error) {
+    throw operationFailure(error, node);
   }
+  // Before the slot is given back, so no node starts in its place before this event.
+  run.emit({ type: 'node-committing', label: node.label, uid: node.uid });
+  run.committing(node);
+  slot.give();
+  return { outputs, started, usage: processes.measured() };
 }
 
 /**

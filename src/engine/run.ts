@@ -82,6 +82,8 @@ export interface RunSetup {
   readonly forced: ReadonlySet<Uid>;
   /** Outputs put at their published paths as their nodes finish. */
   readonly publish: readonly PublishTarget[];
+  /** Start no node after the first one that fails for good (see RunOptions.failFast). */
+  readonly failFast: boolean;
 }
 
 export class Run implements NodeRun {
@@ -94,6 +96,9 @@ export class Run implements NodeRun {
   readonly #started = performance.now();
   /** Aborted by the caller's signal, or by a failure of the working directory itself (a full disk fails every node). */
   readonly #stop = new AbortController();
+  /** Aborted at the first failure when the run fails fast: no node starts after it, running ones go on. */
+  readonly #halt = new AbortController();
+  readonly #startSignal = AbortSignal.any([this.#stop.signal, this.#halt.signal]);
   /** Slots for the nodes in flight, shared by the graph's schedule and every loop iteration's. */
   readonly #inFlight: JobSlots;
   readonly #ledger: LedgerRecorder;
@@ -148,6 +153,10 @@ export class Run implements NodeRun {
         message: error instanceof Error ? error.message : String(error),
       }),
     );
+  }
+
+  get startSignal(): AbortSignal {
+    return this.#startSignal;
   }
 
   get signal(): AbortSignal {
@@ -229,7 +238,7 @@ export class Run implements NodeRun {
     if (node.operation.control === true || this.#existing.has(node.uid) || this.#claimsAhead.has(node.uid))
       return false;
     if (this.#othersSeen && this.stores.commits.has(node.uid)) return false;
-    return this.#claimsAhead.size < this.#setup.jobs && !this.signal.aborted;
+    return this.#claimsAhead.size < this.#setup.jobs && !this.signal.aborted && !this.#halt.signal.aborted;
   }
 
   claimed(node: GraphNode, claim: StoreClaim): void {
@@ -373,6 +382,7 @@ export class Run implements NodeRun {
       slots: this.#inFlight,
       holdsSlot: (index) => nodes[index]?.operation.control !== true,
       signal: this.signal,
+      halt: this.#halt.signal,
       pick: (count) => this.#pick(count),
       retryWhen: (index) => {
         const uid = nodes[index]?.uid;
@@ -449,6 +459,10 @@ export class Run implements NodeRun {
     return true;
   }
 
+  failedForGood(): void {
+    if (this.#setup.failFast) this.#halt.abort();
+  }
+
   #nodeFailed(node: GraphNode, error: unknown): false {
     const failure = toEventError(error);
     if (failure.code === 'E_INTERRUPTED') {
@@ -460,12 +474,13 @@ export class Run implements NodeRun {
     this.#failed.add(node.uid);
     this.emit({ type: 'node-failed', label: node.label, uid: node.uid, error: failure });
     if (failure.code === 'E_WORKDIR') this.#stop.abort();
+    this.failedForGood();
     return false;
   }
 
   #nodeSkipped(node: GraphNode, failed: GraphNode): void {
-    // Nodes downstream of an interrupted one are simply not run.
-    if (this.signal.aborted && !this.#failed.has(failed.uid)) {
+    // Nodes downstream of one interrupted, or not started because the run fails fast, are simply not run.
+    if (this.startSignal.aborted && !this.#failed.has(failed.uid)) {
       this.#counts.notRun++;
       return;
     }

@@ -101,6 +101,8 @@ export interface ScheduleOptions {
   /** Whether node i takes a slot while it runs. Default: every node does. */
   holdsSlot?(index: number): boolean;
   signal?: AbortSignal;
+  /** Aborted to start no more nodes while those running finish (a run failing fast); the rest are not run. */
+  halt?: AbortSignal;
   /** Run node i; resolve true if it succeeded, `deferred` to be tried again later. Must not reject. */
   start(index: number): Promise<boolean | 'deferred'>;
   /**
@@ -161,7 +163,8 @@ export class Schedule {
   /** Run every node; resolves once none is running or waiting for a retry. */
   async run(): Promise<ScheduleResult> {
     const options = this.#options;
-    const { count, signal } = options;
+    const { count, signal, halt } = options;
+    const stopped = (): boolean => signal?.aborted === true || halt?.aborted === true;
     const slots = options.slots ?? new JobSlots(options.jobs);
     const downstream = this.#downstream;
     const waiting = this.#waiting;
@@ -188,7 +191,7 @@ export class Schedule {
 
     await new Promise<void>((resolveAll) => {
       const pump = (): void => {
-        while (ready.length > 0 && signal?.aborted !== true) {
+        while (ready.length > 0 && !stopped()) {
           const at = Math.min(ready.length - 1, Math.max(0, options.pick?.(ready.length) ?? ready.length - 1));
           const i = ready[at] as number;
           // Taken out by moving the last one into its place: order among the rest matters only to `pick`.
@@ -239,12 +242,13 @@ export class Schedule {
             pump();
           });
         }
-        if (signal?.aborted === true) {
+        if (stopped()) {
           for (const timer of deferred.values()) clearTimeout(timer);
           deferred.clear();
         }
-        if (running === 0 && deferred.size === 0 && (ready.length === 0 || signal?.aborted === true)) {
+        if (running === 0 && deferred.size === 0 && (ready.length === 0 || stopped())) {
           signal?.removeEventListener('abort', pump);
+          halt?.removeEventListener('abort', pump);
           unsubscribe();
           resolveAll();
         }
@@ -255,6 +259,7 @@ export class Schedule {
       });
       // An abort while only deferred nodes wait must end the run without waiting for their timers.
       signal?.addEventListener('abort', pump, { once: true });
+      halt?.addEventListener('abort', pump, { once: true });
       pump();
     });
 

@@ -69,6 +69,12 @@ export interface RunOptions {
   forced?: ReadonlySet<Uid>;
   /** Outputs to put at published paths as their nodes commit or are reused (see engine/publisher.ts). Default: none. */
   publish?: readonly PublishTarget[];
+  /**
+   * After the first node that fails for good, start no other node; those
+   * running finish (and commit). Default: false, every node that does not
+   * depend on a failed one runs.
+   */
+  failFast?: boolean;
 }
 
 export class WorkerContext {
@@ -133,6 +139,7 @@ export class WorkerContext {
       signal: options.signal ?? new AbortController().signal,
       forced: options.forced ?? new Set(),
       publish: options.publish ?? [],
+      failFast: options.failFast ?? false,
     }).execute();
   }
 }

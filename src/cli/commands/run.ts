@@ -41,6 +41,8 @@ export interface RunCommandOptions extends Partial<ServerCliOptions>, SlurmCliOp
   forceDownstream?: string[];
   /** Print what would run and why; write nothing. */
   dryRun?: boolean;
+  /** Start no node after the first failure. */
+  failFast?: boolean;
   /** Root of the published paths (default: the workflow file's directory). */
   publishDir?: string;
 }
@@ -75,6 +77,11 @@ export async function runCommand(workflow: string, targets: string[], options: R
     if (forced.size > 0)
       throw new RunGraphError('E_USAGE', '--force and --force-downstream do not work with --executor slurm yet', {
         hint: 'force the nodes in a local run (`run-graph run --force ... --dry-run` shows which), or delete their stores',
+      });
+    if (options.failFast === true)
+      throw new RunGraphError('E_USAGE', '--fail-fast does not work with --executor slurm yet', {
+        field: '--fail-fast',
+        hint: "scancel the run's jobs after a failure, or run without it",
       });
     const resume = `run-graph run ${workflow}${options.workdir === undefined ? '' : ` --workdir ${options.workdir}`} --executor slurm`;
     const { runOnSlurm } = await import('./run-slurm.js');
@@ -145,7 +152,12 @@ export async function runCommand(workflow: string, targets: string[], options: R
   };
   process.once('beforeExit', stalled);
   try {
-    const summary = await context.run(graph, { signal: controller.signal, forced, publish });
+    const summary = await context.run(graph, {
+      signal: controller.signal,
+      forced,
+      publish,
+      failFast: options.failFast === true,
+    });
     reporter.close();
     if (summary.interrupted) {
       reporter.notice(
