@@ -92,6 +92,12 @@ function buildProgram(): Command {
     .addOption(new Option('-n, --dry-run', 'print what would run and why; write nothing'))
     .addOption(
       new Option(
+        '--retries <n>',
+        'extra attempts for a failed node that sets none itself (nor its operation): above the workflow\'s "defaults"',
+      ),
+    )
+    .addOption(
+      new Option(
         '--fail-fast',
         'after the first node that fails for good, start no other node (those running finish); default: every node not downstream of a failure runs',
       ),

@@ -93,6 +93,8 @@ export interface AssemblerOptions {
   file: string | undefined;
   /** A run's own resource defaults (profile, then flags), above the workflow's `defaults` and below operations and nodes. */
   runResources?: readonly ResourceLayer[];
+  /** A run's own retry defaults (`run --retries`), at the same place among the retry settings. */
+  runRetry?: RetrySettings;
 }
 
 const MEMBER_LABEL = /^(.*)\[(\d+)\]$/;
@@ -292,7 +294,7 @@ export class GraphAssembler {
    * it, then its operation's, then the workflow's defaults.
    */
   #retryPolicy(scope: Scope, operation: OperationDefinition): RetryPolicy {
-    return resolveRetryPolicy([...scope.retry, operation.retryDefaults, this.#spec.defaults]);
+    return resolveRetryPolicy([...scope.retry, operation.retryDefaults, this.#options.runRetry, this.#spec.defaults]);
   }
 
   #error(

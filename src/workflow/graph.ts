@@ -7,6 +7,7 @@
  */
 import type { OperationRegistry } from '../operations/registry.js';
 import type { ResourceLayer } from '../operations/resources.js';
+import type { RetrySettings } from '../operations/retry-policy.js';
 import { GraphAssembler } from './assemble.js';
 import type { ConcreteGraph } from './concrete-graph.js';
 import { planPublished } from './publish-plan.js';
@@ -34,6 +35,8 @@ export interface BuildGraphOptions {
   file?: string;
   /** The run's resource defaults (profile, then flags), above the workflow's `defaults`. Default: none. */
   runResources?: readonly ResourceLayer[];
+  /** The run's retry defaults, above the workflow's `defaults`. Default: none. */
+  runRetry?: RetrySettings;
 }
 
 /** Check a workflow and turn it into a concrete graph with uids. */
@@ -43,6 +46,7 @@ export async function buildGraph(spec: WorkflowSpec, options: BuildGraphOptions)
     baseDir: options.baseDir ?? process.cwd(),
     file: options.file,
     ...(options.runResources === undefined ? {} : { runResources: options.runResources }),
+    ...(options.runRetry === undefined ? {} : { runRetry: options.runRetry }),
   });
   const nodes = assembler.assembleWorkflow();
   // Before byLabel: a published gather joins the nodes.

@@ -200,4 +200,21 @@ describe('retries and failure records', () => {
       [3, true],
     ]);
   }, 60_000);
+
+  it("run --retries gives the retries of nodes that set none, under a node's own and above the defaults", async () => {
+    const workflow = await box.write('wf.json', {
+      defaults: { retries: 0, backoff: 0 },
+      nodes: [countingNode('flag', counter, 3, {}), countingNode('own', box.path('own-count'), 3, { retries: 0 })],
+    });
+    const run = await runCli(['run', workflow, '--workdir', workdir, '--retries', '2']);
+    expect(run.code).toBe(1);
+    // flag took the flag's two retries and committed on attempt 3; own kept its 0 and failed once.
+    expect((await readMetadata(workdir, must(await uidsByLabel(workflow), 'flag'))).attempt).toBe(3);
+    expect(await readFile(box.path('own-count'), 'utf8')).toBe('1\n');
+    const bad = await runCli(['run', workflow, '--workdir', workdir, '--retries', 'many']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/E_USAGE: .*--retries: expected a whole number of extra attempts, got 'many'/);
+    const tooMany = await runCli(['run', workflow, '--workdir', workdir, '--retries', '1000']);
+    expect(tooMany.stderr).toMatch(/--retries: expected a whole number of extra attempts from 0 to 100, got 1000/);
+  });
 });

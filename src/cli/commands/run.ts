@@ -10,6 +10,7 @@ import { checkNodesFit, runCapacity } from '../../engine/capacity.js';
 import { abandonedOperations } from '../../engine/time-limit.js';
 import { WorkerContext } from '../../engine/worker-context.js';
 import { RunGraphError } from '../../errors.js';
+import { checkRetries } from '../../operations/retry-policy.js';
 import { killRunningSubprocesses } from '../../operations/subprocess.js';
 import type { Uid } from '../../identity/fingerprint.js';
 import { describePlan, planRun } from '../../views/dry-run.js';
@@ -43,8 +44,21 @@ export interface RunCommandOptions extends Partial<ServerCliOptions>, SlurmCliOp
   dryRun?: boolean;
   /** Start no node after the first failure. */
   failFast?: boolean;
+  /** `--retries`, as typed: the run's default retries. */
+  retries?: string;
   /** Root of the published paths (default: the workflow file's directory). */
   publishDir?: string;
+}
+
+/** `--retries N`: a whole number of extra attempts, checked as a workflow's `retries` is. */
+function retriesFlag(text: string): number {
+  const problem = (_field: string, message: string): RunGraphError =>
+    new RunGraphError('E_USAGE', `--retries: ${message.replace(/^--retries: /, '')}`, {
+      field: '--retries',
+      value: text,
+    });
+  if (!/^\d+$/.test(text)) throw problem('--retries', `expected a whole number of extra attempts, got '${text}'`);
+  return checkRetries(Number(text), '--retries', problem);
 }
 
 function reporterKind(options: RunCommandOptions): ReporterKind {
@@ -55,7 +69,11 @@ function reporterKind(options: RunCommandOptions): ReporterKind {
 /** `run-graph run <workflow> [targets...]`: run what the targets need (default: everything). */
 export async function runCommand(workflow: string, targets: string[], options: RunCommandOptions): Promise<number> {
   const resources = await runResourceSettings(options);
-  const whole = await loadGraph(workflow, undefined, { runResources: resources.layers });
+  const runRetry = options.retries === undefined ? undefined : { retries: retriesFlag(options.retries) };
+  const whole = await loadGraph(workflow, undefined, {
+    runResources: resources.layers,
+    ...(runRetry === undefined ? {} : { runRetry }),
+  });
   const graph = selectTargets(whole, targets);
   const forced = forcedUids(whole, options.force ?? [], options.forceDownstream ?? []);
   const workdir = chosenWorkdir(workflow, options.workdir);
