@@ -92,6 +92,12 @@ function buildProgram(): Command {
     .addOption(new Option('-n, --dry-run', 'print what would run and why; write nothing'))
     .addOption(
       new Option(
+        '--gpus <devices>',
+        'the GPUs nodes may take: a count, or device ids such as 0,1 (default: CUDA_VISIBLE_DEVICES, else nvidia-smi)',
+      ),
+    )
+    .addOption(
+      new Option(
         '--retries <n>',
         'extra attempts for a failed node that sets none itself (nor its operation): above the workflow\'s "defaults"',
       ),

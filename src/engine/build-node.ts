@@ -35,7 +35,7 @@ import { describeFsError } from '../store/workdir.js';
 import type { GraphNode, ResolvedRef } from '../workflow/graph.js';
 import type { EventListener } from './events.js';
 import type { Executor } from './executors/executor.js';
-import { memorySlots } from './capacity.js';
+import { memorySlots, type DevicePool } from './capacity.js';
 import type { JobSlots } from './scheduler.js';
 import { withinTimeLimit } from './time-limit.js';
 
@@ -85,6 +85,8 @@ export interface ComputeSlots {
   readonly jobs: JobSlots;
   readonly cores: JobSlots;
   readonly memory: JobSlots;
+  /** The run's GPU devices, when they are counted (see capacity.ts). */
+  readonly gpus: DevicePool | undefined;
 }
 
 /** `deferred`: another live process holds the node; try again once `wake` settles (or after a backoff). */
@@ -158,19 +160,25 @@ interface ComputeSlot {
   give(): void;
   /** Take a slot again after giving it back (a retry after its backoff). */
   retake(): Promise<void>;
+  /** The GPU devices held now, when the run counts them and the node asks for some. */
+  devices(): readonly string[] | undefined;
 }
 
 async function takeComputeSlot(run: NodeRun, node: GraphNode): Promise<ComputeSlot> {
-  if (node.operation.control === true) return { give: () => undefined, retake: async () => undefined };
-  const { jobs, cores, memory } = run.compute;
+  if (node.operation.control === true)
+    return { give: () => undefined, retake: async () => undefined, devices: () => undefined };
+  const { jobs, cores, memory, gpus } = run.compute;
   const wanted: [JobSlots, number][] = [
     [jobs, 1],
     [cores, node.resources.cpus],
     [memory, memorySlots(node.resources.memoryBytes)],
   ];
   const taken: [JobSlots, number][] = [];
+  let devices: string[] | undefined;
   const give = (): void => {
     for (const [slots, count] of taken.splice(0)) slots.give(count);
+    if (devices !== undefined) gpus?.give(devices);
+    devices = undefined;
   };
   const take = async (): Promise<void> => {
     if (taken.length > 0) return;
@@ -182,9 +190,17 @@ async function takeComputeSlot(run: NodeRun, node: GraphNode): Promise<ComputeSl
       }
       taken.push([slots, count]);
     }
+    // The devices last: a node holding some waits for nothing else.
+    if (gpus !== undefined && node.resources.gpus > 0) {
+      devices = await gpus.take(run.startSignal, node.resources.gpus);
+      if (devices === undefined) {
+        give();
+        throw interrupted(node);
+      }
+    }
   };
   await take();
-  return { give, retake: take };
+  return { give, retake: take, devices: () => devices };
 }
 
 /** What the store of a node is published with. */
@@ -385,6 +401,7 @@ async function execute(
   let resumeAtChunk: number | undefined;
   if (stream !== undefined) resumeAtChunk = await store.durableChunks(stream);
   const input = runInput(run, node);
+  const gpus = slot.devices();
   let outputs: OperationOutputs;
   try {
     // A control node (a loop) is as long as the nodes it makes: they have limits of their own.
@@ -398,6 +415,7 @@ async function execute(
         checkpoint: store.checkpoint(),
         attempt: { number: attempt, dir: store.attemptDir(attempt) },
         processes,
+        ...(gpus === undefined ? {} : { gpus }),
         ...(resumeAtChunk === undefined ? {} : { resumeAtChunk }),
         ...(node.operation.control === true ? { control: run.controlFor(node) } : {}),
       };

@@ -12,7 +12,14 @@
  * defaults to Slurm's `SLURM_MEM_PER_NODE` or `SLURM_MEM_PER_CPU` x cores
  * inside a job, else the smaller of the machine's memory and the cgroup's
  * limit.
+ *
+ * GPUs are counted when the caller names the run's devices (`run --gpus`,
+ * else CUDA_VISIBLE_DEVICES, else what `nvidia-smi` lists, looked up only
+ * when some node asks for a GPU): a node's `gpus` take that many of them
+ * for each attempt, handed to it in CUDA_VISIBLE_DEVICES. Inside a Slurm
+ * job the devices are Slurm's to give, and are not counted.
  */
+import { spawnSync } from 'node:child_process';
 import { availableParallelism, totalmem } from 'node:os';
 import { RunGraphError } from '../errors.js';
 import { formatMemory } from '../operations/resources.js';
@@ -28,6 +35,10 @@ export interface Capacity {
   readonly memoryBytes: number;
   /** Where the cores came from, for messages: `--cores`, `SLURM_CPUS_PER_TASK`, `CPU affinity`. */
   readonly coresFrom: string;
+  /** The GPU devices the nodes' `gpus` take, by the ids CUDA_VISIBLE_DEVICES names them with; undefined: not counted. */
+  readonly gpus?: readonly string[];
+  /** Where the devices came from, for messages. */
+  readonly gpusFrom?: string;
 }
 
 /** What a caller may fix; everything left out is found out. */
@@ -35,6 +46,7 @@ export interface CapacityOptions {
   readonly cores?: number;
   readonly jobs?: number;
   readonly memoryBytes?: number;
+  readonly gpus?: { readonly ids: readonly string[]; readonly from: string };
 }
 
 const MiB = 1024 ** 2;
@@ -87,7 +99,49 @@ export function runCapacity(options: CapacityOptions = {}, env: NodeJS.ProcessEn
     jobs: options.jobs ?? cores,
     memoryBytes: options.memoryBytes ?? availableMemory(cores, env),
     coresFrom: from,
+    ...(options.gpus === undefined ? {} : { gpus: options.gpus.ids, gpusFrom: options.gpus.from }),
   };
+}
+
+/**
+ * The GPU devices of a local run: `given` (`--gpus`: a count, or a list of
+ * ids), else CUDA_VISIBLE_DEVICES when it is set, else the indices
+ * `nvidia-smi` lists (none when it is missing or fails).
+ */
+export function availableGpus(
+  given: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): { ids: string[]; from: string } {
+  if (given !== undefined) {
+    const text = given.trim();
+    if (/^\d+$/.test(text)) return { ids: Array.from({ length: Number(text) }, (_, i) => String(i)), from: '--gpus' };
+    const ids = text.split(',').map((id) => id.trim());
+    if (ids.some((id) => id === '') || new Set(ids).size !== ids.length)
+      throw new RunGraphError(
+        'E_USAGE',
+        `--gpus expects a count or a list of distinct device ids (0,1,3), got '${given}'`,
+        { field: '--gpus', value: given },
+      );
+    return { ids, from: '--gpus' };
+  }
+  const visible = env['CUDA_VISIBLE_DEVICES'];
+  if (visible !== undefined) {
+    // "" and "-1" hide every device from CUDA.
+    const ids = visible.split(',').map((id) => id.trim());
+    return { ids: ids.every((id) => id !== '' && id !== '-1') ? ids : [], from: 'CUDA_VISIBLE_DEVICES' };
+  }
+  const listed = spawnSync('nvidia-smi', ['--query-gpu=index', '--format=csv,noheader'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  const ids =
+    listed.status === 0
+      ? listed.stdout
+          .split('\n')
+          .map((line) => line.trim())
+          .filter((line) => line !== '')
+      : [];
+  return { ids, from: 'nvidia-smi' };
 }
 
 /**
@@ -110,12 +164,76 @@ export function checkNodesFit(nodes: readonly GraphNode[], capacity: Capacity, f
           hint: `run with --cores ${cpus} or more, or lower the node's resources.cpus`,
         },
       );
+    const gpus = node.resources.gpus;
+    if (capacity.gpus !== undefined && gpus > capacity.gpus.length)
+      throw new RunGraphError(
+        'E_UNSATISFIABLE',
+        `needs ${gpus} GPU${gpus === 1 ? '' : 's'}, and this run has ${capacity.gpus.length} (from ${capacity.gpusFrom ?? '?'})`,
+        {
+          ...where,
+          field: 'resources.gpus',
+          value: gpus,
+          hint: `name the run's devices with --gpus (a count, or ids such as 0,1), or lower the node's resources.gpus`,
+        },
+      );
     if (memoryBytes !== undefined && memoryBytes > capacity.memoryBytes)
       throw new RunGraphError(
         'E_UNSATISFIABLE',
         `needs ${formatMemory(memoryBytes)} of memory, and this run has ${formatMemory(capacity.memoryBytes)}`,
         { ...where, field: 'resources.memory', value: memoryBytes, hint: "lower the node's resources.memory" },
       );
+  }
+}
+
+/**
+ * The run's GPU devices, handed out by id: a node takes the devices it asks
+ * for, waiting in turn (first come, first served) while too few are free.
+ */
+export class DevicePool {
+  readonly #free: string[];
+  readonly #waiters: { count: number; resolve: (ids: string[] | undefined) => void }[] = [];
+
+  constructor(ids: readonly string[]) {
+    this.#free = [...ids];
+  }
+
+  /** `count` devices, once free; undefined if `signal` aborts first. */
+  take(signal: AbortSignal, count: number): Promise<string[] | undefined> {
+    if (signal.aborted) return Promise.resolve(undefined);
+    if (this.#waiters.length === 0 && this.#free.length >= count) return Promise.resolve(this.#free.splice(0, count));
+    return new Promise((resolve) => {
+      const waiter = {
+        count,
+        resolve: (ids: string[] | undefined): void => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(ids);
+        },
+      };
+      const onAbort = (): void => {
+        const at = this.#waiters.indexOf(waiter);
+        if (at >= 0) this.#waiters.splice(at, 1);
+        resolve(undefined);
+        this.#serve();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+
+  give(ids: readonly string[]): void {
+    this.#free.push(...ids);
+    this.#serve();
+  }
+
+  #serve(): void {
+    for (
+      let first = this.#waiters[0];
+      first !== undefined && this.#free.length >= first.count;
+      first = this.#waiters[0]
+    ) {
+      this.#waiters.shift();
+      first.resolve(this.#free.splice(0, first.count));
+    }
   }
 }
 

@@ -21,7 +21,7 @@ import { settleSuperseded, supersedeStore } from '../store/superseded.js';
 import { listStoreUids } from '../store/workdir.js';
 import type { ConcreteGraph, GraphNode } from '../workflow/graph.js';
 import { buildNode, claimStore, giveBack, type ComputeSlots, type NodeOutcome, type NodeRun } from './build-node.js';
-import { checkNodesFit, memorySlots, type Capacity } from './capacity.js';
+import { DevicePool, checkNodesFit, memorySlots, type Capacity } from './capacity.js';
 import type { EventError, EventListener, RunCounts } from './events.js';
 import type { Executor } from './executors/executor.js';
 import { Publisher, type PublishTarget } from './publisher.js';
@@ -140,6 +140,7 @@ export class Run implements NodeRun {
       jobs: new JobSlots(setup.jobs),
       cores: new JobSlots(setup.capacity.cores),
       memory: new JobSlots(Math.max(1, memorySlots(setup.capacity.memoryBytes))),
+      gpus: setup.capacity.gpus === undefined ? undefined : new DevicePool(setup.capacity.gpus),
     };
     this.#inFlight = new JobSlots(setup.jobs * NODES_IN_FLIGHT_PER_JOB);
     this.#publisher = new Publisher(setup.publish, setup.emit);

@@ -39,6 +39,15 @@ export interface WorkerContextOptions {
   cores?: number;
   /** Memory of the run in bytes, shared by the nodes' declared `memory`. Default: what this process may use. */
   memoryBytes?: number;
+  /**
+   * The GPU devices of the run, by the ids CUDA_VISIBLE_DEVICES names them
+   * with: a node's `gpus` take that many for each attempt (a Subprocess gets
+   * them in CUDA_VISIBLE_DEVICES), and a node asking for more than there are
+   * is E_UNSATISFIABLE. Default: not counted.
+   */
+  gpus?: readonly string[];
+  /** Where `gpus` came from, for messages. Default: "the gpus option". */
+  gpusFrom?: string;
   /** Check of committed stores before reuse: `size` (default, cheap) or `checksum` (reads every artifact). */
   verify?: VerifyMode;
   /** Heartbeat age in ms after which another host's lock counts as abandoned. Default 30 000. */
@@ -103,6 +112,9 @@ export class WorkerContext {
       ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
       ...(options.cores === undefined ? {} : { cores: options.cores }),
       ...(options.memoryBytes === undefined ? {} : { memoryBytes: options.memoryBytes }),
+      ...(options.gpus === undefined
+        ? {}
+        : { gpus: { ids: options.gpus, from: options.gpusFrom ?? 'the gpus option' } }),
     });
     this.jobs = this.capacity.jobs;
     this.verify = options.verify ?? 'size';

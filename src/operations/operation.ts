@@ -114,6 +114,12 @@ export interface OperationContext {
   readonly attempt?: { readonly number: number; readonly dir: string };
   /** Where an operation that starts processes reports them (see ProcessReporter). Absent outside the engine. */
   readonly processes?: ProcessReporter;
+  /**
+   * The GPU devices this attempt holds, by the ids CUDA_VISIBLE_DEVICES
+   * names them with, when the run counts GPUs and the node asks for some
+   * (`resources.gpus`). A Subprocess gets them in CUDA_VISIBLE_DEVICES.
+   */
+  readonly gpus?: readonly string[];
 }
 
 /**

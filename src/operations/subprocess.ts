@@ -160,7 +160,11 @@ export const subprocess: OperationDefinition = {
     const argv = (input['argv'] as InputTree<ArtifactRef>[]).map(argumentText);
     const inputFiles = (input['inputFiles'] ?? {}) as { [name: string]: InputTree<ArtifactRef> };
     const outputFiles = (input['outputFiles'] ?? []) as string[];
-    const env = (input['env'] ?? {}) as { [key: string]: string };
+    // The devices the node holds, unless its own env names others.
+    const env = {
+      ...(context.gpus === undefined ? {} : { CUDA_VISIBLE_DEVICES: context.gpus.join(',') }),
+      ...((input['env'] ?? {}) as { [key: string]: string }),
+    };
 
     // Each attempt runs in a scratch directory of its own inside the store. A process orphaned by a killed
     // run-graph can then only write into a directory the next attempt deletes, never into the store itself.

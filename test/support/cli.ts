@@ -48,6 +48,8 @@ export interface RunCliOptions {
   cwd?: string;
   /** Kill the child after this many ms (a hung CLI must fail the test, not the suite). Default 30 000. */
   timeoutMs?: number;
+  /** Added to the child's environment. */
+  env?: { [name: string]: string };
 }
 
 /** Run `node dist/cli/main.js ...args` and collect its exit code, stdout and stderr. */
@@ -57,7 +59,7 @@ export function runCli(args: readonly string[], options: RunCliOptions = {}): Pr
     // CI set so the reporter never picks the TTY progress line, whatever runs the tests.
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: options.cwd ?? REPO_ROOT,
-      env: { ...process.env, CI: '1' },
+      env: { ...process.env, CI: '1', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

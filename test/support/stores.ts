@@ -19,6 +19,8 @@ export interface StoreMetadataJson {
   artifacts?: {
     [output: string]: { path: string; kind: string; size: number; sha256: string; dtype?: string; shape?: number[] };
   };
+  /** The attempt that committed, when earlier ones failed. */
+  attempt?: number;
 }
 
 export async function readMetadata(workdir: string, uid: string): Promise<StoreMetadataJson> {

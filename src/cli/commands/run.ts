@@ -6,7 +6,7 @@
  * same command resumes.
  */
 import { isNotWritable, runReadOnly } from '../../engine/read-only-run.js';
-import { checkNodesFit, runCapacity } from '../../engine/capacity.js';
+import { availableGpus, checkNodesFit, runCapacity } from '../../engine/capacity.js';
 import { abandonedOperations } from '../../engine/time-limit.js';
 import { WorkerContext } from '../../engine/worker-context.js';
 import { RunGraphError } from '../../errors.js';
@@ -46,6 +46,8 @@ export interface RunCommandOptions extends Partial<ServerCliOptions>, SlurmCliOp
   failFast?: boolean;
   /** `--retries`, as typed: the run's default retries. */
   retries?: string;
+  /** `--gpus`, as typed: a count or a list of device ids. */
+  gpus?: string;
   /** Root of the published paths (default: the workflow file's directory). */
   publishDir?: string;
 }
@@ -78,9 +80,17 @@ export async function runCommand(workflow: string, targets: string[], options: R
   const forced = forcedUids(whole, options.force ?? [], options.forceDownstream ?? []);
   const workdir = chosenWorkdir(workflow, options.workdir);
   const cores = options.cores ?? resources.profileCores;
+  // Counted locally when named, or when a node asks for a GPU; inside a Slurm job they are Slurm's to hand out.
+  const gpus =
+    options.executor !== 'slurm' &&
+    (options.gpus !== undefined ||
+      (process.env['SLURM_JOB_ID'] === undefined && graph.nodes.some((node) => node.resources.gpus > 0)))
+      ? availableGpus(options.gpus)
+      : undefined;
   const capacity = runCapacity({
     ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
     ...(cores === undefined ? {} : { cores }),
+    ...(gpus === undefined ? {} : { gpus }),
   });
   // Before the working directory is opened: a node that can never run writes nothing.
   if (options.executor !== 'slurm') checkNodesFit(graph.nodes, capacity, graph.file);
@@ -122,6 +132,7 @@ export async function runCommand(workflow: string, targets: string[], options: R
       jobs: capacity.jobs,
       cores: capacity.cores,
       memoryBytes: capacity.memoryBytes,
+      ...(gpus === undefined ? {} : { gpus: gpus.ids, gpusFrom: gpus.from }),
       verify,
       staleMs: options.stale * 1000,
       ...(process.env['RUN_GRAPH_EXECUTION_LOG'] ? { executionLog: process.env['RUN_GRAPH_EXECUTION_LOG'] } : {}),
