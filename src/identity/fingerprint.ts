@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, writeCanonicalJson, type JsonValue, type TextSink } from './canonical-json.js';
 import { RunGraphError, describeValue } from '../errors.js';
+import { NumberList } from './number-list.js';
 
 declare const uidBrand: unique symbol;
 
@@ -58,12 +59,54 @@ export function writeRecordText(record: NodeRecord, sink: TextSink): void {
   writeCanonicalJson({ depends: record.depends, input: record.input, operation: record.operation }, sink);
 }
 
-/** The uid of a record. Throws E_NOT_CANONICAL if the record holds anything but plain JSON. */
-export function fingerprint(record: NodeRecord): Uid {
+/**
+ * Whether a uid names a record already known to have been fingerprinted
+ * (the committed store of a working directory), whose canonical text is
+ * `textBytes` long. See fingerprint().
+ */
+export type KnownRecord = (uid: Uid, textBytes: number) => boolean;
+
+/** sha256 of a record's canonical text (with `trustRaw`, see writeCanonicalJson) and the text's length. */
+function hashRecordText(record: NodeRecord, trustRaw: boolean): { uid: Uid; textBytes: number } {
   const hash = createHash('sha256');
+  let textBytes = 0;
+  const value = { depends: record.depends, input: record.input, operation: record.operation };
   // The text is ASCII, so latin1 gives its UTF-8 bytes without a pass to encode them.
-  writeRecordText(record, (piece) => hash.update(piece, 'latin1'));
-  return hash.digest('hex') as Uid;
+  writeCanonicalJson(
+    value,
+    (piece) => {
+      if (typeof piece === 'string') hash.update(piece, 'latin1');
+      else hash.update(piece);
+      textBytes += piece.length;
+    },
+    { trustRaw },
+  );
+  return { uid: hash.digest('hex') as Uid, textBytes };
+}
+
+/**
+ * The uid of a record. Throws E_NOT_CANONICAL if the record holds anything
+ * but plain JSON.
+ *
+ * A float64 literal of millions of numbers costs seconds to write as
+ * canonical text (Python's repr of every float), while its own text often
+ * is that text already. Given `known`, the record is first hashed with each
+ * such list written as its own text; if the working directory holds a
+ * committed store of that uid and of that text's size, the uid is the
+ * record's. Proof: the store's uid is the sha256 of a canonical text, so
+ * (sha256 being collision-resistant) that canonical text is the one just
+ * hashed; it reads back, number for number, as this record (every number
+ * of the list is spelled as a float, and Python reads it as the double
+ * JavaScript does), and the canonical text of a record is a function of
+ * the record; so it is this record's canonical text. Otherwise the record
+ * is hashed the ordinary way, whose answer this never changes.
+ */
+export function fingerprint(record: NodeRecord, known?: KnownRecord): Uid {
+  if (known !== undefined && Object.values(record.input).some((v) => v instanceof NumberList && v.rawCandidate)) {
+    const candidate = hashRecordText(record, true);
+    if (known(candidate.uid, candidate.textBytes)) return candidate.uid;
+  }
+  return hashRecordText(record, false).uid;
 }
 
 /** sha256 of bytes, lowercase hex. */

@@ -84,14 +84,14 @@ export async function createFile(path: string, data: string | Uint8Array, option
  */
 export async function createTextFile(
   path: string,
-  write: (sink: (piece: string) => void) => void,
+  write: (sink: (piece: string | Uint8Array) => void) => void,
   options: { fsync: boolean },
 ): Promise<number> {
   const fd = await openAsync(path, 'wx');
   let size = 0;
   try {
     write((piece) => {
-      const bytes = Buffer.from(piece, 'latin1');
+      const bytes = typeof piece === 'string' ? Buffer.from(piece, 'latin1') : piece;
       writeAll(fd, bytes);
       size += bytes.length;
     });

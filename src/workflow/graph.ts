@@ -5,6 +5,7 @@
  * every node given its record and uid. Nothing here touches a working
  * directory, so `validate` and `status` can use it freely.
  */
+import type { KnownRecord } from '../identity/fingerprint.js';
 import type { OperationRegistry } from '../operations/registry.js';
 import type { ResourceLayer } from '../operations/resources.js';
 import { GraphAssembler } from './assemble.js';
@@ -34,6 +35,8 @@ export interface BuildGraphOptions {
   file?: string;
   /** The run's resource defaults (profile, then flags), above the workflow's `defaults`. Default: none. */
   runResources?: readonly ResourceLayer[];
+  /** Records a working directory holds, by which a large literal's uid may be found sooner (fingerprint()). Default: none. */
+  knownRecord?: KnownRecord;
 }
 
 /** Check a workflow and turn it into a concrete graph with uids. */
@@ -43,6 +46,7 @@ export async function buildGraph(spec: WorkflowSpec, options: BuildGraphOptions)
     baseDir: options.baseDir ?? process.cwd(),
     file: options.file,
     ...(options.runResources === undefined ? {} : { runResources: options.runResources }),
+    ...(options.knownRecord === undefined ? {} : { knownRecord: options.knownRecord }),
   });
   const nodes = assembler.assembleWorkflow();
   // Before byLabel: a published gather joins the nodes.

@@ -6,6 +6,7 @@
 import { loadOperationModules } from '../operations/load-modules.js';
 import { builtinRegistry, type OperationRegistry } from '../operations/registry.js';
 import type { ResourceLayer } from '../operations/resources.js';
+import type { KnownRecord } from '../identity/fingerprint.js';
 import { buildGraph, type ConcreteGraph } from './graph.js';
 import { loadWorkflowFile, type LoadedWorkflow } from './load.js';
 import { checkDeclaredUids } from './scalems.js';
@@ -13,6 +14,8 @@ import { checkDeclaredUids } from './scalems.js';
 export interface LoadGraphOptions {
   /** The run's resource defaults (profile, then flags), above the workflow's `defaults`. Default: none. */
   runResources?: readonly ResourceLayer[];
+  /** Records a working directory holds, by which a large literal's uid may be found sooner (fingerprint()). Default: none. */
+  knownRecord?: KnownRecord;
 }
 
 /** The workflow as read and the graph built from it. */
@@ -28,6 +31,7 @@ export async function loadWorkflowGraph(
     baseDir: workflow.baseDir,
     file: workflow.file,
     ...(options.runResources === undefined ? {} : { runResources: options.runResources }),
+    ...(options.knownRecord === undefined ? {} : { knownRecord: options.knownRecord }),
   });
   if (workflow.scalems !== undefined) checkDeclaredUids(graph, workflow.scalems, workflow.file);
   return { workflow, graph };

@@ -15,6 +15,7 @@ import type { Uid } from '../../identity/fingerprint.js';
 import { describePlan, planRun } from '../../views/dry-run.js';
 import type { ConcreteGraph } from '../../workflow/graph.js';
 import { loadGraph } from '../../workflow/load-graph.js';
+import { knownRecordsIn } from '../../store/store.js';
 import { forcedUids, selectTargets } from '../../workflow/select-targets.js';
 import { EXIT } from '../exit-codes.js';
 import { publishRoot, publishTargets } from '../publish-option.js';
@@ -53,10 +54,13 @@ function reporterKind(options: RunCommandOptions): ReporterKind {
 /** `run-graph run <workflow> [targets...]`: run what the targets need (default: everything). */
 export async function runCommand(workflow: string, targets: string[], options: RunCommandOptions): Promise<number> {
   const resources = await runResourceSettings(options);
-  const whole = await loadGraph(workflow, undefined, { runResources: resources.layers });
+  const workdir = chosenWorkdir(workflow, options.workdir);
+  const whole = await loadGraph(workflow, undefined, {
+    runResources: resources.layers,
+    knownRecord: knownRecordsIn(workdir),
+  });
   const graph = selectTargets(whole, targets);
   const forced = forcedUids(whole, options.force ?? [], options.forceDownstream ?? []);
-  const workdir = chosenWorkdir(workflow, options.workdir);
   const cores = options.cores ?? resources.profileCores;
   const capacity = runCapacity({
     ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
