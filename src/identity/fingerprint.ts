@@ -66,7 +66,7 @@ export function writeRecordText(record: NodeRecord, sink: TextSink): void {
  */
 export type KnownRecord = (uid: Uid, textBytes: number) => boolean;
 
-/** sha256 of a record's canonical text (with `trustRaw`, see writeCanonicalJson) and the text's length. */
+/** sha256 of a record's canonical text (with `trustRaw`, its candidate text: see writeCanonicalJson) and the text's length. */
 function hashRecordText(record: NodeRecord, trustRaw: boolean): { uid: Uid; textBytes: number } {
   const hash = createHash('sha256');
   let textBytes = 0;
@@ -90,21 +90,26 @@ function hashRecordText(record: NodeRecord, trustRaw: boolean): { uid: Uid; text
  *
  * A float64 literal of millions of numbers costs seconds to write as
  * canonical text (Python's repr of every float), while its own text often
- * is that text already. Given `known`, the record is first hashed with each
- * such list written as its own text; if the working directory holds a
- * committed store of that uid and of that text's size, the uid is the
- * record's. Proof: the store's uid is the sha256 of a canonical text, so
- * (sha256 being collision-resistant) that canonical text is the one just
- * hashed; it reads back, number for number, as this record (every number
- * of the list is spelled as a float, and Python reads it as the double
- * JavaScript does), and the canonical text of a record is a function of
- * the record; so it is this record's canonical text. Otherwise the record
- * is hashed the ordinary way, whose answer this never changes.
+ * is that text already, but for a few numbers (NumberList.rawCandidate).
+ * Given `known`, such a record is first hashed with each list's candidate
+ * text, and if the working directory holds a committed store of that uid
+ * and of that text's size, that uid is the record's, without the repr of
+ * any number. Proof: the store's uid is the sha256 of some record's
+ * canonical text, so (sha256 being collision-resistant) the text just
+ * hashed is that canonical text. It reads back, number for number, as this
+ * record: each number of a list is either its own text or repr's text of
+ * its double, spelled as a float either way, so Python reads it as the
+ * double JavaScript read; the rest is this record's canonical text. And the
+ * canonical text of a record is a function of the record, so it is this
+ * record's canonical text. Otherwise the record is hashed the ordinary way,
+ * whose answer this never changes.
  */
 export function fingerprint(record: NodeRecord, known?: KnownRecord): Uid {
-  if (known !== undefined && Object.values(record.input).some((v) => v instanceof NumberList && v.rawCandidate)) {
-    const candidate = hashRecordText(record, true);
-    if (known(candidate.uid, candidate.textBytes)) return candidate.uid;
+  const candidate =
+    known !== undefined && Object.values(record.input).some((v: unknown) => v instanceof NumberList && v.rawCandidate);
+  if (candidate) {
+    const hashed = hashRecordText(record, true);
+    if (known(hashed.uid, hashed.textBytes)) return hashed.uid;
   }
   return hashRecordText(record, false).uid;
 }

@@ -21,6 +21,7 @@ import { parseJsonExactly } from './json-text.js';
 import { asFloat, floatText } from './json-numbers.js';
 
 const COMMA = 0x2c;
+const OPEN = 0x5b;
 const CLOSE = 0x5d;
 const MINUS = 0x2d;
 const PLUS = 0x2b;
@@ -172,8 +173,17 @@ function nonZeroInFirstFour(bytes: Uint8Array, from: number, to: number): boolea
 /** Characters of text in one piece given to a sink: large enough to hash or write at full speed. */
 const PIECE_BYTES = 1 << 16;
 
-/** Elements read per JSON.parse call when a list's values are read. */
-const CHUNK_BYTES = 1 << 18;
+/** Bytes of text per JSON.parse call when a list's values are read: below V8's large-object size (128 KiB), so each chunk stays young garbage. */
+const CHUNK_BYTES = 1 << 15;
+
+/** Elements per piece when a list whose values were read is written from them. */
+const FLOATS_PER_CHUNK = 4096;
+
+/** A list's text, or once a float64 view has read them, its values instead. */
+interface ListSource {
+  text: Uint8Array | undefined;
+  floats: Float64Array | undefined;
+}
 
 /**
  * A long list of plain numbers, kept as its JSON text. Without a dtype it
@@ -182,14 +192,15 @@ const CHUNK_BYTES = 1 << 18;
  * element a float (float64) or an integer (int64).
  */
 export class NumberList {
-  readonly #text: Uint8Array;
+  /** Shared by the list and its dtype views: the text, until a float64 view's values are read and replace it. */
+  readonly #source: ListSource;
   readonly #length: number;
   readonly #spelling: NumberSpelling;
   readonly #dtype: 'float64' | 'int64' | undefined;
 
   /** `text` runs from the list's `[` to its `]`, as scanNumberList found it. */
-  constructor(text: Uint8Array, length: number, spelling: NumberSpelling, dtype?: 'float64' | 'int64') {
-    this.#text = text;
+  constructor(text: Uint8Array | ListSource, length: number, spelling: NumberSpelling, dtype?: 'float64' | 'int64') {
+    this.#source = text instanceof Uint8Array ? { text, floats: undefined } : text;
     this.#length = length;
     this.#spelling = spelling;
     this.#dtype = dtype;
@@ -202,11 +213,6 @@ export class NumberList {
   /** The dtype the list stands for, if any. */
   get dtype(): 'float64' | 'int64' | undefined {
     return this.#dtype;
-  }
-
-  /** Size of the list's JSON text, bytes. */
-  get textBytes(): number {
-    return this.#text.length;
   }
 
   /**
@@ -225,7 +231,7 @@ export class NumberList {
   /** The same list standing for a literal of `dtype` (which it must hold). */
   withDtype(dtype: 'float64' | 'int64'): NumberList {
     if (!this.holds(dtype)) throw new Error(`this list cannot stand for a ${dtype} array without being read`);
-    return new NumberList(this.#text, this.#length, this.#spelling, dtype);
+    return new NumberList(this.#source, this.#length, this.#spelling, dtype);
   }
 
   /**
@@ -238,12 +244,12 @@ export class NumberList {
    */
   get rawCandidate(): boolean {
     const s = this.#spelling;
-    return this.#dtype === 'float64' && s.compact && s.odd !== undefined;
+    return this.#dtype === 'float64' && s.compact && s.odd !== undefined && this.#source.text !== undefined;
   }
 
   /** The values exactly as parseJsonExactly reads the text (numbers, bigints, JsonFloats). */
   values(): unknown[] {
-    return parseJsonExactly(this.#latin1(0, this.#text.length)) as unknown[];
+    return parseJsonExactly(this.#latin1(0, this.#text().length)) as unknown[];
   }
 
   /** The record form as plain values: every element a float (float64) or integer (int64), else values(). */
@@ -257,13 +263,24 @@ export class NumberList {
     return this.recordValues();
   }
 
-  /** The elements as doubles (float64: `Number` of each number's text). */
+  /**
+   * The elements as doubles (float64: `Number` of each number's text). On a
+   * float64 view, the array is kept and the text let go: the array is what
+   * the list is from then on (its canonical text is repr of each element),
+   * and it is less than half the size of the text.
+   */
   float64(): Float64Array {
+    const source = this.#source;
+    if (source.floats !== undefined) return source.floats;
     const out = new Float64Array(this.#length);
     let n = 0;
     this.#forEachChunk((numbers) => {
       for (const x of numbers) out[n++] = x;
     });
+    if (this.#dtype === 'float64') {
+      source.floats = out;
+      source.text = undefined;
+    }
     return out;
   }
 
@@ -279,7 +296,8 @@ export class NumberList {
 
   /**
    * The canonical text of the record form, to `sink` in pieces of about
-   * 64 KiB (a piece is ASCII text, or its bytes). With `trustRaw` and a
+   * 64 KiB (a piece is ASCII text, or its bytes, which are the sink's only
+   * during the call). With `trustRaw` and a
    * rawCandidate, the candidate text is written instead: the caller then
    * has to know, another way, that it is the same text.
    */
@@ -291,23 +309,31 @@ export class NumberList {
     }
     if (this.#dtype === 'int64' && this.#spelling.compact) {
       // Integers of at most 15 digits, none `-0`: JSON's spelling of each is the canonical one.
-      this.#writeBytes(sink, 0, this.#text.length);
+      this.#writeBytes(sink, 0, this.#text().length);
       return;
     }
+    // A float64 list is read into its array here (kept, the text let go): writing its canonical text is what
+    // a first run does before it runs the node, which needs the array.
+    if (this.#dtype === 'float64') this.float64();
+    // Written into one buffer, reused: strings gathered into pieces would outlive young collections, and pile up.
     const write = this.#dtype === 'float64' ? floatText : String;
-    let piece = '[';
+    const out = Buffer.allocUnsafe(PIECE_BYTES + 64);
+    out[0] = OPEN;
+    let n = 1;
     let first = true;
     this.#forEachChunk((numbers) => {
       for (const x of numbers) {
-        piece += first ? write(x) : `,${write(x)}`;
+        if (!first) out[n++] = COMMA;
         first = false;
-      }
-      if (piece.length >= PIECE_BYTES) {
-        sink(piece);
-        piece = '';
+        n += out.write(write(x), n, 'latin1');
+        if (n >= PIECE_BYTES) {
+          sink(out.subarray(0, n));
+          n = 0;
+        }
       }
     });
-    sink(`${piece}]`);
+    out[n++] = CLOSE;
+    sink(out.subarray(0, n));
   }
 
   /** The text as it is, but each odd number as repr writes its value. */
@@ -321,20 +347,34 @@ export class NumberList {
       sink(floatText(Number(this.#latin1(start, end))));
       from = end;
     }
-    this.#writeBytes(sink, from, this.#text.length);
+    this.#writeBytes(sink, from, this.#text().length);
   }
 
   #writeBytes(sink: (piece: string | Uint8Array) => void, from: number, to: number): void {
-    for (let at = from; at < to; at += PIECE_BYTES) sink(this.#text.subarray(at, Math.min(to, at + PIECE_BYTES)));
+    const text = this.#text();
+    for (let at = from; at < to; at += PIECE_BYTES) sink(text.subarray(at, Math.min(to, at + PIECE_BYTES)));
+  }
+
+  /** The text; a list whose text was let go (float64()) is read only through its values. */
+  #text(): Uint8Array {
+    const { text } = this.#source;
+    if (text === undefined) throw new Error('the text of this number list was let go when its values were read');
+    return text;
   }
 
   #latin1(from: number, to: number): string {
-    return Buffer.from(this.#text.buffer, this.#text.byteOffset + from, to - from).toString('latin1');
+    const text = this.#text();
+    return Buffer.from(text.buffer, text.byteOffset + from, to - from).toString('latin1');
   }
 
   /** The numbers, a chunk at a time, as JSON.parse reads them (correctly rounded doubles). */
-  #forEachChunk(visit: (numbers: number[]) => void): void {
-    const text = this.#text;
+  #forEachChunk(visit: (numbers: ArrayLike<number> & Iterable<number>) => void): void {
+    const { floats } = this.#source;
+    if (floats !== undefined) {
+      for (let at = 0; at < floats.length; at += FLOATS_PER_CHUNK) visit(floats.subarray(at, at + FLOATS_PER_CHUNK));
+      return;
+    }
+    const text = this.#text();
     const end = text.length - 1;
     let from = 1;
     while (from < end) {
