@@ -68,8 +68,8 @@ const isPlainObject = (value: unknown): value is { [key: string]: unknown } =>
 
 /**
  * The document as the schema check is given it: where a node's input field
- * is a long list of plain values (a literal's numbers, none an object), an
- * empty list instead. The schema accepts every such list there (an input
+ * is a long list of plain values (a literal's numbers, none an object, or a
+ * NumberList, such a list kept as text), an empty list instead. The schema accepts every such list there (an input
  * value constrains only objects), so its verdict and the place of any
  * problem are the same, without a walk of millions of elements. Only the
  * nodes and inputs that hold one are copied.

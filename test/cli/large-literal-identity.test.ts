@@ -161,6 +161,10 @@ describe('a large literal kept as text', () => {
     const changed = [...tokens];
     changed[N - 1] = '0.25';
     await writeFile(path, workflowText(operation, changed));
+    // explain names the element, as it does for a list read as values.
+    const explain = await runCli(['explain', path, 'big', '--workdir', workdir]);
+    expect(explain.code, explain.stderr).toBe(0);
+    expect(explain.stdout).toContain(`- input.data[${N - 1}] changed: ${tokens[N - 1] ?? ''} -> 0.25`);
     expect(await run(path, workdir)).toEqual({ built: 2, reused: 0 });
   }, 120_000);
 
