@@ -2,7 +2,8 @@
 # Every Debian package the tests need, installed in one apt-get run: the
 # package lists are fetched once, not once per script. The scripts that
 # start or check each component (slurm.sh, chromium.sh, openssl.sh,
-# terminal-tools.sh) then find them present.
+# terminal-tools.sh) then find them present. python3 is what a unit test
+# compares canonical number text with (json.dumps).
 set -euo pipefail
 
 missing=()
@@ -16,6 +17,7 @@ need openssl openssl
 need script bsdutils
 need taskset util-linux
 need setpriv util-linux
+need python3 python3-minimal
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

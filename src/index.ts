@@ -5,6 +5,7 @@
  */
 export { canonicalJson, assertPlainJson, type JsonValue } from './identity/canonical-json.js';
 export { JsonFloat, isJsonFloat, asFloat, floatText, type JsonNumber } from './identity/json-numbers.js';
+export { NumberList } from './identity/number-list.js';
 export { parseJsonExactly, formatJson } from './identity/json-text.js';
 export {
   fingerprint,

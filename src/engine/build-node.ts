@@ -17,6 +17,7 @@
 import { RunGraphError, assertNever, isErrnoException, type ErrorCode } from '../errors.js';
 import { Attempts, waitUnlessAborted } from './attempts.js';
 import { makeArtifactRef } from '../operations/artifact-ref.js';
+import { NumberList } from '../identity/number-list.js';
 import {
   INPUT_KIND,
   qualifiedName,
@@ -464,6 +465,7 @@ function checkOutputs(node: GraphNode, outputs: OperationOutputs): void {
 /** The run-time input of a node: every reference becomes the upstream artifact it names. */
 function runInput(run: NodeRun, node: GraphNode): RunInput {
   const convert = (value: InputTree<ResolvedRef>): InputTree<ArtifactRef> => {
+    if (value instanceof NumberList) return value as InputTree<ArtifactRef>;
     if (Array.isArray(value)) return value.map(convert);
     if (typeof value !== 'object' || value === null) return value;
     const kind = (value as { [INPUT_KIND]?: string })[INPUT_KIND];

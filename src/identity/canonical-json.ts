@@ -23,6 +23,7 @@
 import untypedStableStringify from 'fast-json-stable-stringify';
 import { RunGraphError, describeValue } from '../errors.js';
 import { floatText, isJsonFloat, type JsonFloat } from './json-numbers.js';
+import { NumberList } from './number-list.js';
 
 /**
  * A value JSON can represent exactly. Numbers are integers or floats as
@@ -57,6 +58,8 @@ function isPlainJson(value: unknown, depth: number): boolean {
     case 'object': {
       if (value === null) return true;
       if (isJsonFloat(value)) return Number.isFinite(value.value);
+      // A typed list holds only finite numbers (NumberList.holds); an untyped one is judged by its values.
+      if (value instanceof NumberList) return value.dtype !== undefined || isPlainJson(value.values(), depth);
       if (depth > MAX_QUICK_DEPTH) return false;
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
@@ -87,6 +90,10 @@ function checkPlainJson(value: unknown, path: string, ancestors: Set<object>): v
       if (value === null) return;
       if (isJsonFloat(value)) {
         if (!Number.isFinite(value.value)) rejectNonFinite(value.value, path);
+        return;
+      }
+      if (value instanceof NumberList) {
+        if (value.dtype === undefined) checkPlainJson(value.values(), path, ancestors);
         return;
       }
       if (ancestors.has(value)) reject(value, path, 'is a circular reference');
@@ -216,6 +223,14 @@ function writeCanonical(value: unknown, depthLeft: number): string {
         if (!Number.isFinite(value.value)) throw NOT_WRITTEN;
         return floatText(value.value);
       }
+      if (value instanceof NumberList) {
+        if (value.dtype === undefined) return writeCanonical(value.values(), depthLeft);
+        let text = '';
+        value.writeCanonical(
+          (piece) => (text += typeof piece === 'string' ? piece : Buffer.from(piece).toString('latin1')),
+        );
+        return text;
+      }
       const proto: unknown = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) throw NOT_WRITTEN;
       const object = value as { [key: string]: unknown };
@@ -291,8 +306,8 @@ export function canonicalJson(value: unknown): string {
   return escapeNonAscii(text);
 }
 
-/** Receives canonical text piece by piece, in order; every piece is ASCII. */
-export type TextSink = (piece: string) => void;
+/** Receives canonical text piece by piece, in order; every piece is ASCII, as a string or as its bytes. */
+export type TextSink = (piece: string | Uint8Array) => void;
 
 /** Pieces are about this many characters: large enough to hash or write at full speed, small enough to stay young garbage. */
 const PIECE_CHARS = 1 << 16;
@@ -317,8 +332,12 @@ function stringText(value: string): string {
   return escapeNonAscii(JSON.stringify(value));
 }
 
-/** writeCanonical's text, into `out`, for a value already known to be plain JSON. */
-function streamCanonical(value: unknown, out: PieceWriter): void {
+/**
+ * writeCanonical's text, into `out`, for a value already known to be plain
+ * JSON. With `trustRaw`, a float64 NumberList that is a rawCandidate is
+ * written as its own text (see fingerprint()).
+ */
+function streamCanonical(value: unknown, out: PieceWriter, trustRaw: boolean): void {
   switch (typeof value) {
     case 'string':
       out.write(stringText(value));
@@ -341,7 +360,7 @@ function streamCanonical(value: unknown, out: PieceWriter): void {
         out.write('[');
         for (let i = 0; i < value.length; i++) {
           if (i !== 0) out.write(',');
-          streamCanonical(value[i], out);
+          streamCanonical(value[i], out, trustRaw);
         }
         out.write(']');
         return;
@@ -350,12 +369,21 @@ function streamCanonical(value: unknown, out: PieceWriter): void {
         out.write(floatText(value.value));
         return;
       }
+      if (value instanceof NumberList) {
+        if (value.dtype === undefined) {
+          streamCanonical(value.values(), out, trustRaw);
+          return;
+        }
+        out.flush();
+        value.writeCanonical(out.sink, trustRaw);
+        return;
+      }
       const object = value as { [key: string]: unknown };
       out.write('{');
       let first = true;
       for (const key of byCodePoint(Object.keys(object))) {
         out.write(`${first ? '' : ','}${stringText(key)}:`);
-        streamCanonical(object[key], out);
+        streamCanonical(object[key], out, trustRaw);
         first = false;
       }
       out.write('}');
@@ -371,6 +399,10 @@ function holdsMoreThan(value: unknown, budget: number): boolean {
   let left = budget;
   const visit = (item: unknown): boolean => {
     if (--left < 0) return true;
+    if (item instanceof NumberList) {
+      left -= item.length;
+      return left < 0;
+    }
     if (Array.isArray(item)) return item.some(visit);
     if (typeof item === 'object' && item !== null && !isJsonFloat(item)) return Object.values(item).some(visit);
     return false;
@@ -382,10 +414,10 @@ function holdsMoreThan(value: unknown, budget: number): boolean {
  * The canonical text of a plain JSON value, given to `sink` in pieces
  * rather than built as one string: what a record of millions of values is
  * hashed and stored through, at the cost of a piece at a time. The text is
- * canonicalJson's exactly. Throws E_NOT_CANONICAL, before `sink` sees
+ * canonicalJson's exactly (with `trustRaw`, see streamCanonical). Throws E_NOT_CANONICAL, before `sink` sees
  * anything, if the value is not plain JSON.
  */
-export function writeCanonicalJson(value: unknown, sink: TextSink): void {
+export function writeCanonicalJson(value: unknown, sink: TextSink, options: { trustRaw?: boolean } = {}): void {
   if (!holdsMoreThan(value, STRING_VALUES)) {
     sink(canonicalJson(value));
     return;
@@ -393,6 +425,6 @@ export function writeCanonicalJson(value: unknown, sink: TextSink): void {
   // Checked first, whole: a value found wrong halfway would have given the sink part of a text.
   assertPlainJson(value);
   const out = new PieceWriter(sink);
-  streamCanonical(value, out);
+  streamCanonical(value, out, options.trustRaw === true);
   out.flush();
 }

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, writeCanonicalJson, type JsonValue, type TextSink } from './canonical-json.js';
 import { RunGraphError, describeValue } from '../errors.js';
+import { NumberList } from './number-list.js';
 
 declare const uidBrand: unique symbol;
 
@@ -58,12 +59,59 @@ export function writeRecordText(record: NodeRecord, sink: TextSink): void {
   writeCanonicalJson({ depends: record.depends, input: record.input, operation: record.operation }, sink);
 }
 
-/** The uid of a record. Throws E_NOT_CANONICAL if the record holds anything but plain JSON. */
-export function fingerprint(record: NodeRecord): Uid {
+/**
+ * Whether a uid names a record already known to have been fingerprinted
+ * (the committed store of a working directory), whose canonical text is
+ * `textBytes` long. See fingerprint().
+ */
+export type KnownRecord = (uid: Uid, textBytes: number) => boolean;
+
+/** sha256 of a record's canonical text (with `trustRaw`, its candidate text: see writeCanonicalJson) and the text's length. */
+function hashRecordText(record: NodeRecord, trustRaw: boolean): { uid: Uid; textBytes: number } {
   const hash = createHash('sha256');
+  let textBytes = 0;
+  const value = { depends: record.depends, input: record.input, operation: record.operation };
   // The text is ASCII, so latin1 gives its UTF-8 bytes without a pass to encode them.
-  writeRecordText(record, (piece) => hash.update(piece, 'latin1'));
-  return hash.digest('hex') as Uid;
+  writeCanonicalJson(
+    value,
+    (piece) => {
+      if (typeof piece === 'string') hash.update(piece, 'latin1');
+      else hash.update(piece);
+      textBytes += piece.length;
+    },
+    { trustRaw },
+  );
+  return { uid: hash.digest('hex') as Uid, textBytes };
+}
+
+/**
+ * The uid of a record. Throws E_NOT_CANONICAL if the record holds anything
+ * but plain JSON.
+ *
+ * A float64 literal of millions of numbers costs seconds to write as
+ * canonical text (Python's repr of every float), while its own text often
+ * is that text already, but for a few numbers (NumberList.rawCandidate).
+ * Given `known`, such a record is first hashed with each list's candidate
+ * text, and if the working directory holds a committed store of that uid
+ * and of that text's size, that uid is the record's, without the repr of
+ * any number. Proof: the store's uid is the sha256 of some record's
+ * canonical text, so (sha256 being collision-resistant) the text just
+ * hashed is that canonical text. It reads back, number for number, as this
+ * record: each number of a list is either its own text or repr's text of
+ * its double, spelled as a float either way, so Python reads it as the
+ * double JavaScript read; the rest is this record's canonical text. And the
+ * canonical text of a record is a function of the record, so it is this
+ * record's canonical text. Otherwise the record is hashed the ordinary way,
+ * whose answer this never changes.
+ */
+export function fingerprint(record: NodeRecord, known?: KnownRecord): Uid {
+  const candidate =
+    known !== undefined && Object.values(record.input).some((v: unknown) => v instanceof NumberList && v.rawCandidate);
+  if (candidate) {
+    const hashed = hashRecordText(record, true);
+    if (known(hashed.uid, hashed.textBytes)) return hashed.uid;
+  }
+  return hashRecordText(record, false).uid;
 }
 
 /** sha256 of bytes, lowercase hex. */

@@ -75,7 +75,8 @@ class StoredArtifactRef implements SourcedArtifactRef {
     if (entry.kind === 'json') throw this.#notA('an array');
     if (entry.kind === 'stream') return readStreamWhole(storeDir, entry);
     const path = this.path;
-    return decodeNpy(await readSmallFast(path, entry.size), path);
+    // A file past the shared small-read buffer is read into a buffer of its own, which the array may then view.
+    return decodeNpy(await readSmallFast(path, entry.size), path, { owned: entry.size > SYNC_READ_LIMIT });
   }
 
   async json(): Promise<JsonValue> {

@@ -10,7 +10,8 @@ import type { JsonValue } from '../identity/canonical-json.js';
 import { RunGraphError } from '../errors.js';
 import { sha256Hex } from '../identity/fingerprint.js';
 import { arrayBytes, decodeNpy } from '../values/npy.js';
-import { arrayFromNestedList, checkNestedList } from '../values/values.js';
+import { NumberList } from '../identity/number-list.js';
+import { arrayFromNestedList, arrayFromNumberList, checkNestedList, checkNumberList } from '../values/values.js';
 import { expectFields, inputError } from './check.js';
 import { isFileInput, isInputRef, type OperationDefinition } from './operation.js';
 
@@ -21,6 +22,7 @@ function literalArrayOperation(name: 'Integer64' | 'Float64', dtype: 'int64' | '
     summary: `a literal ${dtype} array, written as a nested list in "data"`,
     defaultOutput: 'data',
     literalDtypes: { data: dtype },
+    literalListsKept: true,
     check(input, site) {
       expectFields(input, site, ['data']);
       const data = input['data'];
@@ -35,15 +37,17 @@ function literalArrayOperation(name: 'Integer64' | 'Float64', dtype: 'int64' | '
         );
       }
       // Every element checked here, so a non-integer or inexact value is reported before the run.
-      const shape = checkNestedList(data as JsonValue, dtype, {
-        file: site.file,
-        node: site.node,
-        field: 'input.data',
-      });
+      const where = { file: site.file, node: site.node, field: 'input.data' };
+      const shape =
+        data instanceof NumberList ? checkNumberList(data, where) : checkNestedList(data as JsonValue, dtype, where);
       return { data: { kind: 'array', dtype, shape } };
     },
     async run(input) {
-      const value = arrayFromNestedList(input['data'] as JsonValue, dtype, { node: '', field: 'input.data' });
+      const data = input['data'];
+      const value =
+        data instanceof NumberList
+          ? arrayFromNumberList(data)
+          : arrayFromNestedList(data as JsonValue, dtype, { node: '', field: 'input.data' });
       return { data: { kind: 'array', value } };
     },
   };

@@ -219,6 +219,13 @@ export interface OperationDefinition {
    */
   readonly literalDtypes?: { readonly [field: string]: 'int64' | 'float64' };
   /**
+   * `check` and `run` take a long literal list of a `literalDtypes` field as
+   * the NumberList the workflow file's reader keeps it as (its text, read
+   * into a typed array only when needed), rather than as millions of
+   * values. Default false: the list is given as values.
+   */
+  readonly literalListsKept?: boolean;
+  /**
    * What one execution needs unless the workflow says otherwise (a node's
    * own resources and those of the subgraph or map around it win). Not
    * part of the uid. Default: nothing declared (1 cpu, no limits).

@@ -4,14 +4,14 @@
  * rewriting `metadata.json` last. A committed store is immutable; reading it
  * needs no lock.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, statSync, type Stats } from 'node:fs';
 import { copyFile, link, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { RunGraphError, assertNever, isErrnoException } from '../errors.js';
 import { sha256Hex, writeRecordText, type NodeRecord, type Uid } from '../identity/fingerprint.js';
 import { formatJson } from '../identity/json-text.js';
-import { encodeNpy } from '../values/npy.js';
+import { npyParts } from '../values/npy.js';
 import type { OperationOutputs } from './outputs.js';
 import {
   createFile,
@@ -24,6 +24,7 @@ import {
   writeFileDurable,
   renameStaged,
   stageFile,
+  type FileData,
   type StagedFile,
 } from './durable.js';
 import { faultPoint, faultWrite } from './fault-points.js';
@@ -219,7 +220,7 @@ function artifactFileName(output: string, kind: 'array' | 'json'): string {
 interface PreparedArtifact {
   output: string;
   entry: ArtifactEntry;
-  bytes?: Uint8Array;
+  bytes?: FileData;
 }
 
 /** Encode each output and describe it (size, sha256), before anything is written. */
@@ -228,12 +229,15 @@ async function prepareArtifacts(storeDir: string, outputs: OperationOutputs): Pr
     Object.entries(outputs).map(async ([output, value]): Promise<PreparedArtifact> => {
       switch (value.kind) {
         case 'array': {
-          const bytes = encodeNpy(value.value);
+          // Header and element bytes apart: a large array is hashed and written without a copy of its data.
+          const bytes = npyParts(value.value);
+          const hash = createHash('sha256');
+          for (const part of bytes) hash.update(part);
           const entry: ArtifactEntry = {
             path: artifactFileName(output, 'array'),
             kind: 'array',
-            size: bytes.length,
-            sha256: sha256Hex(bytes),
+            size: bytes[0].length + bytes[1].length,
+            sha256: hash.digest('hex'),
             dtype: value.value.dtype,
             shape: [...value.value.shape],
           };

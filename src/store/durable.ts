@@ -56,18 +56,22 @@ export async function removeQuietly(path: string): Promise<void> {
   await unlink(path).catch(() => undefined);
 }
 
+/** What a file is written from: text (as UTF-8), bytes, or bytes in parts written one after another. */
+export type FileData = string | Uint8Array | readonly Uint8Array[];
+
 /**
  * Create the new file `path` (failing if it exists) holding `data`, fsynced
  * if asked: the creation goes through the thread pool, a small write and the
  * close are made synchronously (see above). One round trip, two with fsync,
  * where fs.promises.writeFile makes three.
  */
-export async function createFile(path: string, data: string | Uint8Array, options: { fsync: boolean }): Promise<void> {
-  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+export async function createFile(path: string, data: FileData, options: { fsync: boolean }): Promise<void> {
+  const parts = typeof data === 'string' ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data;
+  const size = parts.reduce((sum, part) => sum + part.length, 0);
   const fd = await openAsync(path, 'wx');
   try {
-    if (bytes.length <= SYNC_WRITE_LIMIT) writeAll(fd, bytes);
-    else await writeAllAsync(fd, bytes);
+    if (size <= SYNC_WRITE_LIMIT) for (const part of parts) writeAll(fd, part);
+    else for (const part of parts) await writeAllAsync(fd, part);
     if (options.fsync) await fsyncAsync(fd);
   } catch (error) {
     closeSync(fd);
@@ -84,14 +88,14 @@ export async function createFile(path: string, data: string | Uint8Array, option
  */
 export async function createTextFile(
   path: string,
-  write: (sink: (piece: string) => void) => void,
+  write: (sink: (piece: string | Uint8Array) => void) => void,
   options: { fsync: boolean },
 ): Promise<number> {
   const fd = await openAsync(path, 'wx');
   let size = 0;
   try {
     write((piece) => {
-      const bytes = Buffer.from(piece, 'latin1');
+      const bytes = typeof piece === 'string' ? Buffer.from(piece, 'latin1') : piece;
       writeAll(fd, bytes);
       size += bytes.length;
     });
@@ -110,7 +114,7 @@ function tempNameFor(path: string): string {
 }
 
 /** Write `data` to a new temporary file beside `path` and fsync it. Nothing is visible under `path` yet. */
-export async function stageFile(path: string, data: string | Uint8Array): Promise<StagedFile> {
+export async function stageFile(path: string, data: FileData): Promise<StagedFile> {
   const temp = tempNameFor(path);
   await createFile(temp, data, { fsync: true });
   return { temp, path };

@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeRecord, Uid } from '../identity/fingerprint.js';
 import { formatJson, parseJsonExactly } from '../identity/json-text.js';
+import { NumberList } from '../identity/number-list.js';
 import type { Dtype } from '../values/npy.js';
 import { readSmallFileSync } from './durable.js';
 
@@ -161,6 +162,22 @@ export function readStoreMetadataSync(storeDir: string, known?: NodeRecord): Sto
 }
 
 /**
+ * Whether the store in `storeDir` is committed with its record in
+ * record.json of `textBytes` bytes: what a large literal's uid is
+ * confirmed by (KnownRecord, see fingerprint()). Reads metadata.json only.
+ */
+export function holdsCommittedRecordFile(storeDir: string, textBytes: number): boolean {
+  let text: string;
+  try {
+    text = readSmallFileSync(join(storeDir, METADATA_FILE));
+  } catch {
+    return false;
+  }
+  const metadata = parseStoreMetadata(text);
+  return metadata?.state === 'committed' && metadata.recordFile?.size === textBytes;
+}
+
+/**
  * The text of metadata.json: indented, numbers exact, and for a record kept
  * in record.json only the reference to it. The one way metadata is written.
  */
@@ -175,6 +192,7 @@ export function isLargeRecord(record: NodeRecord): boolean {
   let budget = INLINE_RECORD_VALUES;
   const visit = (value: unknown): boolean => {
     if (--budget < 0) return true;
+    if (value instanceof NumberList) return (budget -= value.length) < 0;
     if (Array.isArray(value)) return value.some(visit);
     if (typeof value === 'object' && value !== null) return Object.values(value).some(visit);
     return false;

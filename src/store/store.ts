@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RunGraphError } from '../errors.js';
-import type { NodeRecord, Uid } from '../identity/fingerprint.js';
+import type { KnownRecord, NodeRecord, Uid } from '../identity/fingerprint.js';
 import type { ArrayValue } from '../values/npy.js';
 import { durableChunkCount, writeStream } from './array-stream.js';
 import { CHECKPOINT_DIR, checkpointFacility, type CheckpointFacility } from './checkpoint.js';
@@ -45,6 +45,7 @@ import { removeQuietly } from './durable.js';
 import { LOCK_DIR, claimOwnership, clearLeftoverLock, type StoreLock } from './lock.js';
 import {
   STORE_FORMAT,
+  holdsCommittedRecordFile,
   isCommitted,
   readStoreMetadataSync,
   type ArtifactEntry,
@@ -56,7 +57,7 @@ import {
 import type { OperationOutputs } from './outputs.js';
 import { OWNER_FILE, ageMs, mtimeNs, readOwnerSync, sameOwner, type OwnerInfo } from './owner.js';
 import { stagingName } from './staging.js';
-import { sweepTmp, type WorkdirLayout } from './workdir.js';
+import { sweepTmp, workdirLayout, type WorkdirLayout } from './workdir.js';
 import { CommitFeed } from './commit-feed.js';
 
 export type { NewStore, VerifyMode } from './data-store.js';
@@ -423,4 +424,15 @@ async function removeIntermediateState(storeDir: string): Promise<void> {
     await rm(join(storeDir, ATTEMPTS_DIR), { recursive: true, force: true }).catch(() => undefined);
   if (existsSync(join(storeDir, CHECKPOINT_DIR)))
     await rm(join(storeDir, CHECKPOINT_DIR), { recursive: true, force: true }).catch(() => undefined);
+}
+
+/**
+ * The records of a working directory, as fingerprint() may use them to
+ * confirm a large literal's uid: a uid is known if its store is committed
+ * with a record.json of that many bytes. Nothing is created: a working
+ * directory that does not exist knows no record.
+ */
+export function knownRecordsIn(root: string): KnownRecord {
+  const layout = workdirLayout(root);
+  return (uid, textBytes) => holdsCommittedRecordFile(layout.storeDir(uid), textBytes);
 }

@@ -127,8 +127,12 @@ function swapBytes(bytes: Uint8Array, size: number): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** A whole `.npy` file for an array. */
-export function encodeNpy(value: ArrayValue): Buffer {
+/**
+ * A whole `.npy` file for an array, as its two parts: the header and the
+ * element bytes (a view of the array's own memory where possible), so a
+ * large array is written without a copy of it.
+ */
+export function npyParts(value: ArrayValue): [Buffer, Uint8Array] {
   const expected = elementCount(value.shape);
   if (value.data.length !== expected) {
     throw new RunGraphError(
@@ -136,7 +140,12 @@ export function encodeNpy(value: ArrayValue): Buffer {
       `array of shape [${value.shape.join(', ')}] needs ${expected} elements, got ${value.data.length}`,
     );
   }
-  return Buffer.concat([encodeNpyHeader(value.dtype, value.shape), arrayBytes(value)]);
+  return [encodeNpyHeader(value.dtype, value.shape), arrayBytes(value)];
+}
+
+/** A whole `.npy` file for an array. */
+export function encodeNpy(value: ArrayValue): Buffer {
+  return Buffer.concat(npyParts(value));
 }
 
 function npyError(message: string, source: string | undefined): RunGraphError {
@@ -193,8 +202,14 @@ export function parseNpyHeader(bytes: Uint8Array, source?: string): NpyHeader {
   };
 }
 
-/** Decode a whole `.npy` file. The result owns a fresh, aligned copy of the data. */
-export function decodeNpy(bytes: Uint8Array, source?: string): ArrayValue {
+/**
+ * Decode a whole `.npy` file. The result owns a fresh, aligned copy of the
+ * data, unless `owned` says the caller hands the bytes over (a buffer read
+ * for this alone, shared with nothing): then, where the data is aligned
+ * and in the host's byte order, the array is a view of them, so a large
+ * file is not held twice.
+ */
+export function decodeNpy(bytes: Uint8Array, source?: string, options: { owned?: boolean } = {}): ArrayValue {
   const header = parseNpyHeader(bytes, source);
   const end = header.dataOffset + header.dataLength;
   if (bytes.length < end)
@@ -203,10 +218,12 @@ export function decodeNpy(bytes: Uint8Array, source?: string): ArrayValue {
       source,
     );
   if (bytes.length > end) throw npyError(`${bytes.length - end} trailing bytes after the array data`, source);
-  // A copy, not `bytes.slice`: on a Buffer that is a view, which would share
-  // memory with the caller and may sit at an offset the typed array rejects.
-  let raw: Uint8Array = new Uint8Array(bytes.subarray(header.dataOffset, end));
   const size = itemSize(header.dtype);
+  const view = bytes.subarray(header.dataOffset, end);
+  const viewable = options.owned === true && view.byteOffset % size === 0 && header.littleEndian === HOST_LITTLE_ENDIAN;
+  // Otherwise a copy, not `bytes.slice`: on a Buffer that is a view, which would share
+  // memory with the caller and may sit at an offset the typed array rejects.
+  let raw: Uint8Array = viewable ? view : new Uint8Array(view);
   if (size > 1 && header.littleEndian !== HOST_LITTLE_ENDIAN) raw = swapBytes(raw, size);
   const data = DTYPES[header.dtype].make(raw.buffer as ArrayBuffer, raw.byteOffset, elementCount(header.shape));
   return { dtype: header.dtype, shape: header.shape, data };

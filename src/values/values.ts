@@ -14,6 +14,7 @@ import {
   quoteNumber,
   type JsonNumber,
 } from '../identity/json-numbers.js';
+import { NumberList } from '../identity/number-list.js';
 import { checkLiteralSize } from './memory-limit.js';
 import { allocArray, elementCount, type ArrayValue, type Dtype } from './npy.js';
 
@@ -244,6 +245,8 @@ export function literalArrayType(value: JsonValue, site: LiteralSite): ValueType
  * its check; anything that is not a number (a reference) is left as it is.
  */
 export function literalAsWritten(value: JsonValue, dtype: 'int64' | 'float64'): JsonValue {
+  // A kept list stands for its dtype already (see literalListsFor in workflow/assemble.ts).
+  if (value instanceof NumberList) return value;
   if (Array.isArray(value)) {
     // Copied only where an element changes: a float64 literal of non-integral numbers is kept as it is.
     let out: JsonValue[] | undefined;
@@ -264,6 +267,23 @@ export function literalAsWritten(value: JsonValue, dtype: 'int64' | 'float64'): 
   return exact.value >= BigInt(Number.MIN_SAFE_INTEGER) && exact.value <= BigInt(Number.MAX_SAFE_INTEGER)
     ? Number(exact.value)
     : exact.value;
+}
+
+/**
+ * The checks of checkNestedList for a literal list kept as text, which
+ * stands for its dtype (NumberList.holds): only its size is checked, as
+ * each of its numbers is known to fit the dtype. Gives the shape.
+ */
+export function checkNumberList(list: NumberList, site: LiteralSite): number[] {
+  checkLiteralSize(list.length, site);
+  return [list.length];
+}
+
+/** The array a kept literal list stands for, read straight from its text. */
+export function arrayFromNumberList(list: NumberList): ArrayValue {
+  const shape = [list.length];
+  if (list.dtype === 'int64') return { dtype: 'int64', shape, data: list.int64() } as ArrayValue;
+  return { dtype: 'float64', shape, data: list.float64() } as ArrayValue;
 }
 
 /** Convert an int64 or bool array to float64 (for mixed arithmetic). */

@@ -24,7 +24,8 @@ import type { JsonValue } from '../identity/canonical-json.js';
 import { isJsonFloat } from '../identity/json-numbers.js';
 import { withPlainFloats } from '../identity/json-text.js';
 import { RunGraphError, describeValue, type ErrorCode } from '../errors.js';
-import { fingerprint, type NodeRecord, type Uid } from '../identity/fingerprint.js';
+import { fingerprint, type KnownRecord, type NodeRecord, type Uid } from '../identity/fingerprint.js';
+import { NumberList } from '../identity/number-list.js';
 import { whileOperation } from './loop.js';
 import { index as indexOperation, stack as stackOperation } from '../operations/ensemble-ops.js';
 import {
@@ -95,6 +96,29 @@ export interface AssemblerOptions {
   runResources?: readonly ResourceLayer[];
   /** A run's own retry defaults (`run --retries`), at the same place among the retry settings. */
   runRetry?: RetrySettings;
+  /** Records the working directory holds, which a large literal's uid may be confirmed by (see fingerprint()). Default: none. */
+  knownRecord?: KnownRecord;
+}
+
+/**
+ * An operation's input with each NumberList (a long literal list of the
+ * workflow file) either kept, standing for its dtype, where the operation
+ * takes it as a typed literal (`literalListsKept`, `literalDtypes`) and the
+ * list can stand for that dtype unread; or read into values, which is what
+ * every other operation has always been given.
+ */
+function literalListsFor(
+  operation: OperationDefinition,
+  input: { [field: string]: ResolvedValue },
+): { [field: string]: ResolvedValue } {
+  let out: { [field: string]: ResolvedValue } | undefined;
+  for (const [field, value] of Object.entries(input)) {
+    if (!(value instanceof NumberList)) continue;
+    const dtype = operation.literalListsKept === true ? operation.literalDtypes?.[field] : undefined;
+    out ??= { ...input };
+    out[field] = (dtype !== undefined && value.holds(dtype) ? value.withDtype(dtype) : value.values()) as ResolvedValue;
+  }
+  return out ?? input;
 }
 
 const MEMBER_LABEL = /^(.*)\[(\d+)\]$/;
@@ -374,7 +398,13 @@ export class GraphAssembler {
         );
         entities.set(spec.label, { kind: 'node', node });
       } else if (spec.subgraph !== undefined) {
-        const bindings = new Map(Object.entries(spec.input ?? {}).map(([k, v]) => [k, resolveValue(v, `input.${k}`)]));
+        // A subgraph's inputs are given values: only an operation takes a literal list as it is kept.
+        const bindings = new Map(
+          Object.entries(spec.input ?? {}).map(([k, v]) => [
+            k,
+            resolveValue(v instanceof NumberList ? (v.values() as JsonValue) : v, `input.${k}`),
+          ]),
+        );
         const outputs = this.#useSubgraph(spec.subgraph, bindings, inner, label, out);
         entities.set(spec.label, this.#alias(label, outputs));
       } else if (spec.map !== undefined) {
@@ -418,6 +448,7 @@ export class GraphAssembler {
     description: string | undefined,
     out: GraphNode[],
   ): GraphNode {
+    input = literalListsFor(operation, input);
     // The operation sees `1.0` as the number 1, as it always has; the record keeps the float.
     const plain = withPlainFloats(input);
     let outputs: { [output: string]: ValueType };
@@ -482,7 +513,7 @@ export class GraphAssembler {
     const record: NodeRecord = { depends, input: recordFields, operation: operationIdentity(operation) };
     let uid: Uid;
     try {
-      uid = fingerprint(record);
+      uid = fingerprint(record, this.#options.knownRecord);
     } catch (error) {
       if (!(error instanceof RunGraphError)) throw error;
       // `$.input.data[0]` -> `input.data[0]`: the field as the node spells it.
@@ -514,6 +545,7 @@ export class GraphAssembler {
     entities: Map<string, Entity>,
     out: GraphNode[],
   ): ResolvedValue {
+    if (value instanceof NumberList) return value as ResolvedValue;
     if (Array.isArray(value)) {
       // A list of plain values (a literal's numbers) has nothing to resolve: kept, not copied.
       if (value.every(isPlainScalar)) return value;

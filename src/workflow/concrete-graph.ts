@@ -5,6 +5,7 @@
  */
 import type { JsonValue } from '../identity/canonical-json.js';
 import { isJsonFloat } from '../identity/json-numbers.js';
+import { NumberList } from '../identity/number-list.js';
 import type { NodeRecord, Uid } from '../identity/fingerprint.js';
 import {
   INPUT_KIND,
@@ -97,6 +98,8 @@ export function isPlainScalar(value: unknown): boolean {
  */
 export function recordInput(input: { [field: string]: InputTree<ResolvedRef> }): { [field: string]: JsonValue } {
   const convert = (value: InputTree<ResolvedRef>): JsonValue => {
+    // A literal list kept as text enters the record as it is (its canonical text is its record form's).
+    if (value instanceof NumberList) return value as unknown as JsonValue;
     if (Array.isArray(value)) return value.every(isPlainScalar) ? (value as JsonValue[]) : value.map(convert);
     if (isPlainScalar(value)) return value as JsonValue;
     const kind = (value as { [INPUT_KIND]?: string })[INPUT_KIND];

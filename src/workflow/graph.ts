@@ -5,6 +5,7 @@
  * every node given its record and uid. Nothing here touches a working
  * directory, so `validate` and `status` can use it freely.
  */
+import type { KnownRecord } from '../identity/fingerprint.js';
 import type { OperationRegistry } from '../operations/registry.js';
 import type { ResourceLayer } from '../operations/resources.js';
 import type { RetrySettings } from '../operations/retry-policy.js';
@@ -37,6 +38,8 @@ export interface BuildGraphOptions {
   runResources?: readonly ResourceLayer[];
   /** The run's retry defaults, above the workflow's `defaults`. Default: none. */
   runRetry?: RetrySettings;
+  /** Records a working directory holds, by which a large literal's uid may be found sooner (fingerprint()). Default: none. */
+  knownRecord?: KnownRecord;
 }
 
 /** Check a workflow and turn it into a concrete graph with uids. */
@@ -47,6 +50,7 @@ export async function buildGraph(spec: WorkflowSpec, options: BuildGraphOptions)
     file: options.file,
     ...(options.runResources === undefined ? {} : { runResources: options.runResources }),
     ...(options.runRetry === undefined ? {} : { runRetry: options.runRetry }),
+    ...(options.knownRecord === undefined ? {} : { knownRecord: options.knownRecord }),
   });
   const nodes = assembler.assembleWorkflow();
   // Before byLabel: a published gather joins the nodes.

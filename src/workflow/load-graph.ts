@@ -7,6 +7,7 @@ import { loadOperationModules } from '../operations/load-modules.js';
 import { builtinRegistry, type OperationRegistry } from '../operations/registry.js';
 import type { ResourceLayer } from '../operations/resources.js';
 import type { RetrySettings } from '../operations/retry-policy.js';
+import type { KnownRecord } from '../identity/fingerprint.js';
 import { buildGraph, type ConcreteGraph } from './graph.js';
 import { loadWorkflowFile, type LoadedWorkflow } from './load.js';
 import { checkDeclaredUids } from './scalems.js';
@@ -16,6 +17,8 @@ export interface LoadGraphOptions {
   runResources?: readonly ResourceLayer[];
   /** The run's retry defaults (`run --retries`), above the workflow's `defaults`. Default: none. */
   runRetry?: RetrySettings;
+  /** Records a working directory holds, by which a large literal's uid may be found sooner (fingerprint()). Default: none. */
+  knownRecord?: KnownRecord;
 }
 
 /** The workflow as read and the graph built from it. */
@@ -32,6 +35,7 @@ export async function loadWorkflowGraph(
     file: workflow.file,
     ...(options.runResources === undefined ? {} : { runResources: options.runResources }),
     ...(options.runRetry === undefined ? {} : { runRetry: options.runRetry }),
+    ...(options.knownRecord === undefined ? {} : { knownRecord: options.knownRecord }),
   });
   if (workflow.scalems !== undefined) checkDeclaredUids(graph, workflow.scalems, workflow.file);
   return { workflow, graph };

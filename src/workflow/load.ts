@@ -8,7 +8,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { checkTextSize } from '../values/memory-limit.js';
 import { dirname, resolve } from 'node:path';
 import { RunGraphError, isErrnoException } from '../errors.js';
-import { parseJsonExactly } from '../identity/json-text.js';
+import { NumberList } from '../identity/number-list.js';
+import { parseWorkflowBytes } from './workflow-text.js';
 import { jsonSyntaxErrorOffset } from './json-syntax.js';
 import { isScalemsDocument, scalemsToWorkflow, type DeclaredReferent } from './scalems.js';
 import { findSchemaProblem, instancePathToField } from './schema.js';
@@ -37,10 +38,11 @@ function lineAndColumn(text: string, offset: number): string {
   return `line ${line}, column ${column}`;
 }
 
-function parseJson(text: string, file: string): unknown {
+function parseJson(bytes: Buffer, file: string): unknown {
   try {
-    return parseJsonExactly(text);
+    return parseWorkflowBytes(bytes);
   } catch (error) {
+    const text = bytes.toString('utf8');
     const message = error instanceof Error ? error.message : String(error);
     // Node 20 gives no position for an unexpected token and quotes the raw text instead: find it, drop the quote.
     const given = /at position (\d+)/.exec(message)?.[1];
@@ -66,8 +68,8 @@ const isPlainObject = (value: unknown): value is { [key: string]: unknown } =>
 
 /**
  * The document as the schema check is given it: where a node's input field
- * is a long list of plain values (a literal's numbers, none an object), an
- * empty list instead. The schema accepts every such list there (an input
+ * is a long list of plain values (a literal's numbers, none an object, or a
+ * NumberList, such a list kept as text), an empty list instead. The schema accepts every such list there (an input
  * value constrains only objects), so its verdict and the place of any
  * problem are the same, without a walk of millions of elements. Only the
  * nodes and inputs that hold one are copied.
@@ -80,7 +82,7 @@ function schemaView(document: unknown): unknown {
     let input: { [key: string]: unknown } | undefined;
     for (const [field, value] of Object.entries(node['input'])) {
       const long = Array.isArray(value) && value.length > SCHEMA_WALKED_LIST;
-      if (long && value.every((item) => typeof item !== 'object' || item === null)) {
+      if (value instanceof NumberList || (long && value.every((item) => typeof item !== 'object' || item === null))) {
         input ??= { ...node['input'] };
         input[field] = [];
       }
@@ -162,11 +164,11 @@ function checkRetryPolicies(spec: WorkflowSpec, file: string | undefined): void 
 
 /** Read, parse and check a workflow file. */
 export async function loadWorkflowFile(path: string): Promise<LoadedWorkflow> {
-  let text: string;
+  let bytes: Buffer;
   try {
     // Before the text is read: a file too large to parse here is an error naming it, not an out-of-memory crash.
     checkTextSize((await stat(path)).size, path);
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (error) {
     if (error instanceof RunGraphError) throw error;
     const reason =
@@ -177,7 +179,7 @@ export async function loadWorkflowFile(path: string): Promise<LoadedWorkflow> {
           : String(error);
     throw new RunGraphError('E_WORKFLOW_READ', `cannot read workflow: ${reason}`, { file: path, cause: error });
   }
-  const document = parseJson(text, path);
+  const document = parseJson(bytes, path);
   const baseDir = dirname(resolve(path));
   if (isScalemsDocument(document)) {
     const { spec, declared } = scalemsToWorkflow(document, path);

@@ -16,6 +16,7 @@ import type { Uid } from '../../identity/fingerprint.js';
 import { describePlan, planRun } from '../../views/dry-run.js';
 import type { ConcreteGraph } from '../../workflow/graph.js';
 import { loadGraph } from '../../workflow/load-graph.js';
+import { knownRecordsIn } from '../../store/store.js';
 import { forcedUids, selectTargets } from '../../workflow/select-targets.js';
 import { EXIT } from '../exit-codes.js';
 import { publishRoot, publishTargets } from '../publish-option.js';
@@ -72,13 +73,14 @@ function reporterKind(options: RunCommandOptions): ReporterKind {
 export async function runCommand(workflow: string, targets: string[], options: RunCommandOptions): Promise<number> {
   const resources = await runResourceSettings(options);
   const runRetry = options.retries === undefined ? undefined : { retries: retriesFlag(options.retries) };
+  const workdir = chosenWorkdir(workflow, options.workdir);
   const whole = await loadGraph(workflow, undefined, {
     runResources: resources.layers,
+    knownRecord: knownRecordsIn(workdir),
     ...(runRetry === undefined ? {} : { runRetry }),
   });
   const graph = selectTargets(whole, targets);
   const forced = forcedUids(whole, options.force ?? [], options.forceDownstream ?? []);
-  const workdir = chosenWorkdir(workflow, options.workdir);
   const cores = options.cores ?? resources.profileCores;
   // Counted locally when named, or when a node asks for a GPU; inside a Slurm job they are Slurm's to hand out.
   const gpus =

@@ -7,6 +7,7 @@
 import { canonicalJson, type JsonValue } from '../../identity/canonical-json.js';
 import { assertNever } from '../../errors.js';
 import { isUid, shortUid, type NodeRecord, type Uid } from '../../identity/fingerprint.js';
+import { withListsRead } from '../../identity/number-list.js';
 import type { StoreMetadata } from '../../store/metadata.js';
 import type { GraphNode } from '../../workflow/graph.js';
 import { hasRecord } from './prior-versions.js';
@@ -74,12 +75,14 @@ function splitRef(ref: string): { uid: string; output: string } {
  * unless `trace` is false (cheap enough to compare many candidates).
  */
 export function diffRecords(
-  current: NodeRecord,
+  given: NodeRecord,
   earlier: NodeRecord,
   context: DiffContext,
   depth = 0,
   trace = true,
 ): { differences: RecordDifference[]; omitted: number } {
+  // A literal list kept as text is compared element by element, as the stored record's list is read.
+  const current = withListsRead(given) as NodeRecord;
   const differences: RecordDifference[] = [];
   let omitted = 0;
   const push = (difference: RecordDifference): void => {
