@@ -17,7 +17,7 @@ need openssl openssl
 need script bsdutils
 need taskset util-linux
 need setpriv util-linux
-need python3 python3-minimal
+need python3 python3
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
