@@ -53,10 +53,4 @@ describe('run --fail-fast', () => {
     expect(result.code).toBe(1);
     expect(await ran()).toEqual(['a', 'after', 'b', 'bad', 'slow']);
   });
-
-  it('is refused with --executor slurm, before anything is written', async () => {
-    const result = await runCli(['run', workflow, '--workdir', box.path('wd'), '--executor', 'slurm', '--fail-fast']);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/E_USAGE: .*--fail-fast does not work with --executor slurm yet/);
-  });
 });

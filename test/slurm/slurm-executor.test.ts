@@ -5,7 +5,7 @@
  * themselves, outside the working directory.
  */
 import { execFile } from 'node:child_process';
-import { cp, readdir, readFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -103,6 +103,42 @@ afterAll(async () => {
 });
 
 describeWithSlurm('run --executor slurm on a real Slurm', () => {
+  test('--fail-fast submits nothing after the first failure', async () => {
+    await mkdir(box.path('failfast'), { recursive: true });
+    const log = box.path('failfast', 'log.txt');
+    const workflow = await box.write('failfast/wf.json', {
+      nodes: [
+        {
+          label: 'bad',
+          operation: 'scalems.Subprocess',
+          input: { argv: ['sh', '-c', 'echo bad >> "$0"; exit 3', log] },
+        },
+        sleeper('a', log, 1),
+        sleeper('b', log, 1),
+      ],
+    });
+    const workdir = box.path('failfast', 'wd');
+    const args = [
+      'run',
+      workflow,
+      '--workdir',
+      workdir,
+      '--executor',
+      'slurm',
+      '--poll',
+      '1',
+      '--max-jobs',
+      '1',
+      '--group-size',
+      '1',
+    ];
+    const result = await runCli([...args, '--fail-fast'], { timeoutMs: 90_000 });
+    expect(result.code, result.stdout + result.stderr).toBe(1);
+    expect(result.stdout).toMatch(/0 built, 0 reused, 1 failed, 0 skipped, 2 not run, of 3 nodes/);
+    expect(await readLog(log)).toEqual(['bad']);
+    expect(await submissions(workdir)).toHaveLength(1);
+  });
+
   test('the random-walk example: artifacts identical to a local run, one job per node or group, a rerun submits nothing', async () => {
     await cp(join(REPO_ROOT, 'examples', 'random-walk-ensemble.json'), box.path('rw', 'random-walk-ensemble.json'));
     await cp(join(REPO_ROOT, 'examples', 'scripts'), box.path('rw', 'scripts'), { recursive: true });

@@ -29,7 +29,7 @@ export async function runOnSlurm(
   graph: ConcreteGraph,
   workflow: string,
   workdir: string,
-  options: SlurmCliOptions & { verify?: boolean; stale: number; resumeCommand: string },
+  options: SlurmCliOptions & { verify?: boolean; stale: number; resumeCommand: string; failFast?: boolean },
   reporter: Reporter,
 ): Promise<number> {
   const interrupt = new AbortController();
@@ -50,6 +50,7 @@ export async function runOnSlurm(
       onEvent: (event) => reporter.onEvent(event),
       onNotice: (text) => reporter.notice(text),
       signal: interrupt.signal,
+      failFast: options.failFast === true,
     }).run();
     reporter.close();
     if (summary.interrupted) {

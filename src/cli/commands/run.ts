@@ -108,11 +108,6 @@ export async function runCommand(workflow: string, targets: string[], options: R
       throw new RunGraphError('E_USAGE', '--force and --force-downstream do not work with --executor slurm yet', {
         hint: 'force the nodes in a local run (`run-graph run --force ... --dry-run` shows which), or delete their stores',
       });
-    if (options.failFast === true)
-      throw new RunGraphError('E_USAGE', '--fail-fast does not work with --executor slurm yet', {
-        field: '--fail-fast',
-        hint: "scancel the run's jobs after a failure, or run without it",
-      });
     const resume = `run-graph run ${workflow}${options.workdir === undefined ? '' : ` --workdir ${options.workdir}`} --executor slurm`;
     const { runOnSlurm } = await import('./run-slurm.js');
     const code = await runOnSlurm(graph, workflow, workdir, { ...options, resumeCommand: resume }, reporter);

@@ -69,6 +69,8 @@ export interface SlurmControllerOptions {
   /** A line about Slurm itself (a submission, a re-attached job), for the user. */
   readonly onNotice?: (text: string) => void;
   readonly signal?: AbortSignal;
+  /** After the first node that fails for good, submit nothing more; the jobs submitted run to their end. */
+  readonly failFast?: boolean;
 }
 
 /** What the controller did, besides the run's summary. */
@@ -106,6 +108,8 @@ export class SlurmController {
   readonly #failures: NodeFailure[] = [];
   readonly #results = new Map<string, CommittedMetadata>();
   readonly #counts: RunCounts;
+  /** Set at the first failure of a run that fails fast: nothing more is submitted. */
+  #halted = false;
   readonly #submitMs: number[] = [];
   #stores: Stores | undefined;
   #accounting: boolean | undefined;
@@ -146,7 +150,7 @@ export class SlurmController {
     let interval = fastest;
     while (!signal.aborted) {
       const changed = (await this.#poll()) + (await this.#submitReady());
-      if (this.#active.size === 0 && !this.#anyReady()) break;
+      if (this.#active.size === 0 && (this.#halted || !this.#anyReady())) break;
       interval = changed > 0 ? fastest : Math.min(slowest, Math.round(interval * 1.5));
       await sleep(this.#nextWake(interval), signal);
     }
@@ -312,6 +316,7 @@ export class SlurmController {
     }
     this.#state[i] = 'failed';
     this.#counts.failed++;
+    if (this.#options.failFast === true) this.#halted = true;
     this.#failures.push({ label: node.label, uid: node.uid, error });
     this.#emit({ type: 'node-failed', label: node.label, uid: node.uid, error });
     const stack = [...(this.#downstream[i] ?? [])];
@@ -348,6 +353,7 @@ export class SlurmController {
 
   /** Submit the ready nodes, grouped by resource class, while job slots are free. Returns the jobs submitted. */
   async #submitReady(): Promise<number> {
+    if (this.#halted) return 0;
     const now = Date.now();
     const classes = new Map<string, { request: JobRequest; nodes: number[] }>();
     for (const [i, state] of this.#state.entries()) {
