@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/cli.js';
 import { createSandbox, type Sandbox } from '../support/sandbox.js';
 
-const BIN = join(REPO_ROOT, 'dist', 'cli', 'bin.js');
+const BIN = join(REPO_ROOT, 'dist', 'cli', 'bin.cjs');
 const MODULES = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 const BUNDLE = join(REPO_ROOT, 'dist', 'cli', 'run-graph.cjs');
 

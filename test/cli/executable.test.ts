@@ -1,5 +1,5 @@
 // The README's first command is `npm install && npx run-graph run ...`: npx
-// runs the package's bin, dist/cli/bin.js, which hands over to the program,
+// runs the package's bin, dist/cli/bin.cjs, which hands over to the program,
 // bundled (bundle.test.ts) or as ES modules from dist/cli/main.js, which is
 // also what Slurm jobs run; the build must leave both executable with their
 // `#!/usr/bin/env node` line (the bin itself: startup.test.ts).
