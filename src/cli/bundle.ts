@@ -55,8 +55,9 @@ await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  // Class and function names stay as written: errors and values of another copy of run-graph are recognised by them.
-  keepNames: true,
+  // No keepNames: its __name() call on every function made, closures in loops too, cost more than a resume's
+  // reporting. esbuild renames only a name that two modules declare at their top level (none of run-graph's classes);
+  // the bundle's own errors and values are recognised with instanceof, another copy's by their names, kept there.
   external: ['piscina'],
   plugins: [moduleUrlPlugin],
   logLevel: 'warning',
