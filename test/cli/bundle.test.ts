@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../support/cli.js';
+import { DIST_INDEX_URL, REPO_ROOT } from '../support/cli.js';
 import { createSandbox, type Sandbox } from '../support/sandbox.js';
 
 const BIN = join(REPO_ROOT, 'dist', 'cli', 'bin.cjs');
@@ -59,6 +59,46 @@ describe('the bundled CLI', () => {
     const fromModules = cli(MODULES, ['--verbose', 'validate', sandbox.path('none.json')], sandbox.dir);
     expect(fromModules.stderr).not.toContain('run-graph.cjs');
     expect(fromModules.stderr.split('\n')[0]).toBe(missing.stderr.split('\n')[0]);
+  });
+
+  it("compiles it with the build's code cache, and without one that V8 refuses", () => {
+    const debug = { ...process.env, NODE_DEBUG: 'run-graph' };
+    const used = spawnSync(process.execPath, [BIN, 'validate', workflow], { encoding: 'utf8', env: debug });
+    expect(used.status, used.stderr).toBe(0);
+    expect(used.stderr).toMatch(/code cache used/);
+    // Other V8 flags than the build's: V8 refuses the cache, and the CLI works as well.
+    const refused = spawnSync(process.execPath, ['--max-old-space-size=512', BIN, 'validate', workflow], {
+      encoding: 'utf8',
+      env: debug,
+    });
+    expect(refused.stderr).toMatch(/code cache refused/);
+    expect({ status: refused.status, stdout: refused.stdout }).toEqual({ status: 0, stdout: used.stdout });
+  });
+
+  it('imports an operation module from code compiled with the cache', async () => {
+    // The bundle's import() of a module goes through the bin (see bin.cts); a cached script cannot make one itself.
+    const ops = await sandbox.write(
+      'ops.mjs',
+      `import { defineOperation } from ${JSON.stringify(DIST_INDEX_URL)};\n` +
+        "export const same = defineOperation({ namespace: 'demo', name: 'Same', version: '1',\n" +
+        "  inputs: { x: { dtype: 'int64', shape: [2] } }, outputs: { y: { dtype: 'int64', shape: [2] } },\n" +
+        '  run: ({ x }) => ({ y: x }) });\n',
+    );
+    const flow = await sandbox.write('ops-flow.json', {
+      operations: [`./${ops.split('/').pop() ?? ''}`],
+      nodes: [
+        { label: 'x', operation: 'scalems.Integer64', input: { data: [1, 2] } },
+        { label: 'y', operation: 'demo.Same', input: { x: { $ref: 'x' } } },
+      ],
+    });
+    const debug = { ...process.env, CI: '1', NODE_DEBUG: 'run-graph' };
+    const ran = spawnSync(process.execPath, [BIN, 'run', flow, '--workdir', sandbox.path('ops.workdir')], {
+      encoding: 'utf8',
+      env: debug,
+    });
+    expect(ran.stderr).toMatch(/code cache used/);
+    expect(ran.status, ran.stderr).toBe(0);
+    expect(ran.stdout).toMatch(/2 built, 0 reused/);
   });
 
   it('gives every command the output the ES modules give it', () => {
