@@ -68,5 +68,10 @@ export default defineConfig(
     files: ['src/cli/**', 'src/workflow/compile-schemas.ts'],
     rules: { 'no-console': 'off' },
   },
+  {
+    // The bin is CommonJS, so that Node starts it without its ES module loader (see the file).
+    files: ['src/cli/bin.cts'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
   prettier,
 );

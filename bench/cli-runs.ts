@@ -15,7 +15,7 @@ import { settleDisk, timed } from './stats.js';
 import { makefileFor, makefileForChain, subprocessChainWorkflow, subprocessWorkflow } from './workflows.js';
 
 /** The package's bin, as `npx run-graph` starts it. */
-const BIN = fileURLToPath(import.meta.resolve('#dist/cli/bin.js'));
+const BIN = fileURLToPath(import.meta.resolve('#dist/cli/bin.cjs'));
 
 export type CliShape = 'fanout' | 'chain';
 export const CLI_SHAPES: readonly CliShape[] = ['fanout', 'chain'];

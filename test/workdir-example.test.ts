@@ -42,7 +42,7 @@ function timelessMetadata(path: string): unknown {
 
 describe('workdir.example', () => {
   it('is what a fresh run of examples/quickstart.json produces', () => {
-    expect(existsSync(CLI), 'dist/cli/main.js is missing: run `npm run build` (npm test does)').toBe(true);
+    expect(existsSync(CLI), 'dist/cli/bin.cjs is missing: run `npm run build` (npm test does)').toBe(true);
     const result = spawnSync(
       process.execPath,
       [CLI, 'run', join(REPO_ROOT, 'examples', 'quickstart.json'), '--workdir', fresh],

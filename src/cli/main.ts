@@ -431,4 +431,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-process.exitCode = await main(process.argv.slice(2));
+// Not a top-level await: the CLI is also bundled into one CommonJS file (bundle.ts).
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

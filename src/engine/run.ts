@@ -381,7 +381,11 @@ export class Run implements NodeRun {
       upstream: nodes.map((n) => n.upstream),
       jobs: this.#setup.jobs * NODES_IN_FLIGHT_PER_JOB,
       slots: this.#inFlight,
-      holdsSlot: (index) => nodes[index]?.operation.control !== true,
+      // A control node waits on its iterations, and a reused node does nothing: neither takes a node's slot.
+      holdsSlot: (index) => {
+        const node = nodes[index];
+        return node !== undefined && node.operation.control !== true && !reusable.has(node.uid);
+      },
       signal: this.signal,
       halt: this.#halt.signal,
       pick: (count) => this.#pick(count),

@@ -1,11 +1,16 @@
 // The README's first command is `npm install && npx run-graph run ...`: npx
-// runs the package's bin, dist/cli/bin.js, which hands over to the program,
-// dist/cli/main.js; the build must leave both executable with their
+// runs the package's bin, dist/cli/bin.cjs, which hands over to the program,
+// bundled (bundle.test.ts) or as ES modules from dist/cli/main.js, which is
+// also what Slurm jobs run; the build must leave both executable with their
 // `#!/usr/bin/env node` line (the bin itself: startup.test.ts).
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI } from '../support/cli.js';
+import { REPO_ROOT } from '../support/cli.js';
+
+/** The program the bin hands over to when there is no bundle, and what Slurm jobs run. */
+const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 
 describe('the built run-graph program', () => {
   it('is executable and runs by itself, as npx runs it', () => {

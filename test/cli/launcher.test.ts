@@ -51,7 +51,7 @@ describe('the command launcher', () => {
     const uids = await uidsByLabel(workflow);
     const parentOf = (label: string): Promise<string> =>
       readFile(join(workdir, must(uids, label), 'parent.txt'), 'utf8');
-    expect(await parentOf('first')).toMatch(/dist\/cli\/main\.js run /);
+    expect(await parentOf('first')).toMatch(/dist\/cli\/bin\.cjs run /);
     expect(await parentOf('second')).toMatch(/launcher-process\.js/);
   });
 
@@ -92,7 +92,7 @@ describe('the command launcher', () => {
     expect(metadata.attempt).toBe(2);
     expect(await readFile(join(store, 'stdout.txt'), 'utf8')).toBe('ok\n');
     // The retry was started by run-graph itself, the launcher being gone.
-    expect(await readFile(join(store, 'parent.txt'), 'utf8')).toMatch(/dist\/cli\/main\.js run /);
+    expect(await readFile(join(store, 'parent.txt'), 'utf8')).toMatch(/dist\/cli\/bin\.cjs run /);
     expect(run.stdout()).toMatch(/the command launcher \(pid \d+\) exited while the command ran/);
   });
 });

@@ -1,4 +1,4 @@
-// The package's bin, dist/cli/bin.js, answers --version without loading the
+// The package's bin, dist/cli/bin.cjs, answers --version without loading the
 // program, and the program loads a command's modules only when that command
 // runs: what keeps `run-graph --version` at Node's own start-up cost and a
 // no-op resume from loading the server, ajv or the worker pool.
@@ -8,8 +8,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/cli.js';
 
-const BIN = join(REPO_ROOT, 'dist', 'cli', 'bin.js');
+const BIN = join(REPO_ROOT, 'dist', 'cli', 'bin.cjs');
 const source = (path: string): string => readFileSync(join(REPO_ROOT, path), 'utf8');
+/** The modules a CommonJS source file (the bin) requires with `import x = require('...')`. */
+function requires(text: string): string[] {
+  return [...text.matchAll(/^import \w+ = require\('([^']+)'\);/gm)].map((match) => match[1] ?? '');
+}
 /** The modules a source file imports at load time (type-only imports are erased). */
 function staticImports(text: string): string[] {
   return [...text.matchAll(/^import (?!type )[^;]*? from '([^']+)';/gms)].map((match) => match[1] ?? '');
@@ -37,7 +41,7 @@ describe('start-up', () => {
   });
 
   it('the bin loads nothing but Node built-ins before it knows the command', () => {
-    expect(staticImports(source('src/cli/bin.ts')).every((name) => name.startsWith('node:'))).toBe(true);
+    expect(requires(source('src/cli/bin.cts')).every((name) => name.startsWith('node:'))).toBe(true);
   });
 
   it('the program loads no command module, server or renderer until a command runs', () => {

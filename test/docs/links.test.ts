@@ -105,7 +105,7 @@ export function codePaths(markdown: string): Array<{ line: number; path: string 
 
 /**
  * Where a named path lives in the repository: built files are found by their
- * source (`dist/x.js` is `src/x.ts`, `build/bench/x.js` is `bench/x.ts`);
+ * source (`dist/x.js` is `src/x.ts`, `dist/x.cjs` is `src/x.cts`, `build/bench/x.js` is `bench/x.ts`);
  * undefined for what only a build or a run makes (`build/` itself, a
  * `.workdir`).
  */
@@ -115,7 +115,7 @@ function sourceOf(path: string): string | undefined {
   if (built === null) return path;
   const [, tree, rest = ''] = built;
   if (rest === '') return undefined;
-  return (tree === 'dist' ? 'src/' : '') + rest.replace(/\.js$/, '.ts');
+  return (tree === 'dist' ? 'src/' : '') + rest.replace(/\.js$/, '.ts').replace(/\.cjs$/, '.cts');
 }
 
 /** The problems of one Markdown file's links and named paths, one line each: `file:line: target: what is wrong`. */

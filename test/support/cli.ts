@@ -4,7 +4,7 @@
  * The tests run the BUILT code (`dist/`), not the sources: `npm test` runs
  * `npm run build` before vitest, so `dist/` is current there. When running
  * vitest by hand, build first (`npm run build && npx vitest run test/cli`);
- * every runner here fails at once, saying so, when `dist/cli/main.js` is
+ * every runner here fails at once, saying so, when `dist/cli/bin.cjs` is
  * missing.
  *
  * Two runners here: `runCli` runs a command to its end and collects what it
@@ -21,8 +21,8 @@ import type { RunEvent, RunEventType } from '../../src/engine/events.js';
 import { waitUntil } from './wait.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** The built CLI, `dist/cli/main.js`: what `npx run-graph` runs. */
-export const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
+/** The built CLI as `npx run-graph` runs it: the package's bin, `dist/cli/bin.cjs`, which loads the bundled CLI. */
+export const CLI = join(REPO_ROOT, 'dist', 'cli', 'bin.cjs');
 /** The built library, as an operation module or a script imports it. */
 export const DIST_INDEX_URL = pathToFileURL(join(REPO_ROOT, 'dist', 'index.js')).href;
 
@@ -52,7 +52,7 @@ export interface RunCliOptions {
   env?: { [name: string]: string };
 }
 
-/** Run `node dist/cli/main.js ...args` and collect its exit code, stdout and stderr. */
+/** Run `node dist/cli/bin.cjs ...args` and collect its exit code, stdout and stderr. */
 export function runCli(args: readonly string[], options: RunCliOptions = {}): Promise<CliResult> {
   requireBuiltCli();
   return new Promise((resolvePromise, reject) => {
@@ -89,7 +89,7 @@ export interface CliProcess {
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Start `node dist/cli/main.js ...args`; it is SIGKILLed after `limitMs` whatever happens, so no test leaves it behind. */
+/** Start `node dist/cli/bin.cjs ...args`; it is SIGKILLed after `limitMs` whatever happens, so no test leaves it behind. */
 export function startCli(
   args: readonly string[],
   options: { cwd: string; limitMs?: number; env?: { [name: string]: string } },
