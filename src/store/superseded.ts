@@ -11,7 +11,8 @@
  * A new store that failed (its attempts recorded, their files kept) is not
  * thrown away with it: it moves to `forced-failures/<uid>/`, replacing an
  * earlier one, so `run-graph logs` and `explain` can still say why the
- * forced rerun failed. It goes when a later forced rerun of the node commits.
+ * forced rerun failed. It goes when a later forced rerun of the node commits,
+ * or with the node's store when gc deletes that.
  *
  * `settleSuperseded` makes the second or third step happen, whichever
  * applies; a run calls it as it starts (after a kill) and as it ends (after a

@@ -11,7 +11,9 @@
  *
  * What gc cannot see is a run that is reading a committed store without a
  * lock (committed stores are reused lock-free): run gc when no run of an
- * unkept workflow is going on. The ledger is history and is kept.
+ * unkept workflow is going on. The ledger is history and is kept. A deleted
+ * store's forced failure (forced-failures/<uid>/, see store/superseded.ts)
+ * goes with it.
  */
 import { randomBytes } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
@@ -25,6 +27,7 @@ import type { StoreMetadata } from '../store/metadata.js';
 import { currentOwner } from '../store/owner.js';
 import { directorySize, readStoreIndex } from '../store/store-index.js';
 import { readStoreStatus, type ExistingStoreStatus } from '../store/store-status.js';
+import { forcedFailureDir } from '../store/superseded.js';
 import { isRunGraphWorkdir, workdirLayout, type WorkdirLayout } from '../store/workdir.js';
 
 /** Who holds a store's lock, if anyone. */
@@ -179,6 +182,8 @@ async function deleteStore(layout: WorkdirLayout, uid: Uid, staleMs: number): Pr
     await claim.lock.release().catch(() => undefined);
   }
   await rm(doomed, { recursive: true, force: true });
+  // The failed store of its last forced rerun, kept for its logs, goes with it.
+  await rm(forcedFailureDir(layout, uid), { recursive: true, force: true });
   return undefined;
 }
 

@@ -184,6 +184,20 @@ describe('targeted runs, --force, --force-downstream and --dry-run', () => {
     );
   });
 
+  it("gc keeps a forced failure while its node is kept, and deletes it with the node's store", async () => {
+    expect((await runCli(['run', workflow, '--workdir', workdir])).code).toBe(0);
+    await writeFile(broken, '');
+    expect((await runCli(['run', workflow, '--workdir', workdir, '--force', 'tool'])).code).toBe(1);
+    const toolUid = must(uids, 'tool');
+    expect((await runCli(['gc', '--keep', workflow, '--workdir', workdir, '--yes'])).code).toBe(0);
+    expect(await readdir(join(workdir, 'forced-failures'))).toEqual([toolUid]);
+    const other = await box.write('other.json', { nodes: [loggedNode('other', log)] });
+    const gc = await runCli(['gc', '--keep', other, '--workdir', workdir, '--yes']);
+    expect(gc.code, gc.stderr).toBe(0);
+    expect(await exists(join(workdir, toolUid))).toBe(false);
+    expect(await readdir(join(workdir, 'forced-failures'))).toEqual([]);
+  });
+
   for (const point of [
     'after-supersede',
     'after-rename',
