@@ -32,7 +32,7 @@ export interface DataSource {
   /** A store's info, or undefined when the node has no store. */
   info(uid: string): Promise<NodeInfo | undefined>;
   explanation(label: string): Promise<ViewExplanation | undefined>;
-  /** The latest attempt's logs of a node not committed (a report has none). */
+  /** The latest attempt's logs of a node not committed (a report embeds them while its limits allow). */
   logs(label: string): Promise<ViewLogs | undefined>;
   artifacts(uid: string): Promise<ArtifactInfo[] | undefined>;
   preview(uid: string, info: ArtifactInfo): Promise<PreviewResult>;
@@ -248,8 +248,9 @@ export class EmbeddedSource implements DataSource {
     return node === undefined ? undefined : this.#data.details[node.uid]?.explanation;
   }
 
-  async logs(): Promise<ViewLogs | undefined> {
-    return undefined;
+  async logs(label: string): Promise<ViewLogs | undefined> {
+    const node = this.#data.snapshot.nodes.find((n) => n.label === label);
+    return node === undefined ? undefined : this.#data.details[node.uid]?.logs;
   }
 
   async artifacts(uid: string): Promise<ArtifactInfo[] | undefined> {

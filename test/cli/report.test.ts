@@ -98,6 +98,32 @@ describe('reportData', () => {
     expect(data.omitted.join('\n')).toMatch(/\d+ previews \(each at most 4096 bytes, all together at most 8192\)/);
   });
 
+  it("embeds a failed node's logs, read from its attempt", async () => {
+    const box = await createSandbox();
+    try {
+      await box.write('failing.json', {
+        nodes: [
+          {
+            label: 'broken',
+            operation: 'scalems.Subprocess',
+            input: { argv: ['sh', '-c', 'echo "partial result"; echo "</script> no input here" >&2; exit 3'] },
+          },
+        ],
+      });
+      expect((await runCli(['run', 'failing.json'], { cwd: box.dir })).code).toBe(1);
+      const result = await runCli(['report', 'failing.json', '-o', 'report.html'], { cwd: box.dir });
+      expect(result.code, result.stderr).toBe(0);
+      const data = embedded(await readFile(box.path('report.html'), 'utf8'));
+      const broken = data.snapshot.nodes.find((n) => n.label === 'broken');
+      const logs = data.details[broken?.uid ?? '']?.logs;
+      expect(logs?.heading).toMatch(/^== broken, attempt 1: failed \(exit 3\)/);
+      expect(logs?.stdout?.text).toBe('partial result\n');
+      expect(logs?.stderr?.text).toBe('</script> no input here\n');
+    } finally {
+      await box.cleanup();
+    }
+  });
+
   it('keeps embedded text from closing its script element', async () => {
     const html = await reportHtml({
       snapshot: { file: '</script><script>alert(1)</script>', generatedAt: new Date(0).toISOString(), nodes: [] },

@@ -179,6 +179,9 @@ describe.skipIf(missing !== undefined)('the web page in Chromium', () => {
     expect(await page.textContent('#counts')).toMatch(/12 nodes.*11 committed.*1 failed/);
     expect(await boxState(page, 'broken')).toBe('failed');
     expect(await page.textContent('.report-note')).toMatch(/first 64 KiB/);
+    // The failed node's logs are embedded too.
+    await page.click('[data-box="broken"]');
+    await page.locator('.panel .logs pre[data-log="stderr"]', { hasText: 'no input here' }).waitFor();
     await page.click('[data-box="grid"]');
     await page.waitForSelector('.panel canvas[data-preview="image"]');
     await session.screenshot(page, 'report');

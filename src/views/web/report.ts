@@ -3,14 +3,16 @@
  * HTML file, data embedded. Bounded whatever the working directory holds:
  * each preview is the first chunk of an artifact (at most `previewBytes`),
  * all previews together at most `totalPreviewBytes`, and details for at most
- * `detailNodes` nodes; what was left out is listed for the page to say.
+ * `detailNodes` nodes; what was left out is listed for the page to say. A
+ * node not committed (failed, running) has its latest attempt's logs, each
+ * stream's end, counted in the previews' total.
  */
 import type { Uid } from '../../identity/fingerprint.js';
 import type { ConcreteGraph } from '../../workflow/graph.js';
 import { chunkLayout, chunkSpan } from '../browse/chunk-layout.js';
 import { openLocalGraph, type LocalGraph } from '../browse/local-graph.js';
 import type { ArtifactInfo } from '../browse/types.js';
-import { viewExplanation, viewSnapshot } from './snapshot.js';
+import { viewExplanation, viewLogs, viewSnapshot } from './snapshot.js';
 import type { PreviewChunk, ReportData, ReportNodeDetail, ViewNode } from './types.js';
 
 export interface ReportLimits {
@@ -94,6 +96,14 @@ export async function reportData(
         previewTotal += Math.ceil((preview.base64.length * 3) / 4);
         detail.previews[artifact.output] = preview;
       }
+    }
+    if (node.state === 'failed' || node.state === 'incomplete' || node.state === 'running') {
+      const logs = await viewLogs(graph, node.label, workdir);
+      const bytes = logs === undefined ? 0 : (logs.stdout?.text.length ?? 0) + (logs.stderr?.text.length ?? 0);
+      if (logs !== undefined && previewTotal + bytes <= totalPreviewBytes) {
+        detail.logs = logs;
+        previewTotal += bytes;
+      } else if (logs !== undefined) previewsLeftOut++;
     }
     details[node.uid] = detail;
   }

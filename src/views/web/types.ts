@@ -103,6 +103,8 @@ export interface ReportNodeDetail {
   artifacts: ArtifactInfo[];
   /** Previews by output; an output missing here was left out (see `ReportData.limits`). */
   previews: { [output: string]: PreviewChunk };
+  /** A node not committed (failed, running): its latest attempt's logs, counted in the previews' total. */
+  logs?: ViewLogs;
 }
 
 /** Everything a report file holds, embedded as JSON in the page. */
