@@ -19,6 +19,7 @@
  * failure), so at every moment either the old result or the new one is in
  * place. gc never counts what is here as a store.
  */
+import { readdirSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { RunGraphError, isErrnoException } from '../errors.js';
@@ -41,6 +42,15 @@ function supersededDir(layout: WorkdirLayout): string {
 /** Where the failed store of the last forced rerun of `uid` is kept (see the top of this file). */
 export function forcedFailureDir(layout: WorkdirLayout, uid: Uid): string {
   return join(layout.root, FORCED_FAILURES_DIR, uid);
+}
+
+/** The uids with a forced failure kept (one directory read; none when there is no forced-failures/). */
+export function forcedFailureUids(layout: WorkdirLayout): Set<string> {
+  try {
+    return new Set(readdirSync(join(layout.root, FORCED_FAILURES_DIR)).filter(isUid));
+  } catch {
+    return new Set();
+  }
 }
 
 /** The failed store of a forced rerun of `uid` that came after its commit at `committedAt`, if one is kept. */

@@ -14,6 +14,7 @@ import type { Uid } from '../identity/fingerprint.js';
 import { failedAttempts } from '../store/metadata.js';
 import { readStoreIndex } from '../store/store-index.js';
 import { readStoreStatus, type ExistingStoreStatus, type StoreStatus } from '../store/store-status.js';
+import { forcedFailureUids, readForcedFailure } from '../store/superseded.js';
 import { listStoreUids, workdirLayout } from '../store/workdir.js';
 import { failureCause } from './failure-text.js';
 import type { ConcreteGraph } from '../workflow/graph.js';
@@ -88,6 +89,8 @@ export type NodeStatus = {
   prior?: PriorStore;
   /** How far an unfinished node has come, from its checkpoints: `iteration 7 in progress` for a loop. */
   progress?: string;
+  /** A committed node whose last `--force` rerun failed (its result was kept): when, and how. */
+  forcedFailure?: { startedAt: string; cause: string };
 } & NodeState;
 
 export interface StatusReport {
@@ -113,6 +116,7 @@ async function checkpointProgress(storeDir: string, isLoop: boolean): Promise<st
 export async function readStatus(graph: ConcreteGraph, workdir: string): Promise<StatusReport> {
   const layout = workdirLayout(workdir);
   const existing = await listStoreUids(layout);
+  const forced = forcedFailureUids(layout);
   const counts = { committed: 0, 'not-started': 0, incomplete: 0, failed: 0, running: 0, total: graph.nodes.length };
   const nodes: NodeStatus[] = [];
   for (const node of graph.nodes) {
@@ -125,8 +129,19 @@ export async function readStatus(graph: ConcreteGraph, workdir: string): Promise
       if (state.state === 'incomplete' || state.state === 'running')
         progress = await checkpointProgress(storeDir, node.operation.control === true);
     }
+    const failure =
+      state.state === 'committed' && forced.has(node.uid)
+        ? (await readForcedFailure(layout, node.uid, state.committedAt))?.last
+        : undefined;
     counts[state.state]++;
-    nodes.push({ ...base, ...state, ...(progress === undefined ? {} : { progress }) });
+    nodes.push({
+      ...base,
+      ...state,
+      ...(progress === undefined ? {} : { progress }),
+      ...(failure === undefined
+        ? {}
+        : { forcedFailure: { startedAt: failure.startedAt, cause: failureCause(failure) } }),
+    });
   }
   if (nodes.some((n) => n.state === 'not-started')) {
     const priors = findPriorStores(graph, await readStoreIndex(layout));

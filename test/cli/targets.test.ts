@@ -168,6 +168,11 @@ describe('targeted runs, --force, --force-downstream and --dry-run', () => {
     const committed = await runCli(['logs', workflow, 'tool', '--workdir', workdir, '--attempt', '1']);
     expect(committed.stdout).toMatch(/^== tool, attempt 1: committed\n-- stdout\n-- stderr\n$/);
 
+    const status = await runCli(['status', workflow, '--workdir', workdir]);
+    expect(status.stdout).toMatch(
+      /^tool +[0-9a-f]{12} +committed \(a forced rerun failed: exit 3; run-graph logs tool\)$/m,
+    );
+    expect(status.stdout).toMatch(/^middle +[0-9a-f]{12} +committed$/m);
     const explained = await runCli(['explain', workflow, 'tool', '--workdir', workdir]);
     expect(explained.stdout).toMatch(/tool \(uid \w+, .*\): reused\./);
     expect(explained.stdout).toMatch(/A forced rerun failed at \S+ \(exit 3\): sh exited with code 3/);

@@ -39,10 +39,12 @@ export function describeState(
 }
 
 function stateText(node: NodeStatus): string {
-  return describeState(
+  const text = describeState(
     node,
     node.state === 'not-started' && node.prior !== undefined ? describePriorStore(node.prior) : undefined,
   );
+  const forced = node.forcedFailure;
+  return forced === undefined ? text : `${text} (a forced rerun failed: ${forced.cause}; run-graph logs ${node.label})`;
 }
 
 /** A node's latest Slurm job, after its state: "  [slurm job 42 RUNNING]". */
