@@ -84,6 +84,8 @@ export interface RunSetup {
   readonly publish: readonly PublishTarget[];
   /** Start no node after the first one that fails for good (see RunOptions.failFast). */
   readonly failFast: boolean;
+  /** Whether to settle superseded/ at the start and the end (see RunOptions.settleSuperseded). */
+  readonly settleSuperseded: boolean;
 }
 
 export class Run implements NodeRun {
@@ -364,6 +366,7 @@ export class Run implements NodeRun {
 
   /** Drop the stores kept aside whose replacements committed; restore the others (after a failure or a kill). */
   async #settleSuperseded(): Promise<void> {
+    if (!this.#setup.settleSuperseded) return;
     for (const settled of await settleSuperseded(this.stores.layout, this.stores.owner)) {
       if (settled.outcome !== 'restored') continue;
       const label = this.#graph.nodes.find((n) => n.uid === settled.uid)?.label ?? null;

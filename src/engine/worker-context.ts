@@ -84,6 +84,13 @@ export interface RunOptions {
    * depend on a failed one runs.
    */
   failFast?: boolean;
+  /**
+   * Whether this run settles the stores kept aside for forced nodes
+   * (store/superseded.ts) as it starts and ends. Default true; false for a
+   * run that builds nodes on behalf of another process that forces them (a
+   * Slurm job of the controller, which settles them itself).
+   */
+  settleSuperseded?: boolean;
 }
 
 export class WorkerContext {
@@ -152,6 +159,7 @@ export class WorkerContext {
       forced: options.forced ?? new Set(),
       publish: options.publish ?? [],
       failFast: options.failFast ?? false,
+      settleSuperseded: options.settleSuperseded ?? true,
     }).execute();
   }
 }

@@ -5,7 +5,7 @@
  * themselves, outside the working directory.
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdir, readdir, readFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -103,6 +103,47 @@ afterAll(async () => {
 });
 
 describeWithSlurm('run --executor slurm on a real Slurm', () => {
+  test('--force builds a committed node again in a job, and puts the old store back when that job fails', async () => {
+    await mkdir(box.path('force'), { recursive: true });
+    const version = box.path('force', 'version');
+    const broken = box.path('force', 'broken');
+    await writeFile(version, 'v1\n');
+    const workflow = await box.write('force/wf.json', {
+      nodes: [
+        {
+          label: 'tool',
+          operation: 'scalems.Subprocess',
+          input: {
+            argv: ['sh', '-c', 'test -f "$1" && { echo broken >&2; exit 3; }; cat "$0" > out.txt', version, broken],
+            outputFiles: ['out.txt'],
+          },
+        },
+      ],
+    });
+    const workdir = box.path('force', 'wd');
+    const args = ['run', workflow, '--workdir', workdir, '--executor', 'slurm', '--poll', '1'];
+    expect((await runCli(args, { timeoutMs: 90_000 })).code).toBe(0);
+    const [uid = ''] = await storeUids(workdir);
+    const output = (): Promise<string> => readFile(join(workdir, uid, 'out.txt'), 'utf8');
+    expect(await output()).toBe('v1\n');
+
+    await writeFile(version, 'v2\n');
+    const forced = await runCli([...args, '--force', 'tool'], { timeoutMs: 90_000 });
+    expect(forced.code, forced.stdout + forced.stderr).toBe(0);
+    expect(await output()).toBe('v2\n');
+    expect(await submissions(workdir)).toHaveLength(2);
+
+    await writeFile(broken, '');
+    await writeFile(version, 'v3\n');
+    const failed = await runCli([...args, '--force', 'tool'], { timeoutMs: 90_000 });
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/restored +tool/);
+    expect((await readMetadata(workdir, uid)).state).toBe('committed');
+    expect(await output()).toBe('v2\n');
+    expect(await readdir(join(workdir, 'superseded'))).toEqual([]);
+    expect(await readdir(join(workdir, 'forced-failures'))).toEqual([uid]);
+  });
+
   test('--fail-fast submits nothing after the first failure', async () => {
     await mkdir(box.path('failfast'), { recursive: true });
     const log = box.path('failfast', 'log.txt');

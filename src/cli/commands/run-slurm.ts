@@ -2,11 +2,18 @@
  * `run-graph run --executor slurm`: this process becomes the controller
  * (engine/slurm/controller.ts) and Slurm runs the nodes. The first SIGINT or
  * SIGTERM cancels this run's jobs and says how to resume; SIGKILL leaves
- * them running, and the same command re-attaches to them.
+ * them running, and the same command re-attaches to them. Forced nodes'
+ * committed stores are kept aside while their jobs build them again, as in
+ * a local run (store/superseded.ts): settled before anything is submitted
+ * (after a kill) and once the jobs are done.
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SlurmController } from '../../engine/slurm/controller.js';
+import type { Uid } from '../../identity/fingerprint.js';
+import { currentOwner } from '../../store/owner.js';
+import { settleSuperseded, supersedeStore } from '../../store/superseded.js';
+import { openWorkdir } from '../../store/workdir.js';
 import type { ConcreteGraph } from '../../workflow/graph.js';
 import { EXIT } from '../exit-codes.js';
 import type { Reporter } from '../reporter.js';
@@ -31,7 +38,22 @@ export async function runOnSlurm(
   workdir: string,
   options: SlurmCliOptions & { verify?: boolean; stale: number; resumeCommand: string; failFast?: boolean },
   reporter: Reporter,
+  forced: ReadonlySet<Uid> = new Set(),
 ): Promise<number> {
+  const layout = await openWorkdir(workdir);
+  const owner = currentOwner();
+  const settle = async (): Promise<void> => {
+    for (const settled of await settleSuperseded(layout, owner)) {
+      if (settled.outcome !== 'restored') continue;
+      const label = graph.nodes.find((n) => n.uid === settled.uid)?.label ?? null;
+      reporter.onEvent({ type: 'store-restored', label, uid: settled.uid });
+    }
+  };
+  await settle();
+  for (const node of graph.nodes) {
+    if (forced.has(node.uid) && (await supersedeStore(layout, node.uid, node.label)))
+      reporter.onEvent({ type: 'store-superseded', label: node.label, uid: node.uid });
+  }
   const interrupt = new AbortController();
   const onSignal = (): void => interrupt.abort();
   process.on('SIGINT', onSignal);
@@ -52,6 +74,7 @@ export async function runOnSlurm(
       signal: interrupt.signal,
       failFast: options.failFast === true,
     }).run();
+    await settle();
     reporter.close();
     if (summary.interrupted) {
       reporter.notice(

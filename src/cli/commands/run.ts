@@ -104,13 +104,9 @@ export async function runCommand(workflow: string, targets: string[], options: R
     columns: process.stderr.columns,
   });
   if (options.executor === 'slurm') {
-    if (forced.size > 0)
-      throw new RunGraphError('E_USAGE', '--force and --force-downstream do not work with --executor slurm yet', {
-        hint: 'force the nodes in a local run (`run-graph run --force ... --dry-run` shows which), or delete their stores',
-      });
     const resume = `run-graph run ${workflow}${options.workdir === undefined ? '' : ` --workdir ${options.workdir}`} --executor slurm`;
     const { runOnSlurm } = await import('./run-slurm.js');
-    const code = await runOnSlurm(graph, workflow, workdir, { ...options, resumeCommand: resume }, reporter);
+    const code = await runOnSlurm(graph, workflow, workdir, { ...options, resumeCommand: resume }, reporter, forced);
     if (code !== EXIT.ok || publish.length === 0) return code;
     // The jobs committed the stores; their published outputs are put in place from them.
     const { publishCommand } = await import('./publish.js');

@@ -87,10 +87,11 @@ export async function runSlurmJob(graph: ConcreteGraph, options: SlurmJobOptions
     ...(options.executionLog === undefined ? {} : { executionLog: options.executionLog }),
     ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
   });
-  const summary = await context.run(
-    subgraphOf(graph, uids),
-    options.signal === undefined ? {} : { signal: options.signal },
-  );
+  // The controller keeps forced nodes' old stores aside while this job builds them, and settles them itself.
+  const summary = await context.run(subgraphOf(graph, uids), {
+    settleSuperseded: false,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  });
   const byUid = new Map(summary.failures.map((f) => [f.uid, f.error]));
   const nodes: { [uid: string]: SubmissionOutcome['nodes'][string] } = {};
   for (const { uid, label } of record.nodes) {
