@@ -23,6 +23,7 @@ import { spawnSync } from 'node:child_process';
 import { availableParallelism, totalmem } from 'node:os';
 import { RunGraphError } from '../errors.js';
 import { formatMemory } from '../operations/resources.js';
+import { JobSlots } from './scheduler.js';
 import type { GraphNode } from '../workflow/graph.js';
 
 /** The cores and memory of a run. */
@@ -186,54 +187,27 @@ export function checkNodesFit(nodes: readonly GraphNode[], capacity: Capacity, f
 }
 
 /**
- * The run's GPU devices, handed out by id: a node takes the devices it asks
- * for, waiting in turn (first come, first served) while too few are free.
+ * The run's GPU devices, handed out by id: as many slots as devices, waited
+ * for as the cores are (first come, first served), and the ids to go with
+ * them. A node never asks for more than there are (checkNodesFit).
  */
 export class DevicePool {
+  readonly #slots: JobSlots;
   readonly #free: string[];
-  readonly #waiters: { count: number; resolve: (ids: string[] | undefined) => void }[] = [];
 
   constructor(ids: readonly string[]) {
+    this.#slots = new JobSlots(ids.length);
     this.#free = [...ids];
   }
 
   /** `count` devices, once free; undefined if `signal` aborts first. */
-  take(signal: AbortSignal, count: number): Promise<string[] | undefined> {
-    if (signal.aborted) return Promise.resolve(undefined);
-    if (this.#waiters.length === 0 && this.#free.length >= count) return Promise.resolve(this.#free.splice(0, count));
-    return new Promise((resolve) => {
-      const waiter = {
-        count,
-        resolve: (ids: string[] | undefined): void => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(ids);
-        },
-      };
-      const onAbort = (): void => {
-        const at = this.#waiters.indexOf(waiter);
-        if (at >= 0) this.#waiters.splice(at, 1);
-        resolve(undefined);
-        this.#serve();
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.#waiters.push(waiter);
-    });
+  async take(signal: AbortSignal, count: number): Promise<string[] | undefined> {
+    return (await this.#slots.take(signal, count)) ? this.#free.splice(0, count) : undefined;
   }
 
   give(ids: readonly string[]): void {
     this.#free.push(...ids);
-    this.#serve();
-  }
-
-  #serve(): void {
-    for (
-      let first = this.#waiters[0];
-      first !== undefined && this.#free.length >= first.count;
-      first = this.#waiters[0]
-    ) {
-      this.#waiters.shift();
-      first.resolve(this.#free.splice(0, first.count));
-    }
+    this.#slots.give(ids.length);
   }
 }
 

@@ -17,9 +17,9 @@ import { ledgerRecorder, type LedgerRecorder } from '../store/ledger.js';
 import type { ArtifactEntry, CommittedMetadata } from '../store/metadata.js';
 import type { OwnerInfo } from '../store/owner.js';
 import type { StoreClaim, Stores } from '../store/store.js';
-import { settleSuperseded, supersedeStore } from '../store/superseded.js';
 import { listStoreUids } from '../store/workdir.js';
 import type { ConcreteGraph, GraphNode } from '../workflow/graph.js';
+import { settleForced, supersedeForced } from './forced-stores.js';
 import { buildNode, claimStore, giveBack, type ComputeSlots, type NodeOutcome, type NodeRun } from './build-node.js';
 import { DevicePool, checkNodesFit, memorySlots, type Capacity } from './capacity.js';
 import type { EventError, EventListener, RunCounts } from './events.js';
@@ -355,23 +355,15 @@ export class Run implements NodeRun {
 
   // --- forced nodes
 
-  /** Move the committed stores of the forced nodes aside (superseded.ts), so they are built again. */
-  async #supersedeForced(): Promise<void> {
-    for (const node of this.#graph.nodes) {
-      if (!this.#setup.forced.has(node.uid)) continue;
-      if (await supersedeStore(this.stores.layout, node.uid, node.label))
-        this.emit({ type: 'store-superseded', label: node.label, uid: node.uid });
-    }
+  /** Move the committed stores of the forced nodes aside (forced-stores.ts), so they are built again. */
+  #supersedeForced(): Promise<void> {
+    return supersedeForced(this.stores.layout, this.#graph.nodes, this.#setup.forced, this.emit);
   }
 
   /** Drop the stores kept aside whose replacements committed; restore the others (after a failure or a kill). */
   async #settleSuperseded(): Promise<void> {
-    if (!this.#setup.settleSuperseded) return;
-    for (const settled of await settleSuperseded(this.stores.layout, this.stores.owner)) {
-      if (settled.outcome !== 'restored') continue;
-      const label = this.#graph.nodes.find((n) => n.uid === settled.uid)?.label ?? null;
-      this.emit({ type: 'store-restored', label, uid: settled.uid });
-    }
+    if (this.#setup.settleSuperseded)
+      await settleForced(this.stores.layout, this.stores.owner, this.#graph.nodes, this.emit);
   }
 
   // --- scheduling

@@ -163,7 +163,7 @@ class Launcher {
   #gone(): void {
     if (launcher !== this) return;
     launcher = undefined;
-    failedToStart = true;
+    unavailable = true;
     const error = new Error(`the command launcher (pid ${this.#child.pid ?? '?'}) exited while the command ran`);
     for (const [id, waiting] of this.#waiting) {
       this.#settled(id);
@@ -174,10 +174,11 @@ class Launcher {
 }
 
 let launcher: Launcher | undefined;
-let failedToStart = false;
+/** Set once the launcher could not start or has died: commands are started here from then on. */
+let unavailable = false;
 
 function currentLauncher(): Launcher | undefined {
-  if (launcher !== undefined || failedToStart) return launcher;
+  if (launcher !== undefined || unavailable) return launcher;
   try {
     const child = spawn(process.execPath, [fileURLToPath(new URL('./launcher-process.js', import.meta.url))], {
       stdio: ['pipe', 'pipe', 'ignore'],
@@ -186,7 +187,7 @@ function currentLauncher(): Launcher | undefined {
     if (child.stdin === null || child.stdout === null) throw new Error('no pipes to the launcher');
     launcher = new Launcher(child, child.stdin, child.stdout);
   } catch {
-    failedToStart = true;
+    unavailable = true;
   }
   return launcher;
 }

@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { SlurmController } from '../../engine/slurm/controller.js';
 import type { Uid } from '../../identity/fingerprint.js';
 import { currentOwner } from '../../store/owner.js';
-import { settleSuperseded, supersedeStore } from '../../store/superseded.js';
+import type { RunEvent } from '../../engine/events.js';
+import { settleForced, supersedeForced } from '../../engine/forced-stores.js';
 import { openWorkdir } from '../../store/workdir.js';
 import type { ConcreteGraph } from '../../workflow/graph.js';
 import { EXIT } from '../exit-codes.js';
@@ -42,18 +43,10 @@ export async function runOnSlurm(
 ): Promise<number> {
   const layout = await openWorkdir(workdir);
   const owner = currentOwner();
-  const settle = async (): Promise<void> => {
-    for (const settled of await settleSuperseded(layout, owner)) {
-      if (settled.outcome !== 'restored') continue;
-      const label = graph.nodes.find((n) => n.uid === settled.uid)?.label ?? null;
-      reporter.onEvent({ type: 'store-restored', label, uid: settled.uid });
-    }
-  };
+  const emit = (event: RunEvent): void => reporter.onEvent(event);
+  const settle = (): Promise<void> => settleForced(layout, owner, graph.nodes, emit);
   await settle();
-  for (const node of graph.nodes) {
-    if (forced.has(node.uid) && (await supersedeStore(layout, node.uid, node.label)))
-      reporter.onEvent({ type: 'store-superseded', label: node.label, uid: node.uid });
-  }
+  await supersedeForced(layout, graph.nodes, forced, emit);
   const interrupt = new AbortController();
   const onSignal = (): void => interrupt.abort();
   process.on('SIGINT', onSignal);

@@ -56,11 +56,9 @@ export interface RunCommandOptions extends Partial<ServerCliOptions>, SlurmCliOp
 /** `--retries N`: a whole number of extra attempts, checked as a workflow's `retries` is. */
 function retriesFlag(text: string): number {
   const problem = (_field: string, message: string): RunGraphError =>
-    new RunGraphError('E_USAGE', `--retries: ${message.replace(/^--retries: /, '')}`, {
-      field: '--retries',
-      value: text,
-    });
-  if (!/^\d+$/.test(text)) throw problem('--retries', `expected a whole number of extra attempts, got '${text}'`);
+    new RunGraphError('E_USAGE', message, { field: '--retries', value: text });
+  if (!/^\d+$/.test(text))
+    throw problem('--retries', `--retries: expected a whole number of extra attempts, got '${text}'`);
   return checkRetries(Number(text), '--retries', problem);
 }
 
