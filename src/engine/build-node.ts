@@ -370,6 +370,7 @@ function processReporter(store: ClaimedStore): ProcessReporter & { measured(): R
     usage: (measured) => {
       usage = measured;
     },
+    recordAt: store.processGroupPlace(),
     measured: () => usage,
   };
 }

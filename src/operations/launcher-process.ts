@@ -4,10 +4,12 @@
  *
  * - `{"id": n, "command": ..., "args": [...], "cwd": ..., "env": {...},
  *   "stdout": path, "stderr": path}` (and `"base": {...}` when run-graph's
- *   own environment changed): start that command as the leader of a process
- *   group of its own, its stdout and stderr written to the two files; it
- *   answers `{"id": n, "pid": p}` (or `{"id": n, "error": {"code", "message"}}`
- *   when it cannot start), then `{"id": n, "code": c, "signal": s}` when the
+ *   own environment changed, `"processGroup": {"path", "host"}` for a
+ *   store's record of the group): start that command as the leader of a
+ *   process group of its own, its stdout and stderr written to the two
+ *   files, the group recorded where asked; it answers `{"id": n, "pid": p}`
+ *   (or `{"id": n, "error": {"code", "message"}}` when it cannot start),
+ *   then, the record removed, `{"id": n, "code": c, "signal": s}` when the
  *   command has exited;
  * - `+<pgid>` and `-<pgid>`: a group run-graph started itself, to kill if
  *   run-graph dies, and its end.
@@ -20,6 +22,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { forgetProcessGroupAt, recordProcessGroupSync, type ProcessGroupPlace } from '../store/process-group.js';
 
 interface LaunchMessage {
   id: number;
@@ -30,6 +33,7 @@ interface LaunchMessage {
   stdout: string;
   stderr: string;
   base?: NodeJS.ProcessEnv;
+  processGroup?: ProcessGroupPlace;
 }
 
 const groups = new Set<number>();
@@ -63,15 +67,35 @@ function launch(message: LaunchMessage): void {
       return;
     }
     groups.add(pid);
+    const place = message.processGroup;
+    if (place !== undefined) record(place, pid);
     answer({ id, pid });
     child.once('exit', (code, signal) => {
       groups.delete(pid);
+      if (place !== undefined) forget(place);
       answer({ id, code, signal });
     });
   } catch (error) {
     failed(id, error);
   } finally {
     for (const fd of fds) closeSync(fd);
+  }
+}
+
+/** A record that cannot be written costs only the kill of a dead run's command; the command runs all the same. */
+function record(place: ProcessGroupPlace, pid: number): void {
+  try {
+    recordProcessGroupSync(place, pid);
+  } catch {
+    // See above.
+  }
+}
+
+function forget(place: ProcessGroupPlace): void {
+  try {
+    forgetProcessGroupAt(place.path);
+  } catch {
+    // The next owner of the store finds the group gone.
   }
 }
 

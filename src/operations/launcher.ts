@@ -29,6 +29,7 @@ import { closeSync, open } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
+import type { ProcessGroupPlace } from '../store/process-group.js';
 
 /** A command to start as the leader of a process group of its own, with its stdout and stderr going to files. */
 export interface LaunchRequest {
@@ -39,6 +40,8 @@ export interface LaunchRequest {
   env: { readonly [key: string]: string };
   stdout: string;
   stderr: string;
+  /** Where the store records the command's process group, for the launcher to write it and remove it (see LaunchedCommand.recorded). */
+  processGroup?: ProcessGroupPlace;
 }
 
 export interface CommandExit {
@@ -51,6 +54,12 @@ export interface LaunchedCommand {
   readonly pid: Promise<number>;
   /** How it ended; rejects when that cannot be learnt (the launcher died while it ran). */
   readonly exit: Promise<CommandExit>;
+  /**
+   * Whether the launcher records the group where the request said, before
+   * it answers the pid, and removes the record before it answers the exit:
+   * the caller then does neither. False when the command starts here.
+   */
+  readonly recorded: boolean;
 }
 
 const openAsync = promisify(open);
@@ -127,7 +136,7 @@ class Launcher {
     // run-graph's environment is sent again only when it changed since the launcher last had it.
     const base = sameEnvironment(this.#env, process.env) ? undefined : (this.#env = { ...process.env });
     this.tell(JSON.stringify({ id, ...request, ...(base === undefined ? {} : { base }) }));
-    return { pid: pid.promise, exit: exit.promise };
+    return { pid: pid.promise, exit: exit.promise, recorded: request.processGroup !== undefined };
   }
 
   #read(text: string): void {
@@ -237,7 +246,7 @@ function launchHere(request: LaunchRequest): LaunchedCommand {
     });
   })();
   pid.catch((error: Error) => exit.reject(error));
-  return { pid, exit: exit.promise };
+  return { pid, exit: exit.promise, recorded: false };
 }
 
 /** A promise with its resolve and reject at hand; a rejection nobody awaits is not an unhandled one. */

@@ -13,6 +13,7 @@ import type { RetrySettings } from './retry-policy.js';
 import type { JsonValue } from '../identity/canonical-json.js';
 import type { JsonFloat } from '../identity/json-numbers.js';
 import type { CheckpointFacility } from '../store/checkpoint.js';
+import type { ProcessGroupPlace } from '../store/process-group.js';
 import type { ArtifactEntry, ResourceUsage } from '../store/metadata.js';
 import type { Uid } from '../identity/fingerprint.js';
 import type { ArrayValue, Dtype } from '../values/npy.js';
@@ -135,6 +136,12 @@ export interface ProcessReporter {
   ended(pgid: number): void;
   /** CPU time and peak memory of the process, for the store's metadata. */
   usage(usage: ResourceUsage): void;
+  /**
+   * Where the store records a group, for a launcher that writes and removes
+   * the record itself (operations/launcher.ts): a group it recorded needs
+   * no `started` or `ended`.
+   */
+  readonly recordAt?: ProcessGroupPlace;
 }
 
 /** What a control operation (a loop) can do besides computing: make nodes and run them. */

@@ -170,7 +170,7 @@ export const subprocess: OperationDefinition = {
     // run-graph can then only write into a directory the next attempt deletes, never into the store itself.
     const attempt =
       context.attempt?.dir ?? join(context.storeDir, `${ATTEMPT_PREFIX}${randomBytes(4).toString('hex')}`);
-    await mkdir(attempt, { recursive: true });
+    await makeAttemptDir(attempt);
     for (const [name, source] of Object.entries(inputFiles)) {
       const target = join(attempt, name);
       await mkdir(dirname(target), { recursive: true });
@@ -249,6 +249,18 @@ async function moveIntoStore(attempt: string, storeDir: string, name: string): P
   }
 }
 
+/**
+ * Make an attempt's directory: its parent (`attempts/`, or the store itself)
+ * first, then the directory. Two calls for a first attempt, where a
+ * recursive mkdir makes three (it tries the deepest directory first).
+ */
+async function makeAttemptDir(attempt: string): Promise<void> {
+  await mkdir(dirname(attempt)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
+  await mkdir(attempt, { recursive: true });
+}
+
 /** What rename says when its target is a directory, or a path through a file. */
 const IN_THE_WAY: ReadonlySet<string> = new Set(['EISDIR', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR']);
 
@@ -305,6 +317,7 @@ async function runChild(
     env,
     stdout: join(cwd, 'stdout.txt'),
     stderr: join(cwd, 'stderr.txt'),
+    ...(processes?.recordAt === undefined ? {} : { processGroup: processes.recordAt }),
   });
   let pid: number;
   try {
@@ -326,7 +339,7 @@ async function runChild(
   }
   const sampler = new ProcessUsageSampler(pid);
   runningChildren.add(pid);
-  processes?.started(pid).catch(() => undefined);
+  if (!launched.recorded) processes?.started(pid).catch(() => undefined);
   const killGroup = (signal: NodeJS.Signals): void => {
     try {
       process.kill(-pid, signal);
@@ -351,7 +364,7 @@ async function runChild(
     const usage = sampler.stop();
     if (usage !== undefined) processes?.usage(usage);
     runningChildren.delete(pid);
-    processes?.ended(pid);
+    if (!launched.recorded) processes?.ended(pid);
     signal.removeEventListener('abort', onAbort);
     if (killTimer !== undefined) clearTimeout(killTimer);
   }

@@ -109,8 +109,19 @@ export async function createTextFile(
   return size;
 }
 
-function tempNameFor(path: string): string {
-  return join(dirname(path), `${TEMP_PREFIX}${basename(path)}.${randomBytes(4).toString('hex')}`);
+/** Random per process, so that names this process makes do not meet another's; a counter within it. */
+const PROCESS_TAG = randomBytes(4).toString('hex');
+let namesMade = 0;
+
+/** A suffix for a temporary name: no other this process makes is the same, and another process's hardly. */
+export function uniqueSuffix(): string {
+  namesMade += 1;
+  return `${PROCESS_TAG}${namesMade.toString(36)}`;
+}
+
+/** A temporary name beside `path`, which a store reset or a reader skipping '.' names passes over. */
+export function tempNameFor(path: string): string {
+  return join(dirname(path), `${TEMP_PREFIX}${basename(path)}.${uniqueSuffix()}`);
 }
 
 /** Write `data` to a new temporary file beside `path` and fsync it. Nothing is visible under `path` yet. */

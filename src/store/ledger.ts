@@ -23,10 +23,9 @@
  * leaves a committed store without its ledger entry, never an entry without
  * a store that was committed.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
-import { createFile } from './durable.js';
+import { createFile, uniqueSuffix } from './durable.js';
 import { join } from 'node:path';
 import type { NodeRecord, Uid } from '../identity/fingerprint.js';
 import { METADATA_FILE, type StoreMetadata } from './metadata.js';
@@ -205,7 +204,7 @@ export function ledgerEntry(
 export async function writeLedgerEntry(workdirRoot: string, entry: LedgerEntry): Promise<string> {
   const dir = ledgerDir(workdirRoot);
   const stamp = entry.committedAt.replace(/[-:.]/g, '');
-  const name = `${entry.uid}.${stamp}.${entry.ranBy.contextId.slice(0, 8)}.${randomBytes(3).toString('hex')}.json`;
+  const name = `${entry.uid}.${stamp}.${entry.ranBy.contextId.slice(0, 8)}.${uniqueSuffix()}.json`;
   const temporary = join(dir, `.${name}.tmp`);
   await createFile(temporary, `${JSON.stringify(entry, null, 2)}\n`, { fsync: false });
   await rename(temporary, join(dir, name));

@@ -11,9 +11,9 @@
  * the group id is still in use (Linux does not hand out a pid that is still
  * some group's id, so such a group is the recorded one).
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileQuick } from './durable.js';
+import { tempNameFor, writeFileQuick } from './durable.js';
 import { processStartTime, thisHost } from './owner.js';
 
 export const PROCESS_GROUP_FILE = 'process-group';
@@ -26,18 +26,48 @@ export interface ProcessGroupRecord {
   host: string;
 }
 
+/** Where a store records its process group, and the host the record names: what a launcher needs to write it. */
+export interface ProcessGroupPlace {
+  path: string;
+  host: string;
+}
+
+export function processGroupPlace(storeDir: string): ProcessGroupPlace {
+  return { path: join(storeDir, PROCESS_GROUP_FILE), host: thisHost() };
+}
+
+function recordText(pgid: number, host: string): string {
+  const record: ProcessGroupRecord = { pgid, startTime: processStartTime(pgid), host };
+  return JSON.stringify(record);
+}
+
 /**
  * Record that `pgid` runs for this store. Not fsynced: after a power cut
  * no process survives to be killed.
  */
 export async function recordProcessGroup(storeDir: string, pgid: number): Promise<void> {
-  const record: ProcessGroupRecord = { pgid, startTime: processStartTime(pgid), host: thisHost() };
-  await writeFileQuick(join(storeDir, PROCESS_GROUP_FILE), JSON.stringify(record));
+  const { path, host } = processGroupPlace(storeDir);
+  await writeFileQuick(path, recordText(pgid, host));
+}
+
+/**
+ * The same from the launcher (operations/launcher-process.ts), which has no
+ * event loop to keep free: synchronous, under a temporary name renamed into
+ * place, as above.
+ */
+export function recordProcessGroupSync(place: ProcessGroupPlace, pgid: number): void {
+  const temp = tempNameFor(place.path);
+  writeFileSync(temp, recordText(pgid, place.host), { flag: 'wx' });
+  renameSync(temp, place.path);
 }
 
 /** The group ended (its leader exited and was waited for): forget it. */
 export function forgetProcessGroup(storeDir: string): void {
-  rmSync(join(storeDir, PROCESS_GROUP_FILE), { force: true });
+  forgetProcessGroupAt(join(storeDir, PROCESS_GROUP_FILE));
+}
+
+export function forgetProcessGroupAt(path: string): void {
+  rmSync(path, { force: true });
 }
 
 function readRecord(storeDir: string): ProcessGroupRecord | undefined {

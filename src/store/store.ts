@@ -15,9 +15,9 @@
  * Everything that writes does so as the store's owner.
  */
 import { existsSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RunGraphError } from '../errors.js';
+import { RunGraphError, isErrnoException } from '../errors.js';
 import type { KnownRecord, NodeRecord, Uid } from '../identity/fingerprint.js';
 import type { ArrayValue } from '../values/npy.js';
 import { durableChunkCount, writeStream } from './array-stream.js';
@@ -36,10 +36,11 @@ import {
   type VerifyMode,
 } from './data-store.js';
 import {
-  PROCESS_GROUP_FILE,
   forgetProcessGroup,
   killLeftoverProcessGroup,
+  processGroupPlace,
   recordProcessGroup,
+  type ProcessGroupPlace,
 } from './process-group.js';
 import { removeQuietly } from './durable.js';
 import { LOCK_DIR, claimOwnership, clearLeftoverLock, type StoreLock } from './lock.js';
@@ -307,6 +308,11 @@ export class ClaimedStore {
     forgetProcessGroup(this.dir);
   }
 
+  /** Where such a group is recorded, for a launcher that records it itself. */
+  processGroupPlace(): ProcessGroupPlace {
+    return processGroupPlace(this.dir);
+  }
+
   /** Durable intermediate state of the node's operation. */
   checkpoint(): CheckpointFacility {
     return checkpointFacility(this.dir);
@@ -418,12 +424,25 @@ export class ClaimedStore {
 }
 
 async function removeIntermediateState(storeDir: string): Promise<void> {
-  await removeQuietly(join(storeDir, OWNER_FILE));
-  await removeQuietly(join(storeDir, PROCESS_GROUP_FILE));
-  if (existsSync(join(storeDir, ATTEMPTS_DIR)))
-    await rm(join(storeDir, ATTEMPTS_DIR), { recursive: true, force: true }).catch(() => undefined);
-  if (existsSync(join(storeDir, CHECKPOINT_DIR)))
-    await rm(join(storeDir, CHECKPOINT_DIR), { recursive: true, force: true }).catch(() => undefined);
+  // Its record is gone by now unless a run died with the command running: one synchronous look, mostly.
+  forgetProcessGroup(storeDir);
+  await Promise.all([
+    removeQuietly(join(storeDir, OWNER_FILE)),
+    removeDirectoryQuietly(join(storeDir, ATTEMPTS_DIR)),
+    existsSync(join(storeDir, CHECKPOINT_DIR))
+      ? rm(join(storeDir, CHECKPOINT_DIR), { recursive: true, force: true }).catch(() => undefined)
+      : undefined,
+  ]);
+}
+
+/** Remove a directory that is usually empty (an `attempts/` whose last attempt succeeded) or absent: one rmdir, mostly. */
+async function removeDirectoryQuietly(dir: string): Promise<void> {
+  try {
+    await rmdir(dir);
+  } catch (error) {
+    if (isErrnoException(error) && error.code === 'ENOENT') return;
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
 }
 
 /**

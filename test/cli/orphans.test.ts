@@ -14,19 +14,20 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { must, runCli, startCli, uidsByLabel } from '../support/cli.js';
 import { createSandbox, exists, type Sandbox } from '../support/sandbox.js';
-import { alive, launcherOf } from '../support/processes.js';
+import { alive, launcherOf, parentOf } from '../support/processes.js';
 import { waitUntil } from '../support/wait.js';
 
 describe('a subprocess of a killed run', () => {
   let box: Sandbox;
   let workflow: string;
   let workdir: string;
+  let script: string;
 
   beforeEach(async () => {
     box = await createSandbox();
     workdir = box.path('wd');
     // Records its shell's and its sleep's pids; quick once `resume` exists, else sleeps and then writes `late`.
-    const script = [
+    script = [
       'echo $$ > "$1/shell.pid"',
       '[ -f "$1/resume" ] && { echo ok > out.txt; exit 0; }',
       'sleep 30 & echo $! > "$1/sleep.pid"',
@@ -72,6 +73,16 @@ describe('a subprocess of a killed run', () => {
     return { shell, sleep };
   }
 
+  /** Run again, now quick: the old command is killed first, writes nothing late, and its record goes. */
+  async function expectKilledByTheNextRun(file: string, uid: string, shell: number, sleep: number): Promise<void> {
+    await writeFile(box.path('resume'), '');
+    const resumed = await runCli(['run', file, '--workdir', workdir]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(alive(shell) || alive(sleep)).toBe(false);
+    expect(await exists(box.path('late'))).toBe(false);
+    expect(await readdir(join(workdir, uid))).not.toContain('process-group');
+  }
+
   it('dies with the run: the launcher kills its group at once', async () => {
     const { shell, sleep } = await startAndKill(false);
     // At once: well before the 30 s sleep ends, and before anything else runs (the bound allows for a loaded machine).
@@ -92,11 +103,42 @@ describe('a subprocess of a killed run', () => {
     const record = JSON.parse(await readFile(join(workdir, uid, 'process-group'), 'utf8')) as { pgid: number };
     expect(record.pgid).toBe(shell);
 
-    await writeFile(box.path('resume'), '');
-    const resumed = await runCli(['run', workflow, '--workdir', workdir]);
-    expect(resumed.code, resumed.stderr).toBe(0);
-    expect(alive(shell) || alive(sleep)).toBe(false);
-    expect(await exists(box.path('late'))).toBe(false);
-    expect(await readdir(join(workdir, uid))).not.toContain('process-group');
+    await expectKilledByTheNextRun(workflow, uid, shell, sleep);
+  });
+
+  it("is killed by the next run when it was the launcher's, recorded by the launcher, and both died", async () => {
+    // A first node, slow enough for the launcher to be ready when the sleeper starts: the launcher starts the sleeper
+    // and writes its record. Frozen, the launcher cannot kill it as run-graph dies; it is killed next.
+    const chained = await box.write('chained.json', {
+      nodes: [
+        { label: 'first', operation: 'scalems.Subprocess', input: { argv: ['sh', '-c', 'sleep 1; echo 1'] } },
+        {
+          label: 'sleeper',
+          operation: 'scalems.Subprocess',
+          input: { argv: ['sh', '-c', script, 'sh', box.dir, { $ref: 'first' }], outputFiles: ['out.txt'] },
+        },
+      ],
+    });
+    const run = startCli(['run', chained, '--workdir', workdir, '--json'], { cwd: box.dir });
+    await waitUntil(() => readdirSync(box.dir).includes('sleep.pid'), 20_000, 'the sleeper to start its sleep');
+    const uid = must(await uidsByLabel(chained), 'sleeper');
+    await waitUntil(() => existsSync(join(workdir, uid, 'process-group')), 10_000, 'the process group record');
+    const shell = Number(await readFile(box.path('shell.pid'), 'utf8'));
+    const sleep = Number(await readFile(box.path('sleep.pid'), 'utf8'));
+    const launcher = launcherOf(run.pid) ?? 0;
+    expect(launcher).toBeGreaterThan(1);
+    expect(parentOf(shell)).toBe(launcher);
+    const record = JSON.parse(await readFile(join(workdir, uid, 'process-group'), 'utf8')) as { pgid: number };
+    expect(record.pgid).toBe(shell);
+
+    process.kill(launcher, 'SIGSTOP');
+    process.kill(run.pid, 'SIGKILL');
+    await run.exited;
+    process.kill(launcher, 'SIGKILL');
+    await waitUntil(() => !alive(launcher), 10_000, 'the launcher to be gone');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(alive(shell) && alive(sleep)).toBe(true);
+
+    await expectKilledByTheNextRun(chained, uid, shell, sleep);
   });
 });

@@ -11,14 +11,25 @@ export function alive(pid: number): boolean {
   }
 }
 
+/** The parent of a process, or undefined if it is gone. */
+export function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The launcher child of run-graph process `parent` (operations/launcher.ts), which is also its watchdog. */
 export function launcherOf(parent: number): number | undefined {
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === parent && readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('launcher-process.js'))
+      if (
+        parentOf(Number(name)) === parent &&
+        readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('launcher-process.js')
+      )
         return Number(name);
     } catch {
       // Gone meanwhile.
