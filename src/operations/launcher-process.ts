@@ -21,20 +21,13 @@
  * `{"ready": true}` comes first.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { forgetProcessGroupAt, recordProcessGroupSync, type ProcessGroupPlace } from '../store/process-group.js';
+import type { CommandExit, LaunchRequest } from './launcher.js';
 
-interface LaunchMessage {
-  id: number;
-  command: string;
-  args: string[];
-  cwd: string;
-  env: { [key: string]: string };
-  stdout: string;
-  stderr: string;
-  base?: NodeJS.ProcessEnv;
-  processGroup?: ProcessGroupPlace;
-}
+/** A request as launcher.ts sends it. */
+type LaunchMessage = LaunchRequest & { id: number; base?: NodeJS.ProcessEnv };
 
 const groups = new Set<number>();
 let base: NodeJS.ProcessEnv = process.env;
@@ -45,8 +38,8 @@ function answer(message: object): void {
 }
 
 function failed(id: number, error: unknown): void {
-  const { code, message } = error as NodeJS.ErrnoException;
-  answer({ id, error: { code: code ?? null, message: String(message) } });
+  const { code, message, syscall, path } = error as NodeJS.ErrnoException;
+  answer({ id, error: { code: code ?? null, message: String(message), syscall, path } });
 }
 
 function launch(message: LaunchMessage): void {
@@ -54,6 +47,7 @@ function launch(message: LaunchMessage): void {
   if (message.base !== undefined) base = message.base;
   const fds: number[] = [];
   try {
+    if (message.makeCwd === true) makeAttemptDirSync(message.cwd);
     fds.push(openSync(message.stdout, 'w'), openSync(message.stderr, 'w'));
     const child = spawn(message.command, message.args, {
       cwd: message.cwd,
@@ -73,13 +67,52 @@ function launch(message: LaunchMessage): void {
     child.once('exit', (code, signal) => {
       groups.delete(pid);
       if (place !== undefined) forget(place);
-      answer({ id, code, signal });
+      const moved =
+        code === 0 && message.moveOnSuccess !== undefined ? moveOutputs(message.cwd, message.moveOnSuccess) : undefined;
+      answer({ id, code, signal, ...(moved === undefined ? {} : { moved }) });
     });
   } catch (error) {
     failed(id, error);
   } finally {
     for (const fd of fds) closeSync(fd);
   }
+}
+
+/** launcher.ts's makeAttemptDir, synchronously: the launcher has no event loop to keep free. */
+function makeAttemptDirSync(dir: string): void {
+  try {
+    mkdirSync(dirname(dir));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  mkdirSync(dir, { recursive: true });
+}
+
+/**
+ * Move what a cleanly exited command wrote into the store, in order, up to
+ * the first that fails; then remove the directories asked for while they
+ * are empty. What is left is run-graph's to move or remove, with its own
+ * error reporting.
+ */
+function moveOutputs(
+  cwd: string,
+  { into, names, removeEmpty }: NonNullable<LaunchRequest['moveOnSuccess']>,
+): NonNullable<CommandExit['moved']> {
+  const moved: string[] = [];
+  let removed = 0;
+  try {
+    for (const name of names) {
+      renameSync(join(cwd, name), join(into, name));
+      moved.push(name);
+    }
+    for (const dir of removeEmpty) {
+      rmdirSync(dir);
+      removed += 1;
+    }
+  } catch {
+    // See above.
+  }
+  return { names: moved, removed };
 }
 
 /** A record that cannot be written costs only the kill of a dead run's command; the command runs all the same. */

@@ -26,6 +26,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, open } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
@@ -42,11 +44,34 @@ export interface LaunchRequest {
   stderr: string;
   /** Where the store records the command's process group, for the launcher to write it and remove it (see LaunchedCommand.recorded). */
   processGroup?: ProcessGroupPlace;
+  /** Make `cwd` (see makeAttemptDir) before anything else. */
+  makeCwd?: boolean;
+  /**
+   * After a clean exit (code 0): files to move from `cwd` to the same names
+   * in `into`, then directories to remove in turn while they are empty
+   * (`cwd` and its parent), stopping at the first that is not (see
+   * CommandExit.moved).
+   */
+  moveOnSuccess?: { into: string; names: readonly string[]; removeEmpty: readonly string[] };
 }
 
 export interface CommandExit {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** The files of `moveOnSuccess` that were moved, and how many of its directories were removed; the rest is the caller's to do. */
+  moved?: { names: readonly string[]; removed: number };
+}
+
+/**
+ * Make an attempt's directory: its parent (`attempts/`, or the store itself)
+ * first, then the directory. Two calls for a first attempt, where a
+ * recursive mkdir makes three (it tries the deepest directory first).
+ */
+export async function makeAttemptDir(dir: string): Promise<void> {
+  await mkdir(dirname(dir)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
+  await mkdir(dir, { recursive: true });
 }
 
 export interface LaunchedCommand {
@@ -83,9 +108,10 @@ interface Answer {
   ready?: boolean;
   id?: number;
   pid?: number;
-  error?: { code: string | null; message: string };
+  error?: { code: string | null; message: string; syscall?: string; path?: string };
   code?: number | null;
   signal?: NodeJS.Signals | null;
+  moved?: CommandExit['moved'];
 }
 
 class Launcher {
@@ -156,9 +182,15 @@ class Launcher {
         waiting.started(answer.pid);
       } else {
         this.#settled(answer.id);
-        if (answer.error !== undefined)
-          waiting.failed(Object.assign(new Error(answer.error.message), { code: answer.error.code ?? undefined }));
-        else waiting.exited({ code: answer.code ?? null, signal: answer.signal ?? null });
+        if (answer.error !== undefined) {
+          const { message, code, syscall, path } = answer.error;
+          waiting.failed(Object.assign(new Error(message), { code: code ?? undefined, syscall, path }));
+        } else
+          waiting.exited({
+            code: answer.code ?? null,
+            signal: answer.signal ?? null,
+            ...(answer.moved === undefined ? {} : { moved: answer.moved }),
+          });
       }
     }
   }
@@ -220,6 +252,7 @@ function killGroup(pgid: number): void {
 function launchHere(request: LaunchRequest): LaunchedCommand {
   const exit = deferred<CommandExit>();
   const pid = (async () => {
+    if (request.makeCwd === true) await makeAttemptDir(request.cwd);
     const fds = await openOutputs([request.stdout, request.stderr]);
     let child: ChildProcess;
     try {

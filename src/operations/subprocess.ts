@@ -47,7 +47,7 @@ import {
   type TypedRef,
 } from './operation.js';
 import { ProcessExitError, type ProcessExit } from './process-exit.js';
-import { launchCommand, type CommandExit } from './launcher.js';
+import { launchCommand, makeAttemptDir, type CommandExit, type LaunchRequest } from './launcher.js';
 import { ProcessUsageSampler } from './process-usage.js';
 
 /** Names in a store that belong to run-graph; no output or input file may use them. */
@@ -170,15 +170,20 @@ export const subprocess: OperationDefinition = {
     // run-graph can then only write into a directory the next attempt deletes, never into the store itself.
     const attempt =
       context.attempt?.dir ?? join(context.storeDir, `${ATTEMPT_PREFIX}${randomBytes(4).toString('hex')}`);
-    await makeAttemptDir(attempt);
-    for (const [name, source] of Object.entries(inputFiles)) {
-      const target = join(attempt, name);
-      await mkdir(dirname(target), { recursive: true });
-      await copyFile(argumentText(source), target, fsConstants.COPYFILE_FICLONE);
+    // A command with no files to copy in or check after leaves its attempt's directory, and moving its output
+    // into the store, to the launcher: no round trip of the event loop for either.
+    const plain = Object.keys(inputFiles).length === 0 && outputFiles.length === 0;
+    if (!plain) {
+      await makeAttemptDir(attempt);
+      for (const [name, source] of Object.entries(inputFiles)) {
+        const target = join(attempt, name);
+        await mkdir(dirname(target), { recursive: true });
+        await copyFile(argumentText(source), target, fsConstants.COPYFILE_FICLONE);
+      }
+      for (const name of outputFiles) await mkdir(dirname(join(attempt, name)), { recursive: true });
     }
-    for (const name of outputFiles) await mkdir(dirname(join(attempt, name)), { recursive: true });
 
-    const exit = await runChild(argv, env, attempt, context);
+    const { moved, ...exit } = await runChild(argv, env, attempt, context, plain);
     const exitCode =
       exit.code ?? 128 + (exit.signal === null ? 0 : (osConstants.signals[exit.signal as NodeJS.Signals] ?? 0));
     if (exitCode !== 0) {
@@ -216,10 +221,12 @@ export const subprocess: OperationDefinition = {
     // Only what was declared moves into the store; scratch files and input copies go with the attempt directory.
     // All at once, each waited for, so that none is still running when a failure is reported.
     const moves = await Promise.allSettled(
-      ['stdout.txt', 'stderr.txt', ...outputFiles].map((name) => moveIntoStore(attempt, context.storeDir, name)),
+      ['stdout.txt', 'stderr.txt', ...outputFiles]
+        .filter((name) => moved?.names.includes(name) !== true)
+        .map((name) => moveIntoStore(attempt, context.storeDir, name)),
     );
     for (const move of moves) if (move.status === 'rejected') throw move.reason;
-    await removeAttempt(attempt);
+    if ((moved?.removed ?? 0) === 0) await removeAttempt(attempt);
     const outputs: OperationOutputs = {
       stdout: { kind: 'file', path: 'stdout.txt' },
       stderr: { kind: 'file', path: 'stderr.txt' },
@@ -247,18 +254,6 @@ async function moveIntoStore(attempt: string, storeDir: string, name: string): P
     await rm(target, { force: true, recursive: true });
     await rename(join(attempt, name), target);
   }
-}
-
-/**
- * Make an attempt's directory: its parent (`attempts/`, or the store itself)
- * first, then the directory. Two calls for a first attempt, where a
- * recursive mkdir makes three (it tries the deepest directory first).
- */
-async function makeAttemptDir(attempt: string): Promise<void> {
-  await mkdir(dirname(attempt)).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EEXIST') throw error;
-  });
-  await mkdir(attempt, { recursive: true });
 }
 
 /** What rename says when its target is a directory, or a path through a file. */
@@ -300,12 +295,32 @@ function argumentText(arg: InputTree<ArtifactRef>): string {
   throw new RunGraphError('E_INPUT_TYPE', `unexpected argument ${JSON.stringify(arg)}`);
 }
 
+/**
+ * What the launcher moves after a plain command's clean exit: its stdout and
+ * stderr into the store, then its attempt's directory and, when no earlier
+ * attempt's is kept there, `attempts/` go.
+ */
+function movedOnSuccess(cwd: string, context: OperationContext): NonNullable<LaunchRequest['moveOnSuccess']> {
+  const attempts = dirname(cwd);
+  return {
+    into: context.storeDir,
+    names: ['stdout.txt', 'stderr.txt'],
+    removeEmpty: attempts === context.storeDir ? [cwd] : [cwd, attempts],
+  };
+}
+
+/**
+ * Start the command in `cwd` and wait for it. `plain`: `cwd` is made by
+ * whoever starts it, and a clean exit's stdout and stderr may be moved into
+ * the store by it (`moved`: what was).
+ */
 async function runChild(
   argv: string[],
   env: { [key: string]: string },
   cwd: string,
   context: OperationContext,
-): Promise<ProcessExit> {
+  plain: boolean,
+): Promise<ProcessExit & Pick<CommandExit, 'moved'>> {
   const { signal, label, processes } = context;
   const [command, ...args] = argv;
   if (command === undefined) throw new RunGraphError('E_INPUT_TYPE', 'empty argv', { node: label });
@@ -318,11 +333,14 @@ async function runChild(
     stdout: join(cwd, 'stdout.txt'),
     stderr: join(cwd, 'stderr.txt'),
     ...(processes?.recordAt === undefined ? {} : { processGroup: processes.recordAt }),
+    ...(plain ? { makeCwd: true, moveOnSuccess: movedOnSuccess(cwd, context) } : {}),
   });
   let pid: number;
   try {
     pid = await launched.pid;
   } catch (error) {
+    // Making its directory failed: a file-system error like any other in the store (a full disk stops the run).
+    if ((error as NodeJS.ErrnoException).syscall === 'mkdir') throw error;
     const code = (error as NodeJS.ErrnoException).code;
     const reason =
       code === 'ENOENT'
@@ -377,7 +395,11 @@ async function runChild(
           hint: signal.reason.hint,
         })
       : new RunGraphError('E_INTERRUPTED', `${command} was stopped by the interrupt`, { node: label });
-  return { code: exit.signal === null ? (exit.code ?? 1) : null, signal: exit.signal };
+  return {
+    code: exit.signal === null ? (exit.code ?? 1) : null,
+    signal: exit.signal,
+    ...(exit.moved === undefined ? {} : { moved: exit.moved }),
+  };
 }
 
 async function stderrTail(path: string): Promise<string> {

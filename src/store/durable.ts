@@ -113,10 +113,10 @@ export async function createTextFile(
 const PROCESS_TAG = randomBytes(4).toString('hex');
 let namesMade = 0;
 
-/** A suffix for a temporary name: no other this process makes is the same, and another process's hardly. */
+/** A suffix for a temporary name, in hex digits: no other this process makes is the same, and another process's hardly. */
 export function uniqueSuffix(): string {
   namesMade += 1;
-  return `${PROCESS_TAG}${namesMade.toString(36)}`;
+  return `${PROCESS_TAG}${namesMade.toString(16)}`;
 }
 
 /** A temporary name beside `path`, which a store reset or a reader skipping '.' names passes over. */

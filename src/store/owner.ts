@@ -3,12 +3,12 @@
  * started, and the process's own start time, so that a pid reused by an
  * unrelated process after a crash is not mistaken for the owner.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
-import { TEMP_PREFIX, readSmallFileSync } from './durable.js';
+import { TEMP_PREFIX, readSmallFileSync, uniqueSuffix } from './durable.js';
 
 export const OWNER_FILE = 'owner';
 /** The owner file is written under a temporary name, this prefix and an owner tag, then renamed into place. */
@@ -75,7 +75,7 @@ function tagHost(host: string): string {
  * parseOwnerTag.
  */
 export function ownerTag(owner: OwnerInfo): string {
-  return `${owner.pid}.${owner.pidStartTime ?? 'x'}.${randomBytes(6).toString('hex')}.${tagHost(owner.host)}`;
+  return `${owner.pid}.${owner.pidStartTime ?? 'x'}.${uniqueSuffix()}.${tagHost(owner.host)}`;
 }
 
 /**

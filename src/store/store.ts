@@ -428,7 +428,7 @@ async function removeIntermediateState(storeDir: string): Promise<void> {
   forgetProcessGroup(storeDir);
   await Promise.all([
     removeQuietly(join(storeDir, OWNER_FILE)),
-    removeDirectoryQuietly(join(storeDir, ATTEMPTS_DIR)),
+    existsSync(join(storeDir, ATTEMPTS_DIR)) ? removeDirectoryQuietly(join(storeDir, ATTEMPTS_DIR)) : undefined,
     existsSync(join(storeDir, CHECKPOINT_DIR))
       ? rm(join(storeDir, CHECKPOINT_DIR), { recursive: true, force: true }).catch(() => undefined)
       : undefined,

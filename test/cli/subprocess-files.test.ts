@@ -56,4 +56,60 @@ describe('a Subprocess store', () => {
     );
     expect(await readdir(join(store, 'results'))).toEqual(['deep']);
   });
+
+  // A command with no input or output files is the launcher's from start to exit: it makes the attempt's directory
+  // and moves stdout and stderr into the store (operations/launcher.ts); the first command of a run is started by
+  // run-graph itself. Either way the store ends the same, with a scratch file left behind or not, on a first attempt
+  // or a retry.
+  it('holds only stdout, stderr and the exit code for a command with no declared files, however it was started', async () => {
+    const workflow = box.path('plain.json');
+    const workdir = box.path('wd');
+    const marker = box.path('failed-once');
+    await writeJson(workflow, {
+      nodes: [
+        { label: 'first', operation: 'scalems.Subprocess', input: { argv: ['sh', '-c', 'sleep 1; echo 1'] } },
+        {
+          label: 'clean',
+          operation: 'scalems.Subprocess',
+          input: { argv: ['sh', '-c', 'echo clean', 'sh', { $ref: 'first' }] },
+        },
+        {
+          label: 'messy',
+          operation: 'scalems.Subprocess',
+          input: { argv: ['sh', '-c', 'mkdir -p junk && echo x > junk/y && echo messy >&2', 'sh', { $ref: 'first' }] },
+        },
+        {
+          label: 'retried',
+          operation: 'scalems.Subprocess',
+          input: {
+            argv: [
+              'sh',
+              '-c',
+              '[ -f "$1" ] && { echo second; exit 0; }; touch "$1"; echo first try >&2; exit 3',
+              'sh',
+              marker,
+              { $ref: 'first' },
+            ],
+          },
+          retries: 1,
+        },
+      ],
+    });
+    const result = await runCli(['run', workflow, '--workdir', workdir]);
+    expect(result.code, result.stderr).toBe(0);
+    const uids = await uidsByLabel(workflow);
+    const expected = { first: ['1\n', ''], clean: ['clean\n', ''], messy: ['', 'messy\n'], retried: ['second\n', ''] };
+    for (const [label, [stdout, stderr]] of Object.entries(expected)) {
+      const store = join(workdir, must(uids, label));
+      expect((await readdir(store)).sort(), label).toEqual([
+        'exitCode.json',
+        'metadata.json',
+        'stderr.txt',
+        'stdout.txt',
+      ]);
+      expect(await readFile(join(store, 'stdout.txt'), 'utf8'), label).toBe(stdout);
+      expect(await readFile(join(store, 'stderr.txt'), 'utf8'), label).toBe(stderr);
+    }
+    expect((await readMetadata(workdir, must(uids, 'retried'))).attempt).toBe(2);
+  });
 });
