@@ -1,6 +1,7 @@
 /**
  * The workflow the crash tests torture: groups of an Integer64 source, a
- * fan-out of in-process Add nodes and subprocess nodes, a Concatenate fan-in
+ * fan-out of in-process Add nodes and subprocess nodes (one of them reading
+ * the output of a subprocess with no declared files), a Concatenate fan-in
  * per group, and a final Concatenate + Sum over all groups. Every subprocess
  * appends a line to the execution log itself; in-process nodes are logged by
  * the engine's audit hook (RUN_GRAPH_EXECUTION_LOG).
@@ -9,7 +10,7 @@ import type { JsonValue } from '#dist/identity/canonical-json.js';
 import type { WorkflowNodeSpec, WorkflowSpec } from '#dist/workflow/load.js';
 
 export interface TortureWorkflowOptions {
-  /** Number of groups; each adds `transforms + subprocesses + 2` nodes. */
+  /** Number of groups; each adds `transforms + subprocesses + 3` nodes. */
   groups: number;
   transforms?: number;
   subprocesses?: number;
@@ -21,7 +22,7 @@ export interface TortureWorkflowOptions {
 
 /** Number of nodes `tortureWorkflow` makes for these options. */
 export function tortureNodeCount(options: TortureWorkflowOptions): number {
-  return options.groups * ((options.transforms ?? 6) + (options.subprocesses ?? 2) + 2) + 2;
+  return options.groups * ((options.transforms ?? 6) + (options.subprocesses ?? 2) + 3) + 2;
 }
 
 export function tortureWorkflow(options: TortureWorkflowOptions): WorkflowSpec {
@@ -43,13 +44,23 @@ export function tortureWorkflow(options: TortureWorkflowOptions): WorkflowSpec {
       nodes.push({ label, operation: 'run-graph.Add', input: { a: { $ref: source }, b: k } });
       members.push({ $ref: label });
     }
+    // A command with no declared files, which the launcher runs from its directory's creation to its outputs' move
+    // into the store: it prints the source's .npy, which the first subprocess copies.
+    const plain = `print${g}`;
+    const printScript = `printf '{"event":"exec","label":"%s"}\\n' "$0" >> "$1"; sleep ${sleep}; cat "$2"`;
+    nodes.push({
+      label: plain,
+      operation: 'scalems.Subprocess',
+      input: { argv: ['sh', '-c', printScript, plain, options.executionLog, { $ref: source }] },
+    });
     for (let k = 0; k < subprocesses; k++) {
       const label = `sub${g}_${k}`;
       const script = `printf '{"event":"exec","label":"%s"}\\n' "$0" >> "$1"; sleep ${sleep}; cp "$2" out.npy`;
+      const from = k === 0 ? { $ref: plain } : { $ref: source };
       nodes.push({
         label,
         operation: 'scalems.Subprocess',
-        input: { argv: ['sh', '-c', script, label, options.executionLog, { $ref: source }], outputFiles: ['out.npy'] },
+        input: { argv: ['sh', '-c', script, label, options.executionLog, from], outputFiles: ['out.npy'] },
       });
       members.push({ $ref: `${label}.out.npy` });
     }

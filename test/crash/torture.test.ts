@@ -1,6 +1,7 @@
-// The crash torture in CI: a 202-node workflow (in-process transforms,
-// subprocesses, fan-out and fan-in) is SIGKILLed at seeded random moments
-// and restarted until it completes, at least 25 times in all. The harness
+// The crash torture in CI: a 222-node workflow (in-process transforms,
+// subprocesses, one of each group's with no declared files, fan-out and
+// fan-in) is SIGKILLed at seeded random moments and restarted until it
+// completes, at least 25 times in all. The harness
 // checks that outputs equal an uninterrupted run's, that no committed node
 // executed again, and that no lock, staging entry or temp file is left.
 import { describe, expect, it } from 'vitest';
