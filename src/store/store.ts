@@ -36,6 +36,7 @@ import {
   type VerifyMode,
 } from './data-store.js';
 import {
+  PROCESS_GROUP_FILE,
   forgetProcessGroup,
   killLeftoverProcessGroup,
   processGroupPlace,
@@ -425,7 +426,7 @@ export class ClaimedStore {
 
 async function removeIntermediateState(storeDir: string): Promise<void> {
   // Its record is gone by now unless a run died with the command running: one synchronous look, mostly.
-  forgetProcessGroup(storeDir);
+  if (existsSync(join(storeDir, PROCESS_GROUP_FILE))) forgetProcessGroup(storeDir);
   await Promise.all([
     removeQuietly(join(storeDir, OWNER_FILE)),
     existsSync(join(storeDir, ATTEMPTS_DIR)) ? removeDirectoryQuietly(join(storeDir, ATTEMPTS_DIR)) : undefined,
