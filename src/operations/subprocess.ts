@@ -386,7 +386,9 @@ async function runChild(
     signal.removeEventListener('abort', onAbort);
     if (killTimer !== undefined) clearTimeout(killTimer);
   }
-  if (signal.aborted)
+  // A command that exited cleanly only as it was stopped may have had its output moved into the store: recording the
+  // failure moves it back into the attempt's directory (see recordFailedAttempt), as for a failed in-process operation.
+  if (signal.aborted) {
     throw isTimeout(signal.reason)
       ? new RunGraphError('E_TIMEOUT', `${signal.reason.message}: ${command} and its process group were killed`, {
           node: label,
@@ -395,6 +397,7 @@ async function runChild(
           hint: signal.reason.hint,
         })
       : new RunGraphError('E_INTERRUPTED', `${command} was stopped by the interrupt`, { node: label });
+  }
   return {
     code: exit.signal === null ? (exit.code ?? 1) : null,
     signal: exit.signal,

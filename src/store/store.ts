@@ -426,7 +426,11 @@ export class ClaimedStore {
 
 async function removeIntermediateState(storeDir: string): Promise<void> {
   // Its record is gone by now unless a run died with the command running: one synchronous look, mostly.
-  if (existsSync(join(storeDir, PROCESS_GROUP_FILE))) forgetProcessGroup(storeDir);
+  try {
+    if (existsSync(join(storeDir, PROCESS_GROUP_FILE))) forgetProcessGroup(storeDir);
+  } catch {
+    // Left for the next tidy, as everything else here.
+  }
   await Promise.all([
     removeQuietly(join(storeDir, OWNER_FILE)),
     existsSync(join(storeDir, ATTEMPTS_DIR)) ? removeDirectoryQuietly(join(storeDir, ATTEMPTS_DIR)) : undefined,

@@ -14,8 +14,18 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, DIST_INDEX_URL, eventsOf, parseEvents, requireBuiltCli, type CliResult } from '../support/cli.js';
+import {
+  CLI,
+  DIST_INDEX_URL,
+  eventsOf,
+  must,
+  parseEvents,
+  requireBuiltCli,
+  uidsByLabel,
+  type CliResult,
+} from '../support/cli.js';
 import { createSandbox, type Sandbox } from '../support/sandbox.js';
 
 let box: Sandbox;
@@ -192,6 +202,43 @@ describe('time', () => {
       return state !== 'Z';
     };
     expect(alive()).toBe(false);
+  });
+
+  // Started by the launcher (the first node gives it time to be ready), which moves a cleanly exited command's
+  // output into the store: one that exits 0 only as it is stopped still keeps its logs in its attempt.
+  it('keeps the logs of a command that exits cleanly as it is stopped at the limit', async () => {
+    const file = await box.write('trapped.json', {
+      nodes: [
+        { label: 'first', operation: 'scalems.Subprocess', input: { argv: ['sh', '-c', 'sleep 1; echo 1'] } },
+        {
+          label: 'trapped',
+          operation: 'scalems.Subprocess',
+          input: {
+            argv: [
+              'sh',
+              '-c',
+              'trap "echo stopped >&2; exit 0" TERM; echo started; sleep 60 & wait',
+              'sh',
+              { $ref: 'first' },
+            ],
+          },
+          resources: { time: '2s' },
+        },
+      ],
+    });
+    const workdir = box.path('trapped.workdir');
+    const result = await run(['run', file, '--json', '--workdir', workdir]);
+    expect(result.code).toBe(1);
+    const failed = eventsOf(parseEvents(result.stdout), 'node-failed');
+    expect(failed.map((e) => [e.label, e.error.code])).toEqual([['trapped', 'E_TIMEOUT']]);
+    // In the attempt's directory, which the next run keeps (it clears the rest of an unfinished store).
+    const store = join(workdir, must(await uidsByLabel(file), 'trapped'));
+    expect(await readFile(join(store, 'attempts', '1', 'stdout.txt'), 'utf8')).toBe('started\n');
+    expect(await readFile(join(store, 'attempts', '1', 'stderr.txt'), 'utf8')).toBe('stopped\n');
+    expect(existsSync(join(store, 'stdout.txt'))).toBe(false);
+    const logs = await run(['logs', file, 'trapped', '--workdir', workdir]);
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toContain('started');
   });
 
   it('abandons an in-process operation that ignores its signal, with E_TIMEOUT', async () => {
