@@ -26,6 +26,7 @@ import {
   uidsByLabel,
   type CliResult,
 } from '../support/cli.js';
+import { LAUNCHER_WARM_UP } from '../support/processes.js';
 import { createSandbox, type Sandbox } from '../support/sandbox.js';
 
 let box: Sandbox;
@@ -209,7 +210,7 @@ describe('time', () => {
   it('keeps the logs of a command that exits cleanly as it is stopped at the limit', async () => {
     const file = await box.write('trapped.json', {
       nodes: [
-        { label: 'first', operation: 'scalems.Subprocess', input: { argv: ['sh', '-c', 'sleep 1; echo 1'] } },
+        LAUNCHER_WARM_UP,
         {
           label: 'trapped',
           operation: 'scalems.Subprocess',

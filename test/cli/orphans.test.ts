@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { must, runCli, startCli, uidsByLabel } from '../support/cli.js';
 import { createSandbox, exists, type Sandbox } from '../support/sandbox.js';
-import { alive, launcherOf, parentOf } from '../support/processes.js';
+import { LAUNCHER_WARM_UP, alive, launcherOf, parentOf } from '../support/processes.js';
 import { waitUntil } from '../support/wait.js';
 
 describe('a subprocess of a killed run', () => {
@@ -111,7 +111,7 @@ describe('a subprocess of a killed run', () => {
     // and writes its record. Frozen, the launcher cannot kill it as run-graph dies; it is killed next.
     const chained = await box.write('chained.json', {
       nodes: [
-        { label: 'first', operation: 'scalems.Subprocess', input: { argv: ['sh', '-c', 'sleep 1; echo 1'] } },
+        LAUNCHER_WARM_UP,
         {
           label: 'sleeper',
           operation: 'scalems.Subprocess',

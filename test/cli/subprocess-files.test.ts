@@ -7,6 +7,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { must, runCli, uidsByLabel } from '../support/cli.js';
+import { LAUNCHER_WARM_UP } from '../support/processes.js';
 import { createSandbox, writeJson, type Sandbox } from '../support/sandbox.js';
 import { readMetadata } from '../support/stores.js';
 
@@ -67,7 +68,7 @@ describe('a Subprocess store', () => {
     const marker = box.path('failed-once');
     await writeJson(workflow, {
       nodes: [
-        { label: 'first', operation: 'scalems.Subprocess', input: { argv: ['sh', '-c', 'sleep 1; echo 1'] } },
+        LAUNCHER_WARM_UP,
         {
           label: 'clean',
           operation: 'scalems.Subprocess',

@@ -37,3 +37,14 @@ export function launcherOf(parent: number): number | undefined {
   }
   return undefined;
 }
+
+/**
+ * A first node for a workflow whose other nodes must be started by the
+ * launcher: it takes a second, by when the launcher (started with the run's
+ * first command) is ready. Its stdout is "1\n"; refer to it as `first`.
+ */
+export const LAUNCHER_WARM_UP = {
+  label: 'first',
+  operation: 'scalems.Subprocess',
+  input: { argv: ['sh', '-c', 'sleep 1; echo 1'] },
+};
