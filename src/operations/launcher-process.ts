@@ -3,14 +3,17 @@
  * run-graph process, it reads one line per message:
  *
  * - `{"id": n, "command": ..., "args": [...], "cwd": ..., "env": {...},
- *   "stdout": path, "stderr": path}` (and `"base": {...}` when run-graph's
- *   own environment changed, `"processGroup": {"path", "host"}` for a
- *   store's record of the group): start that command as the leader of a
- *   process group of its own, its stdout and stderr written to the two
- *   files, the group recorded where asked; it answers `{"id": n, "pid": p}`
- *   (or `{"id": n, "error": {"code", "message"}}` when it cannot start),
- *   then, the record removed, `{"id": n, "code": c, "signal": s}` when the
- *   command has exited;
+ *   "stdout": path, "stderr": path}`, and as need be `"base": {...}` (run-graph's
+ *   own environment, when it changed), `"processGroup": {"path", "host"}`
+ *   (a store's record of the group), `"makeCwd": true` and `"moveOnSuccess":
+ *   {...}` (see LaunchRequest): make `cwd` if asked, start the command as
+ *   the leader of a process group of its own, its stdout and stderr written
+ *   to the two files, and record the group where asked; it answers `{"id":
+ *   n, "pid": p}` (or `{"id": n, "error": {"code", "message", "syscall",
+ *   "path"}}` when it cannot start), then, once the command has exited and
+ *   its record is removed (and after a clean exit its files are moved),
+ *   `{"id": n, "code": c, "signal": s}`, with `"moved": {"names",
+ *   "removed"}` saying what was moved;
  * - `+<pgid>` and `-<pgid>`: a group run-graph started itself, to kill if
  *   run-graph dies, and its end.
  *
