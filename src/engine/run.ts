@@ -268,6 +268,8 @@ export class Run implements NodeRun {
    */
   seemsHeldElsewhere(node: GraphNode): boolean {
     if (!this.#othersSeen || this.#waiting.has(node.uid) || this.#passedOver.has(node.uid)) return false;
+    // Its lock may be this run's own: the claim made for it ahead of time.
+    if (this.#claimsAhead.has(node.uid)) return false;
     if (!this.stores.seemsHeld(node.uid)) return false;
     this.#passedOver.add(node.uid);
     return true;
