@@ -370,7 +370,10 @@ function processReporter(store: ClaimedStore): ProcessReporter & { measured(): R
     usage: (measured) => {
       usage = measured;
     },
-    recordAt: store.processGroupPlace(),
+    // Asked for only when a command starts: most nodes start none.
+    get recordAt() {
+      return store.processGroupPlace();
+    },
     measured: () => usage,
   };
 }

@@ -324,6 +324,7 @@ async function runChild(
   const { signal, label, processes } = context;
   const [command, ...args] = argv;
   if (command === undefined) throw new RunGraphError('E_INPUT_TYPE', 'empty argv', { node: label });
+  const recordAt = processes?.recordAt;
   // A process group of its own, so that stopping the node stops everything the command started.
   const launched = launchCommand({
     command,
@@ -332,7 +333,7 @@ async function runChild(
     env,
     stdout: join(cwd, 'stdout.txt'),
     stderr: join(cwd, 'stderr.txt'),
-    ...(processes?.recordAt === undefined ? {} : { processGroup: processes.recordAt }),
+    ...(recordAt === undefined ? {} : { processGroup: recordAt }),
     ...(plain ? { makeCwd: true, moveOnSuccess: movedOnSuccess(cwd, context) } : {}),
   });
   let pid: number;

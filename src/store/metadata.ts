@@ -144,13 +144,7 @@ export async function readStoreMetadata(storeDir: string): Promise<StoreMetadata
  * then not read and parsed again (verifyStore checks the file).
  */
 export function readStoreMetadataSync(storeDir: string, known?: NodeRecord): StoreMetadata | undefined {
-  let text: string;
-  try {
-    text = readSmallFileSync(join(storeDir, METADATA_FILE));
-  } catch {
-    return undefined;
-  }
-  const metadata = parseStoreMetadata(text);
+  const metadata = readMetadataFileSync(storeDir);
   if (metadata?.recordFile === undefined || metadata.record !== undefined) return metadata;
   // With the record known, record.json is not read: verifyStore checks it as it checks an artifact.
   if (known !== undefined) return { ...metadata, record: known };
@@ -167,14 +161,19 @@ export function readStoreMetadataSync(storeDir: string, known?: NodeRecord): Sto
  * confirmed by (KnownRecord, see fingerprint()). Reads metadata.json only.
  */
 export function holdsCommittedRecordFile(storeDir: string, textBytes: number): boolean {
+  const metadata = readMetadataFileSync(storeDir);
+  return metadata?.state === 'committed' && metadata.recordFile?.size === textBytes;
+}
+
+/** metadata.json alone, read and parsed synchronously; undefined if it cannot be read or is not metadata. */
+function readMetadataFileSync(storeDir: string): StoreMetadata | undefined {
   let text: string;
   try {
     text = readSmallFileSync(join(storeDir, METADATA_FILE));
   } catch {
-    return false;
+    return undefined;
   }
-  const metadata = parseStoreMetadata(text);
-  return metadata?.state === 'committed' && metadata.recordFile?.size === textBytes;
+  return parseStoreMetadata(text);
 }
 
 /**
