@@ -76,7 +76,8 @@ function sleeper(
     label,
     operation: 'scalems.Subprocess',
     input: {
-      argv: ['sh', '-c', 'echo "$0" >> "$1"; sleep "$2"; echo "$0" > out.txt', label, log, String(seconds)],
+      // `&&`: a sleep killed by a signal fails the command, even if the shell outlives it for a moment.
+      argv: ['sh', '-c', 'echo "$0" >> "$1"; sleep "$2" && echo "$0" > out.txt', label, log, String(seconds)],
       outputFiles: ['out.txt'],
     },
     ...extra,
