@@ -5,6 +5,12 @@
  * and an abort stops new starts while running nodes finish. A node that
  * cannot run yet because another process holds it is deferred: it gives its
  * slot to other ready nodes and is tried again after a backoff.
+ *
+ * A node may release the nodes below it before it finishes (see
+ * Schedule.release): once its outputs are in place and only its commit is
+ * left, those that may start early (ScheduleOptions.startsEarly) need not
+ * wait for that commit. They must not finish before it, and if it fails they
+ * are skipped like every other node below it, running or not.
  */
 
 const MIN_BACKOFF_MS = 50;
@@ -103,8 +109,16 @@ export interface ScheduleOptions {
   signal?: AbortSignal;
   /** Aborted to start no more nodes while those running finish (a run failing fast); the rest are not run. */
   halt?: AbortSignal;
-  /** Run node i; resolve true if it succeeded, `deferred` to be tried again later. Must not reject. */
-  start(index: number): Promise<boolean | 'deferred'>;
+  /**
+   * Run node i; resolve true if it succeeded, `deferred` to be tried again
+   * later, `skipped` if it started early and an upstream node then failed
+   * (the schedule has skipped it already). Must not reject.
+   */
+  start(index: number): Promise<boolean | 'deferred' | 'skipped'>;
+  /** Whether node i may start once an upstream node releases it, before that node has finished. Default: no node. */
+  startsEarly?(index: number): boolean;
+  /** Node i's outcome is settled, and every node it made ready or skipped is known: ok is whether it succeeded. */
+  settled?(index: number, ok: boolean): void;
   /**
    * Which of the `count` ready nodes to start next, as a position in the
    * ready list (its end is the most recently readied). Default: the last,
@@ -143,6 +157,10 @@ export class Schedule {
   readonly #waiting: Int32Array;
   /** 0 pending, 1 finished or skipped. */
   readonly #done: Uint8Array;
+  /** 1 once a node has released the nodes below it that start early. */
+  readonly #released: Uint8Array;
+  /** What release() does while the schedule runs. */
+  #onRelease: ((index: number) => void) | undefined;
 
   constructor(options: ScheduleOptions) {
     this.#options = options;
@@ -153,6 +171,19 @@ export class Schedule {
       for (const u of ups) this.#downstream[u]?.push(i);
     });
     this.#done = new Uint8Array(options.count);
+    this.#released = new Uint8Array(options.count);
+  }
+
+  /**
+   * Node `index`, still running, has its outputs in place and has only its
+   * commit left: the nodes below it that start early stop waiting for it.
+   * The caller holds their commits until this node's own has landed (see
+   * ScheduleOptions.settled). Once per node; nothing once it has finished.
+   */
+  release(index: number): void {
+    if (this.#done[index] === 1 || this.#released[index] === 1) return;
+    this.#released[index] = 1;
+    this.#onRelease?.(index);
   }
 
   /** The pending nodes whose only unfinished upstream node is `index`: they become ready as soon as it succeeds. */
@@ -169,6 +200,13 @@ export class Schedule {
     const downstream = this.#downstream;
     const waiting = this.#waiting;
     const done = this.#done;
+    const released = this.#released;
+    const early = (d: number): boolean => options.startsEarly?.(d) ?? false;
+    /** Node i no longer waits for one of its upstream nodes. */
+    const unblock = (d: number): void => {
+      waiting[d] = (waiting[d] ?? 0) - 1;
+      if (waiting[d] === 0 && done[d] === 0) ready.push(d);
+    };
     const ready: number[] = [];
     for (let i = count - 1; i >= 0; i--) if (waiting[i] === 0) ready.push(i);
     const result: ScheduleResult = { succeeded: [], failed: [], skipped: [], notRun: [] };
@@ -209,6 +247,13 @@ export class Schedule {
           running++;
           void options.start(i).then((ok) => {
             running--;
+            if (done[i] === 1) {
+              // Skipped while it ran: it started early, and a node above it failed since.
+              if (holds) slots.give();
+              options.settled?.(i, false);
+              pump();
+              return;
+            }
             if (ok === 'deferred') {
               const retry = (): void => {
                 if (!deferred.has(i)) return;
@@ -228,16 +273,15 @@ export class Schedule {
               return;
             }
             done[i] = 1;
-            if (ok) {
+            if (ok === true) {
               result.succeeded.push(i);
-              for (const d of downstream[i] ?? []) {
-                waiting[d] = (waiting[d] ?? 0) - 1;
-                if (waiting[d] === 0 && done[d] === 0) ready.push(d);
-              }
+              // Those that start early stopped waiting for it when it released them.
+              for (const d of downstream[i] ?? []) if (released[i] === 0 || !early(d)) unblock(d);
             } else {
               result.failed.push(i);
               skipDescendants(i);
             }
+            options.settled?.(i, ok === true);
             if (holds) slots.give();
             pump();
           });
@@ -247,11 +291,16 @@ export class Schedule {
           deferred.clear();
         }
         if (running === 0 && deferred.size === 0 && (ready.length === 0 || stopped())) {
+          this.#onRelease = undefined;
           signal?.removeEventListener('abort', pump);
           halt?.removeEventListener('abort', pump);
           unsubscribe();
           resolveAll();
         }
+      };
+      this.#onRelease = (i) => {
+        for (const d of downstream[i] ?? []) if (early(d)) unblock(d);
+        pump();
       };
       // A slot given back by another schedule of the run may let this one start a node.
       const unsubscribe = slots.onFree(() => {

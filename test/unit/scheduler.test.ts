@@ -285,3 +285,93 @@ describe('Schedule.readyAfter', () => {
     expect((await done).succeeded.sort()).toEqual([0, 1, 2, 3]);
   });
 });
+
+describe('Schedule.release', () => {
+  /** A chain 0 -> 1 -> 2 whose nodes finish when the test says, node 2 never starting early. */
+  function chain(jobs = 3): {
+    plan: Schedule;
+    started: number[];
+    settled: string[];
+    skipped: number[];
+    finish: (index: number, ok: boolean | 'skipped') => void;
+  } {
+    const started: number[] = [];
+    const settled: string[] = [];
+    const skipped: number[] = [];
+    const finishers = new Map<number, (ok: boolean | 'skipped') => void>();
+    const plan: Schedule = new Schedule({
+      count: 3,
+      upstream: [[], [0], [1]],
+      jobs,
+      start: (index) => {
+        started.push(index);
+        return new Promise((resolve) => finishers.set(index, resolve));
+      },
+      startsEarly: (index) => index === 1,
+      settled: (index, ok) => settled.push(`${index} ${ok ? 'ok' : 'failed'}`),
+      skip: (index) => skipped.push(index),
+    });
+    return { plan, started, settled, skipped, finish: (index, ok) => finishers.get(index)?.(ok) };
+  }
+
+  it('starts a node that starts early once its upstream releases it, and the others only when it finishes', async () => {
+    const { plan, started, settled, finish } = chain();
+    const done = plan.run();
+    await tick();
+    expect(started).toEqual([0]);
+    plan.release(0);
+    await tick();
+    expect(started).toEqual([0, 1]);
+    // Node 2 does not start early: node 1's release does not start it.
+    plan.release(1);
+    await tick();
+    expect(started).toEqual([0, 1]);
+    finish(0, true);
+    await tick();
+    expect(settled).toEqual(['0 ok']);
+    finish(1, true);
+    await tick();
+    expect(started).toEqual([0, 1, 2]);
+    finish(2, true);
+    const result = await done;
+    expect(result.succeeded).toEqual([0, 1, 2]);
+    expect(settled).toEqual(['0 ok', '1 ok', '2 ok']);
+  });
+
+  it('skips a node started early when its upstream then fails, once, and ignores how it ends', async () => {
+    const { plan, started, settled, skipped, finish } = chain();
+    const done = plan.run();
+    await tick();
+    plan.release(0);
+    await tick();
+    expect(started).toEqual([0, 1]);
+    finish(0, false);
+    await tick();
+    // Skipped while it runs, with the node below it; told it failed only after both are skipped.
+    expect(skipped).toEqual([1, 2]);
+    expect(settled).toEqual(['0 failed']);
+    finish(1, 'skipped');
+    const result = await done;
+    expect(result).toEqual({ succeeded: [], failed: [0], skipped: [1, 2], notRun: [] });
+    expect(settled).toEqual(['0 failed', '1 failed']);
+  });
+
+  it('does nothing for a node that has finished, or a second time', async () => {
+    const { plan, started, finish } = chain(1);
+    const done = plan.run();
+    await tick();
+    plan.release(0);
+    plan.release(0);
+    await tick();
+    // With one slot, node 1 waits for node 0's slot even once released.
+    expect(started).toEqual([0]);
+    finish(0, true);
+    await tick();
+    expect(started).toEqual([0, 1]);
+    plan.release(0);
+    finish(1, true);
+    await tick();
+    finish(2, true);
+    expect((await done).succeeded).toEqual([0, 1, 2]);
+  });
+});
