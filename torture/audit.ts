@@ -61,9 +61,38 @@ export async function committedOutputs(
   return outputs;
 }
 
-/** Problems with a working directory that a finished run must not leave: uncommitted stores, locks, staging entries, temp files. */
-export async function auditWorkdir(workdir: string): Promise<string[]> {
+/**
+ * Committed stores whose record reads from a store that is not committed:
+ * what no moment of a run may show, killed or not, since a node may start on
+ * the artifacts of one still committing but commits only after it.
+ */
+export async function auditCommittedUpstreams(workdir: string): Promise<string[]> {
   const problems: string[] = [];
+  // A run killed before it made the directory left nothing to check.
+  const names = (await readdir(workdir).catch(() => [] as string[])).filter(isUid);
+  const committed = new Set<string>();
+  const depends = new Map<string, readonly string[]>();
+  for (const name of names) {
+    const metadata = await readStoreMetadata(join(workdir, name));
+    if (!isCommitted(metadata)) continue;
+    committed.add(name);
+    depends.set(name, metadata.record.depends);
+  }
+  // A loop's iterations also name uids of a scope, which have no store: only a store that is there counts.
+  const present = new Set(names);
+  for (const [name, upstream] of depends)
+    for (const uid of upstream)
+      if (present.has(uid) && !committed.has(uid))
+        problems.push(`store ${name} is committed, but ${uid}, which it reads from, is not`);
+  return problems;
+}
+
+/**
+ * Problems with a working directory that a finished run must not leave: uncommitted stores, locks, staging entries,
+ * temp files, a committed store reading from one that is not.
+ */
+export async function auditWorkdir(workdir: string): Promise<string[]> {
+  const problems: string[] = await auditCommittedUpstreams(workdir);
   const tmp = await readdir(join(workdir, 'tmp')).catch(() => [] as string[]);
   if (tmp.length > 0) problems.push(`tmp/ still holds ${tmp.join(', ')}`);
   for (const name of (await readdir(workdir)).filter(isUid)) {

@@ -77,6 +77,8 @@ export class ProgressReporter {
         this.#print(this.#describe(event));
         break;
       case 'node-skipped':
+        // A node started on the artifacts of one that then failed to commit is skipped as it runs.
+        this.#running.delete(event.label);
         this.#skipped++;
         this.#print(this.#describe(event));
         break;

@@ -57,6 +57,10 @@ export interface NodeRun {
   takeClaimAhead(node: GraphNode): Promise<StoreClaim> | undefined;
   /** The node's operation has ended and its commit begins: the moment to claim the stores of the nodes that follow. */
   committing(node: GraphNode): void;
+  /** The node's artifacts are in place and only its commit is left: the nodes below it may start on them. */
+  outputsInPlace(node: GraphNode, metadata: CommittedMetadata): void;
+  /** Whether every upstream node this one started ahead of has committed since (waits until each has settled). */
+  upstreamCommitted(node: GraphNode): Promise<boolean>;
   /** The node's last attempt failed (a run failing fast starts no other node); called before its compute slot is given back. */
   failedForGood(node: GraphNode): void;
   /** Learn from a claim of the node's store: whether another process works in this run's stores, and whether the node still waits for one. */
@@ -343,6 +347,14 @@ async function runAndCommit(
   const { metadata, tidied } = await store.commit(current, outputs, Math.round(performance.now() - started), {
     attempt: attempts.last,
     ...(usage === undefined ? {} : { usage }),
+    artifactsInPlace: (inPlace) => run.outputsInPlace(node, inPlace),
+    // A node started on the artifacts of one still committing commits only after it: never a result without its inputs.
+    awaitUpstream: async () => {
+      if (!(await run.upstreamCommitted(node)))
+        throw new RunGraphError('E_NOT_COMMITTED', 'a node this one reads from failed to commit; not committing', {
+          node: node.label,
+        });
+    },
   });
   run.audit('commit', node);
   run.afterCommit(tidied);

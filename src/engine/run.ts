@@ -109,6 +109,13 @@ export class Run implements NodeRun {
   #existing: ReadonlySet<Uid> = new Set();
   /** Committed metadata of finished nodes, by uid: where downstream nodes find their inputs. */
   readonly #finished = new Map<Uid, CommittedMetadata>();
+  /** Metadata of nodes whose artifacts are in place while they commit, by uid: inputs for nodes started early. */
+  readonly #inPlace = new Map<Uid, CommittedMetadata>();
+  /**
+   * Whether each node released early (see outputsInPlace) has committed, by
+   * uid: pending while it commits; dropped once it has, kept as false if it failed.
+   */
+  readonly #landing = new Map<Uid, { settled: Promise<boolean>; settle: (ok: boolean) => void }>();
   readonly #results = new Map<string, CommittedMetadata>();
   readonly #failures: NodeFailure[] = [];
   readonly #failed = new Set<Uid>();
@@ -237,6 +244,44 @@ export class Run implements NodeRun {
     }
   }
 
+  /**
+   * The node's artifacts are in place and only its commit is left: the
+   * nodes below it that may start early (see #startsEarly) need not wait
+   * for that commit, which is mostly waiting for the disk. They read the
+   * artifacts as they are, and hold their own commits until this one has
+   * landed (upstreamCommitted); if it fails, they are skipped. Not for a
+   * loop's node, whose iterations have a schedule of their own.
+   */
+  outputsInPlace(node: GraphNode, metadata: CommittedMetadata): void {
+    const at = this.#building.get(node.uid);
+    if (at === undefined || node.operation.control === true) return;
+    let settle: (ok: boolean) => void = () => undefined;
+    const settled = new Promise<boolean>((resolve) => (settle = resolve));
+    this.#inPlace.set(node.uid, metadata);
+    this.#landing.set(node.uid, { settled, settle });
+    at.schedule.release(at.index);
+  }
+
+  async upstreamCommitted(node: GraphNode): Promise<boolean> {
+    const landing = node.record.depends.flatMap((uid) => this.#landing.get(uid)?.settled ?? []);
+    return landing.length === 0 || (await Promise.all(landing)).every(Boolean);
+  }
+
+  /** A node's outcome is settled and the schedule knows what it readied or skipped: nodes started on its artifacts learn whether it committed. */
+  #settled(node: GraphNode, ok: boolean): void {
+    const landing = this.#landing.get(node.uid);
+    if (landing === undefined) return;
+    this.#inPlace.delete(node.uid);
+    // A failure stays known: a node started early on it may ask only after it has settled.
+    if (ok) this.#landing.delete(node.uid);
+    landing.settle(ok);
+  }
+
+  /** Whether a node may start on the artifacts of upstream nodes still committing: one that will build and commit. */
+  #startsEarly(node: GraphNode, reusable: ReadonlyMap<Uid, CommittedMetadata>): boolean {
+    return node.operation.control !== true && !reusable.has(node.uid);
+  }
+
   #mayClaimAhead(node: GraphNode): boolean {
     if (node.operation.control === true || this.#existing.has(node.uid) || this.#claimsAhead.has(node.uid))
       return false;
@@ -287,7 +332,7 @@ export class Run implements NodeRun {
 
   /** A finished node's metadata; one committed elsewhere is read on first need. */
   #finishedMetadata(uid: Uid): CommittedMetadata | undefined {
-    const known = this.#finished.get(uid);
+    const known = this.#finished.get(uid) ?? this.#inPlace.get(uid);
     if (known !== undefined) return known;
     const node = this.#elsewhere.get(uid);
     if (node === undefined) return undefined;
@@ -402,10 +447,20 @@ export class Run implements NodeRun {
           this.#building.set(node.uid, { schedule, nodes, index });
           return this.#record(node, await buildNode(this, node));
         } catch (error) {
+          // Started on the artifacts of a node that then failed to commit: the schedule has skipped it, whatever its own end.
+          if (!(await this.upstreamCommitted(node))) return 'skipped';
           return this.#nodeFailed(node, error);
         } finally {
           this.#building.delete(node.uid);
         }
+      },
+      startsEarly: (index) => {
+        const node = nodes[index];
+        return node !== undefined && this.#startsEarly(node, reusable);
+      },
+      settled: (index, ok) => {
+        const node = nodes[index];
+        if (node !== undefined) this.#settled(node, ok);
       },
       skip: (index, failedIndex) => {
         const node = nodes[index];

@@ -329,6 +329,13 @@ export interface CommitOptions {
   usage?: ResourceUsage;
   /** Called after the artifacts are durable and right before metadata.json changes: throws if this process may not commit. */
   beforeCommit(): Promise<void>;
+  /**
+   * Called once every artifact is in place under its own name, its content
+   * fsynced, with the metadata the commit will write: from then on the
+   * artifacts can be read, though the store is not committed yet (the
+   * directory fsync and the metadata are still to come).
+   */
+  artifactsInPlace?(metadata: CommittedMetadata): void;
 }
 
 /**
@@ -343,6 +350,10 @@ export interface CommitOptions {
  *        (the metadata still says `created`, and its new version is only a
  *        temporary file that a reset removes)
  *     3. `beforeCommit()`; metadata.json renamed into place; the directory fsynced
+ *
+ * Between 2's renames and its fsync, `artifactsInPlace` learns that the
+ * artifacts can be read: nodes below this one may start on them, and hold
+ * their own commits (in their `beforeCommit`) until this one's has landed.
  *
  * So each file is written to a temporary name, fsynced and renamed, and the
  * directory fsynced, as the store protocol requires; only the fsyncs that
@@ -403,10 +414,12 @@ export async function commitStore(
         result.status === 'fulfilled' && result.value !== undefined ? renameStaged(result.value) : undefined,
       ),
     );
+    options.artifactsInPlace?.(committed);
     await fsyncDirectory(storeDir);
     faultPoint('after-artifact-write');
     await options.beforeCommit();
     faultPoint('after-metadata-temp');
+    faultWrite('metadata-rename', metadataPath);
     if (metadataResult.status === 'fulfilled') await renameStaged(metadataResult.value);
   } catch (error) {
     // What was staged and not renamed; an artifact already renamed is cleared by the next attempt's reset.

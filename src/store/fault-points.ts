@@ -7,6 +7,7 @@
  *     RUN_GRAPH_KILL_AT=after-artifact-write       SIGKILL at the first pass
  *     RUN_GRAPH_KILL_AT=after-rename#3             ... at the third pass
  *     RUN_GRAPH_FAIL_AT=artifact-write:ENOSPC      a write fails with ENOSPC
+ *     RUN_GRAPH_FAIL_AT=metadata-rename:EIO#1      ... only at the first pass
  *
  * Unset (as in normal use), every point is a no-op costing one comparison.
  */
@@ -25,8 +26,8 @@ export type FaultPoint =
   /** A forced node's committed store was moved to superseded/; nothing else has happened. */
   | 'after-supersede';
 
-/** Writes that fault injection can make fail. */
-export type FaultWrite = 'publish' | 'artifact-write' | 'metadata-write';
+/** Writes that fault injection can make fail (`metadata-rename`: the rename that commits a store). */
+export type FaultWrite = 'publish' | 'artifact-write' | 'metadata-write' | 'metadata-rename';
 
 interface KillPlan {
   point: string;
@@ -39,15 +40,17 @@ function parseKillPlan(text: string | undefined): KillPlan | undefined {
   return { point, at: count === undefined ? 1 : Number(count) };
 }
 
-function parseFailPlan(text: string | undefined): { write: string; code: string } | undefined {
+function parseFailPlan(text: string | undefined): { write: string; code: string; only?: number } | undefined {
   if (text === undefined || text === '') return undefined;
-  const [write = '', code = 'EIO'] = text.split(':');
-  return { write, code };
+  const [plan = '', count] = text.split('#');
+  const [write = '', code = 'EIO'] = plan.split(':');
+  return count === undefined ? { write, code } : { write, code, only: Number(count) };
 }
 
 const killPlan = parseKillPlan(process.env['RUN_GRAPH_KILL_AT']);
 const failPlan = parseFailPlan(process.env['RUN_GRAPH_FAIL_AT']);
 let passes = 0;
+let writePasses = 0;
 
 /** Kill this process here if RUN_GRAPH_KILL_AT names this point (and pass). */
 export function faultPoint(point: FaultPoint): void {
@@ -59,6 +62,8 @@ export function faultPoint(point: FaultPoint): void {
 /** Throw the injected error if RUN_GRAPH_FAIL_AT names this write. */
 export function faultWrite(write: FaultWrite, path: string): void {
   if (failPlan === undefined || failPlan.write !== write) return;
+  writePasses++;
+  if (failPlan.only !== undefined && writePasses !== failPlan.only) return;
   const messages: { [code: string]: string } = {
     ENOSPC: 'no space left on device',
     EROFS: 'read-only file system',

@@ -339,18 +339,25 @@ export class ClaimedStore {
    * Commit the outputs (see commitStore), unless the lock was lost or the
    * owner file names another process meanwhile. The store is then tidied
    * (owner file, checkpoints, lock) in the background: `tidied` settles when
-   * that is done, and never rejects.
+   * that is done, and never rejects. `awaitUpstream`, if given, is waited for
+   * right before the commit point, and may throw to stop the commit.
    */
   async commit(
     created: StoreMetadata,
     outputs: OperationOutputs,
     durationMs: number,
-    extra: Pick<CommitOptions, 'attempt' | 'usage'> = {},
+    extra: Pick<CommitOptions, 'attempt' | 'usage' | 'artifactsInPlace'> & {
+      awaitUpstream?: () => Promise<void>;
+    } = {},
   ): Promise<{ metadata: CommittedMetadata; tidied: Promise<void> }> {
+    const { awaitUpstream, ...options } = extra;
     const metadata = await commitStore(this.dir, created, outputs, {
       durationMs,
-      ...extra,
-      beforeCommit: async () => this.#assertStillOwner(),
+      ...options,
+      beforeCommit: async () => {
+        await awaitUpstream?.();
+        this.#assertStillOwner();
+      },
     });
     this.#released = true;
     return { metadata, tidied: this.#tidyCommitted() };

@@ -1,15 +1,18 @@
 // Claims made ahead: a node whose last upstream is committing has its store
 // published and locked before it starts. When it then never starts (the
 // upstream's commit failed), the store is taken back: nothing of it is left,
-// so the node reads as not started, not as an unfinished attempt.
+// so the node reads as not started, not as an unfinished attempt. A node that
+// did start on the artifacts of an upstream still committing commits only
+// after it, and is skipped if that commit fails.
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { auditWorkdir } from '../../torture/audit.js';
+import { auditCommittedUpstreams, auditWorkdir } from '../../torture/audit.js';
 import { loadGraph } from '../../src/workflow/load-graph.js';
 import { requireBuiltCli } from '../support/cli.js';
 import { createSandbox } from '../support/sandbox.js';
 import { storeUids } from '../support/stores.js';
+import { readStoreMetadata } from '../../src/store/metadata.js';
 import { runCliAttempt } from '../support/torture.js';
 
 let dir: string;
@@ -41,9 +44,11 @@ describe('claims made ahead', () => {
     const order = events
       .filter((e) => ['node-started', 'node-committing', 'node-committed'].includes(e.type))
       .map((e) => `${e.type} ${e.label ?? ''}`);
-    // Each step starts only after the step before it has committed.
-    for (const i of [1, 2])
-      expect(order.indexOf(`node-started step${i}`)).toBeGreaterThan(order.indexOf(`node-committed step${i - 1}`));
+    // Each step starts only once the step before it is committing, and commits only after it has committed.
+    for (const i of [1, 2]) {
+      expect(order.indexOf(`node-started step${i}`)).toBeGreaterThan(order.indexOf(`node-committing step${i - 1}`));
+      expect(order.indexOf(`node-committed step${i}`)).toBeGreaterThan(order.indexOf(`node-committed step${i - 1}`));
+    }
     expect(await auditWorkdir(workdir)).toEqual([]);
   });
 
@@ -62,6 +67,37 @@ describe('claims made ahead', () => {
 
     const fixed = await runCliAttempt(['run', file, '--workdir', workdir]);
     expect(fixed.code, fixed.stderr).toBe(0);
+    expect(await auditWorkdir(workdir)).toEqual([]);
+  });
+
+  it('skip a node started on the artifacts of an upstream whose commit then fails, and commit neither', async () => {
+    const workdir = join(dir, 'work');
+    // The first commit's last rename fails: step0's, after its artifacts are in place and step1 has started on them.
+    // step1's own would succeed.
+    const failed = await runCliAttempt(['run', file, '--workdir', workdir, '--jobs', '1', '--json'], {
+      RUN_GRAPH_FAIL_AT: 'metadata-rename:EIO#1',
+    });
+    expect(failed.code, failed.stderr).toBe(3);
+    const events = failed.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; label?: string; counts?: object });
+    const of = (label: string): string[] => events.filter((e) => e.label === label).map((e) => e.type);
+    expect(of('step0')).toEqual(['node-started', 'node-committing', 'node-failed']);
+    // step1 ran, and was held at its own commit until step0's failed: then skipped, and not committed.
+    expect(of('step1')).toEqual(['node-started', 'node-committing', 'node-skipped']);
+    expect(of('step2')).toEqual(['node-skipped']);
+    expect(events.at(-1)).toMatchObject({ type: 'run-finished', counts: { committed: 0, failed: 1, skipped: 2 } });
+    expect(await auditCommittedUpstreams(workdir)).toEqual([]);
+    for (const uid of await storeUids(workdir)) {
+      const metadata = await readStoreMetadata(join(workdir, uid));
+      expect(metadata?.state, uid).not.toBe('committed');
+    }
+    expect(await readdir(join(workdir, 'tmp'))).toEqual([]);
+
+    const fixed = await runCliAttempt(['run', file, '--workdir', workdir]);
+    expect(fixed.code, fixed.stderr).toBe(0);
+    expect(fixed.stdout).toMatch(/done: 3 built, 0 reused/);
     expect(await auditWorkdir(workdir)).toEqual([]);
   });
 });

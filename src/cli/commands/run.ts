@@ -129,7 +129,8 @@ export async function runCommand(workflow: string, targets: string[], options: R
       ...(process.env['RUN_GRAPH_EXECUTION_LOG'] ? { executionLog: process.env['RUN_GRAPH_EXECUTION_LOG'] } : {}),
       onEvent: (event) => {
         if (event.type === 'node-started') running.add(event.label);
-        else if (event.type === 'node-committing' || event.type === 'node-failed') running.delete(event.label);
+        else if (event.type === 'node-committing' || event.type === 'node-failed' || event.type === 'node-skipped')
+          running.delete(event.label);
         reporter.onEvent(event);
         served?.publish(event);
       },
