@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadGraph } from '#dist/workflow/load-graph.js';
-import { auditExecutionLog, auditWorkdir, committedOutputs } from './audit.js';
+import { auditCommittedUpstreams, auditExecutionLog, auditWorkdir, committedOutputs } from './audit.js';
 import { tortureNodeCount, tortureWorkflow } from './workflow.js';
 
 export interface TortureOptions {
@@ -153,6 +153,12 @@ export async function torture(options: TortureOptions): Promise<TortureReport> {
       if (attempt.killed) {
         report.kills++;
         killsThisRound++;
+        // What the kill left must already keep this promise, before any run tidies it.
+        const torn = await auditCommittedUpstreams(workdir);
+        if (torn.length > 0) {
+          report.problems.push(...torn.slice(0, 20).map((p) => `round ${report.rounds}, kill ${report.kills}: ${p}`));
+          return report;
+        }
         continue;
       }
       if (killsThisRound > 0 && attempt.firstStartMs !== undefined) report.recoveryMs.push(attempt.firstStartMs);
