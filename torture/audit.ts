@@ -79,7 +79,7 @@ export async function auditCommittedUpstreams(workdir: string): Promise<string[]
     depends.set(name, metadata.record.depends);
   }
   // A loop's iterations also name uids of a scope, which have no store: only a store that is there counts.
-  const present = new Set(names);
+  const present = new Set<string>(names);
   for (const [name, upstream] of depends)
     for (const uid of upstream)
       if (present.has(uid) && !committed.has(uid))
