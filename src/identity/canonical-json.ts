@@ -289,8 +289,72 @@ function spelledAlike(value: unknown, depth: number): boolean {
   }
 }
 
+/** Values, and depth, past which quickCanonical leaves a value to the writers that follow it. */
+const QUICK_VALUES = 512;
+const QUICK_DEPTH = 32;
+
+/**
+ * The canonical text of a small value of plain JSON whose numbers
+ * JavaScript and Python spell alike (see spelledAlike), in one walk that
+ * checks and writes; undefined for anything else, which the writers below
+ * then take. A node's record is most often such a value, and thousands are
+ * hashed as a graph is built: one walk takes about a third of the time of
+ * spelledAlike's, a count of the values and fast-json-stable-stringify's.
+ */
+function quickCanonical(value: unknown): string | undefined {
+  let left = QUICK_VALUES;
+  const write = (item: unknown, depth: number): string | undefined => {
+    if (--left < 0) return undefined;
+    switch (typeof item) {
+      case 'string':
+        return JSON.stringify(item);
+      case 'boolean':
+        return item ? 'true' : 'false';
+      case 'number': {
+        if (Number.isSafeInteger(item)) return String(item + 0);
+        const magnitude = Math.abs(item);
+        return Number.isFinite(item) && !Number.isInteger(item) && magnitude >= 1e-4 && magnitude < 1e16
+          ? String(item)
+          : undefined;
+      }
+      case 'object': {
+        if (item === null) return 'null';
+        if (depth >= QUICK_DEPTH) return undefined;
+        if (Array.isArray(item)) {
+          let out = '[';
+          for (let i = 0; i < item.length; i++) {
+            if (!(i in item)) return undefined;
+            const text = write(item[i], depth + 1);
+            if (text === undefined) return undefined;
+            out += i === 0 ? text : `,${text}`;
+          }
+          return `${out}]`;
+        }
+        const proto: unknown = Object.getPrototypeOf(item);
+        if (proto !== Object.prototype && proto !== null) return undefined;
+        const object = item as { [key: string]: unknown };
+        let out = '{';
+        let first = true;
+        for (const key of byCodePoint(Object.keys(object))) {
+          const text = write(object[key], depth + 1);
+          if (text === undefined) return undefined;
+          out += `${first ? '' : ','}${JSON.stringify(key)}:${text}`;
+          first = false;
+        }
+        return `${out}}`;
+      }
+      default:
+        return undefined;
+    }
+  };
+  const text = write(value, 0);
+  return text === undefined ? undefined : escapeNonAscii(text);
+}
+
 /** The canonical JSON text of a plain JSON value; throws E_NOT_CANONICAL otherwise. */
 export function canonicalJson(value: unknown): string {
+  const quick = quickCanonical(value);
+  if (quick !== undefined) return quick;
   if (spelledAlike(value, 0)) {
     return escapeNonAscii(stableStringify(value as JsonValue, { cmp: (a, b) => compareCodePoints(a.key, b.key) }));
   }
@@ -418,6 +482,11 @@ function holdsMoreThan(value: unknown, budget: number): boolean {
  * anything, if the value is not plain JSON.
  */
 export function writeCanonicalJson(value: unknown, sink: TextSink, options: { trustRaw?: boolean } = {}): void {
+  const quick = quickCanonical(value);
+  if (quick !== undefined) {
+    sink(quick);
+    return;
+  }
   if (!holdsMoreThan(value, STRING_VALUES)) {
     sink(canonicalJson(value));
     return;

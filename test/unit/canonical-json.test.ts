@@ -46,6 +46,24 @@ describe('canonicalJson: form', () => {
     }
   });
 
+  it('writes the same text for a value small enough for the one-walk writer and for one just past it', () => {
+    // Past a few hundred values a record goes to the writers that count and check first: both must agree.
+    for (const count of [10, 500, 520, 3000]) {
+      const sample = {
+        z: Array.from({ length: count }, (_, i) => (i % 3 === 0 ? i : i % 3 === 1 ? i + 0.5 : `s${i}`)),
+        a: { y: [0.25, -0, 12345678901234], x: '\u00e9\u{1F600}' },
+      };
+      const expected = `{"a":{"x":"\\u00e9\\ud83d\\ude00","y":[0.25,0,12345678901234]},"z":${JSON.stringify(sample.z)}}`;
+      expect(canonicalJson(sample), `${count} values`).toBe(expected);
+      let streamed = '';
+      writeCanonicalJson(
+        sample,
+        (piece) => (streamed += typeof piece === 'string' ? piece : Buffer.from(piece).toString('latin1')),
+      );
+      expect(streamed, `${count} values, streamed`).toBe(expected);
+    }
+  });
+
   it('writes numbers as Python does: bigints whole, floats as repr, JsonFloat as a float', () => {
     expect(canonicalJson({ i: 9223372036854775807n, j: -(2n ** 80n), k: 7n })).toBe(
       '{"i":9223372036854775807,"j":-1208925819614629174706176,"k":7}',
