@@ -9,6 +9,7 @@
  *                                  each loop iteration: a nested schedule
  */
 import { appendFileSync } from 'node:fs';
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import { join } from 'node:path';
 import { RunGraphError } from '../errors.js';
 import type { Uid } from '../identity/fingerprint.js';
@@ -557,14 +558,31 @@ export class Run implements NodeRun {
    * metadata, a stat per artifact, whether a lock was left behind): done in
    * the scheduler, `jobs` at a time and each read a chain of thread-pool
    * round trips, a no-op resume costs far more than the reads themselves.
-   * Here the stores of a batch are checked at once: each check reads
-   * synchronously up to its first await (see Stores.verified), and the event
-   * loop runs between batches. A store it does not accept (or that fails to
-   * read) is left to the builder, which decides and reports as usual.
+   * Here most stores are decided synchronously (Stores.reusableNow), a batch
+   * at a time with the event loop run between batches; the others (checksums
+   * to compute, a lock left behind) are checked a batch at once, each reading
+   * synchronously up to its first await (see Stores.verified). A store it
+   * does not accept (or that fails to read) is left to the builder, which
+   * decides and reports as usual.
    */
   async #findReusable(nodes: readonly GraphNode[]): Promise<Map<Uid, CommittedMetadata>> {
-    const candidates = nodes.filter((node) => this.#existing.has(node.uid));
     const reusable = new Map<Uid, CommittedMetadata>();
+    const candidates: GraphNode[] = [];
+    let checked = 0;
+    for (const node of nodes) {
+      if (!this.#existing.has(node.uid)) continue;
+      if (++checked % REUSE_CHECK_BATCH === 0) await setImmediatePromise();
+      if (this.signal.aborted) return reusable;
+      let now: CommittedMetadata | null | undefined;
+      try {
+        now = this.stores.reusableNow(node.uid, node.record);
+      } catch {
+        // The builder will meet the same error and report it.
+        now = null;
+      }
+      if (now === undefined) candidates.push(node);
+      else if (now !== null) reusable.set(node.uid, now);
+    }
     for (let first = 0; first < candidates.length && !this.signal.aborted; first += REUSE_CHECK_BATCH) {
       const batch = candidates.slice(first, first + REUSE_CHECK_BATCH);
       await Promise.all(

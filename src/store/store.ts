@@ -31,6 +31,7 @@ import {
   quarantineStore,
   resetStore,
   verifyStore,
+  verifyStoreSizes,
   type CommitOptions,
   type NewStore,
   type VerifyMode,
@@ -156,6 +157,23 @@ export class Stores {
     const metadata = readStoreMetadataSync(storeDir, record);
     if (!isCommitted(metadata)) return undefined;
     if ((await verifyStore(storeDir, metadata, this.options.verify)) !== undefined) return undefined;
+    return sharingRecord(metadata, uid, record);
+  }
+
+  /**
+   * reusable(), answered without waiting when it can be: with `size`
+   * verification and no lock left on the store, the metadata and a stat of
+   * each artifact decide at once. Undefined when only reusable() can tell
+   * (checksums to compute, a lock to look into); null when the store is not
+   * reusable (absent, uncommitted, unreadable, or an artifact missing or
+   * resized).
+   */
+  reusableNow(uid: Uid, record: NodeRecord): CommittedMetadata | null | undefined {
+    if (this.options.verify !== 'size') return undefined;
+    const storeDir = this.dir(uid);
+    const metadata = readStoreMetadataSync(storeDir, record);
+    if (!isCommitted(metadata) || verifyStoreSizes(storeDir, metadata) !== undefined) return null;
+    if (existsSync(join(storeDir, LOCK_DIR))) return undefined;
     return sharingRecord(metadata, uid, record);
   }
 
