@@ -8,7 +8,7 @@
  * itself compromised and its holder must not commit.
  */
 import * as fs from 'node:fs';
-import { mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, readdirSync, rmdirSync, statSync, writeSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -398,9 +398,10 @@ export async function claimOwnership(
 
 /**
  * Write the owner file anew, after the lock is taken, even when it names
- * `owner` already (a store this process just published): its mtime, set by
- * the kernel, is then no older than the lock, which is what makes a lock no
- * newer than its owner file provably that owner's. Touching the file with an
+ * `owner` already (a store this process just published; then in place, see
+ * renewOwnerFile): its mtime, set by the kernel, is then no older than the
+ * lock, which is what makes a lock no newer than its owner file provably
+ * that owner's. Touching the file with an
  * mtime of our choosing instead was tried and is wrong: to stay past a lock
  * that proper-lockfile dates up to a second ahead (its first lock in a
  * process), the owner file had to be dated ahead too, and then a lock taken
@@ -408,7 +409,38 @@ export async function claimOwnership(
  * passed for the dead owner's and was reclaimed from under it.
  */
 async function writeOwner(storeDir: string, owner: OwnerInfo): Promise<void> {
-  await writeFileQuick(join(storeDir, OWNER_FILE), JSON.stringify(owner), pendingOwnerPath(storeDir, owner));
+  const text = JSON.stringify(owner);
+  if (renewOwnerFile(join(storeDir, OWNER_FILE), Buffer.from(text))) return;
+  await writeFileQuick(join(storeDir, OWNER_FILE), text, pendingOwnerPath(storeDir, owner));
+}
+
+/**
+ * writeOwner for an owner file that already holds exactly `bytes` (a store
+ * this process just published): the same bytes written over it in place.
+ * The write dates the file as a new one would be dated, and a reader sees
+ * the same text before, during and after it, where a new file and its
+ * rename would cost an inode and two thread-pool round trips. False, having
+ * written nothing, for any other file (another owner's, or none): that one
+ * is written anew.
+ */
+function renewOwnerFile(path: string, bytes: Buffer): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r+');
+  } catch {
+    return false;
+  }
+  try {
+    // One byte more than ours, to see a longer file for what it is.
+    const current = Buffer.allocUnsafe(bytes.length + 1);
+    const size = readSync(fd, current, 0, current.length, 0);
+    if (size !== bytes.length || !current.subarray(0, size).equals(bytes)) return false;
+    return writeSync(fd, bytes, 0, bytes.length, 0) === bytes.length;
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

@@ -8,7 +8,7 @@
 // `sleep` child; dead ones a process that has exited. Nothing is killed
 // here: the tests that SIGKILL real processes are in test/crash/.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { claimOwnership, primeLockClock } from '../../src/store/lock.js';
@@ -136,5 +136,55 @@ describe('a reclaim guard left by a reclaimer', () => {
     const claim = await claimOwnership(storeDir, currentOwner(), { staleMs: STALE_MS });
     expect(claim.kind).toBe('held');
     expect(await readdir(join(storeDir, 'lock.reclaim'))).toEqual([basename(inside)]);
+  });
+});
+
+describe('the owner file a claim writes', () => {
+  /** An unlocked store whose owner file holds `text`, dated a minute ago. */
+  async function storeOwnedBy(text: string): Promise<string> {
+    const store = join(dir, 'store');
+    await mkdir(store, { recursive: true });
+    await writeFile(join(store, OWNER_FILE), text);
+    const minuteAgo = (Date.now() - 60_000) / 1000;
+    await utimes(join(store, OWNER_FILE), minuteAgo, minuteAgo);
+    return store;
+  }
+
+  const me = currentOwner();
+
+  async function claimed(store: string): Promise<{ text: string; ino: number; mtimeMs: number; lockMtimeMs: number }> {
+    // Locks dated as they are taken (see the lock clock), to compare with the owner file's date.
+    await mkdir(join(dir, 'tmp'), { recursive: true });
+    await primeLockClock(join(dir, 'tmp'), me);
+    const result = await claimOwnership(store, me, { staleMs: STALE_MS });
+    expect(result.kind).toBe('acquired');
+    const [owner, lock] = await Promise.all([stat(join(store, OWNER_FILE)), stat(join(store, 'lock'))]);
+    const text = await readFile(join(store, OWNER_FILE), 'utf8');
+    if (result.kind === 'acquired') await result.lock.release();
+    return { text, ino: owner.ino, mtimeMs: owner.mtimeMs, lockMtimeMs: lock.mtimeMs };
+  }
+
+  it('naming this owner already (a store it just published), is renewed in place: the same file, dated after the lock', async () => {
+    const mine = JSON.stringify(me);
+    const store = await storeOwnedBy(mine);
+    const before = await stat(join(store, OWNER_FILE));
+    const after = await claimed(store);
+    expect(after.text).toBe(mine);
+    expect(after.ino).toBe(before.ino);
+    expect(after.mtimeMs).toBeGreaterThanOrEqual(after.lockMtimeMs);
+    expect(await entries(store)).not.toContainEqual(expect.stringMatching(/^\.rg-tmp-/));
+  });
+
+  it('naming another owner, or holding more, is replaced by a new file naming this one', async () => {
+    const mine = JSON.stringify(me);
+    for (const other of [JSON.stringify(ownerFor(deadPid())), `${mine}\n`, mine.slice(0, -1)]) {
+      const store = await storeOwnedBy(other);
+      const before = await stat(join(store, OWNER_FILE));
+      const after = await claimed(store);
+      expect(after.text).toBe(mine);
+      expect(after.ino, other).not.toBe(before.ino);
+      expect(after.mtimeMs).toBeGreaterThanOrEqual(after.lockMtimeMs);
+      await rm(store, { recursive: true });
+    }
   });
 });
