@@ -40,6 +40,19 @@ import { memorySlots, type DevicePool } from './capacity.js';
 import type { JobSlots } from './scheduler.js';
 import { withinTimeLimit } from './time-limit.js';
 
+/** How the commit of a node that released the nodes below it ended (see NodeRun.upstreamLanded). */
+export type Landing = 'committed' | 'failed' | 'lost';
+
+/** Thrown from a commit held for an upstream node that did not commit after all: the node's outcome follows from it. */
+export class UpstreamNotLanded extends RunGraphError {
+  constructor(
+    node: GraphNode,
+    readonly landing: Exclude<Landing, 'committed'>,
+  ) {
+    super('E_NOT_COMMITTED', 'a node this one read from did not commit; not committing', { node: node.label });
+  }
+}
+
 /** What building a node needs of its run (engine/run.ts implements it). */
 export interface NodeRun {
   readonly stores: Stores;
@@ -59,8 +72,12 @@ export interface NodeRun {
   committing(node: GraphNode): void;
   /** The node's artifacts are in place and only its commit is left: the nodes below it may start on them. */
   outputsInPlace(node: GraphNode, metadata: CommittedMetadata): void;
-  /** Whether every upstream node this one started ahead of has committed since (waits until each has settled). */
-  upstreamCommitted(node: GraphNode): Promise<boolean>;
+  /**
+   * How the commits of the upstream nodes this one started ahead of ended
+   * (waits until each has): all `committed`, or one `failed`, or one `lost`
+   * its store to another process (this node is then started again later).
+   */
+  upstreamLanded(node: GraphNode): Promise<Landing>;
   /** The node's last attempt failed (a run failing fast starts no other node); called before its compute slot is given back. */
   failedForGood(node: GraphNode): void;
   /** Learn from a claim of the node's store: whether another process works in this run's stores, and whether the node still waits for one. */
@@ -139,7 +156,7 @@ async function buildNodeUnchecked(run: NodeRun, node: GraphNode): Promise<NodeOu
   if (run.seemsHeldElsewhere(node)) return { kind: 'deferred', wake: run.waitForCommit(node) };
   if (run.mayExist(node)) {
     const metadata = await run.stores.reusable(node.uid, node.record);
-    if (metadata !== undefined) return reused(run, node, metadata);
+    if (metadata !== undefined) return await reused(run, node, metadata);
   }
   const slot = await takeComputeSlot(run, node);
   try {
@@ -149,9 +166,21 @@ async function buildNodeUnchecked(run: NodeRun, node: GraphNode): Promise<NodeOu
   }
 }
 
-function reused(run: NodeRun, node: GraphNode, metadata: CommittedMetadata): NodeOutcome {
+/**
+ * A store committed already (by an earlier run, or another process): reused,
+ * once the upstream nodes this one may have started ahead of have committed,
+ * so that no node's outcome is known before theirs.
+ */
+async function reused(run: NodeRun, node: GraphNode, metadata: CommittedMetadata): Promise<NodeOutcome> {
+  await upstreamCommitted(run, node);
   run.emit({ type: 'node-reused', label: node.label, uid: node.uid });
   return { kind: 'reused', metadata };
+}
+
+/** Wait until the upstream nodes this one may have started ahead of have committed; throw UpstreamNotLanded if one did not. */
+export async function upstreamCommitted(run: NodeRun, node: GraphNode): Promise<void> {
+  const landed = await run.upstreamLanded(node);
+  if (landed !== 'committed') throw new UpstreamNotLanded(node, landed);
 }
 
 /**
@@ -246,7 +275,7 @@ async function claimAndBuild(run: NodeRun, node: GraphNode, slot: ComputeSlot): 
     if (claim.kind === 'held') {
       // Another process is building this node: reuse its commit, or come back later.
       const metadata = await run.stores.verified(node.uid, node.record);
-      if (metadata !== undefined) return reused(run, node, metadata);
+      if (metadata !== undefined) return await reused(run, node, metadata);
       run.waitingFor(node, claim.owner);
       return { kind: 'deferred', wake: run.waitForCommit(node) };
     }
@@ -271,7 +300,7 @@ async function buildOwnedNode(
     const opened = await store.open();
     switch (opened.kind) {
       case 'committed':
-        return reused(run, node, opened.metadata);
+        return await reused(run, node, opened.metadata);
       case 'quarantined':
         run.emit({
           type: 'store-quarantined',
@@ -349,12 +378,7 @@ async function runAndCommit(
     ...(usage === undefined ? {} : { usage }),
     artifactsInPlace: (inPlace) => run.outputsInPlace(node, inPlace),
     // A node started on the artifacts of one still committing commits only after it: never a result without its inputs.
-    awaitUpstream: async () => {
-      if (!(await run.upstreamCommitted(node)))
-        throw new RunGraphError('E_NOT_COMMITTED', 'a node this one reads from failed to commit; not committing', {
-          node: node.label,
-        });
-    },
+    awaitUpstream: async () => upstreamCommitted(run, node),
   });
   run.audit('commit', node);
   run.afterCommit(tidied);

@@ -21,12 +21,23 @@ import type { StoreClaim, Stores } from '../store/store.js';
 import { listStoreUids } from '../store/workdir.js';
 import type { ConcreteGraph, GraphNode } from '../workflow/graph.js';
 import { settleForced, supersedeForced } from './forced-stores.js';
-import { buildNode, claimStore, giveBack, type ComputeSlots, type NodeOutcome, type NodeRun } from './build-node.js';
+import {
+  buildNode,
+  claimStore,
+  giveBack,
+  type ComputeSlots,
+  type Landing,
+  type NodeOutcome,
+  type NodeRun,
+  UpstreamNotLanded,
+  upstreamCommitted,
+} from './build-node.js';
 import { DevicePool, checkNodesFit, memorySlots, type Capacity } from './capacity.js';
 import type { EventError, EventListener, RunCounts } from './events.js';
 import type { Executor } from './executors/executor.js';
 import { Publisher, type PublishTarget } from './publisher.js';
 import { JobSlots, Schedule, type ScheduleResult } from './scheduler.js';
+import { deferred, type Deferred } from '../util/deferred.js';
 
 export interface NodeFailure {
   label: string;
@@ -113,10 +124,17 @@ export class Run implements NodeRun {
   /** Metadata of nodes whose artifacts are in place while they commit, by uid: inputs for nodes started early. */
   readonly #inPlace = new Map<Uid, CommittedMetadata>();
   /**
-   * Whether each node released early (see outputsInPlace) has committed, by
-   * uid: pending while it commits; dropped once it has, kept as false if it failed.
+   * How the commit of each node released early (see outputsInPlace) ended,
+   * by uid: pending while it commits; dropped once it has committed, or has
+   * lost its store to another process (see #deferred); kept if it failed.
    */
-  readonly #landing = new Map<Uid, { settled: Promise<boolean>; settle: (ok: boolean) => void }>();
+  readonly #landing = new Map<Uid, Deferred<Landing>>();
+  /**
+   * Nodes that released the nodes below them and then lost their store to
+   * another process, by uid: settled once the node's outcome is known in
+   * this run. Until then, nothing below them starts.
+   */
+  readonly #revoked = new Map<Uid, Deferred<void>>();
   readonly #results = new Map<string, CommittedMetadata>();
   readonly #failures: NodeFailure[] = [];
   readonly #failed = new Set<Uid>();
@@ -256,26 +274,54 @@ export class Run implements NodeRun {
   outputsInPlace(node: GraphNode, metadata: CommittedMetadata): void {
     const at = this.#building.get(node.uid);
     if (at === undefined || node.operation.control === true) return;
-    let settle: (ok: boolean) => void = () => undefined;
-    const settled = new Promise<boolean>((resolve) => (settle = resolve));
     this.#inPlace.set(node.uid, metadata);
-    this.#landing.set(node.uid, { settled, settle });
+    this.#landing.set(node.uid, deferred<Landing>());
     at.schedule.release(at.index);
   }
 
-  async upstreamCommitted(node: GraphNode): Promise<boolean> {
-    const landing = node.record.depends.flatMap((uid) => this.#landing.get(uid)?.settled ?? []);
-    return landing.length === 0 || (await Promise.all(landing)).every(Boolean);
+  async upstreamLanded(node: GraphNode): Promise<Landing> {
+    const landing = node.record.depends.flatMap((uid) => this.#landing.get(uid)?.promise ?? []);
+    if (landing.length === 0) return 'committed';
+    const ends = await Promise.all(landing);
+    return ends.includes('failed') ? 'failed' : ends.includes('lost') ? 'lost' : 'committed';
   }
 
   /** A node's outcome is settled and the schedule knows what it readied or skipped: nodes started on its artifacts learn whether it committed. */
   #settled(node: GraphNode, ok: boolean): void {
+    const revoked = this.#revoked.get(node.uid);
+    this.#revoked.delete(node.uid);
+    revoked?.resolve();
     const landing = this.#landing.get(node.uid);
     if (landing === undefined) return;
     this.#inPlace.delete(node.uid);
     // A failure stays known: a node started early on it may ask only after it has settled.
     if (ok) this.#landing.delete(node.uid);
-    landing.settle(ok);
+    landing.resolve(ok ? 'committed' : 'failed');
+  }
+
+  /**
+   * The node is deferred (another process holds its store, or took it over).
+   * If nodes below it started on its artifacts, they learn that those were
+   * never committed: each is deferred in turn, and none starts, until this
+   * node's outcome in this run is known (see #revokedUpstream).
+   */
+  #deferred(node: GraphNode, wake: Promise<void> | undefined): 'deferred' {
+    if (wake !== undefined) this.#wakes.set(node.uid, wake);
+    const landing = this.#landing.get(node.uid);
+    if (landing !== undefined) {
+      this.#landing.delete(node.uid);
+      this.#inPlace.delete(node.uid);
+      if (!this.#revoked.has(node.uid)) this.#revoked.set(node.uid, deferred<void>());
+      landing.resolve('lost');
+    }
+    return 'deferred';
+  }
+
+  /** What a node must wait for before it may start: an upstream node that released it, then lost its store. */
+  #revokedUpstream(node: GraphNode): Promise<void> | undefined {
+    if (this.#revoked.size === 0) return undefined;
+    const waits = node.record.depends.flatMap((uid) => this.#revoked.get(uid)?.promise ?? []);
+    return waits.length === 0 ? undefined : Promise.all(waits).then(() => undefined);
   }
 
   /** Whether a node may start on the artifacts of upstream nodes still committing: one that will build and commit. */
@@ -444,12 +490,21 @@ export class Run implements NodeRun {
         try {
           const committed = reusable.get(node.uid);
           if (committed !== undefined) return this.#record(node, this.#reused(node, committed));
-          if (this.#committedElsewhere(node)) return true;
+          if (this.#committedElsewhere(node)) {
+            await upstreamCommitted(this, node);
+            return this.#countElsewhere(node);
+          }
+          const revoked = this.#revokedUpstream(node);
+          if (revoked !== undefined) return this.#deferred(node, revoked);
           this.#building.set(node.uid, { schedule, nodes, index });
           return this.#record(node, await buildNode(this, node));
         } catch (error) {
-          // Started on the artifacts of a node that then failed to commit: the schedule has skipped it, whatever its own end.
-          if (!(await this.upstreamCommitted(node))) return 'skipped';
+          // Started on the artifacts of a node that then did not commit them: skipped if it failed (the schedule has
+          // skipped this one already), started again once it is done if it lost its store; whatever this one's own end.
+          const landed = error instanceof UpstreamNotLanded ? error.landing : await this.upstreamLanded(node);
+          if (landed === 'failed') return 'skipped';
+          const revoked = this.#revokedUpstream(node);
+          if (landed === 'lost' || revoked !== undefined) return this.#deferred(node, revoked);
           return this.#nodeFailed(node, error);
         } finally {
           this.#building.delete(node.uid);
@@ -475,12 +530,17 @@ export class Run implements NodeRun {
   /**
    * Once others work in this directory: whether the ledger says one of them
    * committed the node during this run. Then it counts as reused without a
-   * look at its store (one stat of the ledger now and then is all it costs).
+   * look at its store (one stat of the ledger now and then is all it costs;
+   * see #countElsewhere).
    */
   #committedElsewhere(node: GraphNode): boolean {
     if (!this.#othersSeen || this.#existing.has(node.uid) || node.operation.control === true) return false;
     this.stores.commits.refresh();
-    if (!this.stores.commits.has(node.uid)) return false;
+    return this.stores.commits.has(node.uid);
+  }
+
+  /** Count a node that another process committed (see #committedElsewhere) as reused. */
+  #countElsewhere(node: GraphNode): true {
     this.#elsewhere.set(node.uid, node);
     this.#waiting.delete(node.uid);
     this.#counts.reused++;
@@ -505,10 +565,7 @@ export class Run implements NodeRun {
 
   /** Count a node's outcome; what the scheduler is told. */
   #record(node: GraphNode, outcome: NodeOutcome): boolean | 'deferred' {
-    if (outcome.kind === 'deferred') {
-      if (outcome.wake !== undefined) this.#wakes.set(node.uid, outcome.wake);
-      return 'deferred';
-    }
+    if (outcome.kind === 'deferred') return this.#deferred(node, outcome.wake);
     this.#finished.set(node.uid, outcome.metadata);
     this.#results.set(node.label, outcome.metadata);
     this.#publisher.finished(node.uid, this.stores.dir(node.uid), outcome.metadata);

@@ -32,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import type { ProcessGroupPlace } from '../store/process-group.js';
+import { deferred } from '../util/deferred.js';
 
 /** A command to start as the leader of a process group of its own, with its stdout and stderr going to files. */
 export interface LaunchRequest {
@@ -280,18 +281,6 @@ function launchHere(request: LaunchRequest): LaunchedCommand {
   })();
   pid.catch((error: Error) => exit.reject(error));
   return { pid, exit: exit.promise, recorded: false };
-}
-
-/** A promise with its resolve and reject at hand; a rejection nobody awaits is not an unhandled one. */
-function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: Error) => void } {
-  let resolve!: (value: T) => void;
-  let reject!: (error: Error) => void;
-  const promise = new Promise<T>((yes, no) => {
-    resolve = yes;
-    reject = no;
-  });
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
 }
 
 /** Create the files in one wait, closing those opened if one fails. */
