@@ -186,6 +186,10 @@ function escapeNonAscii(json: string): string {
 /** Thrown by the writer at anything it does not write; the checking walk then names the place. */
 class NotWritten {}
 const NOT_WRITTEN = new NotWritten();
+/** Thrown by the writer once a value holds more values than its budget. */
+const TOO_MANY = new NotWritten();
+/** No budget: the writer counts down from Infinity, which stays Infinity. */
+const UNBOUNDED = { left: Infinity };
 
 function byCodePoint(keys: string[]): string[] {
   return keys.sort(compareCodePoints);
@@ -194,9 +198,11 @@ function byCodePoint(keys: string[]): string[] {
 /**
  * The canonical text of a value, or NOT_WRITTEN at anything that is not plain
  * JSON (or nesting deeper than `depthLeft`, which is where a cycle would
- * recurse forever). One walk both checks and writes.
+ * recurse forever), or TOO_MANY once it has met more values than `budget`
+ * allows. One walk both checks and writes.
  */
-function writeCanonical(value: unknown, depthLeft: number): string {
+function writeCanonical(value: unknown, depthLeft: number, budget: { left: number } = UNBOUNDED): string {
+  if (--budget.left < 0) throw TOO_MANY;
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value);
@@ -215,7 +221,7 @@ function writeCanonical(value: unknown, depthLeft: number): string {
         let out = '[';
         for (let i = 0; i < value.length; i++) {
           if (!(i in value)) throw NOT_WRITTEN;
-          out += `${i === 0 ? '' : ','}${writeCanonical(value[i], depthLeft - 1)}`;
+          out += `${i === 0 ? '' : ','}${writeCanonical(value[i], depthLeft - 1, budget)}`;
         }
         return `${out}]`;
       }
@@ -224,7 +230,9 @@ function writeCanonical(value: unknown, depthLeft: number): string {
         return floatText(value.value);
       }
       if (value instanceof NumberList) {
-        if (value.dtype === undefined) return writeCanonical(value.values(), depthLeft);
+        if (value.dtype === undefined) return writeCanonical(value.values(), depthLeft, budget);
+        budget.left -= value.length;
+        if (budget.left < 0) throw TOO_MANY;
         let text = '';
         value.writeCanonical(
           (piece) => (text += typeof piece === 'string' ? piece : Buffer.from(piece).toString('latin1')),
@@ -237,7 +245,7 @@ function writeCanonical(value: unknown, depthLeft: number): string {
       let out = '{';
       let first = true;
       for (const key of byCodePoint(Object.keys(object))) {
-        out += `${first ? '' : ','}${JSON.stringify(key)}:${writeCanonical(object[key], depthLeft - 1)}`;
+        out += `${first ? '' : ','}${JSON.stringify(key)}:${writeCanonical(object[key], depthLeft - 1, budget)}`;
         first = false;
       }
       return `${out}}`;
@@ -289,66 +297,25 @@ function spelledAlike(value: unknown, depth: number): boolean {
   }
 }
 
-/** Values, and depth, past which quickCanonical leaves a value to the writers that follow it. */
+/** Values past which quickCanonical leaves a value to the writers that follow it. */
 const QUICK_VALUES = 512;
-const QUICK_DEPTH = 32;
 
 /**
- * The canonical text of a small value of plain JSON whose numbers
- * JavaScript and Python spell alike (see spelledAlike), in one walk that
- * checks and writes; undefined for anything else, which the writers below
- * then take. A node's record is most often such a value, and thousands are
- * hashed as a graph is built: one walk takes about a third of the time of
- * spelledAlike's, a count of the values and fast-json-stable-stringify's.
+ * The canonical text of a small value of plain JSON, written by
+ * writeCanonical's one walk that checks and writes, counting; undefined for
+ * a larger value, or anything writeCanonical does not write (left to the writers
+ * below, which name the offending path). A node's record is most often
+ * such a value, and thousands are hashed as a graph is built: one walk
+ * takes about a third of the time of spelledAlike's walk, a count of the
+ * values and fast-json-stable-stringify's.
  */
 function quickCanonical(value: unknown): string | undefined {
-  let left = QUICK_VALUES;
-  const write = (item: unknown, depth: number): string | undefined => {
-    if (--left < 0) return undefined;
-    switch (typeof item) {
-      case 'string':
-        return JSON.stringify(item);
-      case 'boolean':
-        return item ? 'true' : 'false';
-      case 'number': {
-        if (Number.isSafeInteger(item)) return String(item + 0);
-        const magnitude = Math.abs(item);
-        return Number.isFinite(item) && !Number.isInteger(item) && magnitude >= 1e-4 && magnitude < 1e16
-          ? String(item)
-          : undefined;
-      }
-      case 'object': {
-        if (item === null) return 'null';
-        if (depth >= QUICK_DEPTH) return undefined;
-        if (Array.isArray(item)) {
-          let out = '[';
-          for (let i = 0; i < item.length; i++) {
-            if (!(i in item)) return undefined;
-            const text = write(item[i], depth + 1);
-            if (text === undefined) return undefined;
-            out += i === 0 ? text : `,${text}`;
-          }
-          return `${out}]`;
-        }
-        const proto: unknown = Object.getPrototypeOf(item);
-        if (proto !== Object.prototype && proto !== null) return undefined;
-        const object = item as { [key: string]: unknown };
-        let out = '{';
-        let first = true;
-        for (const key of byCodePoint(Object.keys(object))) {
-          const text = write(object[key], depth + 1);
-          if (text === undefined) return undefined;
-          out += `${first ? '' : ','}${JSON.stringify(key)}:${text}`;
-          first = false;
-        }
-        return `${out}}`;
-      }
-      default:
-        return undefined;
-    }
-  };
-  const text = write(value, 0);
-  return text === undefined ? undefined : escapeNonAscii(text);
+  try {
+    return escapeNonAscii(writeCanonical(value, MAX_QUICK_DEPTH, { left: QUICK_VALUES }));
+  } catch (error) {
+    if (error instanceof NotWritten) return undefined;
+    throw error;
+  }
 }
 
 /** The canonical JSON text of a plain JSON value; throws E_NOT_CANONICAL otherwise. */
@@ -482,7 +449,8 @@ function holdsMoreThan(value: unknown, budget: number): boolean {
  * anything, if the value is not plain JSON.
  */
 export function writeCanonicalJson(value: unknown, sink: TextSink, options: { trustRaw?: boolean } = {}): void {
-  const quick = quickCanonical(value);
+  // A list's candidate text (trustRaw) is the streaming writer's to give.
+  const quick = options.trustRaw === true ? undefined : quickCanonical(value);
   if (quick !== undefined) {
     sink(quick);
     return;
