@@ -125,8 +125,10 @@ export class Run implements NodeRun {
   readonly #inPlace = new Map<Uid, CommittedMetadata>();
   /**
    * How the commit of each node released early (see outputsInPlace) ended,
-   * by uid: pending while it commits; dropped once it has committed, or has
-   * lost its store to another process (see #deferred); kept if it failed.
+   * by uid: pending while it commits; dropped once it has committed; kept
+   * if it failed, and if it lost its store to another process until the
+   * node settles (see #deferred): a node started on its artifacts may ask
+   * after that, and must not read a missing entry as a commit.
    */
   readonly #landing = new Map<Uid, Deferred<Landing>>();
   /**
@@ -296,6 +298,7 @@ export class Run implements NodeRun {
     this.#inPlace.delete(node.uid);
     // A failure stays known: a node started early on it may ask only after it has settled.
     if (ok) this.#landing.delete(node.uid);
+    else this.#landing.set(node.uid, landed('failed'));
     landing.resolve(ok ? 'committed' : 'failed');
   }
 
@@ -309,9 +312,10 @@ export class Run implements NodeRun {
     if (wake !== undefined) this.#wakes.set(node.uid, wake);
     const landing = this.#landing.get(node.uid);
     if (landing !== undefined) {
-      this.#landing.delete(node.uid);
       this.#inPlace.delete(node.uid);
       if (!this.#revoked.has(node.uid)) this.#revoked.set(node.uid, deferred<void>());
+      // Known until the node settles, as a failure is: a node started on those artifacts may ask only later.
+      this.#landing.set(node.uid, landed('lost'));
       landing.resolve('lost');
     }
     return 'deferred';
@@ -680,6 +684,13 @@ export class Run implements NodeRun {
 }
 
 /** A generator of numbers in [0, 1) from a seed string (xorshift32): each worker its own sequence. */
+/** A landing already known. */
+function landed(end: Landing): Deferred<Landing> {
+  const known = deferred<Landing>();
+  known.resolve(end);
+  return known;
+}
+
 function seededRandom(seed: string): () => number {
   let state = 2166136261;
   for (let i = 0; i < seed.length; i++) state = Math.imul(state ^ seed.charCodeAt(i), 16777619) >>> 0;

@@ -3,7 +3,9 @@
 // upstream's commit failed), the store is taken back: nothing of it is left,
 // so the node reads as not started, not as an unfinished attempt. A node that
 // did start on the artifacts of an upstream still committing commits only
-// after it, and is skipped if that commit fails.
+// after it, and is skipped if that commit fails, or started again once it
+// is done if it lost its store to another process.
+import { writeFileSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -14,6 +16,9 @@ import { createSandbox } from '../support/sandbox.js';
 import { storeUids } from '../support/stores.js';
 import { readStoreMetadata } from '../../src/store/metadata.js';
 import { runCliAttempt } from '../support/torture.js';
+import { deadPid, ownerFor } from '../support/locks.js';
+import { WorkerContext } from '../../src/engine/worker-context.js';
+import type { RunEvent } from '../../src/engine/events.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -101,5 +106,45 @@ describe('claims made ahead', () => {
     expect(fixed.code, fixed.stderr).toBe(0);
     expect(fixed.stdout).toMatch(/done: 3 built, 0 reused/);
     expect(await auditWorkdir(workdir)).toEqual([]);
+  });
+
+  it('start a node again once an upstream that released it lost its store, and commit it only after that upstream', async () => {
+    const workdir = join(dir, 'work');
+    const graph = await loadGraph(file);
+    const step1 = graph.nodes[1];
+    if (step1 === undefined) throw new Error('no step1');
+    // Another process on this host took step1's store over while step1 ran, and died: step1's own commit must not
+    // happen, and the next claim reclaims the store from the dead owner.
+    const taker = JSON.stringify(ownerFor(deadPid()));
+    const events: RunEvent[] = [];
+    let taken = false;
+    const context = await WorkerContext.open({
+      workdir,
+      jobs: 1,
+      staleMs: 10_000,
+      onEvent: (event) => {
+        events.push(event);
+        // Synchronously, before step1's commit begins: its artifacts still go into place and release step2.
+        if (event.type === 'node-committing' && event.label === 'step1' && !taken) {
+          taken = true;
+          writeFileSync(join(workdir, step1.uid, 'owner'), taker);
+        }
+      },
+    });
+    const summary = await context.run(graph);
+    expect(summary.ok).toBe(true);
+    const of = (label: string): string[] => events.filter((e) => 'label' in e && e.label === label).map((e) => e.type);
+    // step1 gave its first attempt up at the commit point, and ran again on the store reclaimed.
+    expect(of('step1').filter((type) => type === 'node-started')).toHaveLength(2);
+    expect(of('step1').filter((type) => type === 'node-committed')).toHaveLength(1);
+    // step2 started on step1's first artifacts (or was held back before starting), was deferred, and committed once,
+    // after step1's commit.
+    expect(of('step2').filter((type) => type === 'node-committed')).toHaveLength(1);
+    const committedAt = (label: string): number =>
+      events.findIndex((e) => e.type === 'node-committed' && 'label' in e && e.label === label);
+    expect(committedAt('step2')).toBeGreaterThan(committedAt('step1'));
+    expect(await auditWorkdir(workdir)).toEqual([]);
+    const resumed = await runCliAttempt(['run', file, '--workdir', workdir]);
+    expect(resumed.stdout).toMatch(/done: 0 built, 3 reused/);
   });
 });
