@@ -211,6 +211,8 @@ export class GraphAssembler {
   readonly #positions = new WeakMap<readonly GraphNode[], { index: Map<Uid, number>; upTo: number }>();
   /** The retry settings around each loop's iterations, by the loop's label, for `instantiate`. */
   readonly #loopRetry = new Map<string, readonly RetrySettings[]>();
+  /** Each retry policy resolved, by the settings around its nodes and their operation (see #retryPolicy). */
+  readonly #retryPolicies = new WeakMap<readonly RetrySettings[], Map<OperationDefinition, RetryPolicy>>();
   /** Workflow defaults, then the run's: the least specific layers of every node's resources. */
   readonly #baseResources: readonly ResourceLayer[];
   /** The resource layers around each loop, by its label, for the iterations `instantiate` assembles. */
@@ -318,7 +320,18 @@ export class GraphAssembler {
    * it, then its operation's, then the workflow's defaults.
    */
   #retryPolicy(scope: Scope, operation: OperationDefinition): RetryPolicy {
-    return resolveRetryPolicy([...scope.retry, operation.retryDefaults, this.#options.runRetry, this.#spec.defaults]);
+    // Resolved once per list of settings around the node and operation: the nodes of a scope share both.
+    let byOperation = this.#retryPolicies.get(scope.retry);
+    if (byOperation === undefined) {
+      byOperation = new Map();
+      this.#retryPolicies.set(scope.retry, byOperation);
+    }
+    let policy = byOperation.get(operation);
+    if (policy === undefined) {
+      policy = resolveRetryPolicy([...scope.retry, operation.retryDefaults, this.#options.runRetry, this.#spec.defaults]);
+      byOperation.set(operation, policy);
+    }
+    return policy;
   }
 
   #error(
@@ -380,8 +393,11 @@ export class GraphAssembler {
     for (const i of topologicalOrder(specs, upstream, this.#options.file)) {
       const spec = specs[i] as WorkflowNodeSpec;
       const label = scope.prefix + spec.label;
-      // The node's own settings come first, for it and for everything it makes.
-      const nodeScope: Scope = { ...scope, retry: [retrySettingsOf(spec), ...scope.retry] };
+      // The node's own settings come first, for it and for everything it makes (most nodes have none).
+      const nodeScope: Scope =
+        spec.retries === undefined && spec.backoff === undefined
+          ? scope
+          : { ...scope, retry: [retrySettingsOf(spec), ...scope.retry] };
       const resolveValue = (value: JsonValue, field: string): ResolvedValue =>
         this.#resolve(value, field, label, scope, entities, out);
       // A node's own resources; on a subgraph, map or loop, those of every node made inside it.
