@@ -133,6 +133,8 @@ describe('claims made ahead', () => {
     });
     const summary = await context.run(graph);
     expect(summary.ok).toBe(true);
+    // Each node counted once, whatever it started twice.
+    expect(summary.counts).toMatchObject({ committed: 3, reused: 0, failed: 0, skipped: 0 });
     const of = (label: string): string[] => events.filter((e) => 'label' in e && e.label === label).map((e) => e.type);
     // step1 gave its first attempt up at the commit point, and ran again on the store reclaimed.
     expect(of('step1').filter((type) => type === 'node-started')).toHaveLength(2);
