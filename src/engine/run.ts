@@ -314,7 +314,7 @@ export class Run implements NodeRun {
     if (landing !== undefined) {
       this.#inPlace.delete(node.uid);
       if (!this.#revoked.has(node.uid)) this.#revoked.set(node.uid, deferred<void>());
-      // Known until the node settles, as a failure is: a node started on those artifacts may ask only later.
+      // Kept until the node settles: a node started on those artifacts may ask only later.
       this.#landing.set(node.uid, landed('lost'));
       landing.resolve('lost');
     }
@@ -683,7 +683,6 @@ export class Run implements NodeRun {
   }
 }
 
-/** A generator of numbers in [0, 1) from a seed string (xorshift32): each worker its own sequence. */
 /** A landing already known. */
 function landed(end: Landing): Deferred<Landing> {
   const known = deferred<Landing>();
@@ -691,6 +690,7 @@ function landed(end: Landing): Deferred<Landing> {
   return known;
 }
 
+/** A generator of numbers in [0, 1) from a seed string (xorshift32): each worker its own sequence. */
 function seededRandom(seed: string): () => number {
   let state = 2166136261;
   for (let i = 0; i < seed.length; i++) state = Math.imul(state ^ seed.charCodeAt(i), 16777619) >>> 0;
