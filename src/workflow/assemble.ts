@@ -328,7 +328,12 @@ export class GraphAssembler {
     }
     let policy = byOperation.get(operation);
     if (policy === undefined) {
-      policy = resolveRetryPolicy([...scope.retry, operation.retryDefaults, this.#options.runRetry, this.#spec.defaults]);
+      policy = resolveRetryPolicy([
+        ...scope.retry,
+        operation.retryDefaults,
+        this.#options.runRetry,
+        this.#spec.defaults,
+      ]);
       byOperation.set(operation, policy);
     }
     return policy;
