@@ -42,6 +42,19 @@ write_config() {
   memory=$((memory * 9 / 10))
   mkdir -p "$root/state" "$root/spool" "$root/log"
   as_root mkdir -p /etc/slurm
+  # Memory is a consumable resource, held to each job's --mem through the memory cgroup where slurmd can make
+  # one: a node over its resources.memory then ends OUT_OF_MEMORY, as on a real cluster. A job that asks
+  # for no memory gets DefMemPerCPU. Without a memory cgroup here, jobs run unconstrained (task/none).
+  local task=task/none
+  if memory_cgroup_writable; then
+    task=task/cgroup
+    as_root tee /etc/slurm/cgroup.conf >/dev/null <<CGROUP
+CgroupPlugin=cgroup/v1
+CgroupMountpoint=/sys/fs/cgroup
+ConstrainRAMSpace=yes
+ConstrainSwapSpace=no
+CGROUP
+  fi
   as_root tee "$conf" >/dev/null <<CONF
 ClusterName=rungraph
 SlurmctldHost=$node(127.0.0.1)
@@ -55,14 +68,15 @@ SlurmdPidFile=$root/slurmd.pid
 SlurmctldLogFile=$root/log/slurmctld.log
 SlurmdLogFile=$root/log/slurmd.log
 ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+TaskPlugin=$task
 MpiDefault=none
 SwitchType=switch/none
 ReturnToService=2
 SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=2,bf_interval=2,defer_batch=0
 SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
+SelectTypeParameters=CR_CPU_Memory
+DefMemPerCPU=1024
 JobCompType=jobcomp/filetxt
 JobCompLoc=$root/jobcomp.txt
 AccountingStorageType=accounting_storage/none
@@ -78,7 +92,15 @@ MaxArraySize=2001
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
 CONF
-  say "slurm.conf for $node: CPUs=$cpus RealMemory=$memory"
+  say "slurm.conf for $node: CPUs=$cpus RealMemory=$memory TaskPlugin=$task"
+}
+
+# Whether slurmd could make memory cgroups (cgroup v1, writable): one made and removed.
+memory_cgroup_writable() {
+  local probe=/sys/fs/cgroup/memory/run-graph-probe.$$
+  [ -d /sys/fs/cgroup/memory ] || return 1
+  as_root mkdir "$probe" 2>/dev/null || return 1
+  as_root rmdir "$probe"
 }
 
 start_munge() {

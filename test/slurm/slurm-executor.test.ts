@@ -13,7 +13,13 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { AJV_OPTIONS } from '../../src/workflow/schema.js';
 import { CLI, REPO_ROOT, runCli, startCli } from '../support/cli.js';
 import { createSandbox, type Sandbox } from '../support/sandbox.js';
-import { describeWithSlurm, recordedJobs, slurmCommand, type RecordedJob } from '../support/slurm.js';
+import {
+  describeWithSlurm,
+  memoryNotEnforced,
+  recordedJobs,
+  slurmCommand,
+  type RecordedJob,
+} from '../support/slurm.js';
 import { readMetadata, storeUids } from '../support/stores.js';
 import { waitUntil } from '../support/wait.js';
 import { readLog, type NodeSpec } from '../support/workflows.js';
@@ -239,11 +245,55 @@ describeWithSlurm('run --executor slurm on a real Slurm', () => {
         `endless: TIMEOUT: Slurm job ${record?.jobId} \\(${record?.name}\\) ended TIMEOUT.*; log: .*${record?.name}\\.log`,
       ),
     );
+    expect(result.stdout).toMatch(/raise the node's resources\.time/);
     expect(result.stdout).toMatch(/skipped +after/);
     expect(record?.ended?.state).toBe('TIMEOUT');
     const jobs = await jobsOf(await submissions(workdir), 1);
     expect(jobs.map((j) => j.state)).toEqual(['TIMEOUT']);
   }, 240_000);
+
+  test('a node over its memory fails with OUT_OF_MEMORY from Slurm, naming the job, its log and the fix', async ({
+    skip,
+  }) => {
+    const unenforced = await memoryNotEnforced();
+    if (unenforced !== undefined) {
+      if (process.env['CI'] === 'true') throw new Error(`CI=true and ${unenforced}`);
+      process.stdout.write(`skipping the OUT_OF_MEMORY test: ${unenforced}\n`);
+      skip();
+    }
+    // 1 GiB written (every page touched) in a job held to 400 MiB: the cgroup's OOM killer ends it.
+    const hungry: NodeSpec = {
+      label: 'hungry',
+      operation: 'scalems.Subprocess',
+      input: {
+        argv: [
+          process.execPath,
+          '-e',
+          "const b = Buffer.alloc(2 ** 30, 1); require('fs').writeFileSync('out.txt', String(b.length))",
+        ],
+        outputFiles: ['out.txt'],
+      },
+    };
+    const workflow = await box.write('oom.json', {
+      nodes: [{ ...hungry, resources: { memory: '400M' } }, joiner('after', ['hungry'])],
+    });
+    const workdir = box.path('oom.workdir');
+    const result = await runCli(['run', workflow, '--workdir', workdir, '--executor', 'slurm', '--poll', '1'], {
+      timeoutMs: 120_000,
+    });
+    expect(result.code, result.stdout + result.stderr).toBe(1);
+    const [record] = await submissions(workdir);
+    expect(result.stdout).toMatch(
+      new RegExp(
+        `hungry: OUT_OF_MEMORY: Slurm job ${record?.jobId} \\(${record?.name}\\) ended OUT_OF_MEMORY.*; log: .*${record?.name}\\.log`,
+      ),
+    );
+    expect(result.stdout).toMatch(/raise the node's resources\.memory/);
+    expect(result.stdout).toMatch(/skipped +after/);
+    expect(record?.ended?.state).toBe('OUT_OF_MEMORY');
+    const jobs = await jobsOf(await submissions(workdir), 1);
+    expect(jobs.map((j) => j.state)).toEqual(['OUT_OF_MEMORY']);
+  }, 150_000);
 
   test('a job cancelled with scancel fails its node with CANCELLED, and the node is retried', async () => {
     const log = box.path('cancel.log');

@@ -61,6 +61,20 @@ async function config(): Promise<Map<string, string>> {
   return entries;
 }
 
+/**
+ * Why this Slurm does not hold a job to its --mem, or undefined if it does:
+ * memory must be a consumable resource, enforced by task/cgroup (what
+ * .ci/slurm.sh sets up where a memory cgroup can be made).
+ */
+export async function memoryNotEnforced(): Promise<string | undefined> {
+  const settings = await config();
+  const task = settings.get('TaskPlugin') ?? '';
+  const select = settings.get('SelectTypeParameters') ?? '';
+  if (!task.includes('task/cgroup') || !/MEMORY/i.test(select))
+    return `this Slurm does not hold jobs to their --mem (TaskPlugin=${task}, SelectTypeParameters=${select}); .ci/slurm.sh sets task/cgroup where it can make a memory cgroup`;
+  return undefined;
+}
+
 /** Every finished job Slurm has on record whose name starts with `prefix`. */
 export async function recordedJobs(prefix: string): Promise<RecordedJob[]> {
   const settings = await config();

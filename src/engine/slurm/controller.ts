@@ -456,23 +456,32 @@ function verdictError(
   const job = `Slurm job ${record.jobId ?? '(no id)'} (${record.name})`;
   const log = `log: ${record.log}`;
   if (state === 'SUBMIT_FAILED')
-    return {
-      code: 'E_SLURM',
-      message: `sbatch failed: ${reason}`,
-      hint: "check the node's resources and the sbatch options",
-    };
+    return withHint(
+      { code: 'E_SLURM', message: `sbatch failed: ${reason}` },
+      "check the node's resources and the sbatch options",
+    );
   if (state !== 'COMPLETED' && state !== 'FAILED' && state !== 'UNKNOWN')
-    return {
-      code: state === 'TIMEOUT' ? 'E_TIMEOUT' : 'E_SLURM_JOB',
-      message: `${state}: ${job} ended ${state}${reason !== '' && reason !== 'None' ? ` (${reason})` : ''}; ${log}`,
-      ...(state === 'TIMEOUT' ? { hint: "raise the node's resources.time" } : {}),
-      ...(state === 'OUT_OF_MEMORY' ? { hint: "raise the node's resources.memory" } : {}),
-    };
+    return withHint(
+      {
+        code: state === 'TIMEOUT' ? 'E_TIMEOUT' : 'E_SLURM_JOB',
+        message: `${state}: ${job} ended ${state}${reason !== '' && reason !== 'None' ? ` (${reason})` : ''}; ${log}`,
+      },
+      state === 'TIMEOUT'
+        ? "raise the node's resources.time"
+        : state === 'OUT_OF_MEMORY'
+          ? "raise the node's resources.memory"
+          : undefined,
+    );
   if (jobSaid !== undefined) return { ...jobSaid, message: `${jobSaid.message} (${job}; ${log})` };
   return {
     code: 'E_SLURM_JOB',
     message: `${job} ended ${state} without committing the node; ${log}`,
   };
+}
+
+/** An error with its hint, in its message too, as every other error's (RunGraphError.describe): what a user reads. */
+function withHint(error: EventError, hint: string | undefined): EventError {
+  return hint === undefined ? error : { ...error, message: `${error.message} (hint: ${hint})`, hint };
 }
 
 function labelsOf(record: SubmissionRecord): string {
