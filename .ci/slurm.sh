@@ -42,6 +42,8 @@ write_config() {
   memory=$((memory * 9 / 10))
   mkdir -p "$root/state" "$root/spool" "$root/log"
   as_root mkdir -p /etc/slurm
+  # A job in partition urgent (a higher priority tier) that needs the node preempts debug's jobs, which end
+  # PREEMPTED, as a cluster's preemption ends them.
   # Memory is a consumable resource, held to each job's --mem through the memory cgroup where slurmd can make
   # one: a node over its resources.memory then ends OUT_OF_MEMORY, as on a real cluster. A job that asks
   # for no memory gets DefMemPerCPU. Without a memory cgroup here, jobs run unconstrained (task/none).
@@ -77,6 +79,8 @@ SchedulerParameters=sched_interval=2,bf_interval=2,defer_batch=0
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU_Memory
 DefMemPerCPU=1024
+PreemptType=preempt/partition_prio
+PreemptMode=CANCEL
 JobCompType=jobcomp/filetxt
 JobCompLoc=$root/jobcomp.txt
 AccountingStorageType=accounting_storage/none
@@ -90,7 +94,8 @@ SlurmdTimeout=30
 MaxJobCount=20000
 MaxArraySize=2001
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory State=UNKNOWN
-PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
+PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4 PriorityTier=1
+PartitionName=urgent Nodes=$node MaxTime=INFINITE State=UP PriorityTier=2
 CONF
   say "slurm.conf for $node: CPUs=$cpus RealMemory=$memory TaskPlugin=$task"
 }

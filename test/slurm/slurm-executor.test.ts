@@ -322,6 +322,33 @@ describeWithSlurm('run --executor slurm on a real Slurm', () => {
     expect(jobs.map((j) => j.state).sort()).toEqual(['CANCELLED', 'COMPLETED']);
   }, 150_000);
 
+  test('a job preempted by a job of a higher priority tier fails its node with PREEMPTED, and the node is retried', async () => {
+    const log = box.path('preempt.log');
+    const workflow = await box.write('preempt.json', { nodes: [sleeper('bumped', log, 6, { retries: 1 })] });
+    const workdir = box.path('preempt.workdir');
+    const controller = startCli(['run', workflow, '--workdir', workdir, '--executor', 'slurm', '--poll', '1'], {
+      cwd: box.dir,
+      limitMs: 120_000,
+    });
+    let jobId: string | undefined;
+    await waitUntil(
+      async () => (await readLog(log)).length === 1 && (jobId = (await submissions(workdir))[0]?.jobId) !== undefined,
+      60_000,
+      'the first job to start its node',
+    );
+    // The whole node for 2 s in the partition that preempts (.ci/slurm.sh): bumped's job is cancelled for it.
+    await slurmCommand('sbatch', ['--parsable', '-p', 'urgent', '--exclusive', '-o', '/dev/null', '--wrap', 'sleep 2']);
+    const exit = await controller.exited;
+    const output = controller.stdout() + controller.stderr();
+    expect(exit.code, output).toBe(0);
+    expect(output).toMatch(
+      new RegExp(`bumped: PREEMPTED: Slurm job ${jobId} .*log: .*\\.log; retrying \\(attempt 2 of 2\\)`),
+    );
+    expect(await readLog(log)).toEqual(['bumped', 'bumped']);
+    const jobs = await jobsOf(await submissions(workdir), 2);
+    expect(jobs.map((j) => j.state).sort()).toEqual(['COMPLETED', 'PREEMPTED']);
+  }, 150_000);
+
   test('the controller SIGKILLed mid-run and started again: its jobs ran on, no node was submitted twice, the run completes', async () => {
     const log = box.path('crash.log');
     const members = Array.from({ length: 6 }, (_, i) => `m${i}`);
