@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { AJV_OPTIONS } from '../../src/workflow/schema.js';
-import { CLI, REPO_ROOT, runCli, startCli } from '../support/cli.js';
+import { CLI, REPO_ROOT, runCli, startCli, type CliResult } from '../support/cli.js';
 import { createSandbox, type Sandbox } from '../support/sandbox.js';
 import {
   describeWithSlurm,
@@ -99,6 +99,67 @@ function joiner(label: string, upstream: readonly string[]): NodeSpec {
       outputFiles: ['out.txt'],
     },
   };
+}
+
+/**
+ * The run of a node and its dependent `after`, whose node's job Slurm ended
+ * `state`: the node's line names the state, the job and its log, then says
+ * which resource to raise; `after` is skipped; Slurm's record agrees.
+ */
+async function expectJobVerdict(
+  result: CliResult,
+  workdir: string,
+  label: string,
+  state: string,
+  raise: string,
+): Promise<void> {
+  expect(result.code, result.stdout + result.stderr).toBe(1);
+  const [record] = await submissions(workdir);
+  expect(result.stdout).toMatch(
+    new RegExp(
+      `${label}: ${state}: Slurm job ${record?.jobId} \\(${record?.name}\\) ended ${state}.*; log: .*${record?.name}\\.log`,
+    ),
+  );
+  expect(result.stdout).toMatch(new RegExp(`raise the node's resources\\.${raise}`));
+  expect(result.stdout).toMatch(/skipped +after/);
+  expect(record?.ended?.state).toBe(state);
+  const jobs = await jobsOf(await submissions(workdir), 1);
+  expect(jobs.map((j) => j.state)).toEqual([state]);
+}
+
+/**
+ * Run one sleeper `label` (retries: 1) and, once its first job has started
+ * it, `end` that job: the node fails with `state`, is retried and commits;
+ * Slurm's records show the two jobs as `state` and COMPLETED.
+ */
+async function expectRetriedAfter(
+  label: string,
+  state: string,
+  end: (jobId: string) => Promise<unknown>,
+): Promise<void> {
+  const log = box.path(`${label}.log`);
+  const workflow = await box.write(`${label}.json`, { nodes: [sleeper(label, log, 6, { retries: 1 })] });
+  const workdir = box.path(`${label}.workdir`);
+  const controller = startCli(['run', workflow, '--workdir', workdir, '--executor', 'slurm', '--poll', '1'], {
+    cwd: box.dir,
+    limitMs: 120_000,
+  });
+  let jobId: string | undefined;
+  await waitUntil(
+    async () => (await readLog(log)).length === 1 && (jobId = (await submissions(workdir))[0]?.jobId) !== undefined,
+    60_000,
+    'the first job to start its node',
+  );
+  await end(jobId as string);
+  const exit = await controller.exited;
+  const output = controller.stdout() + controller.stderr();
+  expect(exit.code, output).toBe(0);
+  expect(output).toMatch(
+    new RegExp(`${label}: ${state}: Slurm job ${jobId} .*log: .*\\.log; retrying \\(attempt 2 of 2\\)`),
+  );
+  expect(await readLog(log)).toEqual([label, label]);
+  const jobs = await jobsOf(await submissions(workdir), 2);
+  expect(jobs.map((j) => j.state).sort()).toEqual([state, 'COMPLETED'].sort());
 }
 
 let box: Sandbox;
@@ -229,7 +290,7 @@ describeWithSlurm('run --executor slurm on a real Slurm', () => {
     expect(await recordedJobs(jobs[0]?.name.replace(/[0-9a-f]+$/, '') ?? '')).toHaveLength(jobs.length);
   }, 240_000);
 
-  test('a node whose time is too short fails with TIMEOUT from Slurm, naming the job and its log', async () => {
+  test('a node whose time is too short fails with TIMEOUT from Slurm, naming the job, its log and the fix', async () => {
     const log = box.path('timeout.log');
     const workflow = await box.write('timeout.json', {
       nodes: [sleeper('endless', log, 600, { resources: { time: 1 } }), joiner('after', ['endless'])],
@@ -238,18 +299,7 @@ describeWithSlurm('run --executor slurm on a real Slurm', () => {
     const result = await runCli(['run', workflow, '--workdir', workdir, '--executor', 'slurm', '--poll', '2'], {
       timeoutMs: 200_000,
     });
-    expect(result.code, result.stdout + result.stderr).toBe(1);
-    const [record] = await submissions(workdir);
-    expect(result.stdout).toMatch(
-      new RegExp(
-        `endless: TIMEOUT: Slurm job ${record?.jobId} \\(${record?.name}\\) ended TIMEOUT.*; log: .*${record?.name}\\.log`,
-      ),
-    );
-    expect(result.stdout).toMatch(/raise the node's resources\.time/);
-    expect(result.stdout).toMatch(/skipped +after/);
-    expect(record?.ended?.state).toBe('TIMEOUT');
-    const jobs = await jobsOf(await submissions(workdir), 1);
-    expect(jobs.map((j) => j.state)).toEqual(['TIMEOUT']);
+    await expectJobVerdict(result, workdir, 'endless', 'TIMEOUT', 'time');
   }, 240_000);
 
   test('a node over its memory fails with OUT_OF_MEMORY from Slurm, naming the job, its log and the fix', async ({
@@ -281,72 +331,18 @@ describeWithSlurm('run --executor slurm on a real Slurm', () => {
     const result = await runCli(['run', workflow, '--workdir', workdir, '--executor', 'slurm', '--poll', '1'], {
       timeoutMs: 120_000,
     });
-    expect(result.code, result.stdout + result.stderr).toBe(1);
-    const [record] = await submissions(workdir);
-    expect(result.stdout).toMatch(
-      new RegExp(
-        `hungry: OUT_OF_MEMORY: Slurm job ${record?.jobId} \\(${record?.name}\\) ended OUT_OF_MEMORY.*; log: .*${record?.name}\\.log`,
-      ),
-    );
-    expect(result.stdout).toMatch(/raise the node's resources\.memory/);
-    expect(result.stdout).toMatch(/skipped +after/);
-    expect(record?.ended?.state).toBe('OUT_OF_MEMORY');
-    const jobs = await jobsOf(await submissions(workdir), 1);
-    expect(jobs.map((j) => j.state)).toEqual(['OUT_OF_MEMORY']);
+    await expectJobVerdict(result, workdir, 'hungry', 'OUT_OF_MEMORY', 'memory');
   }, 150_000);
 
   test('a job cancelled with scancel fails its node with CANCELLED, and the node is retried', async () => {
-    const log = box.path('cancel.log');
-    const workflow = await box.write('cancel.json', { nodes: [sleeper('slow', log, 6, { retries: 1 })] });
-    const workdir = box.path('cancel.workdir');
-    const controller = startCli(['run', workflow, '--workdir', workdir, '--executor', 'slurm', '--poll', '1'], {
-      cwd: box.dir,
-      limitMs: 120_000,
-    });
-    let jobId: string | undefined;
-    await waitUntil(
-      async () => (await readLog(log)).length === 1 && (jobId = (await submissions(workdir))[0]?.jobId) !== undefined,
-      60_000,
-      'the first job to start its node',
-    );
-    await slurmCommand('scancel', [jobId as string]);
-    const exit = await controller.exited;
-    const output = controller.stdout() + controller.stderr();
-    expect(exit.code, output).toBe(0);
-    expect(output).toMatch(
-      new RegExp(`slow: CANCELLED: Slurm job ${jobId} .*log: .*\\.log; retrying \\(attempt 2 of 2\\)`),
-    );
-    expect(await readLog(log)).toEqual(['slow', 'slow']);
-    const records = await submissions(workdir);
-    const jobs = await jobsOf(records, 2);
-    expect(jobs.map((j) => j.state).sort()).toEqual(['CANCELLED', 'COMPLETED']);
+    await expectRetriedAfter('slow', 'CANCELLED', (jobId) => slurmCommand('scancel', [jobId]));
   }, 150_000);
 
   test('a job preempted by a job of a higher priority tier fails its node with PREEMPTED, and the node is retried', async () => {
-    const log = box.path('preempt.log');
-    const workflow = await box.write('preempt.json', { nodes: [sleeper('bumped', log, 6, { retries: 1 })] });
-    const workdir = box.path('preempt.workdir');
-    const controller = startCli(['run', workflow, '--workdir', workdir, '--executor', 'slurm', '--poll', '1'], {
-      cwd: box.dir,
-      limitMs: 120_000,
-    });
-    let jobId: string | undefined;
-    await waitUntil(
-      async () => (await readLog(log)).length === 1 && (jobId = (await submissions(workdir))[0]?.jobId) !== undefined,
-      60_000,
-      'the first job to start its node',
+    // The whole node for 2 s in the partition that preempts (.ci/slurm.sh): the node's job is cancelled for it.
+    await expectRetriedAfter('bumped', 'PREEMPTED', () =>
+      slurmCommand('sbatch', ['--parsable', '-p', 'urgent', '--exclusive', '-o', '/dev/null', '--wrap', 'sleep 2']),
     );
-    // The whole node for 2 s in the partition that preempts (.ci/slurm.sh): bumped's job is cancelled for it.
-    await slurmCommand('sbatch', ['--parsable', '-p', 'urgent', '--exclusive', '-o', '/dev/null', '--wrap', 'sleep 2']);
-    const exit = await controller.exited;
-    const output = controller.stdout() + controller.stderr();
-    expect(exit.code, output).toBe(0);
-    expect(output).toMatch(
-      new RegExp(`bumped: PREEMPTED: Slurm job ${jobId} .*log: .*\\.log; retrying \\(attempt 2 of 2\\)`),
-    );
-    expect(await readLog(log)).toEqual(['bumped', 'bumped']);
-    const jobs = await jobsOf(await submissions(workdir), 2);
-    expect(jobs.map((j) => j.state).sort()).toEqual(['COMPLETED', 'PREEMPTED']);
   }, 150_000);
 
   test('the controller SIGKILLed mid-run and started again: its jobs ran on, no node was submitted twice, the run completes', async () => {
