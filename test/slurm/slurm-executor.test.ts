@@ -128,29 +128,46 @@ async function expectJobVerdict(
 }
 
 /**
- * Run one sleeper `label` (retries: 1) and, once its first job has started
- * it, `end` that job: the node fails with `state`, is retried and commits;
- * Slurm's records show the two jobs as `state` and COMPLETED.
+ * Start `run --executor slurm` of one sleeper `label` (with `extra`), with
+ * `runArgs` added to the command line, and wait until its first job has
+ * started the node.
  */
-async function expectRetriedAfter(
+async function runUntilJobStarts(
   label: string,
-  state: string,
-  end: (jobId: string) => Promise<unknown>,
-): Promise<void> {
+  extra: Parameters<typeof sleeper>[3],
+  runArgs: readonly string[],
+  limitMs: number,
+): Promise<{ controller: ReturnType<typeof startCli>; workdir: string; log: string; jobId: string }> {
   const log = box.path(`${label}.log`);
-  const workflow = await box.write(`${label}.json`, { nodes: [sleeper(label, log, 6, { retries: 1 })] });
+  const workflow = await box.write(`${label}.json`, { nodes: [sleeper(label, log, 6, extra)] });
   const workdir = box.path(`${label}.workdir`);
-  const controller = startCli(['run', workflow, '--workdir', workdir, '--executor', 'slurm', '--poll', '1'], {
-    cwd: box.dir,
-    limitMs: 120_000,
-  });
+  const controller = startCli(
+    ['run', workflow, '--workdir', workdir, '--executor', 'slurm', '--poll', '1', ...runArgs],
+    { cwd: box.dir, limitMs },
+  );
   let jobId: string | undefined;
   await waitUntil(
     async () => (await readLog(log)).length === 1 && (jobId = (await submissions(workdir))[0]?.jobId) !== undefined,
     60_000,
     'the first job to start its node',
   );
-  await end(jobId as string);
+  return { controller, workdir, log, jobId: jobId as string };
+}
+
+/**
+ * Run one sleeper `label` (retries: 1), with `runArgs` added to the command
+ * line, and, once its first job has started it, `end` that job: the node
+ * fails with `state`, is retried and commits; Slurm's records show the two
+ * jobs as `state` and COMPLETED.
+ */
+async function expectRetriedAfter(
+  label: string,
+  state: string,
+  end: (jobId: string) => Promise<unknown>,
+  runArgs: readonly string[] = [],
+): Promise<void> {
+  const { controller, workdir, log, jobId } = await runUntilJobStarts(label, { retries: 1 }, runArgs, 120_000);
+  await end(jobId);
   const exit = await controller.exited;
   const output = controller.stdout() + controller.stderr();
   expect(exit.code, output).toBe(0);
@@ -160,6 +177,41 @@ async function expectRetriedAfter(
   expect(await readLog(log)).toEqual([label, label]);
   const jobs = await jobsOf(await submissions(workdir), 2);
   expect(jobs.map((j) => j.state).sort()).toEqual([state, 'COMPLETED'].sort());
+}
+
+/**
+ * Take down the Slurm node that runs `jobId` until Slurm's account of the
+ * job (`scontrol show job`) passes `until`, then bring the node back.
+ */
+async function failNodeUnder(jobId: string, until: (job: string) => boolean, what: string): Promise<void> {
+  const host = (await slurmCommand('squeue', ['-h', '-j', jobId, '-o', '%N'])).trim();
+  expect(host).not.toBe('');
+  try {
+    await slurmCommand('scontrol', ['update', `nodename=${host}`, 'state=down', 'reason=run-graph node failure test']);
+    await waitUntil(async () => until(await slurmCommand('scontrol', ['show', 'job', jobId])), 30_000, what);
+  } finally {
+    // The only node of the test cluster: the node's next run, and every later test, need it back.
+    await nodeBackUp(host);
+  }
+}
+
+/**
+ * Wait until Slurm's node `host` is in service again. With ReturnToService=2
+ * (.ci/slurm.sh) a node taken down comes back by itself once slurmd
+ * registers again; resume is for one still down.
+ */
+async function nodeBackUp(host: string): Promise<void> {
+  const state = async (): Promise<string> => (await slurmCommand('sinfo', ['-h', '-n', host, '-o', '%t'])).trim();
+  await waitUntil(
+    async () => {
+      if (!/down|drain|fail/.test(await state())) return true;
+      // Refused once the node is no longer down (it registered meanwhile): the next look says.
+      await slurmCommand('scontrol', ['update', `nodename=${host}`, 'state=resume']).catch(() => undefined);
+      return false;
+    },
+    60_000,
+    `Slurm node ${host} to be back in service`,
+  );
 }
 
 let box: Sandbox;
@@ -344,6 +396,44 @@ describeWithSlurm('run --executor slurm on a real Slurm', () => {
       slurmCommand('sbatch', ['--parsable', '-p', 'urgent', '--exclusive', '-o', '/dev/null', '--wrap', 'sleep 2']),
     );
   }, 150_000);
+
+  test('a job whose node goes down, submitted with --no-requeue, fails its node with NODE_FAIL, and the node is retried', async () => {
+    await expectRetriedAfter(
+      'stranded',
+      'NODE_FAIL',
+      (jobId) => failNodeUnder(jobId, (job) => /JobState=NODE_FAIL/.test(job), 'the job to end NODE_FAIL'),
+      ['--sbatch-option=--no-requeue'],
+    );
+  }, 150_000);
+
+  test('a job whose node goes down is requeued by Slurm: the same job runs its node again, and nothing is submitted twice', async () => {
+    // No retries: the second run is Slurm's requeue, not run-graph's retry. Slurm holds a requeued job back about
+    // two minutes before it starts it again.
+    const { controller, workdir, log, jobId } = await runUntilJobStarts('requeued', {}, [], 330_000);
+    await failNodeUnder(
+      jobId,
+      (job) => /JobState=PENDING/.test(job) && /Restarts=1\b/.test(job),
+      'Slurm to requeue the job',
+    );
+    const exit = await controller.exited;
+    const output = controller.stdout() + controller.stderr();
+    expect(exit.code, output).toBe(0);
+    expect(output).not.toMatch(/retrying/);
+    expect(output).toMatch(/committed +requeued/);
+    expect(await readLog(log)).toEqual(['requeued', 'requeued']);
+    const records = await submissions(workdir);
+    expect(records.map((r) => r.jobId)).toEqual([jobId]);
+    // Slurm's records: the job-completion log of .ci/slurm.sh keeps both runs of the one job, the one its node's
+    // failure ended and the requeued one; sacct shows the last.
+    let jobs: RecordedJob[] = [];
+    await waitUntil(
+      async () => (jobs = await jobsOf(records, 1)).some((j) => j.state === 'COMPLETED'),
+      30_000,
+      `job ${jobId} COMPLETED in Slurm's records`,
+    );
+    expect(jobs.map((j) => j.jobId)).toEqual(jobs.map(() => jobId));
+    expect(jobs.map((j) => j.state).sort()).toEqual(jobs.length === 2 ? ['COMPLETED', 'NODE_FAIL'] : ['COMPLETED']);
+  }, 360_000);
 
   test('the controller SIGKILLed mid-run and started again: its jobs ran on, no node was submitted twice, the run completes', async () => {
     const log = box.path('crash.log');
